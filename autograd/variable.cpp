@@ -1,0 +1,120 @@
+// autograd/variable.cpp — the backward pass: topological order, gradient flow, freeing.
+#include "autograd/variable.h"
+
+#include <unordered_set>
+
+#include "tensor/ops.h"
+
+namespace kiso {
+
+// ---- grad mode ----
+
+static thread_local bool grad_mode = true;
+
+bool grad_enabled() { return grad_mode; }
+NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
+NoGradGuard::~NoGradGuard() { grad_mode = previous_; }
+
+// ---- Variable ----
+
+Variable::Variable(Tensor value, bool requires_grad) : state_(std::make_shared<VariableState>()) {
+  check(value.defined(), "Variable", "cannot wrap an undefined tensor");
+  state_->value = std::move(value);
+  state_->requires_grad = requires_grad;
+}
+
+const Tensor& Variable::value() const {
+  check(defined(), "Variable::value", "the Variable is undefined (default-constructed)");
+  return state_->value;
+}
+
+bool Variable::requires_grad() const { return defined() && state_->requires_grad; }
+bool Variable::is_leaf() const { return defined() && state_->node == nullptr; }
+
+const Tensor& Variable::grad() const {
+  check(defined(), "Variable::grad", "the Variable is undefined (default-constructed)");
+  return state_->grad;
+}
+
+void Variable::zero_grad() {
+  if (defined()) state_->grad = Tensor();
+}
+
+void Variable::accumulate_grad(const Tensor& g) {
+  if (!requires_grad()) return;
+  check(g.shape() == shape(), "accumulate_grad", "gradient of shape {} for a value of shape {}{}", shape_str(g.shape()),
+        shape_str(shape()), state_->node ? fmt::format(" (output of {})", state_->node->op) : "");
+  // The first gradient is copied: the same tensor may be handed to several inputs (add
+  // passes dout to both), and a later += must not change the others.
+  if (!state_->grad.defined()) state_->grad = g.clone();
+  else add_inplace(state_->grad, g);
+}
+
+Variable Variable::record(Tensor value, const char* op, std::vector<Variable> inputs, BackwardFn fn) {
+  Variable out(std::move(value));
+  if (!grad_enabled()) return out;
+  bool any = false;
+  for (const Variable& in : inputs) any = any || in.requires_grad();
+  if (!any) return out;
+  out.state_->requires_grad = true;
+  out.state_->node = std::make_shared<Node>(Node{op, std::move(inputs), std::move(fn), false});
+  return out;
+}
+
+void Variable::backward() {
+  check(defined(), "backward", "called on an undefined Variable");
+  check(value().numel() == 1, "backward",
+        "backward() without a gradient needs a one-element value (a loss), got shape {}; pass dout explicitly",
+        shape_str(shape()));
+  backward(ones(shape(), value().dtype()));
+}
+
+void Variable::backward(const Tensor& dout) {
+  check(defined(), "backward", "called on an undefined Variable");
+  check(requires_grad(), "backward",
+        "this Variable does not require grad: no input had requires_grad = true, or it was computed under a "
+        "NoGradGuard");
+  check(dout.shape() == shape() && dout.dtype() == value().dtype(), "backward",
+        "dout is {} {} but the value is {} {}", to_string(dout.dtype()), shape_str(dout.shape()),
+        to_string(value().dtype()), shape_str(shape()));
+
+  // 1. Topological order: the Variables reachable from this one through recorded nodes, each
+  //    listed after every Variable it depends on (post-order of a depth-first search, done
+  //    with an explicit stack so that deep graphs cannot overflow the call stack). shared_ptrs
+  //    keep every state alive while nodes are freed below.
+  std::vector<std::shared_ptr<VariableState>> order;
+  std::unordered_set<VariableState*> visited{state_.get()};
+  std::vector<std::pair<std::shared_ptr<VariableState>, size_t>> stack{{state_, 0}};  // (variable, next input)
+  while (!stack.empty()) {
+    auto& [state, next] = stack.back();
+    std::shared_ptr<Node> node = state->node;
+    check(!node || !node->freed, "backward",
+          "the graph through '{}' was already freed by an earlier backward(); run the forward again to build a new "
+          "graph",
+          node ? node->op : "");
+    if (node && next < node->inputs.size()) {
+      const Variable& in = node->inputs[next++];
+      if (in.requires_grad() && visited.insert(in.state_.get()).second) stack.emplace_back(in.state_, 0);
+      continue;
+    }
+    order.push_back(state);
+    stack.pop_back();
+  }
+
+  // 2. Seed the output's gradient, then run the nodes outputs-first.
+  accumulate_grad(dout);
+  //    Outputs before inputs: when a node runs, every consumer of its output has already added
+  // its share to the output's gradient.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    VariableState& s = **it;
+    if (!s.node) continue;  // a leaf keeps its gradient
+    if (s.grad.defined()) s.node->backward(s.node->inputs, s.grad);
+    // Free the node: its inputs (and the tensors its closure saved) can go now.
+    s.node->inputs.clear();
+    s.node->backward = nullptr;
+    s.node->freed = true;
+    s.grad = Tensor();  // intermediate gradients are not kept
+  }
+}
+
+}  // namespace kiso

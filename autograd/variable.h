@@ -1,0 +1,96 @@
+// autograd/variable.h — reverse-mode automatic differentiation: Variable, the graph, backward.
+//
+// What it is: a dynamic tape. Every differentiable op (autograd/functions.h) computes its
+// value with a tensor op and, when some input needs a gradient, records a Node: the inputs
+// and a closure that, given the gradient of the output, adds (+=) the gradients of the inputs.
+// backward() walks the nodes once in reverse topological order and then frees them.
+// What it is not: a graph optimiser, a higher-order (grad-of-grad) engine, or thread-safe.
+//
+// Ownership, so there are no reference cycles: a Variable owns its Node; a Node owns its input
+// Variables (it needs their values) and its closure; a closure captures saved tensors but never
+// its own output Variable. The gradient of the output arrives as the closure's parameter.
+//
+// Reference: micrograd (engine.py) for the shape of the algorithm; PyTorch for the semantics
+// (leaves keep .grad, intermediate gradients are dropped, a graph is freed by backward).
+// Read next: autograd/functions.h.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace kiso {
+
+class Variable;
+
+// The closure a differentiable op records: `inputs` are the op's inputs (in order), `dout`
+// the gradient of the loss with respect to the op's output. It calls
+// inputs[i].accumulate_grad(...) for each input that requires a gradient.
+using BackwardFn = std::function<void(std::vector<Variable>& inputs, const Tensor& dout)>;
+
+struct Node {
+  const char* op = "";  // for error messages
+  std::vector<Variable> inputs;
+  BackwardFn backward;
+  bool freed = false;   // set once backward has run through this node
+};
+
+struct VariableState {
+  Tensor value;
+  Tensor grad;                 // undefined until a gradient arrives
+  bool requires_grad = false;
+  std::shared_ptr<Node> node;  // the op that made this Variable; null for leaves
+};
+
+class Variable {
+ public:
+  Variable() = default;  // undefined
+  // A leaf. With requires_grad, backward() leaves d(loss)/d(value) in grad().
+  explicit Variable(Tensor value, bool requires_grad = false);
+
+  bool defined() const { return state_ != nullptr; }
+  const Tensor& value() const;
+  const Shape& shape() const { return value().shape(); }
+  bool requires_grad() const;
+  bool is_leaf() const;
+
+  // The accumulated gradient; undefined before any backward reached this Variable.
+  const Tensor& grad() const;
+  void zero_grad();  // forgets the gradient (the next backward starts from zero)
+
+  // Adds g to the gradient (the first gradient is copied, later ones are added in place).
+  // A no-op when this Variable does not require a gradient.
+  void accumulate_grad(const Tensor& g);
+
+  // Backpropagates from this Variable. The no-argument form needs a one-element value and
+  // seeds d(self)/d(self) = 1. Frees the graph: a second backward through it throws.
+  void backward();
+  void backward(const Tensor& dout);
+
+  // Used by functions.h: the result of an op with these inputs. Records a Node running
+  // `fn` when gradients are enabled and any input requires grad; else returns a plain value.
+  static Variable record(Tensor value, const char* op, std::vector<Variable> inputs, BackwardFn fn);
+
+ private:
+  std::shared_ptr<VariableState> state_;
+};
+
+// While one of these lives on the current thread, ops record no graph (inference, the
+// optimizer step, finite differences in gradcheck). Guards nest.
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+bool grad_enabled();
+
+}  // namespace kiso

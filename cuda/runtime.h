@@ -1,0 +1,35 @@
+// cuda/runtime.h — the host-side face of kiso's CUDA backend: is there a usable GPU, device
+// memory, host <-> device copies. Nothing here knows about tensors' maths or autograd.
+//
+// Two implementations share this header: cuda/runtime.cu (built with `make CUDA=1`, the
+// default when nvcc is found) and cuda/no_cuda.cpp (CUDA=0), whose every call says clearly that
+// this build has no CUDA. A CUDA build on a machine without a usable GPU reports that at the
+// first call instead of failing later inside a kernel.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace kiso::cuda {
+
+struct DeviceStatus {
+  bool built = false;     // compiled with CUDA support
+  bool usable = false;    // a GPU was found and a test kernel ran correctly on it
+  std::string message;    // one line for humans: the GPU's name, or why there is none
+};
+
+// Probes once (cached): device count, device 0's name and compute capability, and a trivial
+// kernel launch whose result is checked. Never throws.
+const DeviceStatus& device_status();
+
+// Throws kiso::Error with device_status().message when there is no usable GPU; `op` names
+// the caller in the message.
+void require_device(const char* op);
+
+void* device_alloc(size_t bytes);
+void device_free(void* ptr);
+void copy_host_to_device(void* dst, const void* src, size_t bytes);
+void copy_device_to_host(void* dst, const void* src, size_t bytes);
+void copy_device_to_device(void* dst, const void* src, size_t bytes);
+
+}  // namespace kiso::cuda

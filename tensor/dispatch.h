@@ -1,0 +1,55 @@
+// tensor/dispatch.h — the checks and the dtype switch every op starts with (internal to
+// tensor/ops_*.cpp; not part of the public API).
+//
+// An op body reads:
+//   check_float("exp", x);                  // defined, on the cpu, f32 or f64
+//   return with_float(x, [&]<class T>(T) { ... CPU loop on T ... });
+// The device branch is a plain `if`: cuda tensors are refused here until cuda/ provides the
+// kernels, so no op can silently read device memory on the host.
+#pragma once
+
+#include "tensor/tensor.h"
+
+namespace kiso {
+
+// Below this many elements an OpenMP parallel region costs more than it saves.
+constexpr int64_t kParallelGrain = 1 << 14;
+
+// x must be defined and on the cpu; `what` names the argument in the error.
+inline void check_cpu(const char* op, const Tensor& x, const char* what = "input") {
+  check(x.defined(), op, "{} is an undefined tensor", what);
+  check(!x.is_cuda(), op, "{} is on cuda, which has no kernel for this op yet (the CUDA backend adds it)", what);
+}
+
+// x must be a defined cpu tensor of a floating dtype.
+inline void check_float(const char* op, const Tensor& x, const char* what = "input") {
+  check_cpu(op, x, what);
+  check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "{} must be f32 or f64, got {} with shape {}",
+        what, to_string(x.dtype()), shape_str(x.shape()));
+}
+
+// a and b must be float cpu tensors of the same dtype.
+inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
+  check_float(op, a, "first input");
+  check_float(op, b, "second input");
+  check(a.dtype() == b.dtype(), op, "dtypes differ: {} {} and {} {}", to_string(a.dtype()), shape_str(a.shape()),
+        to_string(b.dtype()), shape_str(b.shape()));
+}
+
+inline void check_same_shape(const char* op, const Tensor& a, const Tensor& b, const char* what_a, const char* what_b) {
+  check(a.shape() == b.shape(), op, "{} has shape {} but {} has shape {}; expected equal shapes", what_a,
+        shape_str(a.shape()), what_b, shape_str(b.shape()));
+}
+
+inline void check_ids(const char* op, const Tensor& ids, const char* what) {
+  check_cpu(op, ids, what);
+  check(ids.dtype() == DType::i32, op, "{} must be i32, got {}", what, to_string(ids.dtype()));
+}
+
+// Calls f(T{}) with T = float or double to match x's dtype (checked by check_float first).
+template <class F> decltype(auto) with_float(const Tensor& x, F&& f) {
+  if (x.dtype() == DType::f64) return f.template operator()<double>(double{});
+  return f.template operator()<float>(float{});
+}
+
+}  // namespace kiso

@@ -1,0 +1,140 @@
+// tensor/ops.h — kiso's op set: every computation the model needs, on plain Tensors.
+//
+// What it is: the list of primitives and fused kernels, each a free function that checks its
+// inputs (op name, shapes, dtypes and devices in the error), dispatches on device and dtype,
+// and runs a CPU loop templated on the scalar type (float for training, double for gradient
+// checks). Matrix work goes through Eigen `Map`s over our buffers; OpenMP splits the rest.
+// What it is not: differentiable. These functions know nothing about gradients; the backward
+// kernels of fused ops are listed here as ordinary ops, and autograd/functions.h wires forward
+// and backward together with the derivative maths.
+//
+// Shapes follow STYLE.md: B batch, T time, C channels, V vocabulary, N rows.
+// Implementations: ops_elementwise.cpp, ops_reduce.cpp, ops_matmul.cpp, ops_nn.cpp,
+// ops_shape.cpp, ops_random.cpp. Every op here has CPU code; cuda tensors are refused with a
+// clear error until the CUDA backend fills in that branch.
+#pragma once
+
+#include <vector>
+
+#include "tensor/philox.h"
+#include "tensor/tensor.h"
+
+namespace kiso {
+
+// ---- elementwise, binary, with NumPy broadcasting ----
+// Shapes are aligned at the right; a size of 1 (or a missing leading axis) is repeated.
+// (4, 1, 3) op (2, 1) -> (4, 2, 3). Both inputs must have the same dtype and device.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double s);  // a + s
+Tensor mul(const Tensor& a, double s);  // a * s
+
+// The result shape of broadcasting a with b; throws naming `op` when they are incompatible.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// The inverse of broadcasting: sums x over the axes along which `shape` was repeated to reach
+// x's shape, giving a tensor of `shape`. The backward of every broadcasting op uses it.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+// dst += src in place (same shape, dtype, device). Autograd accumulates gradients with it.
+void add_inplace(Tensor& dst, const Tensor& src);
+
+// ---- elementwise, unary ----
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);              // 1 / sqrt(x)
+Tensor pow(const Tensor& x, double p);      // x^p
+Tensor erf(const Tensor& x);                // the Gauss error function (for exact GELU)
+
+// ---- reductions ----
+// "all" versions return a 0-d tensor; "_last" versions reduce the last axis and keep it as
+// size 1: (..., N) -> (..., 1), so the result broadcasts back against the input.
+Tensor sum(const Tensor& x);
+Tensor mean(const Tensor& x);
+Tensor max(const Tensor& x);
+Tensor sum_last(const Tensor& x);
+Tensor mean_last(const Tensor& x);
+Tensor max_last(const Tensor& x);
+Tensor argmax_last(const Tensor& x);  // i32 (..., 1): index of the first maximum of each row
+// index: i32 (..., 1) -> (..., n) of `dtype`, 1 at the index of each row and 0 elsewhere.
+// With argmax_last it routes the gradient of max to the element that was the maximum.
+Tensor one_hot(const Tensor& index, int64_t n, DType dtype);
+
+// ---- matrix multiply ----
+// a: (..., M, K), b: (..., K, N) -> (..., M, N), with equal leading (batch) axes; a rank-2
+// pair is one plain matmul. trans_a / trans_b read the operand's last two axes transposed
+// (a is then stored (..., K, M), b (..., N, K)), without copying it: backward needs
+// dA = dC · Bᵀ and dB = Aᵀ · dC.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// ---- softmax over the last axis ----
+// y_i = exp(x_i - max_j x_j) / sum_j exp(x_j - max_j x_j). With causal = true the input is
+// scores (..., Tq, Tk) and key j is hidden from query i when j > i + (Tk - Tq) (future
+// tokens; with Tq == Tk that is j > i): those probabilities are exactly 0.
+Tensor softmax_forward(const Tensor& x, bool causal = false);
+// dx_i = y_i * (dy_i - sum_j dy_j y_j), from the saved output y (masked y are 0, so are their dx).
+Tensor softmax_backward(const Tensor& y, const Tensor& dy);
+
+// ---- layer normalisation over the last axis ----
+// x: (N, C) or (..., C); gamma, beta: (C,). y = (x - mean) * rstd * gamma + beta with
+// rstd = 1 / sqrt(var + eps), var the biased variance. mean and rstd (..., 1) are saved for
+// the backward.
+struct LayerNormOutput {
+  Tensor y, mean, rstd;
+};
+LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+struct LayerNormGrads {
+  Tensor dx, dgamma, dbeta;
+};
+LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                                  const Tensor& gamma);
+
+// ---- GELU ----
+// erf:  gelu(x) = x * Φ(x) = 0.5 x (1 + erf(x / sqrt 2))            (exact)
+// tanh: gelu(x) ≈ 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))      (GPT-1 and GPT-2 use this)
+enum class GeluKind { tanh, erf };
+Tensor gelu_forward(const Tensor& x, GeluKind kind);
+Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind);
+
+// ---- embedding ----
+// weight: (V, C), ids: i32 (...) -> (..., C): row ids[i] of weight for every i.
+Tensor embedding_forward(const Tensor& weight, const Tensor& ids);
+// dweight (V, C): row v is the sum of dout over the positions whose id is v. Deterministic:
+// positions are added in order, never with racing atomics.
+Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_size);
+
+// ---- cross-entropy from logits ----
+// logits: (N, V), targets: i32 (N,). loss = mean over rows with targets[n] != ignore_index of
+// -log softmax(logits[n])[targets[n]]; a 0-d tensor. When every target is ignored the loss is
+// 0 (there is nothing to average) and so is its gradient.
+Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
+// dlogits (N, V) = dloss * (softmax(logits) - onehot(targets)) / count, zero on ignored rows.
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double dloss,
+                              int64_t ignore_index = -100);
+
+// ---- dropout ----
+// y = x * keep / (1 - p) with keep = (uniform draw >= p), draw i taken at state.offset + i.
+// The map is linear in x, so the backward is the same call on dy with the same state: the
+// mask is regenerated from the counter-based RNG instead of being stored.
+Tensor dropout(const Tensor& x, double p, PhiloxState state);
+
+// ---- random tensors ----
+// uniform [0, 1) and standard normal (Box-Muller in double), from `gen`'s stream. Element i
+// uses draw i (uniform) or draws 2i, 2i+1 (normal) of the range gen.take() reserves.
+Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32);
+Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
+
+// ---- shape ops (all of these copy) ----
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
+// Elements start <= i < end along `axis`.
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end);
+// The backward of slice: zeros of x_shape with dy written at start along axis.
+Tensor slice_backward(const Tensor& dy, const Shape& x_shape, int64_t axis, int64_t start);
+// out.shape[i] = x.shape[dims[i]].
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
+
+}  // namespace kiso

@@ -1,0 +1,150 @@
+// tensor/ops_elementwise.cpp — elementwise ops: binary with broadcasting, scalar, unary, and
+// sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows.
+#include <cmath>
+
+#include "tensor/dispatch.h"
+#include "tensor/ops.h"
+
+namespace kiso {
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (size_t i = 0; i < rank; ++i) {  // i counts axes from the right
+    int64_t da = i < a.size() ? a[a.size() - 1 - i] : 1;
+    int64_t db = i < b.size() ? b[b.size() - 1 - i] : 1;
+    check(da == db || da == 1 || db == 1, op,
+          "shapes {} and {} cannot be broadcast: axis {} from the right has sizes {} and {} (must be equal, or one "
+          "of them 1)",
+          shape_str(a), shape_str(b), i, da, db);
+    out[rank - 1 - i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// The element strides that read a tensor of shape `in` as if it had the (broadcast) shape
+// `out`: an axis that is missing or of size 1 in `in` gets stride 0, so it repeats.
+static std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < in.size(); ++i) {
+    size_t axis_in = in.size() - 1 - i, axis_out = out.size() - 1 - i;
+    strides[axis_out] = in[axis_in] == 1 ? 0 : stride;
+    stride *= in[axis_in];
+  }
+  return strides;
+}
+
+// Offset into a broadcast input of the first element of output row `row` (all axes but the
+// last), found by peeling the row index into per-axis coordinates.
+static int64_t row_offset(int64_t row, const Shape& out, const std::vector<int64_t>& strides) {
+  int64_t offset = 0;
+  for (int64_t axis = int64_t(out.size()) - 2; axis >= 0; --axis) {
+    offset += (row % out[axis]) * strides[axis];
+    row /= out[axis];
+  }
+  return offset;
+}
+
+// out = f(a, b) elementwise with broadcasting. Same shapes take a flat loop; otherwise the
+// output is walked row by row (last axis innermost), each input read through its strides.
+template <class T, class F> static Tensor binary_loop(const Tensor& a, const Tensor& b, const Shape& out_shape, F f) {
+  Tensor out(out_shape, a.dtype());
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* po = out.data<T>();
+  int64_t n = out.numel();
+  if (n == 0) return out;
+  if (a.shape() == b.shape()) {
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+    return out;
+  }
+  std::vector<int64_t> sa = broadcast_strides(a.shape(), out_shape), sb = broadcast_strides(b.shape(), out_shape);
+  int64_t cols = out_shape.back(), rows = n / cols;
+  int64_t sa_col = sa.back(), sb_col = sb.back();
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* ra = pa + row_offset(r, out_shape, sa);
+    const T* rb = pb + row_offset(r, out_shape, sb);
+    T* ro = po + r * cols;
+    for (int64_t c = 0; c < cols; ++c) ro[c] = f(ra[c * sa_col], rb[c * sb_col]);
+  }
+  return out;
+}
+
+template <class F> static Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f) {
+  check_float_pair(op, a, b);
+  Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
+  return with_float(a, [&]<class T>(T) { return binary_loop<T>(a, b, out_shape, f); });
+}
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b, [](auto x, auto y) { return x + y; }); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b, [](auto x, auto y) { return x - y; }); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b, [](auto x, auto y) { return x * y; }); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary("div", a, b, [](auto x, auto y) { return x / y; }); }
+
+// out = f(x) elementwise; f receives the value as T.
+template <class F> static Tensor unary(const char* op, const Tensor& x, F f) {
+  check_float(op, x);
+  return with_float(x, [&]<class T>(T) {
+    Tensor out(x.shape(), x.dtype());
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    int64_t n = x.numel();
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+    return out;
+  });
+}
+
+Tensor add(const Tensor& a, double s) { return unary("add", a, [s](auto x) { return decltype(x)(x + s); }); }
+Tensor mul(const Tensor& a, double s) { return unary("mul", a, [s](auto x) { return decltype(x)(x * s); }); }
+Tensor neg(const Tensor& x) { return unary("neg", x, [](auto v) { return -v; }); }
+Tensor exp(const Tensor& x) { return unary("exp", x, [](auto v) { return std::exp(v); }); }
+Tensor log(const Tensor& x) { return unary("log", x, [](auto v) { return std::log(v); }); }
+Tensor tanh(const Tensor& x) { return unary("tanh", x, [](auto v) { return std::tanh(v); }); }
+Tensor sqrt(const Tensor& x) { return unary("sqrt", x, [](auto v) { return std::sqrt(v); }); }
+Tensor rsqrt(const Tensor& x) { return unary("rsqrt", x, [](auto v) { return decltype(v)(1) / std::sqrt(v); }); }
+Tensor erf(const Tensor& x) { return unary("erf", x, [](auto v) { return std::erf(v); }); }
+Tensor pow(const Tensor& x, double p) {
+  return unary("pow", x, [p](auto v) { return decltype(v)(std::pow(v, decltype(v)(p))); });
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  check_float("sum_to", x);
+  check(broadcast_shapes(shape, x.shape(), "sum_to") == x.shape(), "sum_to",
+        "shape {} does not broadcast to the input's shape {}", shape_str(shape), shape_str(x.shape()));
+  if (shape == x.shape()) return x;
+  return with_float(x, [&]<class T>(T) {
+    Tensor out = zeros(shape, x.dtype());
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    const Shape& xs = x.shape();
+    if (x.numel() == 0) return out;
+    // Walk x row by row in order (deterministic); each element lands on the output element
+    // it was broadcast from (stride 0 along the summed axes).
+    std::vector<int64_t> so = broadcast_strides(shape, xs);
+    int64_t cols = xs.back(), rows = x.numel() / cols, so_col = so.back();
+    for (int64_t r = 0; r < rows; ++r) {
+      T* ro = po + row_offset(r, xs, so);
+      const T* rx = px + r * cols;
+      for (int64_t c = 0; c < cols; ++c) ro[c * so_col] += rx[c];
+    }
+    return out;
+  });
+}
+
+void add_inplace(Tensor& dst, const Tensor& src) {
+  check_float_pair("add_inplace", dst, src);
+  check_same_shape("add_inplace", dst, src, "destination", "source");
+  with_float(dst, [&]<class T>(T) {
+    T* pd = dst.data<T>();
+    const T* ps = src.data<T>();
+    int64_t n = dst.numel();
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) pd[i] += ps[i];
+  });
+}
+
+}  // namespace kiso

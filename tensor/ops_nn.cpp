@@ -1,0 +1,374 @@
+// tensor/ops_nn.cpp — the fused kernels a transformer spends its time in: softmax (with the
+// causal mask), layernorm, GELU, embedding gather/scatter and cross-entropy from logits,
+// forward and backward side by side. Each works row by row (one row = the last axis), rows
+// split over OpenMP threads. autograd/functions.cpp states the derivatives these implement;
+// autograd/composite.cpp rebuilds each from primitives as the test oracle.
+#include <cmath>
+#include <algorithm>
+#include <numbers>
+
+#include "tensor/dispatch.h"
+#include "tensor/ops.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kiso {
+
+// ---------------------------------------------------------------------------------------------
+// softmax over the last axis, optionally causal
+// forward:  y_i = exp(x_i - m) / sum_j exp(x_j - m),  m = max over the visible x_j
+// backward: dx_i = y_i (dy_i - sum_j y_j dy_j)
+// ---------------------------------------------------------------------------------------------
+
+Tensor softmax_forward(const Tensor& x, bool causal) {
+  check_float("softmax", x);
+  check(x.dim() >= 1 && x.size(-1) > 0, "softmax", "expected a non-empty last axis, got shape {}", shape_str(x.shape()));
+  int64_t Tk = x.size(-1);
+  int64_t Tq = causal ? x.size(-2) : 1;
+  if (causal) {
+    check(x.dim() >= 2 && Tq <= Tk, "softmax", "causal mode needs scores (..., Tq, Tk) with Tq <= Tk, got shape {}",
+          shape_str(x.shape()));
+  }
+  int64_t rows = x.numel() / Tk;
+  return with_float(x, [&]<class T>(T) {
+    Tensor y(x.shape(), x.dtype());
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* x_r = px + r * Tk;  // (Tk,)
+      T* y_r = py + r * Tk;        // (Tk,)
+      // query i of its (Tq, Tk) block sees keys 0 .. i + (Tk - Tq); the rest are future tokens
+      int64_t visible = causal ? (r % Tq) + (Tk - Tq) + 1 : Tk;
+      // pass 1: the max, subtracted so that exp never overflows (softmax is shift-invariant)
+      T m = x_r[0];
+      for (int64_t j = 1; j < visible; ++j) m = std::max(m, x_r[j]);
+      // pass 2: exponentials and their sum
+      double s = 0;
+      for (int64_t j = 0; j < visible; ++j) {
+        y_r[j] = std::exp(x_r[j] - m);
+        s += y_r[j];
+      }
+      // pass 3: normalise; masked positions get exactly 0
+      T inv = T(1.0 / s);
+      for (int64_t j = 0; j < visible; ++j) y_r[j] *= inv;
+      for (int64_t j = visible; j < Tk; ++j) y_r[j] = 0;
+    }
+    return y;
+  });
+}
+
+Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
+  check_float_pair("softmax_backward", y, dy);
+  check_same_shape("softmax_backward", y, dy, "y", "dy");
+  int64_t cols = y.dim() == 0 ? 1 : y.size(-1);
+  int64_t rows = cols == 0 ? 0 : y.numel() / cols;
+  return with_float(y, [&]<class T>(T) {
+    Tensor dx(y.shape(), y.dtype());
+    const T* py = y.data<T>();
+    const T* pdy = dy.data<T>();
+    T* pdx = dx.data<T>();
+#pragma omp parallel for if (y.numel() > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* y_r = py + r * cols;
+      const T* dy_r = pdy + r * cols;
+      double dot = 0;  // sum_j y_j dy_j
+      for (int64_t j = 0; j < cols; ++j) dot += double(y_r[j]) * dy_r[j];
+      for (int64_t j = 0; j < cols; ++j) pdx[r * cols + j] = T(y_r[j] * (dy_r[j] - dot));
+    }
+    return dx;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// layernorm over the last axis
+// forward:  mean = 1/C sum x,  var = 1/C sum (x - mean)^2,  rstd = 1/sqrt(var + eps)
+//           xhat = (x - mean) rstd,  y = xhat * gamma + beta
+// backward: dbeta = sum_rows dy,  dgamma = sum_rows dy * xhat,  g = dy * gamma
+//           dx = rstd * (g - mean_C(g) - xhat * mean_C(g * xhat))
+// ---------------------------------------------------------------------------------------------
+
+static void check_layernorm_params(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta) {
+  check_float(op, x, "x");
+  check(x.dim() >= 1 && x.size(-1) > 0, op, "x needs a non-empty last axis, got shape {}", shape_str(x.shape()));
+  Shape c{x.size(-1)};
+  check(gamma.defined() && gamma.shape() == c, op, "gamma must have shape {} to match x {}, got {}", shape_str(c),
+        shape_str(x.shape()), gamma.defined() ? shape_str(gamma.shape()) : "undefined");
+  check(beta.defined() && beta.shape() == c, op, "beta must have shape {} to match x {}, got {}", shape_str(c),
+        shape_str(x.shape()), beta.defined() ? shape_str(beta.shape()) : "undefined");
+  check_float_pair(op, x, gamma);
+  check_float_pair(op, x, beta);
+}
+
+LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  check_layernorm_params("layernorm", x, gamma, beta);
+  check(eps > 0, "layernorm", "eps must be positive, got {}", eps);
+  int64_t C = x.size(-1), N = x.numel() / C;
+  Shape stat_shape = x.shape();
+  stat_shape.back() = 1;
+  return with_float(x, [&]<class T>(T) {
+    LayerNormOutput out{Tensor(x.shape(), x.dtype()), Tensor(stat_shape, x.dtype()), Tensor(stat_shape, x.dtype())};
+    const T* px = x.data<T>();
+    const T* g = gamma.data<T>();
+    const T* b = beta.data<T>();
+    T* py = out.y.data<T>();
+    T* pmean = out.mean.data<T>();
+    T* prstd = out.rstd.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t n = 0; n < N; ++n) {
+      const T* x_n = px + n * C;  // (C,)
+      // pass 1: mean; pass 2: variance around it (two passes are more accurate than E[x²]-E[x]²)
+      double m = 0;
+      for (int64_t c = 0; c < C; ++c) m += x_n[c];
+      m /= double(C);
+      double v = 0;
+      for (int64_t c = 0; c < C; ++c) v += (x_n[c] - m) * (x_n[c] - m);
+      v /= double(C);
+      double rstd = 1.0 / std::sqrt(v + eps);
+      // pass 3: normalise, scale and shift
+      for (int64_t c = 0; c < C; ++c) py[n * C + c] = T((x_n[c] - m) * rstd) * g[c] + b[c];
+      pmean[n] = T(m);
+      prstd[n] = T(rstd);
+    }
+    return out;
+  });
+}
+
+LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                                  const Tensor& gamma) {
+  check_layernorm_params("layernorm_backward", x, gamma, gamma);
+  check_float_pair("layernorm_backward", x, dy);
+  check_same_shape("layernorm_backward", dy, x, "dy", "x");
+  int64_t C = x.size(-1), N = x.numel() / C;
+  check(mean.numel() == N && rstd.numel() == N, "layernorm_backward",
+        "mean and rstd need one value per row ({} rows), got {} and {}", N, mean.numel(), rstd.numel());
+  return with_float(x, [&]<class T>(T) {
+    LayerNormGrads grads{Tensor(x.shape(), x.dtype()), zeros({C}, x.dtype()), zeros({C}, x.dtype())};
+    const T* px = x.data<T>();
+    const T* pdy = dy.data<T>();
+    const T* g = gamma.data<T>();
+    const T* pmean = mean.data<T>();
+    const T* prstd = rstd.data<T>();
+    T* pdx = grads.dx.data<T>();
+    // dx: rows are independent
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t n = 0; n < N; ++n) {
+      const T* x_n = px + n * C;
+      const T* dy_n = pdy + n * C;
+      double m = pmean[n], r = prstd[n];
+      // pass 1: the two row means the formula needs
+      double mean_g = 0, mean_g_xhat = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        double xhat = (x_n[c] - m) * r, gc = double(dy_n[c]) * g[c];
+        mean_g += gc;
+        mean_g_xhat += gc * xhat;
+      }
+      mean_g /= double(C);
+      mean_g_xhat /= double(C);
+      // pass 2: dx
+      for (int64_t c = 0; c < C; ++c) {
+        double xhat = (x_n[c] - m) * r, gc = double(dy_n[c]) * g[c];
+        pdx[n * C + c] = T(r * (gc - mean_g - xhat * mean_g_xhat));
+      }
+    }
+    // dgamma, dbeta: a sum over rows, taken in row order so the result never depends on the
+    // thread count; the inner loop over C vectorises.
+    T* pdg = grads.dgamma.data<T>();
+    T* pdb = grads.dbeta.data<T>();
+    for (int64_t n = 0; n < N; ++n) {
+      T m = pmean[n], r = prstd[n];
+      for (int64_t c = 0; c < C; ++c) {
+        T d = pdy[n * C + c];
+        pdg[c] += d * (px[n * C + c] - m) * r;
+        pdb[c] += d;
+      }
+    }
+    return grads;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// GELU
+// erf:  y = 0.5 x (1 + erf(x/√2));           dy/dx = Φ(x) + x φ(x),  φ(x) = exp(-x²/2)/√(2π)
+// tanh: y = 0.5 x (1 + tanh(u)),  u = √(2/π)(x + 0.044715 x³)
+//       dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh² u) √(2/π)(1 + 3·0.044715 x²)
+// ---------------------------------------------------------------------------------------------
+
+template <class T> static T gelu_value(T x, GeluKind kind) {
+  if (kind == GeluKind::erf) return T(0.5) * x * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
+  const T k = T(std::sqrt(2.0 / std::numbers::pi));
+  return T(0.5) * x * (T(1) + std::tanh(k * (x + T(0.044715) * x * x * x)));
+}
+
+template <class T> static T gelu_derivative(T x, GeluKind kind) {
+  if (kind == GeluKind::erf) {
+    T cdf = T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
+    T pdf = std::exp(T(-0.5) * x * x) * T(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
+    return cdf + x * pdf;
+  }
+  const T k = T(std::sqrt(2.0 / std::numbers::pi));
+  T t = std::tanh(k * (x + T(0.044715) * x * x * x));
+  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3 * 0.044715) * x * x);
+}
+
+Tensor gelu_forward(const Tensor& x, GeluKind kind) {
+  check_float("gelu", x);
+  return with_float(x, [&]<class T>(T) {
+    Tensor y(x.shape(), x.dtype());
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t i = 0; i < x.numel(); ++i) py[i] = gelu_value(px[i], kind);
+    return y;
+  });
+}
+
+Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
+  check_float_pair("gelu_backward", x, dy);
+  check_same_shape("gelu_backward", x, dy, "x", "dy");
+  return with_float(x, [&]<class T>(T) {
+    Tensor dx(x.shape(), x.dtype());
+    const T* px = x.data<T>();
+    const T* pdy = dy.data<T>();
+    T* pdx = dx.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t i = 0; i < x.numel(); ++i) pdx[i] = pdy[i] * gelu_derivative(px[i], kind);
+    return dx;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// embedding
+// forward:  out[i, :] = weight[ids[i], :]
+// backward: dweight[v, :] += sum over i with ids[i] == v of dout[i, :]
+// ---------------------------------------------------------------------------------------------
+
+static void check_ids_in_range(const char* op, const Tensor& ids, int64_t V) {
+  const int32_t* p = ids.data<int32_t>();
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    check(p[i] >= 0 && p[i] < V, op, "id {} at flat position {} is out of range for a vocabulary of {}", p[i], i, V);
+}
+
+Tensor embedding_forward(const Tensor& weight, const Tensor& ids) {
+  check_float("embedding", weight, "weight");
+  check_ids("embedding", ids, "ids");
+  check(weight.dim() == 2, "embedding", "weight must be (V, C), got shape {}", shape_str(weight.shape()));
+  int64_t V = weight.size(0), C = weight.size(1);
+  check_ids_in_range("embedding", ids, V);
+  Shape out_shape = ids.shape();
+  out_shape.push_back(C);
+  return with_float(weight, [&]<class T>(T) {
+    Tensor out(out_shape, weight.dtype());  // (..., C)
+    const T* pw = weight.data<T>();
+    const int32_t* pid = ids.data<int32_t>();
+    T* po = out.data<T>();
+#pragma omp parallel for if (out.numel() > kParallelGrain)
+    for (int64_t i = 0; i < ids.numel(); ++i) std::copy_n(pw + int64_t(pid[i]) * C, C, po + i * C);
+    return out;
+  });
+}
+
+Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_size) {
+  check_float("embedding_backward", dout, "dout");
+  check_ids("embedding_backward", ids, "ids");
+  check(dout.dim() == ids.dim() + 1 && std::equal(ids.shape().begin(), ids.shape().end(), dout.shape().begin()),
+        "embedding_backward", "dout must be ids' shape plus C: ids {}, dout {}", shape_str(ids.shape()),
+        shape_str(dout.shape()));
+  check_ids_in_range("embedding_backward", ids, vocab_size);
+  int64_t C = dout.size(-1);
+  return with_float(dout, [&]<class T>(T) {
+    Tensor dweight = zeros({vocab_size, C}, dout.dtype());  // (V, C)
+    const T* pd = dout.data<T>();
+    const int32_t* pid = ids.data<int32_t>();
+    T* pw = dweight.data<T>();
+    // Positions in order: the sum for a repeated id is always added in the same order. The
+    // channels are split over threads, so no two threads ever write the same number.
+#pragma omp parallel if (dout.numel() > kParallelGrain)
+    {
+#ifdef _OPENMP
+      int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+#else
+      int64_t threads = 1, t = 0;
+#endif
+      int64_t c0 = C * t / threads, c1 = C * (t + 1) / threads;
+      for (int64_t i = 0; i < ids.numel(); ++i) {
+        T* row = pw + int64_t(pid[i]) * C;
+        const T* d = pd + i * C;
+        for (int64_t c = c0; c < c1; ++c) row[c] += d[c];
+      }
+    }
+    return dweight;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// cross-entropy from logits
+// forward:  loss = 1/count sum_{n valid} (logsumexp(logits_n) - logits_n[t_n])
+// backward: dlogits_n = dloss/count * (softmax(logits_n) - onehot(t_n)), 0 on ignored rows
+// ---------------------------------------------------------------------------------------------
+
+static int64_t check_cross_entropy(const char* op, const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
+  check_float(op, logits, "logits");
+  check_ids(op, targets, "targets");
+  check(logits.dim() == 2, op, "logits must be (N, V), got shape {}", shape_str(logits.shape()));
+  check(targets.dim() == 1 && targets.size(0) == logits.size(0), op,
+        "targets must be (N,) with N = {} rows of logits, got shape {}", logits.size(0), shape_str(targets.shape()));
+  int64_t V = logits.size(1), count = 0;
+  const int32_t* t = targets.data<int32_t>();
+  for (int64_t n = 0; n < targets.numel(); ++n) {
+    if (t[n] == ignore_index) continue;
+    check(t[n] >= 0 && t[n] < V, op, "target {} at row {} is out of range for {} classes (ignore_index is {})", t[n],
+          n, V, ignore_index);
+    ++count;
+  }
+  return count;
+}
+
+// log sum_j exp(x_j), computed around the max so that nothing overflows.
+template <class T> static double logsumexp(const T* x, int64_t V) {
+  T m = *std::max_element(x, x + V);
+  double s = 0;
+  for (int64_t j = 0; j < V; ++j) s += std::exp(double(x[j] - m));
+  return double(m) + std::log(s);
+}
+
+Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
+  int64_t count = check_cross_entropy("cross_entropy", logits, targets, ignore_index);
+  int64_t N = logits.size(0), V = logits.size(1);
+  return with_float(logits, [&]<class T>(T) {
+    const T* px = logits.data<T>();
+    const int32_t* t = targets.data<int32_t>();
+    std::vector<double> row_loss(size_t(N), 0.0);
+#pragma omp parallel for if (logits.numel() > kParallelGrain)
+    for (int64_t n = 0; n < N; ++n)
+      if (t[n] != ignore_index) row_loss[size_t(n)] = logsumexp(px + n * V, V) - double(px[n * V + t[n]]);
+    double total = 0;
+    for (double l : row_loss) total += l;  // in row order: deterministic
+    return scalar(count ? total / double(count) : 0.0, logits.dtype());
+  });
+}
+
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double dloss, int64_t ignore_index) {
+  int64_t count = check_cross_entropy("cross_entropy_backward", logits, targets, ignore_index);
+  int64_t N = logits.size(0), V = logits.size(1);
+  return with_float(logits, [&]<class T>(T) {
+    Tensor dlogits = zeros(logits.shape(), logits.dtype());  // (N, V)
+    if (count == 0) return dlogits;
+    const T* px = logits.data<T>();
+    const int32_t* t = targets.data<int32_t>();
+    T* pd = dlogits.data<T>();
+    double scale = dloss / double(count);
+#pragma omp parallel for if (logits.numel() > kParallelGrain)
+    for (int64_t n = 0; n < N; ++n) {
+      if (t[n] == ignore_index) continue;
+      double lse = logsumexp(px + n * V, V);
+      for (int64_t j = 0; j < V; ++j) pd[n * V + j] = T(scale * std::exp(double(px[n * V + j]) - lse));
+      pd[n * V + t[n]] -= T(scale);
+    }
+    return dlogits;
+  });
+}
+
+}  // namespace kiso

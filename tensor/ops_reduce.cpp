@@ -1,0 +1,129 @@
+// tensor/ops_reduce.cpp — sum, mean and max, over everything or over the last axis.
+//
+// Sums accumulate in double even for f32 input, and a whole-tensor sum adds fixed-size chunks
+// in a fixed order, so its result does not depend on the number of threads.
+#include <algorithm>
+#include <limits>
+
+#include "tensor/dispatch.h"
+#include "tensor/ops.h"
+
+namespace kiso {
+
+// ---- over the whole tensor ----
+
+Tensor sum(const Tensor& x) {
+  check_float("sum", x);
+  return with_float(x, [&]<class T>(T) {
+    const T* px = x.data<T>();
+    int64_t n = x.numel();
+    constexpr int64_t chunk = 4096;
+    int64_t chunks = (n + chunk - 1) / chunk;
+    std::vector<double> partial(size_t(chunks), 0.0);  // pass 1: one partial sum per chunk
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t k = 0; k < chunks; ++k) {
+      double s = 0;
+      for (int64_t i = k * chunk; i < std::min(n, (k + 1) * chunk); ++i) s += px[i];
+      partial[size_t(k)] = s;
+    }
+    double total = 0;  // pass 2: the chunks in order
+    for (double s : partial) total += s;
+    return scalar(total, x.dtype());
+  });
+}
+
+Tensor mean(const Tensor& x) {
+  check_float("mean", x);
+  check(x.numel() > 0, "mean", "the input is empty (shape {})", shape_str(x.shape()));
+  return mul(sum(x), 1.0 / double(x.numel()));
+}
+
+Tensor max(const Tensor& x) {
+  check_float("max", x);
+  check(x.numel() > 0, "max", "the input is empty (shape {})", shape_str(x.shape()));
+  return max_last(x.reshape({x.numel()})).reshape({});
+}
+
+// ---- over the last axis: (..., N) -> (..., 1) ----
+
+// Checks x and returns (rows, N) for the last-axis loops.
+static std::pair<int64_t, int64_t> rows_cols(const char* op, const Tensor& x) {
+  check_float(op, x);
+  check(x.dim() >= 1, op, "expected at least one axis, got a 0-d tensor");
+  int64_t cols = x.size(-1);
+  check(cols > 0, op, "the last axis is empty (shape {})", shape_str(x.shape()));
+  return {x.numel() / cols, cols};
+}
+
+static Shape keep_last_as_one(const Shape& s) {
+  Shape out = s;
+  out.back() = 1;
+  return out;
+}
+
+Tensor sum_last(const Tensor& x) {
+  auto [rows, cols] = rows_cols("sum_last", x);
+  return with_float(x, [&]<class T>(T) {
+    Tensor out(keep_last_as_one(x.shape()), x.dtype());
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int64_t c = 0; c < cols; ++c) s += px[r * cols + c];
+      po[r] = T(s);
+    }
+    return out;
+  });
+}
+
+Tensor mean_last(const Tensor& x) {
+  auto [rows, cols] = rows_cols("mean_last", x);
+  return mul(sum_last(x), 1.0 / double(cols));
+}
+
+Tensor max_last(const Tensor& x) {
+  auto [rows, cols] = rows_cols("max_last", x);
+  return with_float(x, [&]<class T>(T) {
+    Tensor out(keep_last_as_one(x.shape()), x.dtype());
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) po[r] = *std::max_element(px + r * cols, px + (r + 1) * cols);
+    return out;
+  });
+}
+
+Tensor argmax_last(const Tensor& x) {
+  auto [rows, cols] = rows_cols("argmax_last", x);
+  return with_float(x, [&]<class T>(T) {
+    Tensor out(keep_last_as_one(x.shape()), DType::i32);
+    const T* px = x.data<T>();
+    int32_t* po = out.data<int32_t>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r)
+      po[r] = int32_t(std::max_element(px + r * cols, px + (r + 1) * cols) - (px + r * cols));
+    return out;
+  });
+}
+
+Tensor one_hot(const Tensor& index, int64_t n, DType dtype) {
+  check_ids("one_hot", index, "index");
+  check(index.dim() >= 1 && index.size(-1) == 1, "one_hot", "index must be (..., 1), got shape {}",
+        shape_str(index.shape()));
+  Shape out_shape = index.shape();
+  out_shape.back() = n;
+  Tensor out = zeros(out_shape, dtype);
+  check_float("one_hot", out, "dtype");
+  const int32_t* pi = index.data<int32_t>();
+  with_float(out, [&]<class T>(T) {
+    T* po = out.data<T>();
+    for (int64_t r = 0; r < index.numel(); ++r) {
+      check(pi[r] >= 0 && pi[r] < n, "one_hot", "index {} at row {} is outside [0, {})", pi[r], r, n);
+      po[r * n + pi[r]] = T(1);
+    }
+  });
+  return out;
+}
+
+}  // namespace kiso

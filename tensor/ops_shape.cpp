@@ -1,0 +1,137 @@
+// tensor/ops_shape.cpp — ops that move numbers without arithmetic: concat, slice and its
+// backward, permute/transpose. All copy into fresh contiguous storage (see tensor.h for why).
+//
+// Each works on a tensor viewed as (outer, axis, inner): `outer` is the product of the sizes
+// before the axis, `inner` of those after it; a slab of `inner` numbers is contiguous.
+#include <cstring>
+#include <numeric>
+
+#include "tensor/dispatch.h"
+#include "tensor/ops.h"
+
+namespace kiso {
+
+static int64_t outer_size(const Shape& s, int64_t axis) {
+  return std::accumulate(s.begin(), s.begin() + axis, int64_t(1), std::multiplies<>());
+}
+static int64_t inner_size(const Shape& s, int64_t axis) {
+  return std::accumulate(s.begin() + axis + 1, s.end(), int64_t(1), std::multiplies<>());
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
+  check(!xs.empty(), "concat", "needs at least one tensor");
+  for (const Tensor& x : xs) check_cpu("concat", x);
+  const Tensor& first = xs[0];
+  axis = normalize_axis(axis, first.dim(), "concat");
+  Shape out_shape = first.shape();
+  out_shape[axis] = 0;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    Shape a = xs[k].shape(), b = first.shape();
+    check(a.size() == b.size() && xs[k].dtype() == first.dtype(), "concat",
+          "tensor {} is {} {} but tensor 0 is {} {}; expected the same rank and dtype", k, to_string(xs[k].dtype()),
+          shape_str(a), to_string(first.dtype()), shape_str(b));
+    a[axis] = b[axis] = 0;
+    check(a == b, "concat", "tensor {} has shape {} but tensor 0 has {}; they may differ only along axis {}", k,
+          shape_str(xs[k].shape()), shape_str(first.shape()), axis);
+    out_shape[axis] += xs[k].size(axis);
+  }
+  Tensor out(out_shape, first.dtype());
+  int64_t outer = outer_size(out_shape, axis), inner = inner_size(out_shape, axis);
+  size_t elem = dtype_size(first.dtype());
+  char* po = static_cast<char*>(out.raw_data());
+  int64_t at = 0;  // where along the axis the current input starts
+  for (const Tensor& x : xs) {
+    int64_t slab = x.size(axis) * inner;  // numbers per outer index
+    const char* px = static_cast<const char*>(x.raw_data());
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(po + (o * out_shape[axis] * inner + at * inner) * elem, px + o * slab * elem, size_t(slab) * elem);
+    at += x.size(axis);
+  }
+  return out;
+}
+
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end) {
+  check_cpu("slice", x);
+  axis = normalize_axis(axis, x.dim(), "slice");
+  check(0 <= start && start <= end && end <= x.size(axis), "slice",
+        "range [{}, {}) is not inside axis {} of size {} (shape {})", start, end, axis, x.size(axis),
+        shape_str(x.shape()));
+  Shape out_shape = x.shape();
+  out_shape[axis] = end - start;
+  Tensor out(out_shape, x.dtype());
+  int64_t outer = outer_size(x.shape(), axis), inner = inner_size(x.shape(), axis);
+  size_t elem = dtype_size(x.dtype());
+  const char* px = static_cast<const char*>(x.raw_data());
+  char* po = static_cast<char*>(out.raw_data());
+  int64_t slab = (end - start) * inner;
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(po + o * slab * elem, px + (o * x.size(axis) + start) * inner * elem, size_t(slab) * elem);
+  return out;
+}
+
+// forward:  y = x[..., start:start+n, ...] along axis
+// backward: dx = zeros(x.shape), with dx[..., start:start+n, ...] = dy
+Tensor slice_backward(const Tensor& dy, const Shape& x_shape, int64_t axis, int64_t start) {
+  check_cpu("slice_backward", dy, "dy");
+  axis = normalize_axis(axis, int64_t(x_shape.size()), "slice_backward");
+  Shape expect = x_shape;
+  expect[axis] = dy.dim() == int64_t(x_shape.size()) ? dy.size(axis) : -1;
+  check(dy.shape() == expect && start >= 0 && start + dy.size(axis) <= x_shape[axis], "slice_backward",
+        "dy of shape {} at start {} does not fit axis {} of x's shape {}", shape_str(dy.shape()), start, axis,
+        shape_str(x_shape));
+  Tensor dx = zeros(x_shape, dy.dtype());
+  int64_t outer = outer_size(x_shape, axis), inner = inner_size(x_shape, axis);
+  size_t elem = dtype_size(dy.dtype());
+  const char* pd = static_cast<const char*>(dy.raw_data());
+  char* px = static_cast<char*>(dx.raw_data());
+  int64_t slab = dy.size(axis) * inner;
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(px + (o * x_shape[axis] + start) * inner * elem, pd + o * slab * elem, size_t(slab) * elem);
+  return dx;
+}
+
+// out[i0, i1, ...] = x[...] with out axis k reading x axis dims[k]: walk the output in order
+// and step through x with the permuted strides.
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+  check_cpu("permute", x);
+  int64_t rank = x.dim();
+  check(int64_t(dims.size()) == rank, "permute", "{} axes given for a tensor of rank {} (shape {})", dims.size(), rank,
+        shape_str(x.shape()));
+  std::vector<bool> seen(static_cast<size_t>(rank), false);
+  std::vector<int64_t> in_strides(static_cast<size_t>(rank), 1);
+  for (int64_t k = rank - 2; k >= 0; --k) in_strides[k] = in_strides[k + 1] * x.size(k + 1);
+  Shape out_shape(static_cast<size_t>(rank));
+  std::vector<int64_t> strides(static_cast<size_t>(rank));  // x's stride for each output axis
+  for (int64_t k = 0; k < rank; ++k) {
+    int64_t d = normalize_axis(dims[k], rank, "permute");
+    check(!seen[d], "permute", "axis {} appears twice in {}", d, shape_str(dims));
+    seen[d] = true;
+    out_shape[k] = x.size(d);
+    strides[k] = in_strides[d];
+  }
+  Tensor out(out_shape, x.dtype());
+  int64_t n = out.numel();
+  size_t elem = dtype_size(x.dtype());
+  const char* px = static_cast<const char*>(x.raw_data());
+  char* po = static_cast<char*>(out.raw_data());
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rest = i, offset = 0;
+    for (int64_t k = rank - 1; k >= 0; --k) {
+      offset += (rest % out_shape[k]) * strides[k];
+      rest /= out_shape[k];
+    }
+    std::memcpy(po + i * elem, px + offset * elem, elem);
+  }
+  return out;
+}
+
+Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1) {
+  check_cpu("transpose", x);
+  std::vector<int64_t> dims(static_cast<size_t>(x.dim()));
+  std::iota(dims.begin(), dims.end(), 0);
+  std::swap(dims[normalize_axis(axis0, x.dim(), "transpose")], dims[normalize_axis(axis1, x.dim(), "transpose")]);
+  return permute(x, dims);
+}
+
+}  // namespace kiso
