@@ -26,8 +26,10 @@ static DeviceStatus probe() {
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess || count == 0) {
-    s.message = fmt::format("no usable CUDA GPU: cudaGetDeviceCount says {}",
-                            err != cudaSuccess ? cudaGetErrorString(err) : "0 devices");
+    s.message = err != cudaSuccess
+                    ? fmt::format("no usable CUDA GPU: cudaGetDeviceCount failed: {} (is there an NVIDIA GPU and driver?)",
+                                  cudaGetErrorString(err))
+                    : std::string("no usable CUDA GPU: the driver reports 0 devices");
     return s;
   }
   cudaDeviceProp prop{};
