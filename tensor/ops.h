@@ -35,6 +35,7 @@ Tensor mul(const Tensor& a, double s);  // a * s
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // The inverse of broadcasting: sums x over the axes along which `shape` was repeated to reach
 // x's shape, giving a tensor of `shape`. The backward of every broadcasting op uses it.
+// When shape == x.shape() it returns x itself (no copy): do not write into the result.
 Tensor sum_to(const Tensor& x, const Shape& shape);
 // dst += src in place (same shape, dtype, device). Autograd accumulates gradients with it.
 void add_inplace(Tensor& dst, const Tensor& src);

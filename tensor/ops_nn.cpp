@@ -26,10 +26,12 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
   check_float("softmax", x);
   check(x.dim() >= 1 && x.size(-1) > 0, "softmax", "expected a non-empty last axis, got shape {}", shape_str(x.shape()));
   int64_t Tk = x.size(-1);
-  int64_t Tq = causal ? x.size(-2) : 1;
+  // Tq is read only after the rank check, so a 1-d input gets this op's message, not size()'s.
+  int64_t Tq = 1;
   if (causal) {
-    check(x.dim() >= 2 && Tq <= Tk, "softmax", "causal mode needs scores (..., Tq, Tk) with Tq <= Tk, got shape {}",
-          shape_str(x.shape()));
+    check(x.dim() >= 2 && x.size(-2) <= Tk, "softmax",
+          "causal mode needs scores (..., Tq, Tk) with Tq <= Tk, got shape {}", shape_str(x.shape()));
+    Tq = x.size(-2);
   }
   int64_t rows = x.numel() / Tk;
   return with_float(x, [&]<class T>(T) {
@@ -142,6 +144,8 @@ LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tenso
   check_float_pair("layernorm_backward", x, dy);
   check_same_shape("layernorm_backward", dy, x, "dy", "x");
   int64_t C = x.size(-1), N = x.numel() / C;
+  check_float_pair("layernorm_backward", x, mean);
+  check_float_pair("layernorm_backward", x, rstd);
   check(mean.numel() == N && rstd.numel() == N, "layernorm_backward",
         "mean and rstd need one value per row ({} rows), got {} and {}", N, mean.numel(), rstd.numel());
   return with_float(x, [&]<class T>(T) {
@@ -276,6 +280,7 @@ Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_s
   check(dout.dim() == ids.dim() + 1 && std::equal(ids.shape().begin(), ids.shape().end(), dout.shape().begin()),
         "embedding_backward", "dout must be ids' shape plus C: ids {}, dout {}", shape_str(ids.shape()),
         shape_str(dout.shape()));
+  check(vocab_size > 0, "embedding_backward", "vocab_size must be positive, got {}", vocab_size);
   check_ids_in_range("embedding_backward", ids, vocab_size);
   int64_t C = dout.size(-1);
   return with_float(dout, [&]<class T>(T) {

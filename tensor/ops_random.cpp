@@ -16,8 +16,7 @@ static uint32_t draw(const PhiloxState& s, uint64_t d) {
 }
 
 // Fills n elements with f(state, i) for i = 0..n-1, in parallel, as dtype `dtype`.
-template <class F> static Tensor fill_from_stream(const Shape& shape, DType dtype, const char* op, F f) {
-  check(dtype == DType::f32 || dtype == DType::f64, op, "dtype must be f32 or f64, got {}", to_string(dtype));
+template <class F> static Tensor fill_from_stream(const Shape& shape, DType dtype, F f) {
   Tensor out(shape, dtype);
   int64_t n = out.numel();
   with_float(out, [&]<class T>(T) {
@@ -28,16 +27,22 @@ template <class F> static Tensor fill_from_stream(const Shape& shape, DType dtyp
   return out;
 }
 
+static void check_sampler_dtype(const char* op, DType dtype) {
+  check(dtype == DType::f32 || dtype == DType::f64, op, "dtype must be f32 or f64, got {}", to_string(dtype));
+}
+
 Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
+  check_sampler_dtype("rand", dtype);  // before take(): a refused call leaves gen untouched
   PhiloxState s = gen.take(uint64_t(numel_of(shape)));
-  return fill_from_stream(shape, dtype, "rand", [&](uint64_t i) { return uniform_from_bits(draw(s, i)); });
+  return fill_from_stream(shape, dtype, [&](uint64_t i) { return uniform_from_bits(draw(s, i)); });
 }
 
 // Box-Muller: two uniforms u1 in (0, 1] and u2 in [0, 1) give z = sqrt(-2 ln u1) cos(2π u2),
 // a standard normal. Computed in double so that float results round the same on any device.
 Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
+  check_sampler_dtype("randn", dtype);
   PhiloxState s = gen.take(2 * uint64_t(numel_of(shape)));
-  return fill_from_stream(shape, dtype, "randn", [&](uint64_t i) {
+  return fill_from_stream(shape, dtype, [&](uint64_t i) {
     double u1 = (double(draw(s, 2 * i)) + 1.0) * 0x1p-32;  // (0, 1]: log never sees 0
     double u2 = double(draw(s, 2 * i + 1)) * 0x1p-32;     // [0, 1)
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);

@@ -109,6 +109,7 @@ Tensor argmax_last(const Tensor& x) {
 
 Tensor one_hot(const Tensor& index, int64_t n, DType dtype) {
   check_ids("one_hot", index, "index");
+  check(n > 0, "one_hot", "the number of classes must be positive, got {}", n);
   check(index.dim() >= 1 && index.size(-1) == 1, "one_hot", "index must be (..., 1), got shape {}",
         shape_str(index.shape()));
   Shape out_shape = index.shape();
