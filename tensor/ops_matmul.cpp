@@ -6,12 +6,9 @@
 // 2-core Xeon (AVX-512) at 4096x768·768x3072 this reached 234 GFLOP/s against 204 for Eigen's
 // own 2-thread GEMM (OpenBLAS: 284); `make bench` prints the current figures. A batch of many
 // small products is instead split over the batch.
-// GCC 12 reports false "may be used uninitialized" warnings inside its own AVX-512 intrinsics
-// when Eigen's GEMM kernels are inlined here; they say nothing about our code.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
 
 #include "tensor/dispatch.h"
+#include "tensor/eigen.h"
 #include "tensor/ops.h"
 
 #ifdef _OPENMP

@@ -3,11 +3,18 @@
 // forward and backward side by side. Each works row by row (one row = the last axis), rows
 // split over OpenMP threads. autograd/functions.cpp states the derivatives these implement;
 // autograd/composite.cpp rebuilds each from primitives as the test oracle.
-#include <cmath>
+//
+// A row is read through an Eigen array map (`row(p, n)`), so `(x - m).exp()` or `.sum()` is
+// one vectorised pass: Eigen evaluates exp and tanh for float in SIMD registers and sums with
+// several accumulators. Measured with `make bench` on (4096, 768), 1 thread, this made GELU,
+// softmax and layernorm several times faster than the scalar std::exp / std::tanh loops they
+// replaced (docs/benchmarks.md has the figures).
 #include <algorithm>
+#include <cmath>
 #include <numbers>
 
 #include "tensor/dispatch.h"
+#include "tensor/eigen.h"
 #include "tensor/ops.h"
 
 #ifdef _OPENMP
@@ -15,6 +22,12 @@
 #endif
 
 namespace kiso {
+
+// n numbers at p as an Eigen column array (no copy).
+template <class T> using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> using ConstRow = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T> static Row<T> row(T* p, int64_t n) { return Row<T>(p, n); }
+template <class T> static ConstRow<T> row(const T* p, int64_t n) { return ConstRow<T>(p, n); }
 
 // ---------------------------------------------------------------------------------------------
 // softmax over the last axis, optionally causal
@@ -40,23 +53,18 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
     T* py = y.data<T>();
 #pragma omp parallel for if (x.numel() > kParallelGrain)
     for (int64_t r = 0; r < rows; ++r) {
-      const T* x_r = px + r * Tk;  // (Tk,)
-      T* y_r = py + r * Tk;        // (Tk,)
       // query i of its (Tq, Tk) block sees keys 0 .. i + (Tk - Tq); the rest are future tokens
       int64_t visible = causal ? (r % Tq) + (Tk - Tq) + 1 : Tk;
+      auto x_r = row(px + r * Tk, visible);  // (visible,)
+      auto y_r = row(py + r * Tk, visible);  // (visible,)
       // pass 1: the max, subtracted so that exp never overflows (softmax is shift-invariant)
-      T m = x_r[0];
-      for (int64_t j = 1; j < visible; ++j) m = std::max(m, x_r[j]);
-      // pass 2: exponentials and their sum
-      double s = 0;
-      for (int64_t j = 0; j < visible; ++j) {
-        y_r[j] = std::exp(x_r[j] - m);
-        s += y_r[j];
-      }
+      T m = x_r.maxCoeff();
+      // pass 2: exponentials, then their sum
+      y_r = (x_r - m).exp();
+      T s = y_r.sum();
       // pass 3: normalise; masked positions get exactly 0
-      T inv = T(1.0 / s);
-      for (int64_t j = 0; j < visible; ++j) y_r[j] *= inv;
-      for (int64_t j = visible; j < Tk; ++j) y_r[j] = 0;
+      y_r *= T(1) / s;
+      std::fill(py + r * Tk + visible, py + (r + 1) * Tk, T(0));
     }
     return y;
   });
@@ -74,11 +82,10 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
     T* pdx = dx.data<T>();
 #pragma omp parallel for if (y.numel() > kParallelGrain)
     for (int64_t r = 0; r < rows; ++r) {
-      const T* y_r = py + r * cols;
-      const T* dy_r = pdy + r * cols;
-      double dot = 0;  // sum_j y_j dy_j
-      for (int64_t j = 0; j < cols; ++j) dot += double(y_r[j]) * dy_r[j];
-      for (int64_t j = 0; j < cols; ++j) pdx[r * cols + j] = T(y_r[j] * (dy_r[j] - dot));
+      auto y_r = row(py + r * cols, cols);
+      auto dy_r = row(pdy + r * cols, cols);
+      T dot = (y_r * dy_r).sum();  // sum_j y_j dy_j
+      row(pdx + r * cols, cols) = y_r * (dy_r - dot);
     }
     return dx;
   });
@@ -120,19 +127,15 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
     T* prstd = out.rstd.data<T>();
 #pragma omp parallel for if (x.numel() > kParallelGrain)
     for (int64_t n = 0; n < N; ++n) {
-      const T* x_n = px + n * C;  // (C,)
+      auto x_n = row(px + n * C, C);  // (C,)
       // pass 1: mean; pass 2: variance around it (two passes are more accurate than E[x²]-E[x]²)
-      double m = 0;
-      for (int64_t c = 0; c < C; ++c) m += x_n[c];
-      m /= double(C);
-      double v = 0;
-      for (int64_t c = 0; c < C; ++c) v += (x_n[c] - m) * (x_n[c] - m);
-      v /= double(C);
-      double rstd = 1.0 / std::sqrt(v + eps);
+      T m = x_n.mean();
+      T v = (x_n - m).square().mean();
+      T rstd = T(1) / std::sqrt(v + T(eps));
       // pass 3: normalise, scale and shift
-      for (int64_t c = 0; c < C; ++c) py[n * C + c] = T((x_n[c] - m) * rstd) * g[c] + b[c];
-      pmean[n] = T(m);
-      prstd[n] = T(rstd);
+      row(py + n * C, C) = (x_n - m) * rstd * row(g, C) + row(b, C);
+      pmean[n] = m;
+      prstd[n] = rstd;
     }
     return out;
   });
@@ -159,35 +162,22 @@ LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tenso
     // dx: rows are independent
 #pragma omp parallel for if (x.numel() > kParallelGrain)
     for (int64_t n = 0; n < N; ++n) {
-      const T* x_n = px + n * C;
-      const T* dy_n = pdy + n * C;
-      double m = pmean[n], r = prstd[n];
-      // pass 1: the two row means the formula needs
-      double mean_g = 0, mean_g_xhat = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        double xhat = (x_n[c] - m) * r, gc = double(dy_n[c]) * g[c];
-        mean_g += gc;
-        mean_g_xhat += gc * xhat;
-      }
-      mean_g /= double(C);
-      mean_g_xhat /= double(C);
-      // pass 2: dx
-      for (int64_t c = 0; c < C; ++c) {
-        double xhat = (x_n[c] - m) * r, gc = double(dy_n[c]) * g[c];
-        pdx[n * C + c] = T(r * (gc - mean_g - xhat * mean_g_xhat));
-      }
+      T m = pmean[n], r = prstd[n];
+      auto xhat = (row(px + n * C, C) - m) * r;      // (C,) an expression, evaluated where used
+      auto gc = row(pdy + n * C, C) * row(g, C);     // (C,) the gradient at xhat
+      // pass 1: the two row means the formula needs; pass 2: dx
+      T mean_g = gc.mean(), mean_g_xhat = (gc * xhat).mean();
+      row(pdx + n * C, C) = r * (gc - mean_g - xhat * mean_g_xhat);
     }
     // dgamma, dbeta: a sum over rows, taken in row order so the result never depends on the
     // thread count; the inner loop over C vectorises.
     T* pdg = grads.dgamma.data<T>();
     T* pdb = grads.dbeta.data<T>();
+    auto dgamma = row(pdg, C), dbeta = row(pdb, C);
     for (int64_t n = 0; n < N; ++n) {
-      T m = pmean[n], r = prstd[n];
-      for (int64_t c = 0; c < C; ++c) {
-        T d = pdy[n * C + c];
-        pdg[c] += d * (px[n * C + c] - m) * r;
-        pdb[c] += d;
-      }
+      auto dy_n = row(pdy + n * C, C);
+      dgamma += dy_n * (row(px + n * C, C) - pmean[n]) * prstd[n];
+      dbeta += dy_n;
     }
     return grads;
   });
@@ -200,22 +190,25 @@ LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tenso
 //       dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh² u) √(2/π)(1 + 3·0.044715 x²)
 // ---------------------------------------------------------------------------------------------
 
-template <class T> static T gelu_value(T x, GeluKind kind) {
-  if (kind == GeluKind::erf) return T(0.5) * x * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-  const T k = T(std::sqrt(2.0 / std::numbers::pi));
-  return T(0.5) * x * (T(1) + std::tanh(k * (x + T(0.044715) * x * x * x)));
+// The erf form, one element at a time (Eigen has no vectorised erf in its core module).
+template <class T> static T gelu_erf(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2))); }
+
+template <class T> static T gelu_erf_derivative(T x) {
+  T cdf = T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
+  T pdf = std::exp(T(-0.5) * x * x) * T(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
+  return cdf + x * pdf;
 }
 
-template <class T> static T gelu_derivative(T x, GeluKind kind) {
-  if (kind == GeluKind::erf) {
-    T cdf = T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-    T pdf = std::exp(T(-0.5) * x * x) * T(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
-    return cdf + x * pdf;
-  }
-  const T k = T(std::sqrt(2.0 / std::numbers::pi));
-  T t = std::tanh(k * (x + T(0.044715) * x * x * x));
-  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3 * 0.044715) * x * x);
+// Runs f(begin, length) over [0, n) in chunks, chunks split over threads: each chunk is one
+// vectorised Eigen expression over contiguous memory.
+template <class F> static void for_chunks(int64_t n, F f) {
+  constexpr int64_t chunk = 4096;
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t begin = 0; begin < n; begin += chunk) f(begin, std::min(chunk, n - begin));
 }
+
+constexpr double kGeluCubic = 0.044715;
+const double kSqrt2OverPi = std::sqrt(2.0 / std::numbers::pi);
 
 Tensor gelu_forward(const Tensor& x, GeluKind kind) {
   check_float("gelu", x);
@@ -223,8 +216,12 @@ Tensor gelu_forward(const Tensor& x, GeluKind kind) {
     Tensor y(x.shape(), x.dtype());
     const T* px = x.data<T>();
     T* py = y.data<T>();
-#pragma omp parallel for if (x.numel() > kParallelGrain)
-    for (int64_t i = 0; i < x.numel(); ++i) py[i] = gelu_value(px[i], kind);
+    const T k = T(kSqrt2OverPi), a = T(kGeluCubic);
+    for_chunks(x.numel(), [&](int64_t begin, int64_t len) {
+      auto x_c = row(px + begin, len);
+      if (kind == GeluKind::erf) row(py + begin, len) = x_c.unaryExpr([](T v) { return gelu_erf(v); });
+      else row(py + begin, len) = T(0.5) * x_c * (T(1) + (k * (x_c + a * x_c.cube())).tanh());
+    });
     return y;
   });
 }
@@ -237,8 +234,18 @@ Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
     const T* px = x.data<T>();
     const T* pdy = dy.data<T>();
     T* pdx = dx.data<T>();
-#pragma omp parallel for if (x.numel() > kParallelGrain)
-    for (int64_t i = 0; i < x.numel(); ++i) pdx[i] = pdy[i] * gelu_derivative(px[i], kind);
+    const T k = T(kSqrt2OverPi), a = T(kGeluCubic);
+    for_chunks(x.numel(), [&](int64_t begin, int64_t len) {
+      auto x_c = row(px + begin, len);
+      auto dy_c = row(pdy + begin, len);
+      if (kind == GeluKind::erf) {
+        row(pdx + begin, len) = dy_c * x_c.unaryExpr([](T v) { return gelu_erf_derivative(v); });
+        return;
+      }
+      Eigen::Array<T, Eigen::Dynamic, 1> t = (k * (x_c + a * x_c.cube())).tanh();  // tanh u, used twice
+      row(pdx + begin, len) =
+          dy_c * (T(0.5) * (T(1) + t) + T(0.5) * x_c * (T(1) - t.square()) * k * (T(1) + T(3) * a * x_c.square()));
+    });
     return dx;
   });
 }
@@ -333,10 +340,9 @@ static int64_t check_cross_entropy(const char* op, const Tensor& logits, const T
 
 // log sum_j exp(x_j), computed around the max so that nothing overflows.
 template <class T> static double logsumexp(const T* x, int64_t V) {
-  T m = *std::max_element(x, x + V);
-  double s = 0;
-  for (int64_t j = 0; j < V; ++j) s += std::exp(double(x[j] - m));
-  return double(m) + std::log(s);
+  auto x_r = row(x, V);
+  T m = x_r.maxCoeff();
+  return double(m) + std::log(double((x_r - m).exp().sum()));
 }
 
 Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
@@ -368,8 +374,8 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, doubl
 #pragma omp parallel for if (logits.numel() > kParallelGrain)
     for (int64_t n = 0; n < N; ++n) {
       if (t[n] == ignore_index) continue;
-      double lse = logsumexp(px + n * V, V);
-      for (int64_t j = 0; j < V; ++j) pd[n * V + j] = T(scale * std::exp(double(px[n * V + j]) - lse));
+      T lse = T(logsumexp(px + n * V, V));
+      row(pd + n * V, V) = T(scale) * (row(px + n * V, V) - lse).exp();  // dloss/count · softmax
       pd[n * V + t[n]] -= T(scale);
     }
     return dlogits;
