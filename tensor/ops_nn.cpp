@@ -338,11 +338,18 @@ static int64_t check_cross_entropy(const char* op, const Tensor& logits, const T
   return count;
 }
 
-// log sum_j exp(x_j), computed around the max so that nothing overflows.
-template <class T> static double logsumexp(const T* x, int64_t V) {
+// log Σ_j exp(x_j) = m + log Σ_j exp(x_j - m) with m = max_j x_j, so nothing overflows. The
+// two parts are returned separately: callers form (x_j - m) - log_s, whose terms are both
+// small, instead of x_j - lse, which would lose digits to rounding when the logits are large
+// (a float near 1000 carries only 4 decimals).
+template <class T> struct LogSumExp {
+  T m;
+  T log_s;
+};
+template <class T> static LogSumExp<T> logsumexp(const T* x, int64_t V) {
   auto x_r = row(x, V);
   T m = x_r.maxCoeff();
-  return double(m) + std::log(double((x_r - m).exp().sum()));
+  return {m, T(std::log(double((x_r - m).exp().sum())))};
 }
 
 Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
@@ -353,8 +360,11 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_
     const int32_t* t = targets.data<int32_t>();
     std::vector<double> row_loss(size_t(N), 0.0);
 #pragma omp parallel for if (logits.numel() > kParallelGrain)
-    for (int64_t n = 0; n < N; ++n)
-      if (t[n] != ignore_index) row_loss[size_t(n)] = logsumexp(px + n * V, V) - double(px[n * V + t[n]]);
+    for (int64_t n = 0; n < N; ++n) {
+      if (t[n] == ignore_index) continue;
+      LogSumExp<T> lse = logsumexp(px + n * V, V);  // loss_n = log_s - (x_t - m)
+      row_loss[size_t(n)] = double(lse.log_s) - double(px[n * V + t[n]] - lse.m);
+    }
     double total = 0;
     for (double l : row_loss) total += l;  // in row order: deterministic
     return scalar(count ? total / double(count) : 0.0, logits.dtype());
@@ -374,8 +384,8 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, doubl
 #pragma omp parallel for if (logits.numel() > kParallelGrain)
     for (int64_t n = 0; n < N; ++n) {
       if (t[n] == ignore_index) continue;
-      T lse = T(logsumexp(px + n * V, V));
-      row(pd + n * V, V) = T(scale) * (row(px + n * V, V) - lse).exp();  // dloss/count · softmax
+      LogSumExp<T> lse = logsumexp(px + n * V, V);
+      row(pd + n * V, V) = T(scale) * ((row(px + n * V, V) - lse.m) - lse.log_s).exp();  // dloss/count · softmax
       pd[n * V + t[n]] -= T(scale);
     }
     return dlogits;
