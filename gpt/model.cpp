@@ -1,0 +1,63 @@
+// gpt/model.cpp — the GPT forward pass (see model.h for the equations it follows).
+#include "gpt/model.h"
+
+namespace kiso {
+
+GPT::GPT(const GPTConfig& cfg, Generator& gen, DType dtype) : config(cfg) {
+  config.validate();
+  Init init{&gen, dtype, config.initializer_range};
+  tokens_embed = Embedding(config.vocab_size, config.n_embd, init);
+  positions_embed = Embedding(config.n_ctx, config.n_embd, init);
+  drop = Dropout{config.embd_pdrop};
+  bool pre = config.norm == Norm::pre;
+  for (int64_t l = 0; l < config.n_layer; ++l)
+    h.emplace_back(config.n_embd, config.n_head, config.n_inner, config.activation, config.attn_pdrop,
+                   config.resid_pdrop, config.layer_norm_epsilon, pre, init);
+  if (pre) ln_f = LayerNorm(config.n_embd, config.layer_norm_epsilon, init);
+}
+
+Variable GPT::hidden_states(const Tensor& ids, const Mode& mode) const {
+  check(ids.defined() && ids.dim() == 2 && ids.dtype() == DType::i32, "GPT", "ids must be i32 (B, T), got {} {}",
+        ids.defined() ? to_string(ids.dtype()) : "undefined", ids.defined() ? shape_str(ids.shape()) : "");
+  int64_t T = ids.size(1);
+  check(T >= 1 && T <= config.n_ctx, "GPT", "sequence length {} is outside 1..n_ctx = {} (the model has {} positions)",
+        T, config.n_ctx, config.n_ctx);
+  Tensor positions = arange(0, T, DType::i32);                                   // (T,)
+  Variable x = tokens_embed.forward(ids) + positions_embed.forward(positions);  // (B, T, C) + (T, C)
+  x = drop.forward(x, mode);
+  for (const Block& block : h) x = block.forward(x, mode);  // (B, T, C)
+  if (config.norm == Norm::pre) x = ln_f.forward(x);
+  return x;
+}
+
+Variable GPT::logits(const Tensor& ids, const Mode& mode) const {
+  Variable x = hidden_states(ids, mode);                   // (B, T, C)
+  int64_t B = ids.size(0), T = ids.size(1), C = config.n_embd;
+  Variable flat = reshape(x, {B * T, C});                  // (B·T, C)
+  Variable out = matmul(flat, tokens_embed.weight, false, true);  // (B·T, V) = h W_eᵀ, the tied head
+  return reshape(out, {B, T, config.vocab_size});          // (B, T, V)
+}
+
+Variable GPT::loss(const Tensor& ids, const Tensor& targets, const Mode& mode) const {
+  check(targets.defined() && targets.shape() == ids.shape(), "GPT::loss", "targets must have the shape of ids {}, got {}",
+        shape_str(ids.shape()), targets.defined() ? shape_str(targets.shape()) : "undefined");
+  Variable l = logits(ids, mode);
+  return cross_entropy(reshape(l, {-1, config.vocab_size}), targets.reshape({-1}));
+}
+
+Parameters GPT::parameters() {
+  Parameters out;
+  append_parameters(out, "tokens_embed", tokens_embed.parameters());
+  append_parameters(out, "positions_embed", positions_embed.parameters());
+  for (size_t l = 0; l < h.size(); ++l) append_parameters(out, "h." + std::to_string(l), h[l].parameters());
+  if (config.norm == Norm::pre) append_parameters(out, "ln_f", ln_f.parameters());
+  return out;
+}
+
+int64_t GPT::num_parameters() {
+  int64_t n = 0;
+  for (const NamedParameter& p : parameters()) n += p.variable->value().numel();
+  return n;
+}
+
+}  // namespace kiso

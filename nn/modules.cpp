@@ -1,0 +1,160 @@
+// nn/modules.cpp — forward passes of the GPT-1 building blocks (see modules.h). Backward is
+// autograd's: every line here is a differentiable function of autograd/functions.h.
+#include "nn/modules.h"
+
+#include <cmath>
+
+namespace kiso {
+
+// ---- initialisation ----
+
+Variable Init::normal(const Shape& shape) const {
+  check(gen != nullptr, "Init", "no generator given for the initial weights");
+  return Variable(mul(randn(shape, *gen, dtype), std), true);
+}
+
+Variable Init::filled(const Shape& shape, double value) const { return Variable(full(shape, value, dtype), true); }
+
+// ---- Linear ----
+
+Linear::Linear(int64_t in, int64_t out, const Init& init)
+    : weight(init.normal({in, out})), bias(init.filled({out}, 0.0)) {}
+
+Variable Linear::forward(const Variable& x) const {
+  int64_t in = weight.shape()[0], out = weight.shape()[1];
+  check(x.shape().size() >= 1 && x.shape().back() == in, "Linear", "input has shape {}; expected last axis {} (in_features)",
+        shape_str(x.shape()), in);
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+  Variable x2 = reshape(x, {-1, in});                          // (N, in), N = all leading axes
+  return reshape(matmul(x2, weight) + bias, out_shape);        // (N, out) -> (..., out)
+}
+
+Parameters Linear::parameters() { return {{"weight", &weight}, {"bias", &bias}}; }
+
+// ---- Embedding ----
+
+Embedding::Embedding(int64_t count, int64_t dim, const Init& init) : weight(init.normal({count, dim})) {}
+
+Variable Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }
+
+Parameters Embedding::parameters() { return {{"weight", &weight}}; }
+
+// ---- LayerNorm ----
+
+LayerNorm::LayerNorm(int64_t dim, double eps_, const Init& init)
+    : weight(init.filled({dim}, 1.0)), bias(init.filled({dim}, 0.0)), eps(eps_) {}
+
+Variable LayerNorm::forward(const Variable& x) const { return layernorm(x, weight, bias, eps); }
+
+Parameters LayerNorm::parameters() { return {{"weight", &weight}, {"bias", &bias}}; }
+
+// ---- Dropout ----
+
+Variable Dropout::forward(const Variable& x, const Mode& mode) const {
+  if (!mode.training || p == 0) return x;
+  check(mode.rng != nullptr, "Dropout", "training mode needs a generator for the dropout masks");
+  return dropout(x, p, *mode.rng);
+}
+
+// ---- CausalSelfAttention ----
+
+CausalSelfAttention::CausalSelfAttention(int64_t n_embd, int64_t n_head_, double attn_pdrop, double resid_pdrop,
+                                         const Init& init)
+    : c_attn(n_embd, 3 * n_embd, init), c_proj(n_embd, n_embd, init), n_head(n_head_), attn_dropout{attn_pdrop},
+      resid_dropout{resid_pdrop} {
+  check(n_head > 0 && n_embd % n_head == 0, "CausalSelfAttention", "n_embd {} is not divisible by n_head {}", n_embd,
+        n_head);
+}
+
+// (B, T, C) -> (B·NH, T, HS): split the channels into heads, heads next to the batch.
+static Variable split_heads(const Variable& x, int64_t NH) {
+  int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2];
+  Variable h = permute(reshape(x, {B, T, NH, C / NH}), {0, 2, 1, 3});  // (B, NH, T, HS)
+  return reshape(h, {B * NH, T, C / NH});
+}
+
+// (B·NH, T, HS) -> (B, T, C): the inverse of split_heads.
+static Variable merge_heads(const Variable& y, int64_t B) {
+  int64_t NH = y.shape()[0] / B, T = y.shape()[1], HS = y.shape()[2];
+  Variable h = permute(reshape(y, {B, NH, T, HS}), {0, 2, 1, 3});  // (B, T, NH, HS)
+  return reshape(h, {B, T, NH * HS});
+}
+
+// attention(Q, K, V) = softmax(Q Kᵀ / √HS, causal) V, per head (Vaswani et al. 2017).
+Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode) const {
+  check(x.shape().size() == 3, "CausalSelfAttention", "input must be (B, T, C), got {}", shape_str(x.shape()));
+  int64_t B = x.shape()[0], C = x.shape()[2];
+  Variable qkv = c_attn.forward(x);                        // (B, T, 3C)
+  Variable q = split_heads(slice(qkv, -1, 0, C), n_head);  // (B·NH, T, HS)
+  Variable k = split_heads(slice(qkv, -1, C, 2 * C), n_head);
+  Variable v = split_heads(slice(qkv, -1, 2 * C, 3 * C), n_head);
+  // Scores scaled by 1/√HS: q·k sums HS products, so unscaled scores grow like √HS and would
+  // push the softmax into its flat, tiny-gradient regions.
+  double scale = 1.0 / std::sqrt(double(C / n_head));
+  Variable att = mul(matmul(q, k, false, true), scale);   // (B·NH, T, T)
+  att = attn_dropout.forward(softmax(att, /*causal=*/true), mode);
+  Variable y = merge_heads(matmul(att, v), B);            // (B·NH, T, HS) -> (B, T, C)
+  return resid_dropout.forward(c_proj.forward(y), mode);  // (B, T, C)
+}
+
+Parameters CausalSelfAttention::parameters() {
+  Parameters out;
+  append_parameters(out, "c_attn", c_attn.parameters());
+  append_parameters(out, "c_proj", c_proj.parameters());
+  return out;
+}
+
+// ---- MLP ----
+
+MLP::MLP(int64_t n_embd, int64_t n_inner, GeluKind kind, double resid_pdrop, const Init& init)
+    : c_fc(n_embd, n_inner, init), act{kind}, c_proj(n_inner, n_embd, init), dropout{resid_pdrop} {}
+
+Variable MLP::forward(const Variable& x, const Mode& mode) const {
+  return dropout.forward(c_proj.forward(act.forward(c_fc.forward(x))), mode);
+}
+
+Parameters MLP::parameters() {
+  Parameters out;
+  append_parameters(out, "c_fc", c_fc.parameters());
+  append_parameters(out, "c_proj", c_proj.parameters());
+  return out;
+}
+
+// ---- Block ----
+
+Block::Block(int64_t n_embd, int64_t n_head, int64_t n_inner, GeluKind kind, double attn_pdrop, double resid_pdrop,
+             double layer_norm_eps, bool pre_norm_, const Init& init)
+    : attn(n_embd, n_head, attn_pdrop, resid_pdrop, init), ln_1(n_embd, layer_norm_eps, init),
+      mlp(n_embd, n_inner, kind, resid_pdrop, init), ln_2(n_embd, layer_norm_eps, init), pre_norm(pre_norm_) {}
+
+Variable Block::forward(const Variable& x, const Mode& mode) const {
+  if (pre_norm) {  // GPT-2: normalise the branch input, keep the residual stream raw
+    Variable h = x + attn.forward(ln_1.forward(x), mode);
+    return h + mlp.forward(ln_2.forward(h), mode);
+  }
+  // GPT-1 (post-LN): h = LN(x + attention(x)), out = LN(h + MLP(h))
+  Variable h = ln_1.forward(x + attn.forward(x, mode));
+  return ln_2.forward(h + mlp.forward(h, mode));
+}
+
+Parameters Block::parameters() {
+  Parameters out;
+  append_parameters(out, "attn", attn.parameters());
+  append_parameters(out, "ln_1", ln_1.parameters());
+  append_parameters(out, "mlp", mlp.parameters());
+  append_parameters(out, "ln_2", ln_2.parameters());
+  return out;
+}
+
+// ---- losses ----
+
+Variable masked_mean(const Variable& values, const Tensor& mask) {
+  check(mask.shape() == values.shape(), "masked_mean", "mask has shape {} but values have {}", shape_str(mask.shape()),
+        shape_str(values.shape()));
+  double count = sum(mask).item();
+  check(count > 0, "masked_mean", "the mask selects no element (shape {})", shape_str(mask.shape()));
+  return mul(sum(values * Variable(mask)), 1.0 / count);
+}
+
+}  // namespace kiso

@@ -1,0 +1,138 @@
+// nn/modules.h — the building blocks of GPT-1 as plain structs of parameters.
+//
+// What it is: Linear, Embedding, LayerNorm, GELU, Dropout, CausalSelfAttention, MLP and Block.
+// Each struct holds its parameters as Variables, has a short `forward` built from the
+// differentiable functions of autograd/functions.h (so backward comes for free), and a
+// `parameters()` that names them in a fixed order, with the Hugging Face `openai-gpt` names
+// ("c_attn", "ln_1", ...). What it is not: a module framework. No base class, no registry,
+// no hooks; the model (gpt/model.h) composes these by hand, like the paper's Figure 1.
+//
+// Shapes: B batch, T time, C channels (n_embd), NH heads, HS = C / NH head size.
+// Reference: Radford et al. 2018, section 3.1 and Figure 1; HF transformers' modeling_openai.py
+// for the names and the weight layout.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "autograd/functions.h"
+#include "autograd/gradcheck.h"
+#include "nn/parameters.h"
+
+namespace kiso {
+
+// Train or eval. In training, dropout draws its masks from *rng; in eval it is the identity.
+struct Mode {
+  bool training = false;
+  Generator* rng = nullptr;
+
+  static Mode eval() { return {}; }
+  static Mode train(Generator& rng) { return {true, &rng}; }
+};
+
+// How a module's parameters are first drawn: weights N(0, std), biases 0, LayerNorm gains 1
+// (GPT-1: "a simple weight initialization of N(0, 0.02) was sufficient").
+struct Init {
+  Generator* gen;
+  DType dtype = DType::f32;
+  double std = 0.02;
+
+  Variable normal(const Shape& shape) const;
+  Variable filled(const Shape& shape, double value) const;
+};
+
+// y = x · W + b, with W stored (in, out) as GPT-1 and Hugging Face's Conv1D store it.
+struct Linear {
+  Variable weight;  // (in, out)
+  Variable bias;    // (out,)
+
+  Linear() = default;
+  Linear(int64_t in, int64_t out, const Init& init);
+  Variable forward(const Variable& x) const;  // x (..., in) -> (..., out)
+  Parameters parameters();
+};
+
+// Rows of a table: the vector for each id.
+struct Embedding {
+  Variable weight;  // (V, C)
+
+  Embedding() = default;
+  Embedding(int64_t count, int64_t dim, const Init& init);
+  Variable forward(const Tensor& ids) const;  // ids i32 (...) -> (..., C)
+  Parameters parameters();
+};
+
+// Normalises each position's C channels to zero mean and unit variance, then scales and shifts.
+struct LayerNorm {
+  Variable weight;  // (C,) the gain, init 1
+  Variable bias;    // (C,) init 0
+  double eps = 1e-5;
+
+  LayerNorm() = default;
+  LayerNorm(int64_t dim, double eps, const Init& init);
+  Variable forward(const Variable& x) const;  // (..., C) -> (..., C)
+  Parameters parameters();
+};
+
+struct GELU {
+  GeluKind kind = GeluKind::tanh;  // GPT-1 used the tanh approximation
+  Variable forward(const Variable& x) const { return gelu(x, kind); }
+};
+
+// Zeroes each element with probability p in training (and scales the rest by 1/(1-p)).
+struct Dropout {
+  double p = 0;
+  Variable forward(const Variable& x, const Mode& mode) const;
+};
+
+// Masked multi-head self-attention: each position attends to itself and the past only.
+struct CausalSelfAttention {
+  Linear c_attn;  // C -> 3C: query, key and value projections fused in one matmul
+  Linear c_proj;  // C -> C: the output projection
+  int64_t n_head = 1;
+  Dropout attn_dropout;   // on the attention probabilities
+  Dropout resid_dropout;  // on the output, before it joins the residual stream
+
+  CausalSelfAttention() = default;
+  CausalSelfAttention(int64_t n_embd, int64_t n_head, double attn_pdrop, double resid_pdrop, const Init& init);
+  Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C)
+  Parameters parameters();
+};
+
+// The position-wise feed-forward network: C -> 4C -> GELU -> C.
+struct MLP {
+  Linear c_fc;    // C -> n_inner (4C in GPT-1)
+  GELU act;
+  Linear c_proj;  // n_inner -> C
+  Dropout dropout;
+
+  MLP() = default;
+  MLP(int64_t n_embd, int64_t n_inner, GeluKind kind, double resid_pdrop, const Init& init);
+  Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C)
+  Parameters parameters();
+};
+
+// One transformer block. GPT-1 is post-LN: the LayerNorm comes after each residual sum.
+// pre_norm = true gives the GPT-2 block, LayerNorm on the branch input.
+struct Block {
+  CausalSelfAttention attn;
+  LayerNorm ln_1;
+  MLP mlp;
+  LayerNorm ln_2;
+  bool pre_norm = false;
+
+  Block() = default;
+  Block(int64_t n_embd, int64_t n_head, int64_t n_inner, GeluKind kind, double attn_pdrop, double resid_pdrop,
+        double layer_norm_eps, bool pre_norm, const Init& init);
+  Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C)
+  Parameters parameters();
+};
+
+// Mean of `values` over the positions where `mask` is 1 (mask: same shape, 0 or 1, a constant).
+// E.g. the auxiliary LM loss over real tokens only. Throws when the mask selects nothing.
+Variable masked_mean(const Variable& values, const Tensor& mask);
+
+// Gradient checks of every module (nn/gradcheck_cases.cpp), in f64.
+std::vector<GradcheckCase> module_gradcheck_cases();
+
+}  // namespace kiso
