@@ -138,4 +138,32 @@ Tensor slice_backward(const Tensor& dy, const Shape& x_shape, int64_t axis, int6
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1);
 
+// ---- optimizer updates (in place) ----
+// The arithmetic of one optimizer step on one parameter, written into param (and the state
+// tensors) in place. nn/optim.h walks the parameter list and calls these; the CUDA backend
+// gives each its own kernel. All tensors of one call share shape, dtype and device. The
+// per-element arithmetic runs in double and is rounded once when stored. Implementation:
+// ops_optim.cpp, which states the maths above each loop.
+
+// AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"), exactly PyTorch's
+// torch.optim.AdamW. step is 1-based: the number of updates including this one (t in the
+// bias corrections 1 - β^t).
+struct AdamWHyper {
+  double lr, beta1, beta2, eps, weight_decay;
+  int64_t step;
+};
+// param, grad, m (first moment), v (second moment): all the same shape, e.g. (V, C).
+void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWHyper& h);
+// SGD with momentum and L2 weight decay, PyTorch's torch.optim.SGD (no dampening, no
+// Nesterov). momentum_buffer may be undefined: that marks the first step, where the buffer is
+// allocated and set to the (decayed) gradient. With momentum == 0 it is not used and stays as
+// it was.
+void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double lr, double momentum,
+                double weight_decay);
+// x <- s * x (gradient clipping scales every gradient by one factor).
+void scale_inplace(Tensor& x, double s);
+// Σ x², accumulated in double over fixed chunks added in order, so the result is the same for
+// any number of threads (the squared L2 norm that gradient clipping needs).
+double sum_of_squares(const Tensor& x);
+
 }  // namespace kiso

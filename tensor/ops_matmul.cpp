@@ -76,8 +76,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     int threads = 1;
 #endif
     // Many products: one thread per batch element. Few: split each product's rows instead.
-    bool over_batch = batch >= threads;
-    int bands = (!over_batch && M * N * K >= (int64_t(1) << 18)) ? threads : 1;
+    // Below ~2^18 multiply-adds in all, starting threads costs more than it saves (and on a
+    // busy machine a parallel region can wait a whole scheduler time slice for a thread).
+    bool big = batch * M * N * K >= (int64_t(1) << 18);
+    bool over_batch = big && batch >= threads;
+    int bands = (big && !over_batch) ? threads : 1;
 #pragma omp parallel for if (over_batch && threads > 1)
     for (int64_t i = 0; i < batch; ++i) gemm(pa + i * M * K, pb + i * K * N, pc + i * M * N, M, K, N, trans_a, trans_b, bands);
     return out;
