@@ -1,0 +1,36 @@
+// gpt/checkpoint.h — a GPT as a Hugging Face compatible model directory.
+//
+//   DIR/config.json        OpenAIGPTConfig fields (vocab_size, n_positions, n_embd, n_layer,
+//                          n_head, afn, resid_pdrop, embd_pdrop, attn_pdrop, layer_norm_epsilon,
+//                          initializer_range, ...) plus kiso's extras: n_inner, kiso_norm
+//   DIR/model.safetensors  F32 weights under HF `openai-gpt` names, Conv1D [in, out] layout,
+//                          the tied LM head stored once (as tokens_embed.weight),
+//                          __metadata__ {"format": "pt"}
+//
+// Loading is strict: config keys are type-checked and unknown keys refused (known HF keys
+// kiso does not use are allowed); every tensor must be present with its exact shape, and no
+// other tensor may be in the file, each error naming the tensor. Names may carry HF's
+// "transformer." prefix. What it is not: the training state (optimizer moments, step, data
+// position), which the trainer saves beside the model; nor the tokenizer files.
+#pragma once
+
+#include <string>
+
+#include "gpt/json.h"
+#include "gpt/model.h"
+#include "gpt/safetensors.h"
+
+namespace kiso {
+
+Json config_to_json(const GPTConfig& config);
+// `what` names the source in errors (e.g. "run/model/config.json").
+GPTConfig config_from_json(const Json& json, const std::string& what);
+
+// Creates `dir` if needed and writes config.json and model.safetensors, each atomically.
+void save_model(const std::string& dir, GPT& model);
+// Reads a model directory into a new f32 model.
+GPT load_model(const std::string& dir);
+// Copies the tensors of a safetensors file into `model`'s parameters (names checked, see above).
+void load_weights(GPT& model, const safetensors::File& file, const std::string& what);
+
+}  // namespace kiso

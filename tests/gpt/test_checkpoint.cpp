@@ -1,0 +1,151 @@
+// tests/gpt/test_checkpoint.cpp — model directories: save -> load is bit-exact, and loading
+// refuses missing, unexpected and mis-shaped tensors and bad config values, naming them.
+// Oracle: the saved model itself (bit equality), and hand-built files for the error cases.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "gpt/atomic_file.h"
+#include "gpt/checkpoint.h"
+
+using namespace kiso;
+namespace fs = std::filesystem;
+
+// A fresh, empty directory under the system temp dir, removed when the test ends.
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("kiso_test_" + name)) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string str(const std::string& file = "") const { return file.empty() ? path.string() : (path / file).string(); }
+};
+
+static GPTConfig test_config() {
+  GPTConfig c;
+  c.vocab_size = 30, c.n_ctx = 12, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 20;
+  return c;
+}
+
+static Tensor ids_2x5() { return from_vector(std::vector<int32_t>{1, 5, 9, 29, 0, 3, 3, 7, 12, 2}, {2, 5}); }
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("save -> load is bit-exact and gives the same loss") {
+  TempDir dir("ckpt_roundtrip");
+  for (Norm norm : {Norm::post, Norm::pre}) {
+    GPTConfig c = test_config();
+    c.norm = norm;
+    c.activation = norm == Norm::pre ? GeluKind::erf : GeluKind::tanh;
+    Generator gen{1};
+    GPT model(c, gen);
+    save_model(dir.str("m"), model);
+    GPT loaded = load_model(dir.str("m"));
+    CHECK(loaded.config.norm == norm);
+    CHECK(loaded.config.activation == c.activation);
+    CHECK(loaded.config.n_inner == 20);
+    Parameters a = model.parameters(), b = loaded.parameters();
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO(a[i].name);
+      CHECK(a[i].name == b[i].name);
+      CHECK(a[i].variable->value().to_vector<float>() == b[i].variable->value().to_vector<float>());
+    }
+    Tensor ids = ids_2x5();
+    CHECK(model.loss(ids, ids, Mode::eval()).value().item() == loaded.loss(ids, ids, Mode::eval()).value().item());
+  }
+}
+
+TEST_CASE("config.json carries the Hugging Face OpenAIGPTConfig fields; the weights their names") {
+  TempDir dir("ckpt_fields");
+  Generator gen{2};
+  GPT model(test_config(), gen);
+  save_model(dir.str(), model);
+  Json j = parse_json_strict(read_file(dir.str("config.json")), "config.json");
+  CHECK(j["model_type"] == "openai-gpt");
+  CHECK(j["n_positions"] == 12);
+  CHECK(j["afn"] == "gelu");  // Hugging Face openai-gpt's name for the tanh approximation
+  CHECK(j["kiso_norm"] == "post");
+  safetensors::File f = safetensors::load(dir.str("model.safetensors"));
+  CHECK(f.metadata.at("format") == "pt");
+  CHECK(f.tensors.size() == model.parameters().size());  // the tied head is stored once
+  CHECK(f.tensors[0].first == "tokens_embed.weight");
+  bool has_c_fc = false;
+  for (auto& [name, t] : f.tensors) has_c_fc |= name == "h.1.mlp.c_fc.weight" && t.shape() == Shape{8, 20};
+  CHECK(has_c_fc);
+}
+
+TEST_CASE("weights load with the 'transformer.' prefix and with a tied lm_head.weight") {
+  Generator gen{3};
+  GPT model(test_config(), gen);
+  safetensors::NamedTensors tensors;
+  for (const NamedParameter& p : model.parameters()) tensors.emplace_back("transformer." + p.name, p.variable->value().clone());
+  tensors.emplace_back("lm_head.weight", model.tokens_embed.weight.value().clone());
+  Generator other{4};
+  GPT target(test_config(), other);
+  load_weights(target, safetensors::parse(safetensors::serialize(tensors), "hf.safetensors"), "hf.safetensors");
+  CHECK(target.h[1].ln_2.bias.value().to_vector<float>() == model.h[1].ln_2.bias.value().to_vector<float>());
+  // An untied head is refused.
+  tensors.back().second = zeros(model.tokens_embed.weight.shape());
+  CHECK_THROWS_WITH_AS(load_weights(target, safetensors::parse(safetensors::serialize(tensors), "hf"), "hf"),
+                       doctest::Contains("lm_head.weight differs from tokens_embed.weight"), Error);
+}
+
+TEST_CASE("missing, unexpected and mis-shaped tensors are errors naming the tensor") {
+  Generator gen{5};
+  GPT model(test_config(), gen);
+  auto all = [&] {
+    safetensors::NamedTensors t;
+    for (const NamedParameter& p : model.parameters()) t.emplace_back(p.name, p.variable->value().clone());
+    return t;
+  };
+  auto load = [&](const safetensors::NamedTensors& t) {
+    load_weights(model, safetensors::parse(safetensors::serialize(t), "m.safetensors"), "m.safetensors");
+  };
+  safetensors::NamedTensors missing = all();
+  missing.erase(missing.begin() + 5);
+  CHECK_THROWS_WITH_AS(load(missing), doctest::Contains("m.safetensors: missing tensor 'h.0.attn.c_proj.bias'"), Error);
+  safetensors::NamedTensors extra = all();
+  extra.emplace_back("h.2.ln_1.weight", zeros({8}));
+  CHECK_THROWS_WITH_AS(load(extra), doctest::Contains("unexpected tensor 'h.2.ln_1.weight'"), Error);
+  safetensors::NamedTensors shaped = all();
+  shaped[2].second = zeros({8, 8});
+  CHECK_THROWS_WITH_AS(load(shaped), doctest::Contains("tensor 'h.0.attn.c_attn.weight' has shape (8, 8), but the config needs (8, 24)"), Error);
+  safetensors::NamedTensors wrong_dtype = all();
+  wrong_dtype[0].second = zeros({30, 8}, DType::f64);
+  CHECK_THROWS_WITH_AS(load(wrong_dtype), doctest::Contains("tensor 'tokens_embed.weight' is f64"), Error);
+}
+
+TEST_CASE("config.json: bad values and unknown keys are errors naming the key") {
+  Json good = config_to_json(test_config());
+  CHECK(config_from_json(good, "c.json").n_embd == 8);
+  auto with = [&](const char* key, Json value) {
+    Json j = good;
+    j[key] = value;
+    return j;
+  };
+  CHECK_THROWS_WITH_AS(config_from_json(with("n_embd", 8.5), "c.json"), doctest::Contains("n_embd"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("n_head", 3), "c.json"), doctest::Contains("c.json: GPTConfig: n_embd (8) must be a positive multiple of n_head (3)"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("afn", "relu"), "c.json"), doctest::Contains("afn \"relu\" is not supported"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("n_embed", 8), "c.json"), doctest::Contains("unknown key \"n_embed\""), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("kiso_norm", "middle"), "c.json"), doctest::Contains("kiso_norm \"middle\""), Error);
+  Json no_vocab = good;
+  no_vocab.erase("vocab_size");
+  CHECK_THROWS_WITH_AS(config_from_json(no_vocab, "c.json"), doctest::Contains("vocab_size"), Error);
+  // Keys Hugging Face writes and kiso does not use are accepted; HF's defaults fill omissions.
+  Json hf = with("summary_type", "cls_index");
+  hf.erase("n_inner");
+  hf.erase("afn");
+  GPTConfig c = config_from_json(hf, "c.json");
+  CHECK(c.n_inner == 32);                     // 4 · n_embd
+  CHECK(c.activation == GeluKind::tanh);      // HF's default afn "gelu" is the tanh form there
+  CHECK(config_from_json(with("afn", "gelu_new"), "c.json").activation == GeluKind::tanh);
+  CHECK(config_from_json(with("afn", "gelu_exact"), "c.json").activation == GeluKind::erf);
+}
+
+TEST_CASE("a model directory that cannot be read names the file") {
+  CHECK_THROWS_WITH_AS(load_model("/nonexistent/kiso/model"), doctest::Contains("/nonexistent/kiso/model/config.json"), Error);
+}
+
+}  // TEST_SUITE
