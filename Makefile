@@ -4,6 +4,7 @@
 #   make test         builds and runs the doctest suite; ends with "N passed, N failed"
 #   make gradcheck    table of every differentiable op: shapes, max abs/rel error, pass/fail
 #   make bench        f32 matmul GFLOP/s against OpenBLAS, and layernorm/softmax/GELU timings
+#   make golden       regenerates tests/golden/tiny with the PyTorch reference (python3-torch)
 #   make debug        the test suite built with -O1 -g and SANITIZE=address,undefined
 #   make CUDA=0|1     CUDA build off/on (default: on when nvcc is found)
 #
@@ -42,16 +43,19 @@ else
 endif
 
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
-TEST_SRC  := $(wildcard tests/*.cpp tests/*/*.cpp)
+TEST_SRC  := $(filter-out tests/reference/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 KISO_OBJ  := $(BUILD)/obj/train/kiso.o
 BENCH_OBJ := $(BUILD)/obj/train/bench_ops.o
 
-.PHONY: all deps test gradcheck bench debug clean
+.PHONY: all deps test gradcheck bench golden debug clean
 all: $(BUILD)/libkiso.a $(BUILD)/kiso $(BUILD)/kiso_tests
 
 deps:
 	@.ci/install-deps
+
+# Tests read committed fixtures (tests/golden) relative to the source tree, wherever they run from.
+$(BUILD)/obj/tests/%.o: CXXFLAGS += -DKISO_SOURCE_DIR='"$(CURDIR)"'
 
 $(BUILD)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
@@ -85,6 +89,16 @@ bench:
 
 $(BUILD)/bench_ops: $(BENCH_OBJ) $(BUILD)/libkiso.a
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) -lopenblas
+
+# The golden files are committed, so `make test` needs no Python; this rewrites them.
+GOLDEN := tests/golden/tiny
+golden: $(BUILD)/make_fixture
+	@.ci/install-deps python3-torch
+	$(BUILD)/make_fixture $(GOLDEN)
+	/usr/bin/python3 tests/reference/gpt1_reference.py $(GOLDEN)
+
+$(BUILD)/make_fixture: $(BUILD)/obj/tests/reference/make_fixture.o $(BUILD)/libkiso.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
 # ASan reserves the address range CUDA's runtime wants; protect_shadow_gap=0 lets both live.
 debug:
