@@ -125,3 +125,34 @@ TEST_CASE("whole-model gradient check in f64: every parameter, post-LN and pre-L
 }
 
 }  // TEST_SUITE
+
+#include "nn/optim.h"
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("a tiny model overfits one batch to near-zero loss") {
+  Generator gen{8};
+  GPTConfig c = small_config();  // V 50, C 16, 2 layers
+  c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.0;
+  GPT model(c, gen);
+  Tensor ids = random_ids({2, 12}, c.vocab_size, 20), targets = random_ids({2, 12}, c.vocab_size, 21);
+  AdamWConfig cfg;
+  cfg.lr = 1e-2;
+  cfg.weight_decay = 0.0;
+  AdamW opt(model.parameters(), cfg);
+  double first = 0, last = 0;
+  for (int step = 0; step < 150; ++step) {
+    opt.zero_grad();
+    Variable loss = model.loss(ids, targets, Mode::eval());
+    if (step == 0) first = loss.value().item();
+    last = loss.value().item();
+    loss.backward();
+    opt.step();
+  }
+  // Random targets cannot be predicted, only memorised: from ln 50 ≈ 3.9 to near 0 means the
+  // whole forward/backward/update loop works end to end.
+  CHECK(first > 3.5);
+  CHECK(last < 0.05);
+}
+
+}  // TEST_SUITE
