@@ -10,8 +10,8 @@
 //
 // Shapes follow STYLE.md: B batch, T time, C channels, V vocabulary, N rows.
 // Implementations: ops_elementwise.cpp, ops_reduce.cpp, ops_matmul.cpp, ops_nn.cpp,
-// ops_shape.cpp, ops_random.cpp, ops_optim.cpp. Every op here has CPU code; cuda tensors are refused with a
-// clear error until the CUDA backend fills in that branch.
+// ops_shape.cpp, ops_random.cpp, ops_optim.cpp. Every op here has CPU code; cuda tensors are
+// refused with a clear error until the CUDA backend fills in that branch.
 #pragma once
 
 #include <vector>
