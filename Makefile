@@ -20,14 +20,16 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 CXX      := g++
 CXXFLAGS := -std=c++20 $(OPT) -Wall -Wextra -fopenmp -I. -isystem /usr/include/eigen3 -MMD -MP
-LDLIBS   := -lfmt -fopenmp
+LDLIBS   := -lfmt -lpcre2-8 -fopenmp
 
 ifneq ($(SANITIZE),)
   CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDLIBS   += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRC := $(wildcard tensor/*.cpp autograd/*.cpp nn/*.cpp gpt/*.cpp)
+# train/ holds the command line's building blocks too; only its two programs stay out of the library.
+LIB_SRC := $(wildcard tensor/*.cpp autograd/*.cpp nn/*.cpp gpt/*.cpp) \
+           $(filter-out train/kiso.cpp train/bench_ops.cpp,$(wildcard train/*.cpp))
 ifeq ($(CUDA),1)
   CU_SRC   := $(wildcard cuda/*.cu)
   LIB_SRC  += $(filter-out cuda/no_cuda.cpp,$(wildcard cuda/*.cpp))

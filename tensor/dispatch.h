@@ -8,6 +8,9 @@
 // kernels, so no op can silently read device memory on the host.
 #pragma once
 
+#include <algorithm>
+#include <vector>
+
 #include "tensor/tensor.h"
 
 namespace kiso {
@@ -44,6 +47,24 @@ inline void check_same_shape(const char* op, const Tensor& a, const Tensor& b, c
 inline void check_ids(const char* op, const Tensor& ids, const char* what) {
   check_cpu(op, ids, what);
   check(ids.dtype() == DType::i32, op, "{} must be i32, got {}", what, to_string(ids.dtype()));
+}
+
+// Σ term(p[i]) for i < n, accumulated in double and bit-identical for any thread count:
+// pass 1 sums fixed chunks of 4096 elements (a thread always takes whole chunks), pass 2 adds
+// the chunk sums in order. Which thread took a chunk never changes what is added to what.
+template <class T, class F> double deterministic_sum(const T* p, int64_t n, F term) {
+  constexpr int64_t chunk = 4096;
+  int64_t chunks = (n + chunk - 1) / chunk;
+  std::vector<double> partial(size_t(chunks), 0.0);
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t k = 0; k < chunks; ++k) {
+    double s = 0;
+    for (int64_t i = k * chunk; i < std::min(n, (k + 1) * chunk); ++i) s += term(p[i]);
+    partial[size_t(k)] = s;
+  }
+  double total = 0;
+  for (double s : partial) total += s;
+  return total;
 }
 
 // Calls f(T{}) with T = float or double to match x's dtype (checked by check_float first).

@@ -133,26 +133,11 @@ void scale_inplace(Tensor& x, double s) {
   });
 }
 
-// Same two passes as `sum` (ops_reduce.cpp): pass 1 sums each fixed-size chunk in double,
-// pass 2 adds the chunk sums in order. Which thread takes a chunk never changes what is added
-// to what, so the result is bit-identical for any thread count.
+// Accumulated like `sum` (deterministic_sum, tensor/dispatch.h): bit-identical for any thread count.
 double sum_of_squares(const Tensor& x) {
   check_float("sum_of_squares", x);
   return with_float(x, [&]<class T>(T) {
-    const T* px = x.data<T>();
-    int64_t n = x.numel();
-    constexpr int64_t chunk = 4096;
-    int64_t chunks = (n + chunk - 1) / chunk;
-    std::vector<double> partial(size_t(chunks), 0.0);  // pass 1: one partial sum per chunk
-#pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t k = 0; k < chunks; ++k) {
-      double s = 0;
-      for (int64_t i = k * chunk; i < std::min(n, (k + 1) * chunk); ++i) s += double(px[i]) * double(px[i]);
-      partial[size_t(k)] = s;
-    }
-    double total = 0;  // pass 2: the chunks in order
-    for (double s : partial) total += s;
-    return total;
+    return deterministic_sum(x.data<T>(), x.numel(), [](T v) { return double(v) * double(v); });
   });
 }
 

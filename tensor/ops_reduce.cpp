@@ -15,19 +15,7 @@ namespace kiso {
 Tensor sum(const Tensor& x) {
   check_float("sum", x);
   return with_float(x, [&]<class T>(T) {
-    const T* px = x.data<T>();
-    int64_t n = x.numel();
-    constexpr int64_t chunk = 4096;
-    int64_t chunks = (n + chunk - 1) / chunk;
-    std::vector<double> partial(size_t(chunks), 0.0);  // pass 1: one partial sum per chunk
-#pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t k = 0; k < chunks; ++k) {
-      double s = 0;
-      for (int64_t i = k * chunk; i < std::min(n, (k + 1) * chunk); ++i) s += px[i];
-      partial[size_t(k)] = s;
-    }
-    double total = 0;  // pass 2: the chunks in order
-    for (double s : partial) total += s;
+    double total = deterministic_sum(x.data<T>(), x.numel(), [](T v) { return double(v); });
     return scalar(total, x.dtype());
   });
 }

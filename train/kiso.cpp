@@ -104,7 +104,8 @@ static int run_gradcheck(const std::string& only, bool verbose, bool as_json) {
                r.passed ? "pass" : "FAIL", shapes);
     if (!r.passed) fmt::print("{:<20} worst: {}\n", "", r.worst);
   }
-  fmt::print("\n{} ops, {} passed, {} failed\n", rows.size(), rows.size() - size_t(failed), failed);
+  fmt::print("\n{} rows (ops, modules, the model): {} passed, {} failed\n", rows.size(),
+             rows.size() - size_t(failed), failed);
   return failed ? 1 : 0;
 }
 
