@@ -16,7 +16,7 @@
 namespace kiso {
 
 // Below this many elements an OpenMP parallel region costs more than it saves.
-constexpr int64_t kParallelGrain = 1 << 14;
+constexpr int64_t kParallelGrain = 1 << 16;
 
 // x must be defined and on the cpu; `what` names the argument in the error.
 inline void check_cpu(const char* op, const Tensor& x, const char* what = "input") {

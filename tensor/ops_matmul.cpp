@@ -76,9 +76,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     int threads = 1;
 #endif
     // Many products: one thread per batch element. Few: split each product's rows instead.
-    // Below ~2^18 multiply-adds in all, starting threads costs more than it saves (and on a
-    // busy machine a parallel region can wait a whole scheduler time slice for a thread).
-    bool big = batch * M * N * K >= (int64_t(1) << 18);
+    // Below ~2^22 multiply-adds in all (some 30 µs on one core) starting threads costs more
+    // than it saves; on a busy machine a parallel region can even wait a whole scheduler time
+    // slice for its second thread.
+    bool big = batch * M * N * K >= (int64_t(1) << 22);
     bool over_batch = big && batch >= threads;
     int bands = (big && !over_batch) ? threads : 1;
 #pragma omp parallel for if (over_batch && threads > 1)
