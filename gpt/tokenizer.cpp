@@ -1,0 +1,573 @@
+// gpt/tokenizer.cpp — byte-level BPE encoding, decoding and the tokenizer files.
+//
+// Encoding a text runs in three passes:
+//   pass 1: check that the text is UTF-8 (the pattern works on characters, not bytes);
+//   pass 2: cut it into pre-tokens with GPT-2's pattern (PCRE2, JIT-compiled when it can be);
+//   pass 3: turn each pre-token into ids: its bytes become byte tokens, then the adjacent pair
+//           with the lowest merge rank is merged, everywhere in the pre-token, until no adjacent
+//           pair has a merge. Pre-tokens repeat a lot in real text ("the", " of", "\n"), so
+//           their ids are cached.
+// What it is not: the trainer (gpt/bpe_train.cpp). Reference: OpenAI gpt-2 src/encoder.py
+// (bytes_to_unicode, get_pairs, Encoder.bpe), whose results encode() reproduces.
+#include "gpt/tokenizer.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+
+#include "gpt/atomic_file.h"
+#include "gpt/json.h"
+#include "tensor/check.h"
+
+namespace kiso {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// GPT-2's bytes-to-unicode table. BPE files are text, and GPT-2 wanted every token to be
+// printable and free of spaces, so that merges.txt can be "left right" per line. Bytes that are
+// already printable Latin-1 characters ('!'..'~', '¡'..'¬', '®'..'ÿ', 188 of them) stand for
+// themselves; the other 68 (control bytes, space, DEL, 0x80..0xA0, soft hyphen) are given the
+// code points 256, 257, ... in byte order, so the space byte 0x20 is U+0120 'Ġ' and '\n' is
+// U+010A 'Ċ'.
+
+struct ByteTable {
+  std::array<uint32_t, 256> code_point{};  // byte -> code point
+  std::array<int16_t, 324> byte{};         // code point (< 324) -> byte, or -1
+  ByteTable() {
+    byte.fill(-1);
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      code_point[b] = printable ? uint32_t(b) : uint32_t(next++);
+      byte[code_point[b]] = int16_t(b);
+    }
+  }
+};
+
+const ByteTable& byte_table() {
+  static const ByteTable table;
+  return table;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  }
+}
+
+// The code point of the valid UTF-8 character starting at s[i]; advances i past it.
+uint32_t next_code_point(std::string_view s, size_t& i) {
+  auto u = [&](size_t k) { return uint32_t(static_cast<unsigned char>(s[k])); };
+  uint32_t c = u(i);
+  if (c < 0x80) return i += 1, c;
+  if (c < 0xE0) return i += 2, ((c & 0x1F) << 6) | (u(i - 1) & 0x3F);
+  if (c < 0xF0) return i += 3, ((c & 0x0F) << 12) | ((u(i - 2) & 0x3F) << 6) | (u(i - 1) & 0x3F);
+  return i += 4, ((c & 0x07) << 18) | ((u(i - 3) & 0x3F) << 12) | ((u(i - 2) & 0x3F) << 6) | (u(i - 1) & 0x3F);
+}
+
+// unicode_to_bytes without the throw: nullopt when a character is outside the table, and then
+// `bad_at` (when given) is the byte offset of that character.
+std::optional<std::string> printable_to_bytes(std::string_view text, size_t* bad_at = nullptr) {
+  const ByteTable& table = byte_table();
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t at = i;
+    uint32_t cp = next_code_point(text, i);
+    if (cp >= table.byte.size() || table.byte[cp] < 0) {
+      if (bad_at) *bad_at = at;
+      return std::nullopt;
+    }
+    out += char(table.byte[cp]);
+  }
+  return out;
+}
+
+// `s` quoted for an error message: control characters as \xNN, long strings cut.
+std::string shown(std::string_view s) {
+  std::string out = "\"";
+  size_t n = std::min<size_t>(s.size(), 60);
+  while (n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  for (size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02x}", c);
+    else out += char(c);
+  }
+  return out + (n < s.size() ? "...\"" : "\"");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pre-tokenisation pattern, GPT-2's:
+//
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//
+// The alternatives, tried in order at each position:
+//   's|'t|'re|'ve|'m|'ll|'d   English contractions (lowercase only: "'S" splits as "'" + "S")
+//   " ?\p{L}+"                a run of letters, with the one space before it
+//   " ?\p{N}+"                a run of digits/numerals, with the space before it
+//   " ?[^\s\p{L}\p{N}]+"      a run of other symbols (punctuation, emoji), with the space before
+//   "\s+(?!\S)"               white space up to, not including, the last space before a word,
+//                             so that " word" keeps its space: "a   b" -> "a", "  ", " b"
+//   "\s+"                     any other white space (at the end of the text, or before \n)
+//
+// \s is spelled out as Unicode's White_Space property, which is what \s means to the regex
+// engines of GPT-2 (Python's `regex`) and tiktoken (Rust's `regex`). PCRE2's own \s in UCP mode
+// also matches U+180E MONGOLIAN VOWEL SEPARATOR, which stopped being white space in Unicode 6.3;
+// with it, "a\u180e b" would split differently. UTF: the subject is UTF-8 and \p{..} sees
+// characters. The letters and numerals \p{L} and \p{N} are those of the Unicode version PCRE2
+// was built with (14.0 for Debian 12's 10.42): a character assigned later is "other" here but
+// may be a letter to a newer tiktoken.
+std::string gpt2_pattern_text() {
+  const std::string space = R"(\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  return R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^)" + space + R"(\p{L}\p{N}]+)" +  //
+         "|[" + space + "]+(?![^" + space + "])" +                                          // \s+(?!\S)
+         "|[" + space + "]+";                                                                // \s+
+}
+
+// Compiled once for the whole program: it never changes, and a compiled PCRE2 pattern may be
+// used by many threads at once (each match needs its own match data).
+struct CompiledPattern {
+  pcre2_code* code = nullptr;
+  CompiledPattern() {
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    const std::string pattern = gpt2_pattern_text();
+    code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(), PCRE2_UTF | PCRE2_UCP, &error,
+                         &offset, nullptr);
+    if (code == nullptr) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(error, message, sizeof(message));
+      fail("tokenizer", "PCRE2 cannot compile GPT-2's pattern at offset {}: {}", offset,
+           reinterpret_cast<const char*>(message));
+    }
+    // The JIT makes matching several times faster; where it is unavailable PCRE2's interpreter
+    // gives the same matches, so a failure here is not an error.
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+  }
+  ~CompiledPattern() { pcre2_code_free(code); }
+};
+
+const pcre2_code* gpt2_pattern() {
+  static const CompiledPattern pattern;
+  return pattern.code;
+}
+
+// "<|endoftext|>, <|start|>, <|delim|>, <|extract|>", for error messages.
+std::string special_names() {
+  std::string out;
+  for (std::string_view name : kSpecialTokens) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
+uint64_t pair_key(int32_t left, int32_t right) { return (uint64_t(uint32_t(left)) << 32) | uint32_t(right); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Text checks and pre-tokenisation.
+
+std::string bytes_to_unicode(std::string_view bytes) {
+  const ByteTable& table = byte_table();
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) append_utf8(out, table.code_point[static_cast<unsigned char>(c)]);
+  return out;
+}
+
+std::string unicode_to_bytes(std::string_view text, const std::string& what) {
+  check_utf8(text, what.c_str());
+  size_t at = 0;
+  std::optional<std::string> bytes = printable_to_bytes(text, &at);
+  if (!bytes) {
+    size_t end = at;
+    fail(what.c_str(), "character U+{:04X} at byte {} of {} is not in GPT-2's bytes-to-unicode table",
+         next_code_point(text, end), at, shown(text));
+  }
+  return *bytes;
+}
+
+void check_utf8(std::string_view text, const char* op) {
+  auto u = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = u(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // The lead byte says how long the character is and which values it may encode.
+    size_t length;
+    uint32_t cp, smallest;
+    if (c >= 0xC2 && c <= 0xDF) length = 2, cp = c & 0x1F, smallest = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) length = 3, cp = c & 0x0F, smallest = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) length = 4, cp = c & 0x07, smallest = 0x10000;
+    else if (c <= 0xBF) fail(op, "invalid UTF-8 at byte {}: 0x{:02x} is a continuation byte with no lead byte before it", i, c);
+    else fail(op, "invalid UTF-8 at byte {}: 0x{:02x} never occurs in UTF-8", i, c);
+    check(i + length <= n, op, "invalid UTF-8 at byte {}: 0x{:02x} starts a {}-byte character but the text ends after {} byte(s)",
+          i, c, length, n - i);
+    for (size_t k = 1; k < length; ++k) {
+      check((u(i + k) & 0xC0) == 0x80, op,
+            "invalid UTF-8 at byte {}: 0x{:02x} starts a {}-byte character but byte {} is 0x{:02x}, not a continuation byte",
+            i, c, length, i + k, u(i + k));
+      cp = (cp << 6) | (u(i + k) & 0x3F);
+    }
+    check(cp >= smallest, op, "invalid UTF-8 at byte {}: overlong encoding of U+{:04X}", i, cp);
+    check(cp < 0xD800 || cp > 0xDFFF, op, "invalid UTF-8 at byte {}: U+{:04X} is a surrogate, not a character", i, cp);
+    check(cp <= 0x10FFFF, op, "invalid UTF-8 at byte {}: U+{:X} is beyond U+10FFFF", i, cp);
+    i += length;
+  }
+}
+
+void for_each_pretoken(std::string_view text, const std::function<void(std::string_view)>& visit) {
+  const pcre2_code* code = gpt2_pattern();
+  std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+      pcre2_match_data_create_from_pattern(code, nullptr), &pcre2_match_data_free);
+  check(match != nullptr, "tokenizer", "out of memory for PCRE2 match data");
+  auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  // Every character is matched by one of the alternatives (a letter, a numeral, white space, or
+  // "anything else"), so the matches follow each other with no gap.
+  for (size_t at = 0; at < text.size();) {
+    int rc = pcre2_match(code, subject, text.size(), at, PCRE2_NO_UTF_CHECK, match.get(), nullptr);
+    if (rc < 0) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(rc, message, sizeof(message));
+      fail("tokenizer", "pre-tokenising at byte {}: PCRE2 error {}: {}", at, rc, reinterpret_cast<const char*>(message));
+    }
+    const PCRE2_SIZE* range = pcre2_get_ovector_pointer(match.get());  // [start, end)
+    check(range[0] == at && range[1] > at, "tokenizer", "pre-tokenising at byte {}: the pattern matched [{}, {})", at,
+          range[0], range[1]);
+    visit(text.substr(at, range[1] - at));
+    at = range[1];
+  }
+}
+
+std::vector<std::string_view> pretokenize(std::string_view text) {
+  check_utf8(text, "pretokenize");
+  std::vector<std::string_view> pieces;
+  for_each_pretoken(text, [&](std::string_view piece) { pieces.push_back(piece); });
+  return pieces;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tokenizer: tables, encode, decode.
+
+struct Tokenizer::EncodeCache {
+  static constexpr size_t kMaxEntries = size_t(1) << 16;  // then it starts over; ~10 MB at most
+  static constexpr size_t kMaxPieceBytes = 128;           // longer pre-tokens are rare: not cached
+  std::mutex mutex;
+  std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> ids;
+};
+
+Tokenizer::Tokenizer(std::vector<std::string> tokens, std::vector<BpeMerge> merges, std::array<int32_t, 4> special_ids)
+    : tokens_(std::move(tokens)), merges_(std::move(merges)), special_ids_(special_ids),
+      cache_(std::make_shared<EncodeCache>()) {
+  byte_ids_.fill(-1);
+  for (int32_t id = 0; id < int32_t(tokens_.size()); ++id) {
+    if (tokens_[id].size() == 1 && !is_special(id)) byte_ids_[static_cast<unsigned char>(tokens_[id][0])] = id;
+  }
+  for (int b = 0; b < 256; ++b) check(byte_ids_[b] >= 0, "Tokenizer", "internal error: no token for the byte 0x{:02x}", b);
+  ranks_.reserve(merges_.size());
+  for (int32_t rank = 0; rank < int32_t(merges_.size()); ++rank) {
+    ranks_.emplace(pair_key(merges_[rank].left, merges_[rank].right), rank);
+  }
+}
+
+// GPT-2's encoder.py merges like this: among the adjacent pairs of the pre-token, find the one
+// with the lowest rank; replace every occurrence of it, left to right and without overlap
+// ("a a a" with the merge "a a" becomes "aa a"); repeat until no adjacent pair has a rank.
+// Done literally that costs O(n²) for a pre-token of n bytes, and single pre-tokens can be long
+// (a line of CJK text has no spaces; a run of "=" in a text file). So the same rounds are run
+// with a min-heap of (rank, position) candidates over a linked list of symbols:
+//   - a round takes every candidate of the lowest rank r, in position order, and merges it if
+//     it is still there (an earlier merge of the round may have used one of its symbols: the
+//     "a a a" case). No merge can create a pair of rank r again (the merged token is longer
+//     than both its parts), so the round sees exactly the occurrences GPT-2's scan sees;
+//   - the new pairs a merge forms with its neighbours wait until the round is over, because
+//     GPT-2 only looks for the next lowest rank after replacing every occurrence of r.
+// Stale candidates are not removed from the heap: they are recognised when popped (lazy
+// deletion), since a position's current pair has a different rank once anything changed.
+std::vector<int32_t> Tokenizer::merge_pretoken(std::string_view piece) const {
+  const int32_t n = int32_t(piece.size());
+  std::vector<int32_t> id(n), next(n), prev(n);  // (n,) a doubly linked list; id -1 = merged away
+  for (int32_t i = 0; i < n; ++i) {
+    id[i] = byte_ids_[static_cast<unsigned char>(piece[i])];
+    next[i] = i + 1 < n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  auto rank_at = [&](int32_t pos) -> int32_t {  // rank of the pair starting at pos, or -1
+    if (pos < 0 || next[pos] < 0) return -1;
+    auto it = ranks_.find(pair_key(id[pos], id[next[pos]]));
+    return it == ranks_.end() ? -1 : it->second;
+  };
+  struct Candidate {
+    int32_t rank, pos;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  std::vector<Candidate> heap, waiting;
+  for (int32_t i = 0; i + 1 < n; ++i) {
+    if (int32_t r = rank_at(i); r >= 0) heap.push_back({r, i});
+  }
+  auto order = std::greater<Candidate>();  // makes std::*_heap a min-heap
+  std::make_heap(heap.begin(), heap.end(), order);
+
+  int32_t round = -1;
+  for (;;) {
+    if (heap.empty() || heap.front().rank != round) {  // round `round` is over
+      for (const Candidate& c : waiting) heap.push_back(c), std::push_heap(heap.begin(), heap.end(), order);
+      waiting.clear();
+      if (heap.empty()) break;
+      round = heap.front().rank;
+    }
+    std::pop_heap(heap.begin(), heap.end(), order);
+    Candidate c = heap.back();
+    heap.pop_back();
+    if (id[c.pos] < 0 || rank_at(c.pos) != c.rank) continue;  // stale
+    // Merge the pair at c.pos: the left symbol becomes the result, the right one leaves the list.
+    int32_t right = next[c.pos];
+    id[c.pos] = merges_[c.rank].result;
+    id[right] = -1;
+    next[c.pos] = next[right];
+    if (next[right] >= 0) prev[next[right]] = c.pos;
+    if (int32_t r = rank_at(prev[c.pos]); r >= 0) waiting.push_back({r, prev[c.pos]});
+    if (int32_t r = rank_at(c.pos); r >= 0) waiting.push_back({r, c.pos});
+  }
+  std::vector<int32_t> out;
+  for (int32_t i = 0; i >= 0; i = next[i]) out.push_back(id[i]);  // symbol 0 is never merged away
+  return out;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
+  check_utf8(text, "Tokenizer::encode");  // pass 1
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3);
+  EncodeCache& cache = *cache_;
+  for_each_pretoken(text, [&](std::string_view piece) {  // pass 2
+    // pass 3, from the cache when this pre-token was seen before
+    if (piece.size() == 1) {
+      ids.push_back(byte_ids_[static_cast<unsigned char>(piece[0])]);
+      return;
+    }
+    bool cacheable = piece.size() <= EncodeCache::kMaxPieceBytes;
+    if (cacheable) {
+      std::lock_guard<std::mutex> lock(cache.mutex);
+      if (auto it = cache.ids.find(piece); it != cache.ids.end()) {
+        ids.insert(ids.end(), it->second.begin(), it->second.end());
+        return;
+      }
+    }
+    std::vector<int32_t> piece_ids = merge_pretoken(piece);
+    ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
+    if (cacheable) {
+      std::lock_guard<std::mutex> lock(cache.mutex);
+      if (cache.ids.size() >= EncodeCache::kMaxEntries) cache.ids.clear();
+      cache.ids.emplace(std::string(piece), std::move(piece_ids));
+    }
+  });
+  return ids;
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids) const {
+  std::string text;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    check(ids[i] >= 0 && ids[i] < int32_t(tokens_.size()), "Tokenizer::decode",
+          "unknown id {} at position {}; the vocabulary has ids 0..{}", ids[i], i, tokens_.size() - 1);
+    text += tokens_[ids[i]];
+  }
+  return text;
+}
+
+int32_t Tokenizer::special(std::string_view name) const {
+  for (size_t k = 0; k < kSpecialTokens.size(); ++k) {
+    if (kSpecialTokens[k] == name) return special_ids_[k];
+  }
+  fail("Tokenizer::special", "unknown special token {}; the special tokens are {}", shown(name),
+       special_names());
+}
+
+bool Tokenizer::is_special(int32_t id) const {
+  return std::find(special_ids_.begin(), special_ids_.end(), id) != special_ids_.end();
+}
+
+const std::string& Tokenizer::token(int32_t id) const {
+  check(id >= 0 && id < int32_t(tokens_.size()), "Tokenizer::token", "unknown id {}; the vocabulary has ids 0..{}", id,
+        tokens_.size() - 1);
+  return tokens_[id];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files.
+
+void Tokenizer::save(const std::string& dir) const {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  check(!error, "Tokenizer::save", "cannot create the directory \"{}\": {}", dir, error.message());
+  // vocab.json in id order, one entry per line (nlohmann's objects would sort the keys).
+  auto name = [&](int32_t id) { return is_special(id) ? tokens_[id] : bytes_to_unicode(tokens_[id]); };
+  std::string vocab = "{\n";
+  for (int32_t id = 0; id < int32_t(tokens_.size()); ++id) {
+    vocab += fmt::format("  {}: {}{}\n", Json(name(id)).dump(), id, id + 1 < int32_t(tokens_.size()) ? "," : "");
+  }
+  vocab += "}\n";
+  std::string merges = "#version: 0.2\n";
+  for (const BpeMerge& m : merges_) merges += name(m.left) + " " + name(m.right) + "\n";
+  std::string specials = "{\n";
+  for (size_t k = 0; k < kSpecialTokens.size(); ++k) {
+    specials += fmt::format("  \"{}\": {}{}\n", kSpecialTokens[k], special_ids_[k], k + 1 < kSpecialTokens.size() ? "," : "");
+  }
+  specials += "}\n";
+  write_file_atomic((fs::path(dir) / "vocab.json").string(), vocab);
+  write_file_atomic((fs::path(dir) / "merges.txt").string(), merges);
+  write_file_atomic((fs::path(dir) / "special_tokens.json").string(), specials);
+}
+
+Tokenizer Tokenizer::load(const std::string& dir) {
+  check(fs::is_directory(dir), "Tokenizer::load", "\"{}\" is not a directory (expected vocab.json and merges.txt in it)",
+        dir);
+  fs::path specials = fs::path(dir) / "special_tokens.json";
+  return load_files((fs::path(dir) / "vocab.json").string(), (fs::path(dir) / "merges.txt").string(),
+                    fs::exists(specials) ? specials.string() : "");
+}
+
+Tokenizer Tokenizer::load(const std::string& vocab_json, const std::string& merges_txt) {
+  return load_files(vocab_json, merges_txt, "");
+}
+
+// Loading in four passes: vocab.json into names by id; the special tokens; each ordinary
+// name back to bytes; merges.txt into merges of ids. Everything is checked on the way.
+Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string& merges_txt,
+                                const std::string& special_tokens_json) {
+  // pass 1: vocab.json, {"token": id, ...} with each id 0..N-1 exactly once.
+  const char* vocab_what = vocab_json.c_str();
+  Json vocab = parse_json_strict(read_file(vocab_json), vocab_json);
+  check(vocab.is_object(), vocab_what, "expected an object mapping token strings to ids, found {}", describe_json(vocab));
+  const size_t n = vocab.size();
+  check(n < size_t(INT32_MAX), vocab_what, "{} entries is more than int32 ids can number", n);
+  std::vector<std::string> names(n);
+  std::vector<bool> seen(n, false);
+  for (auto& [key, value] : vocab.items()) {
+    check(value.is_number_integer(), vocab_what, "token {}: expected an integer id, found {}", shown(key),
+          describe_json(value));
+    bool in_range = value.is_number_unsigned() ? value.get<uint64_t>() < n
+                                               : value.get<int64_t>() >= 0 && value.get<int64_t>() < int64_t(n);
+    check(in_range, vocab_what, "token {} has the id {}; expected ids 0..{} (one per entry)", shown(key), value.dump(),
+          n - 1);
+    size_t id = value.get<size_t>();
+    check(!seen[id], vocab_what, "the id {} is given to both {} and {}", id, shown(names[id]), shown(key));
+    seen[id] = true;
+    names[id] = key;
+  }
+
+  // pass 2: the special tokens' ids, from special_tokens.json or by the GPT-2 convention.
+  std::array<int32_t, 4> special_ids{};
+  if (!special_tokens_json.empty()) {
+    const char* what = special_tokens_json.c_str();
+    Json specials = parse_json_strict(read_file(special_tokens_json), special_tokens_json);
+    check(specials.is_object(), what, "expected an object mapping special token names to ids, found {}",
+          describe_json(specials));
+    for (auto& [key, value] : specials.items()) {
+      check(std::find(kSpecialTokens.begin(), kSpecialTokens.end(), key) != kSpecialTokens.end(), what,
+            "unknown special token {}; expected exactly {}", shown(key), special_names());
+    }
+    for (size_t k = 0; k < kSpecialTokens.size(); ++k) {
+      std::string name(kSpecialTokens[k]);
+      int64_t id = get_int(specials, name.c_str(), special_tokens_json);
+      check(vocab.contains(name), what, "{} has the id {} but {} has no entry {}", name, id, vocab_json, shown(name));
+      check(vocab[name].get<int64_t>() == id, what, "{} has the id {} but {} gives it {}", name, id, vocab_json,
+            vocab[name].dump());
+      special_ids[k] = int32_t(id);
+    }
+  } else {
+    for (size_t k = 0; k < kSpecialTokens.size(); ++k) {
+      std::string name(kSpecialTokens[k]);
+      if (vocab.contains(name)) {
+        special_ids[k] = vocab[name].get<int32_t>();
+      } else {
+        special_ids[k] = int32_t(names.size());
+        names.push_back(name);
+      }
+    }
+  }
+  auto is_special = [&](size_t id) {
+    return std::find(special_ids.begin(), special_ids.end(), int32_t(id)) != special_ids.end();
+  };
+
+  // pass 3: ordinary tokens back to bytes; every single byte must have a token.
+  std::vector<std::string> tokens(names.size());
+  std::unordered_map<std::string, int32_t> ids;  // bytes -> id, special tokens left out
+  for (size_t id = 0; id < names.size(); ++id) {
+    if (is_special(id)) {
+      tokens[id] = names[id];
+      continue;
+    }
+    check(!names[id].empty(), vocab_what, "the id {} has an empty token string", id);
+    tokens[id] = unicode_to_bytes(names[id], fmt::format("{}: token {} (id {})", vocab_json, shown(names[id]), id));
+    ids.emplace(tokens[id], int32_t(id));
+  }
+  for (int b = 0; b < 256; ++b) {
+    check(ids.count(std::string(1, char(b))) > 0, vocab_what,
+          "no token for the byte 0x{:02x} (written {}); byte-level BPE needs all 256", b,
+          shown(bytes_to_unicode(std::string(1, char(b)))));
+  }
+
+  // pass 4: merges.txt, "#version: 0.2" and then "left right" lines, rank 0 first.
+  const char* merges_what = merges_txt.c_str();
+  const std::string text = read_file(merges_txt);
+  std::vector<BpeMerge> merges;
+  std::unordered_map<uint64_t, size_t> line_of;  // (left, right) -> line, to refuse repeats
+  size_t line_number = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    ++line_number;
+    if (line_number == 1) {
+      check(line == "#version: 0.2", merges_what, "line 1: expected \"#version: 0.2\", found {}", shown(line));
+      continue;
+    }
+    size_t space = line.find(' ');
+    check(space != std::string_view::npos && space > 0 && space + 1 < line.size() &&
+              line.find(' ', space + 1) == std::string_view::npos,
+          merges_what, "line {}: expected two tokens separated by one space, found {}", line_number, shown(line));
+    check_utf8(line, fmt::format("{}: line {}", merges_txt, line_number).c_str());
+    std::string_view parts[2] = {line.substr(0, space), line.substr(space + 1)};
+    int32_t part_ids[2];
+    std::string bytes[2];
+    for (int p = 0; p < 2; ++p) {
+      std::optional<std::string> b = printable_to_bytes(parts[p]);
+      auto it = b ? ids.find(*b) : ids.end();
+      check(it != ids.end(), merges_what, "line {}: {} is not a token of {}", line_number, shown(parts[p]), vocab_json);
+      part_ids[p] = it->second;
+      bytes[p] = *b;
+    }
+    auto result = ids.find(bytes[0] + bytes[1]);
+    check(result != ids.end(), merges_what, "line {}: the merge result {} is not a token of {}", line_number,
+          shown(std::string(parts[0]) + std::string(parts[1])), vocab_json);
+    auto [previous, inserted] = line_of.emplace(pair_key(part_ids[0], part_ids[1]), line_number);
+    check(inserted, merges_what, "line {}: the merge {} repeats line {}", line_number, shown(line), previous->second);
+    merges.push_back({part_ids[0], part_ids[1], result->second});
+  }
+  check(line_number >= 1, merges_what, "the file is empty; expected \"#version: 0.2\" and then one merge per line");
+  return Tokenizer(std::move(tokens), std::move(merges), special_ids);
+}
+
+}  // namespace kiso

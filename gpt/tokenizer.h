@@ -1,0 +1,157 @@
+// gpt/tokenizer.h — byte-level BPE in the style of GPT-2: train, encode, decode, save, load.
+//
+// What it is: the tokenizer GPT-1's pipeline uses in kiso. Text is UTF-8; it is first split
+// into pre-tokens by GPT-2's regular expression (PCRE2, UTF + UCP mode; \s spelled out as
+// Unicode's White_Space set, see gpt/tokenizer.cpp)
+//
+//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//
+// so a merge never crosses a word, number or punctuation boundary; then each pre-token's bytes
+// are merged pairwise by a ranked list of merges. Every one of the 256 bytes is a token, so any
+// text has an encoding and there is no "unknown" token.
+// What it is not: a general tokenizer library. There is one pattern, no normalisation, no
+// "added tokens" parsed out of text and no dropout; encode() takes valid UTF-8 only.
+// Caveat: which characters are letters (\p{L}) or numerals (\p{N}) comes from PCRE2's Unicode
+// tables (Unicode 14.0 in Debian 12's PCRE2 10.42); a character assigned in a later Unicode
+// version may split differently from a tiktoken built on newer tables. Everything assigned by
+// Unicode 14 encodes exactly as OpenAI's GPT-2 tokenizer.
+//
+// References: Sennrich, Haddow & Birch 2016, "Neural Machine Translation of Rare Words with
+// Subword Units" (BPE for words: count words, merge the most frequent pair, repeat);
+// Radford et al. 2019, "Language Models are Unsupervised Multitask Learners" §2.2 (GPT-2's
+// byte-level BPE and its pre-tokenisation), and OpenAI's gpt-2 `src/encoder.py`, whose
+// behaviour encode() follows exactly; tests compare against PyPI's `tiktoken` built from
+// OpenAI's files.
+// Read next: gpt/tokenizer.cpp (encoding, files), gpt/bpe_train.cpp (training).
+//
+// Ids.
+//   Trained tokenizer: 0..255 are the byte tokens, id = byte value (not GPT-2's order);
+//     256.. are the merge results in rank order (merge r makes token 256 + r); the four
+//     special tokens follow, in the order of kSpecialTokens.
+//   Loaded files: ids are those of vocab.json. In OpenAI's GPT-2 files "<|endoftext|>" is
+//     50256; special tokens that vocab.json lacks get the next free ids in the order of
+//     kSpecialTokens, so GPT-2's files give <|start|> 50257, <|delim|> 50258, <|extract|> 50259.
+//
+// Special tokens are never produced by encode(): the string "<|endoftext|>" inside a text is
+// ordinary text (the pre-tokens "<|", "endoftext", "|>", merged as usual). A caller inserts
+// them by id (special("<|endoftext|>")); decode() turns them back into their names.
+//
+// Files (a tokenizer directory; save() writes all three, each one atomically):
+//   vocab.json           {"token": id, ...} for every id, special tokens included under their
+//                        names. Ordinary tokens are written with GPT-2's bytes-to-unicode map
+//                        (each byte becomes one printable character: 'Ġ' is the space byte).
+//   merges.txt           "#version: 0.2", then one merge "left right" per line, rank 0 first,
+//                        both parts in the same printable form.
+//   special_tokens.json  {"<|endoftext|>": id, "<|start|>": id, "<|delim|>": id,
+//                        "<|extract|>": id}. Optional on load: without it the names are
+//                        looked up in vocab.json and the missing ones appended as above.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace kiso {
+
+// The special tokens, in the order their ids are assigned. <|endoftext|> separates documents
+// in pre-training; the other three are GPT-1's fine-tuning input transformations (§3.3).
+inline constexpr std::array<std::string_view, 4> kSpecialTokens = {"<|endoftext|>", "<|start|>", "<|delim|>",
+                                                                   "<|extract|>"};
+
+// One merge: the adjacent tokens (left, right) become the token `result`.
+struct BpeMerge {
+  int32_t left, right, result;
+};
+
+// What training measured (all optional to read). Speed = bytes / (pretokenize + merge time).
+struct TrainStats {
+  int64_t bytes = 0;               // corpus size
+  int64_t pretokens = 0;           // pieces the pattern cut the corpus into
+  int64_t distinct_pretokens = 0;  // the "words" of Sennrich et al.
+  int64_t merges = 0;              // merges learned (fewer than asked when the corpus runs out)
+  double pretokenize_seconds = 0;  // pass 1: UTF-8 check, split and count
+  double merge_seconds = 0;        // passes 2 and 3: pair counts and the merge loop
+  double mb_per_second() const { return double(bytes) / 1e6 / (pretokenize_seconds + merge_seconds); }
+};
+
+class Tokenizer {
+ public:
+  // Learns merges on `corpus` (valid UTF-8) until the vocabulary holds `vocab_size` tokens:
+  // 256 bytes + merges + 4 special tokens. Stops early, with a smaller vocabulary, when every
+  // pre-token of the corpus has become a single token. Deterministic: ties between pairs of
+  // equal count go to the smallest (left id, right id). Throws when vocab_size < 260.
+  static Tokenizer train(std::string_view corpus, int64_t vocab_size, TrainStats* stats = nullptr);
+
+  // Reads DIR/vocab.json, DIR/merges.txt and, when present, DIR/special_tokens.json.
+  static Tokenizer load(const std::string& dir);
+  // Reads two files by path, e.g. OpenAI's encoder.json and vocab.bpe; no special_tokens.json.
+  static Tokenizer load(const std::string& vocab_json, const std::string& merges_txt);
+  // Creates `dir` if needed and writes the three files (see the top of this file).
+  void save(const std::string& dir) const;
+
+  // Token ids of `text`. Throws, naming the byte offset, when `text` is not valid UTF-8.
+  // Safe to call from several threads at once.
+  std::vector<int32_t> encode(std::string_view text) const;
+  // The bytes of the tokens, concatenated (special tokens as their names). May be invalid UTF-8
+  // when `ids` ends inside a character. Throws on an id outside the vocabulary, naming it and
+  // its position.
+  std::string decode(std::span<const int32_t> ids) const;
+
+  int64_t vocab_size() const { return int64_t(tokens_.size()); }
+  // The id of a special token by name, e.g. special("<|endoftext|>"); throws for other names.
+  int32_t special(std::string_view name) const;
+  bool is_special(int32_t id) const;
+  // The bytes of token `id` (a special token's name for a special token).
+  const std::string& token(int32_t id) const;
+  // The merges in rank order.
+  const std::vector<BpeMerge>& merges() const { return merges_; }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // Encodings of pre-tokens already seen, shared by copies of this tokenizer (they have the
+  // same merges, so the same answers). A mutex makes encode() safe to call from many threads.
+  struct EncodeCache;
+
+  // Builds the lookup tables from the three things that define a tokenizer. `tokens` holds
+  // each id's bytes (a special token's name at its id); every merge's result must be the
+  // concatenation of its parts. Used by train() and load(), which have validated their input.
+  Tokenizer(std::vector<std::string> tokens, std::vector<BpeMerge> merges, std::array<int32_t, 4> special_ids);
+  static Tokenizer load_files(const std::string& vocab_json, const std::string& merges_txt,
+                              const std::string& special_tokens_json);
+  // The BPE of one pre-token: its bytes merged by rank, exactly as GPT-2's encoder.py does.
+  std::vector<int32_t> merge_pretoken(std::string_view piece) const;
+
+  std::vector<std::string> tokens_;              // (V,) id -> bytes
+  std::array<int32_t, 256> byte_ids_{};          // byte value -> id of its one-byte token
+  std::vector<BpeMerge> merges_;                 // rank -> merge
+  std::unordered_map<uint64_t, int32_t> ranks_;  // (left, right) -> rank
+  std::array<int32_t, 4> special_ids_{};         // as kSpecialTokens
+  std::shared_ptr<EncodeCache> cache_;
+};
+
+// Throws kiso::Error("<op>: invalid UTF-8 at byte N: ...") unless `text` is well-formed UTF-8
+// (no overlong forms, no surrogates, nothing above U+10FFFF, no truncated character).
+void check_utf8(std::string_view text, const char* op);
+
+// Calls visit(piece) for each pre-token of `text`, in order; the pieces tile `text` exactly.
+// `text` must be valid UTF-8 (check_utf8 first: this skips PCRE2's own check for speed).
+void for_each_pretoken(std::string_view text, const std::function<void(std::string_view)>& visit);
+// The pre-tokens of `text` as a list; checks UTF-8 itself.
+std::vector<std::string_view> pretokenize(std::string_view text);
+
+// GPT-2's printable form of bytes: each byte becomes one character (bytes that are printable
+// Latin-1 characters stay themselves, the other 68 become U+0100..U+0143), as UTF-8.
+std::string bytes_to_unicode(std::string_view bytes);
+// The inverse. Throws, naming `what`, when `text` holds a character outside the table.
+std::string unicode_to_bytes(std::string_view text, const std::string& what);
+
+}  // namespace kiso
