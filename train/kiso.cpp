@@ -4,7 +4,12 @@
 //        kiso gradcheck [--op NAME]     gradient check of every differentiable op, every module
 //                                       and a whole tiny GPT (make gradcheck)
 //        kiso model --preset NAME       a model's shape and parameter count (or --dir DIR)
-// Later issues add tokenizer, prepare, pretrain, finetune, eval, sample and bench here.
+//        kiso tokenizer train|encode|decode   byte-level BPE
+//        kiso prepare                   text files -> tokenizer + train/val token shards
+//        kiso pretrain                  phase 1: next-token prediction (train/pretrain.h)
+//        kiso eval                      loss and perplexity of a model on a shard or text
+//        kiso sample                    generate text from a model
+// The README documents each with an example.
 //
 // Every subcommand takes --json to print its result as one JSON object on stdout. This is
 // the only place that turns a kiso::Error into an exit code (STYLE.md principle 10).
@@ -16,8 +21,18 @@
 #include <map>
 
 #include "autograd/gradcheck.h"
+#include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/model.h"
+#include "gpt/tokenizer.h"
+#include "train/prepare.h"
+#include "train/pretrain.h"
+#include "train/sample.h"
+#include "train/shards.h"
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
 #include "cuda/runtime.h"
 
 #ifdef _OPENMP
@@ -145,6 +160,106 @@ static int run_model(const std::string& preset_name, const std::string& dir, boo
   return 0;
 }
 
+// ---- kiso tokenizer ----
+
+static int run_tokenizer_train(const std::vector<std::string>& inputs, int64_t vocab_size, const std::string& out,
+                               bool as_json) {
+  check(!inputs.empty(), "tokenizer train", "no --input files");
+  std::string corpus;
+  for (const std::string& f : inputs) corpus += read_file(f);
+  TrainStats stats;
+  Tokenizer tok = Tokenizer::train(corpus, vocab_size, &stats);
+  tok.save(out);
+  double seconds = stats.pretokenize_seconds + stats.merge_seconds;
+  if (as_json)
+    std::cout << json{{"vocab_size", tok.vocab_size()}, {"merges", stats.merges}, {"bytes", stats.bytes},
+                      {"seconds", seconds}, {"mb_per_second", stats.mb_per_second()}, {"out", out}}
+              << "\n";
+  else
+    fmt::print("trained {} merges (vocabulary {}) on {:.2f} MB in {:.2f} s ({:.2f} MB/s) -> {}\n", stats.merges,
+               tok.vocab_size(), double(stats.bytes) / 1e6, seconds, stats.mb_per_second(), out);
+  return 0;
+}
+
+static std::string read_text_argument(const std::string& text, const std::string& file) {
+  check(text.empty() != file.empty(), "tokenizer", "give exactly one of --text and --file");
+  return file.empty() ? text : read_file(file);
+}
+
+static int run_tokenizer_encode(const std::string& dir, const std::string& text, const std::string& file, bool as_json) {
+  Tokenizer tok = Tokenizer::load(dir);
+  std::vector<int32_t> ids = tok.encode(read_text_argument(text, file));
+  if (as_json) std::cout << json{{"ids", ids}} << "\n";
+  else {
+    std::string line;
+    for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
+    fmt::print("{}\n", line);
+  }
+  return 0;
+}
+
+static int run_tokenizer_decode(const std::string& dir, const std::string& ids_text, bool as_json) {
+  Tokenizer tok = Tokenizer::load(dir);
+  std::vector<int32_t> ids;
+  std::istringstream in(ids_text);
+  std::string word;
+  while (in >> word) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    check(used == word.size() && v >= INT32_MIN && v <= INT32_MAX, "tokenizer decode", "'{}' is not a token id", word);
+    ids.push_back(int32_t(v));
+  }
+  std::string text = tok.decode(ids);
+  // Ids may end inside a UTF-8 character: JSON output replaces such bytes with U+FFFD.
+  if (as_json) std::cout << json{{"text", text}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  else fmt::print("{}\n", text);
+  return 0;
+}
+
+// ---- kiso eval: loss and perplexity over consecutive windows from token 0 ----
+
+static int run_eval(const std::string& model_dir, const std::string& data, int64_t T, int64_t B, bool as_json) {
+  GPT model = load_model(model_dir);
+  if (T <= 0) T = model.config.n_ctx;
+  std::vector<int32_t> tokens = data.ends_with(".bin") ? read_shard(data, model.config.vocab_size)
+                                                       : Tokenizer::load(model_dir).encode(read_file(data));
+  std::vector<Batch> batches = sequential_windows(tokens, T, B, data);
+  double loss = evaluate_loss(model, batches);
+  int64_t predicted = 0;
+  for (const Batch& b : batches) predicted += b.targets.numel();
+  if (as_json)
+    std::cout << json{{"loss", loss}, {"perplexity", std::exp(loss)}, {"tokens", predicted}, {"seq_len", T}} << "\n";
+  else
+    fmt::print("{}: loss {:.4f}, perplexity {:.2f} over {} predicted tokens (windows of {} from token 0)\n", data, loss,
+               std::exp(loss), predicted, T);
+  return 0;
+}
+
+// ---- kiso sample ----
+
+static int run_sample(const std::string& model_dir, const std::string& prompt, const SampleOptions& options,
+                      bool as_json) {
+  GPT model = load_model(model_dir);
+  Tokenizer tok = Tokenizer::load(model_dir);
+  SampleOptions o = options;
+  o.stop_token = tok.special("<|endoftext|>");
+  std::vector<int32_t> ids = prompt.empty() ? std::vector<int32_t>{o.stop_token} : tok.encode(prompt);
+  std::vector<int32_t> out = generate(model, ids, o);
+  std::vector<int32_t> fresh(out.begin() + long(ids.size()), out.end());
+  if (!fresh.empty() && fresh.back() == o.stop_token) fresh.pop_back();
+  std::string text = tok.decode(fresh);
+  if (as_json)
+    std::cout << json{{"prompt", prompt}, {"text", text}, {"ids", fresh}}.dump(-1, ' ', false, json::error_handler_t::replace)
+              << "\n";
+  else fmt::print("{}{}\n", prompt, text);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"kiso — a from-scratch GPT engine (GPT-1, Radford et al. 2018)"};
   app.require_subcommand(1);
@@ -166,9 +281,113 @@ int main(int argc, char** argv) {
   model->add_option("--dir", dir, "a model directory (config.json + model.safetensors)");
   model->add_flag("--json", as_json, "print the result as one JSON object");
 
+  // kiso tokenizer train | encode | decode
+  CLI::App* tokenizer = app.add_subcommand("tokenizer", "byte-level BPE: train, encode, decode");
+  tokenizer->require_subcommand(1);
+  std::vector<std::string> inputs;
+  int64_t vocab_size = 4096;
+  std::string out_dir, tok_dir, text, file, ids_text;
+  CLI::App* tok_train = tokenizer->add_subcommand("train", "learn merges on text files, write vocab.json + merges.txt");
+  tok_train->add_option("--input", inputs, "text files (UTF-8)")->required();
+  tok_train->add_option("--vocab-size", vocab_size, "256 bytes + merges + 4 special tokens")->capture_default_str();
+  tok_train->add_option("--out", out_dir, "output directory")->required();
+  tok_train->add_flag("--json", as_json, "print the result as one JSON object");
+  CLI::App* tok_encode = tokenizer->add_subcommand("encode", "text -> token ids");
+  tok_encode->add_option("--tokenizer", tok_dir, "a tokenizer or model directory")->required();
+  tok_encode->add_option("--text", text, "the text");
+  tok_encode->add_option("--file", file, "or a file holding it");
+  tok_encode->add_flag("--json", as_json, "print {\"ids\": [...]}");
+  CLI::App* tok_decode = tokenizer->add_subcommand("decode", "token ids -> text");
+  tok_decode->add_option("--tokenizer", tok_dir, "a tokenizer or model directory")->required();
+  tok_decode->add_option("--ids", ids_text, "ids separated by spaces")->required();
+  tok_decode->add_flag("--json", as_json, "print {\"text\": ...}");
+
+  // kiso prepare
+  PrepareOptions prep;
+  CLI::App* prepare_cmd = app.add_subcommand("prepare", "text files -> tokenizer + train/val token shards");
+  prepare_cmd->add_option("--input", prep.inputs, "text files, one document each")->required();
+  prepare_cmd->add_option("--out", prep.out_dir, "the data directory to write")->required();
+  prepare_cmd->add_option("--tokenizer", prep.tokenizer_dir, "use this tokenizer instead of training one");
+  prepare_cmd->add_option("--vocab-size", prep.vocab_size, "vocabulary of the trained tokenizer")->capture_default_str();
+  prepare_cmd->add_option("--val-fraction", prep.val_fraction, "held-out end of the token stream")->capture_default_str();
+  prepare_cmd->add_flag("--json", as_json, "print the result as one JSON object");
+
+  // kiso pretrain
+  PretrainOptions pre;
+  std::string device = "cpu";
+  CLI::App* pretrain_cmd = app.add_subcommand("pretrain", "phase 1: train a GPT to predict the next token");
+  pretrain_cmd->add_option("--data", pre.data_dir, "a directory written by kiso prepare")->required();
+  pretrain_cmd->add_option("--out", pre.out_dir, "the run directory")->required();
+  pretrain_cmd->add_option("--preset", pre.preset, "gpt1, small or tiny")->capture_default_str();
+  pretrain_cmd->add_option("--config", pre.config_path, "a config.json instead of a preset");
+  pretrain_cmd->add_option("--batch-size", pre.batch_size, "sequences per micro-batch")->capture_default_str();
+  pretrain_cmd->add_option("--seq-len", pre.seq_len, "tokens per sequence")->capture_default_str();
+  pretrain_cmd->add_option("--grad-accum", pre.grad_accum, "micro-batches per step")->capture_default_str();
+  pretrain_cmd->add_option("--steps", pre.steps, "optimizer steps")->capture_default_str();
+  pretrain_cmd->add_option("--lr", pre.lr, "maximum learning rate")->capture_default_str();
+  pretrain_cmd->add_option("--warmup", pre.warmup_steps, "linear warmup steps, then cosine to 0")->capture_default_str();
+  pretrain_cmd->add_option("--beta1", pre.beta1, "AdamW")->capture_default_str();
+  pretrain_cmd->add_option("--beta2", pre.beta2, "AdamW")->capture_default_str();
+  pretrain_cmd->add_option("--weight-decay", pre.weight_decay, "AdamW, on weights of rank >= 2")->capture_default_str();
+  pretrain_cmd->add_option("--clip", pre.clip, "max gradient norm (0: off)")->capture_default_str();
+  pretrain_cmd->add_option("--dropout", pre.dropout, "override the config's dropout rates");
+  pretrain_cmd->add_option("--seed", pre.seed, "seeds init, data order and dropout")->capture_default_str();
+  pretrain_cmd->add_option("--eval-every", pre.eval_every, "validation every N steps")->capture_default_str();
+  pretrain_cmd->add_option("--eval-batches", pre.eval_batches, "validation batches")->capture_default_str();
+  pretrain_cmd->add_option("--checkpoint-every", pre.checkpoint_every, "checkpoint every N steps")->capture_default_str();
+  pretrain_cmd->add_flag("--resume", pre.resume, "continue the run in --out from its checkpoint");
+  pretrain_cmd->add_option("--stop-at", pre.stop_at, "checkpoint and stop after this step (resume later)");
+  pretrain_cmd->add_option("--device", device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
+  pretrain_cmd->add_flag("--json", as_json, "print the final result as one JSON object");
+
+  // kiso eval
+  std::string data;
+  int64_t eval_T = 0, eval_B = 8;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "loss and perplexity on a token shard (.bin) or a text file");
+  eval_cmd->add_option("--model", dir, "a model directory")->required();
+  eval_cmd->add_option("--data", data, "a .bin shard or a text file")->required();
+  eval_cmd->add_option("--seq-len", eval_T, "window length (default: the model's context)");
+  eval_cmd->add_option("--batch-size", eval_B, "windows per batch")->capture_default_str();
+  eval_cmd->add_flag("--json", as_json, "print the result as one JSON object");
+
+  // kiso sample
+  SampleOptions sample;
+  std::string prompt;
+  CLI::App* sample_cmd = app.add_subcommand("sample", "generate text");
+  sample_cmd->add_option("--model", dir, "a model directory (with its tokenizer)")->required();
+  sample_cmd->add_option("--prompt", prompt, "text to continue (default: start a new document)");
+  sample_cmd->add_option("--max-new-tokens", sample.max_new_tokens, "tokens to generate")->capture_default_str();
+  sample_cmd->add_option("--temperature", sample.temperature, "0: greedy")->capture_default_str();
+  sample_cmd->add_option("--top-k", sample.top_k, "0: no limit")->capture_default_str();
+  sample_cmd->add_option("--top-p", sample.top_p, "1: no limit")->capture_default_str();
+  sample_cmd->add_option("--seed", sample.seed, "the sampling stream")->capture_default_str();
+  sample_cmd->add_flag("--json", as_json, "print the result as one JSON object");
+
   try {
     app.parse(argc, argv);
     if (*model) return run_model(preset_name, dir, as_json);
+    if (*tok_train) return run_tokenizer_train(inputs, vocab_size, out_dir, as_json);
+    if (*tok_encode) return run_tokenizer_encode(tok_dir, text, file, as_json);
+    if (*tok_decode) return run_tokenizer_decode(tok_dir, ids_text, as_json);
+    if (*prepare_cmd) {
+      PrepareResult r = prepare(prep, std::cerr);
+      if (as_json)
+        std::cout << json{{"vocab_size", r.vocab_size}, {"train_tokens", r.train_tokens}, {"val_tokens", r.val_tokens},
+                          {"tokenizer_seconds", r.tokenizer_seconds}, {"encode_seconds", r.encode_seconds}}
+                  << "\n";
+      return 0;
+    }
+    if (*pretrain_cmd) {
+      check(device == "cpu", "pretrain", "--device {}: only cpu is available until the CUDA backend lands", device);
+      PretrainResult r = pretrain(pre, as_json ? std::cerr : std::cout);
+      if (as_json)
+        std::cout << json{{"initial_val_loss", r.initial_val_loss}, {"final_val_loss", r.final_val_loss},
+                          {"steps", r.records.size()}, {"model", r.model_dir}}
+                  << "\n";
+      return 0;
+    }
+    if (*eval_cmd) return run_eval(dir, data, eval_T, eval_B, as_json);
+    if (*sample_cmd) return run_sample(dir, prompt, sample, as_json);
     if (*info) return run_info(as_json);
     if (*grad) return run_gradcheck(op, verbose, as_json);
   } catch (const CLI::ParseError& e) {

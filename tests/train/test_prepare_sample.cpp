@@ -1,0 +1,93 @@
+// tests/train/test_prepare_sample.cpp — `kiso prepare` (text -> tokenizer + shards) and the
+// sampler. Oracles: decoding the shards gives back the input text; sampling frequencies
+// against the probabilities computed here; greedy decoding against argmax.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "gpt/atomic_file.h"
+#include "train/prepare.h"
+#include "train/sample.h"
+#include "train/shards.h"
+
+using namespace kiso;
+namespace fs = std::filesystem;
+
+TEST_SUITE("train") {
+
+TEST_CASE("prepare: the shards decode back to the documents joined by <|endoftext|>") {
+  fs::path dir = fs::temp_directory_path() / "kiso_prepare_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string a, b;
+  for (int i = 0; i < 200; ++i) a += "the cat sat on the mat " + std::to_string(i % 7) + ". ";
+  for (int i = 0; i < 100; ++i) b += "Über straße — naïve café ";
+  write_file_atomic((dir / "a.txt").string(), a);
+  write_file_atomic((dir / "b.txt").string(), b);
+  PrepareOptions o;
+  o.inputs = {(dir / "a.txt").string(), (dir / "b.txt").string()};
+  o.out_dir = (dir / "data").string();
+  o.vocab_size = 300;
+  o.val_fraction = 0.1;
+  std::ostringstream log;
+  PrepareResult r = prepare(o, log);
+  Tokenizer tok = Tokenizer::load(o.out_dir + "/tokenizer");
+  CHECK(r.vocab_size == tok.vocab_size());
+  std::vector<int32_t> train = read_shard(o.out_dir + "/train.bin", r.vocab_size);
+  std::vector<int32_t> val = read_shard(o.out_dir + "/val.bin", r.vocab_size);
+  CHECK(int64_t(train.size()) == r.train_tokens);
+  CHECK(std::abs(double(val.size()) / double(train.size() + val.size()) - 0.1) < 0.01);
+  train.insert(train.end(), val.begin(), val.end());
+  CHECK(tok.decode(train) == a + "<|endoftext|>" + b);
+  // An input that is not UTF-8 is refused, naming the file.
+  write_file_atomic((dir / "bad.txt").string(), std::string("ok \xff\xfe bad"));
+  o.inputs = {(dir / "bad.txt").string()};
+  o.tokenizer_dir = o.out_dir + "/tokenizer";
+  CHECK_THROWS_WITH_AS(prepare(o, log), doctest::Contains("bad.txt"), Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sample_from_logits: greedy, top-k, top-p and the sampled frequencies") {
+  std::vector<float> logits{1.0f, 3.0f, 2.0f, -1.0f};
+  SampleOptions greedy;
+  greedy.temperature = 0;
+  CHECK(sample_from_logits(logits, greedy, 0.99) == 1);
+  SampleOptions top1;
+  top1.top_k = 1;
+  for (double u : {0.0, 0.5, 0.999}) CHECK(sample_from_logits(logits, top1, u) == 1);
+  SampleOptions nucleus;
+  nucleus.top_p = 0.5;  // p(1) = e³ / Σ ≈ 0.66 ≥ 0.5: only the top token is kept
+  for (double u : {0.0, 0.999}) CHECK(sample_from_logits(logits, nucleus, u) == 1);
+  // Frequencies over a fine grid of u equal the softmax probabilities (inverse-CDF sampling):
+  // each of the 10000 grid points carries 1e-4, so counts are exact to within 1e-4 per token.
+  SampleOptions plain;
+  std::vector<double> count(4, 0);
+  for (int i = 0; i < 10000; ++i) count[size_t(sample_from_logits(logits, plain, (i + 0.5) / 10000))] += 1e-4;
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  for (size_t i = 0; i < 4; ++i) CHECK(std::abs(count[i] - std::exp(logits[i]) / z) < 2e-4);
+  CHECK_THROWS_WITH_AS(sample_from_logits(logits, SampleOptions{10, 1.0, 0, 0.0}, 0.5), doctest::Contains("top_p"), Error);
+}
+
+TEST_CASE("generate: greedy decoding is deterministic and extends the prompt") {
+  Generator gen{1};
+  GPTConfig c;
+  c.vocab_size = 20, c.n_ctx = 8, c.n_layer = 1, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  GPT model(c, gen);
+  SampleOptions o;
+  o.temperature = 0;
+  o.max_new_tokens = 12;  // longer than the context: the window slides
+  std::vector<int32_t> out = generate(model, {3, 4}, o);
+  CHECK(out.size() == 14);
+  CHECK(out[0] == 3);
+  CHECK(generate(model, {3, 4}, o) == out);
+  // Each greedy token is the argmax of the model's logits on the (last n_ctx) tokens before it.
+  std::vector<int32_t> window(out.begin() + 5, out.begin() + 13);  // the 8 tokens before out[13]
+  Tensor logits = model.logits(from_vector(window, {1, 8}), Mode::eval()).value();
+  std::vector<float> last = slice(logits, 1, 7, 8).to_vector<float>();
+  CHECK(int32_t(std::max_element(last.begin(), last.end()) - last.begin()) == out[13]);
+}
+
+}  // TEST_SUITE
