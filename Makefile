@@ -1,5 +1,6 @@
 # kiso — the one build file. Plain GNU make, no other build system.
 #
+#   make demo         the main job: text -> tokenizer -> pre-trained tiny GPT -> samples (CPU)
 #   make              static library build/libkiso.a and the binaries build/kiso, build/kiso_tests
 #   make test         builds and runs the doctest suite; ends with "N passed, N failed"
 #   make gradcheck    table of every differentiable op: shapes, max abs/rel error, pass/fail
@@ -50,7 +51,7 @@ TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 KISO_OBJ  := $(BUILD)/obj/train/kiso.o
 BENCH_OBJ := $(BUILD)/obj/train/bench_ops.o
 
-.PHONY: all deps test gradcheck bench golden debug clean
+.PHONY: all deps demo test gradcheck bench golden debug clean
 all: $(BUILD)/libkiso.a $(BUILD)/kiso $(BUILD)/kiso_tests
 
 deps:
@@ -76,6 +77,9 @@ $(BUILD)/kiso: $(KISO_OBJ) $(BUILD)/libkiso.a
 
 $(BUILD)/kiso_tests: $(TEST_OBJ) $(BUILD)/libkiso.a
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+demo:
+	@train/demo.sh
 
 test: $(BUILD)/kiso_tests
 	@tests/run-suite $(BUILD)/kiso_tests
