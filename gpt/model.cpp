@@ -16,22 +16,25 @@ GPT::GPT(const GPTConfig& cfg, Generator& gen, DType dtype) : config(cfg) {
   if (pre) ln_f = LayerNorm(config.n_embd, config.layer_norm_epsilon, init);
 }
 
-Variable GPT::hidden_states(const Tensor& ids, const Mode& mode) const {
+Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache) const {
   check(ids.defined() && ids.dim() == 2 && ids.dtype() == DType::i32, "GPT", "ids must be i32 (B, T), got {} {}",
         ids.defined() ? to_string(ids.dtype()) : "undefined", ids.defined() ? shape_str(ids.shape()) : "");
-  int64_t T = ids.size(1);
-  check(T >= 1 && T <= config.n_ctx, "GPT", "sequence length {} is outside 1..n_ctx = {} (the model has {} positions)",
-        T, config.n_ctx, config.n_ctx);
-  Tensor positions = arange(0, T, DType::i32);                                   // (T,)
+  int64_t T = ids.size(1), past = cache ? cache->length : 0;
+  check(T >= 1 && past + T <= config.n_ctx, "GPT",
+        "sequence length {} is outside 1..n_ctx = {} (the model has {} positions)", past + T, config.n_ctx,
+        config.n_ctx);
+  if (cache) cache->layers.resize(h.size());
+  Tensor positions = arange(past, past + T, DType::i32);                         // (T,) absolute positions
   Variable x = tokens_embed.forward(ids) + positions_embed.forward(positions);  // (B, T, C) + (T, C)
   x = drop.forward(x, mode);
-  for (const Block& block : h) x = block.forward(x, mode);  // (B, T, C)
+  for (size_t l = 0; l < h.size(); ++l) x = h[l].forward(x, mode, cache ? &cache->layers[l] : nullptr);  // (B, T, C)
+  if (cache) cache->length += T;
   if (config.norm == Norm::pre) x = ln_f.forward(x);
   return x;
 }
 
-Variable GPT::logits(const Tensor& ids, const Mode& mode) const {
-  Variable x = hidden_states(ids, mode);                   // (B, T, C)
+Variable GPT::logits(const Tensor& ids, const Mode& mode, KVCache* cache) const {
+  Variable x = hidden_states(ids, mode, cache);            // (B, T, C)
   int64_t B = ids.size(0), T = ids.size(1), C = config.n_embd;
   Variable flat = reshape(x, {B * T, C});                  // (B·T, C)
   Variable out = matmul(flat, tokens_embed.weight, false, true);  // (B·T, V) = h W_eᵀ, the tied head

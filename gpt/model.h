@@ -13,6 +13,12 @@
 
 namespace kiso {
 
+// Every layer's cached keys and values, and how many positions they hold (generation only).
+struct KVCache {
+  std::vector<LayerCache> layers;
+  int64_t length = 0;  // positions already in the cache: the next token's position
+};
+
 struct GPT {
   GPTConfig config;
   Embedding tokens_embed;     // W_e (V, C), also the LM head
@@ -26,10 +32,12 @@ struct GPT {
   GPT(const GPTConfig& config, Generator& gen, DType dtype = DType::f32);
 
   // ids i32 (B, T) -> the final hidden states h_n (B, T, C), what task heads read.
-  // T must be at most n_ctx; ids must be < vocab_size.
-  Variable hidden_states(const Tensor& ids, const Mode& mode) const;
+  // T must be at most n_ctx; ids must be < vocab_size. With a cache, ids are the tokens that
+  // follow the cache->length cached ones (positions cache->length ...), and the cache grows;
+  // cache->length + T must stay within n_ctx.
+  Variable hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache = nullptr) const;
   // ids (B, T) -> next-token logits (B, T, V) = h_n W_eᵀ.
-  Variable logits(const Tensor& ids, const Mode& mode) const;
+  Variable logits(const Tensor& ids, const Mode& mode, KVCache* cache = nullptr) const;
   // Mean cross-entropy of the logits against targets (B, T) (ignore_index -100 skips a position).
   Variable loss(const Tensor& ids, const Tensor& targets, const Mode& mode) const;
 

@@ -82,17 +82,27 @@ static Variable merge_heads(const Variable& y, int64_t B) {
 }
 
 // attention(Q, K, V) = softmax(Q Kᵀ / √HS, causal) V, per head (Vaswani et al. 2017).
-Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode) const {
+Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, LayerCache* cache) const {
   check(x.shape().size() == 3, "CausalSelfAttention", "input must be (B, T, C), got {}", shape_str(x.shape()));
   int64_t B = x.shape()[0], C = x.shape()[2];
   Variable qkv = c_attn.forward(x);                        // (B, T, 3C)
   Variable q = split_heads(slice(qkv, -1, 0, C), n_head);  // (B·NH, T, HS)
   Variable k = split_heads(slice(qkv, -1, C, 2 * C), n_head);
   Variable v = split_heads(slice(qkv, -1, 2 * C, 3 * C), n_head);
+  if (cache) {  // the new tokens see the cached past: K, V (B·NH, T_past + T, HS)
+    check(!grad_enabled(), "CausalSelfAttention", "the KV cache is for inference: call under a NoGradGuard");
+    if (cache->k.defined()) {
+      k = Variable(concat({cache->k, k.value()}, 1));
+      v = Variable(concat({cache->v, v.value()}, 1));
+    }
+    cache->k = k.value();
+    cache->v = v.value();
+  }
   // Scores scaled by 1/√HS: q·k sums HS products, so unscaled scores grow like √HS and would
   // push the softmax into its flat, tiny-gradient regions.
   double scale = 1.0 / std::sqrt(double(C / n_head));
-  Variable att = mul(matmul(q, k, false, true), scale);   // (B·NH, T, T)
+  Variable att = mul(matmul(q, k, false, true), scale);   // (B·NH, T, T_past + T): the causal
+                                                          // mask lets query i see keys up to T_past + i
   att = attn_dropout.forward(softmax(att, /*causal=*/true), mode);
   Variable y = merge_heads(matmul(att, v), B);            // (B·NH, T, HS) -> (B, T, C)
   return resid_dropout.forward(c_proj.forward(y), mode);  // (B, T, C)
@@ -128,13 +138,13 @@ Block::Block(int64_t n_embd, int64_t n_head, int64_t n_inner, GeluKind kind, dou
     : attn(n_embd, n_head, attn_pdrop, resid_pdrop, init), ln_1(n_embd, layer_norm_eps, init),
       mlp(n_embd, n_inner, kind, resid_pdrop, init), ln_2(n_embd, layer_norm_eps, init), pre_norm(pre_norm_) {}
 
-Variable Block::forward(const Variable& x, const Mode& mode) const {
+Variable Block::forward(const Variable& x, const Mode& mode, LayerCache* cache) const {
   if (pre_norm) {  // GPT-2: normalise the branch input, keep the residual stream raw
-    Variable h = x + attn.forward(ln_1.forward(x), mode);
+    Variable h = x + attn.forward(ln_1.forward(x), mode, cache);
     return h + mlp.forward(ln_2.forward(h), mode);
   }
   // GPT-1 (post-LN): h = LN(x + attention(x)), out = LN(h + MLP(h))
-  Variable h = ln_1.forward(x + attn.forward(x, mode));
+  Variable h = ln_1.forward(x + attn.forward(x, mode, cache));
   return ln_2.forward(h + mlp.forward(h, mode));
 }
 

@@ -85,6 +85,12 @@ struct Dropout {
   Variable forward(const Variable& x, const Mode& mode) const;
 };
 
+// The keys and values one attention layer has computed for the tokens seen so far, so that
+// generation feeds each new token once instead of the whole context again (inference only).
+struct LayerCache {
+  Tensor k, v;  // (B·NH, T_past, HS) each; undefined before the first token
+};
+
 // Masked multi-head self-attention: each position attends to itself and the past only.
 struct CausalSelfAttention {
   Linear c_attn;  // C -> 3C: query, key and value projections fused in one matmul
@@ -95,7 +101,9 @@ struct CausalSelfAttention {
 
   CausalSelfAttention() = default;
   CausalSelfAttention(int64_t n_embd, int64_t n_head, double attn_pdrop, double resid_pdrop, const Init& init);
-  Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C)
+  // x (B, T, C) -> (B, T, C). With a cache, x holds only the new tokens: they attend to the
+  // cached keys and values too, and are appended to them.
+  Variable forward(const Variable& x, const Mode& mode, LayerCache* cache = nullptr) const;
   Parameters parameters();
 };
 
@@ -124,7 +132,7 @@ struct Block {
   Block() = default;
   Block(int64_t n_embd, int64_t n_head, int64_t n_inner, GeluKind kind, double attn_pdrop, double resid_pdrop,
         double layer_norm_eps, bool pre_norm, const Init& init);
-  Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C)
+  Variable forward(const Variable& x, const Mode& mode, LayerCache* cache = nullptr) const;  // (B, T, C)
   Parameters parameters();
 };
 

@@ -47,12 +47,17 @@ std::vector<int32_t> generate(const GPT& model, const std::vector<int32_t>& prom
   std::vector<int32_t> ids = prompt;
   int64_t V = model.config.vocab_size, ctx = model.config.n_ctx;
   Generator gen{o.seed};
+  KVCache cache;
   for (int64_t n = 0; n < o.max_new_tokens; ++n) {
-    // The last n_ctx tokens are all the model can see.
+    // The last n_ctx tokens are all the model can see. With the cache, feed only the tokens it
+    // has not seen, unless the window has slid (then start the cache again on the window).
     size_t start = ids.size() > size_t(ctx) ? ids.size() - size_t(ctx) : 0;
-    std::vector<int32_t> window(ids.begin() + long(start), ids.end());
+    if (!o.use_cache || start > 0 || ids.size() <= size_t(cache.length)) cache = KVCache{};
+    size_t first_new = o.use_cache ? start + size_t(cache.length) : start;
+    std::vector<int32_t> window(ids.begin() + long(first_new), ids.end());
     int64_t T = int64_t(window.size());
-    Tensor logits = model.logits(from_vector(window, {1, T}), Mode::eval()).value();  // (1, T, V)
+    KVCache* kv = o.use_cache ? &cache : nullptr;
+    Tensor logits = model.logits(from_vector(window, {1, T}), Mode::eval(), kv).value();  // (1, T, V)
     std::vector<float> last = to_dtype(slice(logits, 1, T - 1, T), DType::f32).to_vector<float>();  // (V,)
     double u = rand({1}, gen, DType::f64).item();
     int32_t next = sample_from_logits(last, o, u);

@@ -5,8 +5,9 @@
 // probability reaches p (top-p, "nucleus", Holtzman et al. 2020); renormalise; draw one token
 // with kiso's Philox stream, so a seed gives the same text on any machine. Temperature 0 is
 // greedy (the most likely token).
-// What it is not (yet): cached. Every token runs the whole context through the model again,
-// O(T²) work per token; a KV cache that keeps each layer's keys and values is left for later.
+// With use_cache (the default) each layer's keys and values are kept (gpt/model.h KVCache), so
+// a new token costs one position's forward pass; once the context is full the window slides
+// and the cache is rebuilt from the last n_ctx tokens, exactly what the uncached path computes.
 #pragma once
 
 #include <vector>
@@ -22,6 +23,7 @@ struct SampleOptions {
   double top_p = 1.0;        // 1: no limit
   uint64_t seed = 42;
   int32_t stop_token = -1;   // stop after generating this id (e.g. <|endoftext|>); -1: never
+  bool use_cache = true;     // false: run the whole window for every token (the test oracle)
 };
 
 // The prompt's ids followed by the generated ones.
