@@ -3,6 +3,8 @@
 // Oracle: the saved model itself (bit equality), and hand-built files for the error cases.
 #include <doctest/doctest.h>
 
+#include "tests/temp_dir.h"
+
 #include <filesystem>
 
 #include "gpt/atomic_file.h"
@@ -11,16 +13,6 @@
 using namespace kiso;
 namespace fs = std::filesystem;
 
-// A fresh, empty directory under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("kiso_test_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str(const std::string& file = "") const { return file.empty() ? path.string() : (path / file).string(); }
-};
 
 static GPTConfig test_config() {
   GPTConfig c;

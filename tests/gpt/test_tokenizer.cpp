@@ -8,6 +8,8 @@
 // the GPT-2 tests fail, saying so, when they are missing.
 #include <doctest/doctest.h>
 
+#include "tests/temp_dir.h"
+
 #include <cstdio>
 
 #include <algorithm>
@@ -27,16 +29,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh, empty directory under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("kiso_test_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str(const std::string& file = "") const { return file.empty() ? path.string() : (path / file).string(); }
-};
 
 const std::string kGpt2Dir = std::string(KISO_SOURCE_DIR) + "/../shared/data/gpt2/";
 

@@ -3,6 +3,8 @@
 // against the probabilities computed here; greedy decoding against argmax.
 #include <doctest/doctest.h>
 
+#include "tests/temp_dir.h"
+
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -18,9 +20,8 @@ namespace fs = std::filesystem;
 TEST_SUITE("train") {
 
 TEST_CASE("prepare: the shards decode back to the documents joined by <|endoftext|>") {
-  fs::path dir = fs::temp_directory_path() / "kiso_prepare_test";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  TempDir tmp("prepare");
+  fs::path dir = tmp.path;
   std::string a, b;
   for (int i = 0; i < 200; ++i) a += "the cat sat on the mat " + std::to_string(i % 7) + ". ";
   for (int i = 0; i < 100; ++i) b += "Über straße — naïve café ";
@@ -46,7 +47,6 @@ TEST_CASE("prepare: the shards decode back to the documents joined by <|endoftex
   o.inputs = {(dir / "bad.txt").string()};
   o.tokenizer_dir = o.out_dir + "/tokenizer";
   CHECK_THROWS_WITH_AS(prepare(o, log), doctest::Contains("bad.txt"), Error);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("sample_from_logits: greedy, top-k, top-p and the sampled frequencies") {
@@ -88,6 +88,35 @@ TEST_CASE("generate: greedy decoding is deterministic and extends the prompt") {
   Tensor logits = model.logits(from_vector(window, {1, 8}), Mode::eval()).value();
   std::vector<float> last = slice(logits, 1, 7, 8).to_vector<float>();
   CHECK(int32_t(std::max_element(last.begin(), last.end()) - last.begin()) == out[13]);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("train") {
+
+TEST_CASE("generate: the KV cache gives the same tokens as running the whole window each time") {
+  Generator gen{2};
+  GPTConfig c;
+  c.vocab_size = 30, c.n_ctx = 10, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  c.initializer_range = 0.5;  // peaked distributions: different caches would show in the tokens
+  for (Norm norm : {Norm::post, Norm::pre}) {
+    c.norm = norm;
+    GPT model(c, gen, DType::f64);  // f64: the two paths round differently only near 1e-16
+    for (double temperature : {0.0, 1.0}) {
+      SampleOptions cached, uncached;
+      cached.max_new_tokens = uncached.max_new_tokens = 16;  // past n_ctx = 10: the window slides
+      cached.temperature = uncached.temperature = temperature;
+      uncached.use_cache = false;
+      std::vector<int32_t> prompt{1, 2, 3};
+      INFO("norm ", norm == Norm::post ? "post" : "pre", ", temperature ", temperature);
+      CHECK(generate(model, prompt, cached) == generate(model, prompt, uncached));
+    }
+  }
+  // The cache is for inference only.
+  GPT model(c, gen);
+  KVCache cache;
+  CHECK_THROWS_WITH_AS(model.logits(from_vector(std::vector<int32_t>{1}, {1, 1}), Mode::eval(), &cache),
+                       doctest::Contains("KV cache is for inference"), Error);
 }
 
 }  // TEST_SUITE

@@ -3,6 +3,8 @@
 // its last good checkpoint. Oracle: the uninterrupted run itself.
 #include <doctest/doctest.h>
 
+#include "tests/temp_dir.h"
+
 #include <filesystem>
 #include <sstream>
 
@@ -15,15 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct RunDir {
-  fs::path path;
-  explicit RunDir(const std::string& name) : path(fs::temp_directory_path() / ("kiso_pretrain_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~RunDir() { fs::remove_all(path); }
-  std::string str(const std::string& sub) const { return (path / sub).string(); }
-};
 
 // A data directory of a learnable toy language: counting modulo 50 with a random stride per
 // "document", so the next token is predictable from the previous two.
@@ -42,7 +35,7 @@ void write_toy_data(const std::string& dir) {
   write_file_atomic(dir + "/meta.json", R"({"vocab_size": 50})");
 }
 
-PretrainOptions toy_options(const RunDir& d, const std::string& out) {
+PretrainOptions toy_options(const TempDir& d, const std::string& out) {
   PretrainOptions o;
   o.data_dir = d.str("data");
   o.out_dir = d.str(out);
@@ -57,7 +50,7 @@ PretrainOptions toy_options(const RunDir& d, const std::string& out) {
 TEST_SUITE("train") {
 
 TEST_CASE("pretrain: a resumed run's losses equal an uninterrupted run's, bit for bit") {
-  RunDir d("resume");
+  TempDir d("resume");
   write_toy_data(d.str("data"));
   std::ostringstream log;
   PretrainResult straight = pretrain(toy_options(d, "a"), log);
@@ -93,7 +86,7 @@ TEST_CASE("pretrain: a resumed run's losses equal an uninterrupted run's, bit fo
 }
 
 TEST_CASE("pretrain: the loss falls on a learnable toy language") {
-  RunDir d("learn");
+  TempDir d("learn");
   write_toy_data(d.str("data"));
   PretrainOptions o = toy_options(d, "run");
   o.steps = 40, o.eval_every = 0, o.checkpoint_every = 0;
@@ -105,7 +98,7 @@ TEST_CASE("pretrain: the loss falls on a learnable toy language") {
 }
 
 TEST_CASE("pretrain: a diverging run stops with a clear message and keeps its last good checkpoint") {
-  RunDir d("nan");
+  TempDir d("nan");
   write_toy_data(d.str("data"));
   PretrainOptions o = toy_options(d, "run");
   o.lr = 1e30, o.warmup_steps = 0, o.clip = 0, o.checkpoint_every = 1, o.steps = 5;
@@ -116,7 +109,7 @@ TEST_CASE("pretrain: a diverging run stops with a clear message and keeps its la
 }
 
 TEST_CASE("pretrain: bad options are errors") {
-  RunDir d("bad");
+  TempDir d("bad");
   write_toy_data(d.str("data"));
   std::ostringstream log;
   PretrainOptions o = toy_options(d, "run");

@@ -8,6 +8,8 @@
 // recomputed from philox_block; an uninterrupted loader as the oracle for seek.
 #include <doctest/doctest.h>
 
+#include "tests/temp_dir.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -22,16 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh, empty directory under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / ("kiso_test_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string str(const std::string& file = "") const { return file.empty() ? path.string() : (path / file).string(); }
-};
 
 // A shard assembled by hand, byte by byte, so that malformed headers can be written:
 // 256 little-endian int32 (magic, version, count, then zeros) and the tokens as little-endian uint16.
