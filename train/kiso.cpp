@@ -30,6 +30,8 @@
 #include "train/sample.h"
 #include "train/shards.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -379,6 +381,7 @@ int main(int argc, char** argv) {
     }
     if (*pretrain_cmd) {
       check(device == "cpu", "pretrain", "--device {}: only cpu is available until the CUDA backend lands", device);
+      pre.progress_bar = !as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
       PretrainResult r = pretrain(pre, as_json ? std::cerr : std::cout);
       if (as_json)
         std::cout << json{{"initial_val_loss", r.initial_val_loss}, {"final_val_loss", r.final_val_loss},

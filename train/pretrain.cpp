@@ -101,6 +101,17 @@ double evaluate_loss(const GPT& model, const std::vector<Batch>& batches) {
 
 // ---- the loop ----
 
+// "[#########...........]  45%  step 450/1000  eta 1m20s", drawn without a newline so the next
+// write can erase it ("\r\033[K": carriage return, clear to the end of the line).
+static std::string progress_bar(int64_t step, int64_t end, double seconds_per_step) {
+  constexpr int width = 30;
+  int filled = int(width * step / std::max<int64_t>(end, 1));
+  int64_t eta = int64_t(seconds_per_step * double(end - step));
+  return fmt::format("[{}{}] {:3d}%  step {}/{}  eta {}m{:02d}s", std::string(size_t(filled), '#'),
+                     std::string(size_t(width - filled), '.'), int(100 * step / std::max<int64_t>(end, 1)), step, end,
+                     eta / 60, eta % 60);
+}
+
 static void append_line(const std::string& path, const Json& record) {
   std::ofstream f(path, std::ios::app);
   f << record.dump() << "\n";
@@ -196,10 +207,12 @@ PretrainResult pretrain(const PretrainOptions& o, std::ostream& log) {
     r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     r.tokens_per_second = double(o.batch_size * o.seq_len * o.grad_accum) / (r.ms / 1000.0);
     if ((o.eval_every > 0 && step % o.eval_every == 0) || step == end) r.val_loss = evaluate_loss(model, val);
+    if (o.progress_bar) log << "\r\033[K";  // erase the bar, write the step line, redraw the bar
     if (!o.quiet)
       log << fmt::format("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} ms | {:.0f} tok/s{}\n",
                          step, o.steps, r.loss, r.lr, r.grad_norm, r.ms, r.tokens_per_second,
                          r.val_loss ? fmt::format(" | val loss {:.4f}", *r.val_loss) : "");
+    if (o.progress_bar) log << progress_bar(step, end, r.ms / 1000.0) << std::flush;
     Json rec{{"step", step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm}, {"ms", r.ms},
              {"tokens_per_second", r.tokens_per_second}};
     if (r.val_loss) rec["val_loss"] = *r.val_loss;
@@ -211,6 +224,7 @@ PretrainResult pretrain(const PretrainOptions& o, std::ostream& log) {
       last_checkpoint = step;
     }
   }
+  if (o.progress_bar) log << "\n";
   result.final_val_loss = result.records.empty() ? result.initial_val_loss : *result.records.back().val_loss;
   return result;
 }

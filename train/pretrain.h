@@ -54,6 +54,8 @@ struct PretrainOptions {
   int64_t stop_at = 0;        // > 0: checkpoint and return after this step, as if interrupted
                               // (the schedule still spans `steps`; --resume continues)
   bool quiet = false;         // no per-step lines on the log stream
+  bool progress_bar = false;  // redraw a bar under the step lines (for a terminal; the CLI sets
+                              // it when stdout is one)
 };
 
 struct StepRecord {
