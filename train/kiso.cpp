@@ -9,6 +9,7 @@
 //        kiso pretrain                  phase 1: next-token prediction (train/pretrain.h)
 //        kiso eval                      loss and perplexity of a model on a shard or text
 //        kiso sample                    generate text from a model
+//        kiso bench --preset NAME       training and inference tokens/s, model FLOPs utilisation
 // The README documents each with an example.
 //
 // Every subcommand takes --json to print its result as one JSON object on stdout. This is
@@ -25,6 +26,7 @@
 #include "gpt/checkpoint.h"
 #include "gpt/model.h"
 #include "gpt/tokenizer.h"
+#include "train/bench.h"
 #include "train/prepare.h"
 #include "train/pretrain.h"
 #include "train/sample.h"
@@ -326,6 +328,7 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--seq-len", pre.seq_len, "tokens per sequence")->capture_default_str();
   pretrain_cmd->add_option("--grad-accum", pre.grad_accum, "micro-batches per step")->capture_default_str();
   pretrain_cmd->add_option("--steps", pre.steps, "optimizer steps")->capture_default_str();
+  pretrain_cmd->add_option("--epochs", pre.epochs, "or: passes' worth of training tokens (sets --steps)");
   pretrain_cmd->add_option("--lr", pre.lr, "maximum learning rate")->capture_default_str();
   pretrain_cmd->add_option("--warmup", pre.warmup_steps, "linear warmup steps, then cosine to 0")->capture_default_str();
   pretrain_cmd->add_option("--beta1", pre.beta1, "AdamW")->capture_default_str();
@@ -365,8 +368,30 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--seed", sample.seed, "the sampling stream")->capture_default_str();
   sample_cmd->add_flag("--json", as_json, "print the result as one JSON object");
 
+  // kiso bench
+  BenchOptions bench;
+  std::string bench_device = "cpu";
+  CLI::App* bench_cmd = app.add_subcommand("bench", "training and inference tokens/s and MFU of a preset");
+  bench_cmd->add_option("--preset", bench.preset, "gpt1, small or tiny")->capture_default_str();
+  bench_cmd->add_option("--batch-size", bench.batch_size, "0: 16 tiny, 8 small, 1 gpt1");
+  bench_cmd->add_option("--seq-len", bench.seq_len, "0: min(128, n_ctx)");
+  bench_cmd->add_option("--warmup", bench.warmup, "untimed steps first")->capture_default_str();
+  bench_cmd->add_option("--steps", bench.steps, "timed steps (0: 3, or 2 for gpt1)");
+  bench_cmd->add_option("--threads", bench.threads, "0: OMP_NUM_THREADS or all cores");
+  bench_cmd->add_option("--peak-gflops", bench.peak_gflops, "the peak MFU is measured against (0: estimate)");
+  bench_cmd->add_option("--device", bench_device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
+  bench_cmd->add_flag("--json", as_json, "print the result as one JSON object");
+
   try {
     app.parse(argc, argv);
+    if (*bench_cmd) {
+      check(bench_device == "cpu", "bench", "--device {}: only cpu is available until the CUDA backend lands",
+            bench_device);
+      BenchResult r = run_bench(bench, std::cerr);
+      if (as_json) std::cout << bench_json(r) << "\n";
+      else print_bench(r, std::cout);
+      return 0;
+    }
     if (*model) return run_model(preset_name, dir, as_json);
     if (*tok_train) return run_tokenizer_train(inputs, vocab_size, out_dir, as_json);
     if (*tok_encode) return run_tokenizer_encode(tok_dir, text, file, as_json);

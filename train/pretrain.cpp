@@ -132,8 +132,20 @@ static void truncate_log(const std::string& path, int64_t step) {
   write_file_atomic(path, kept);
 }
 
-PretrainResult pretrain(const PretrainOptions& o, std::ostream& log) {
+// Steps for `epochs` passes over the training tokens (windows are sampled, so an "epoch" is a
+// token count, not a guarantee that every window was seen).
+static int64_t steps_for_epochs(const PretrainOptions& o) {
+  std::string path = o.data_dir + "/meta.json";
+  int64_t tokens = get_int(parse_json_strict(read_file(path), path), "train_tokens", path);
+  double per_step = double(o.batch_size * o.seq_len * o.grad_accum);
+  return std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(tokens) / per_step)));
+}
+
+PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
+  PretrainOptions o = options;
   check(!o.data_dir.empty() && !o.out_dir.empty(), "pretrain", "needs a data directory and an output directory");
+  check(o.epochs >= 0, "pretrain", "--epochs must be >= 0, got {}", o.epochs);
+  if (o.epochs > 0) o.steps = steps_for_epochs(o);
   check(o.batch_size >= 1 && o.grad_accum >= 1 && o.steps >= 1, "pretrain",
         "batch size ({}), gradient accumulation ({}) and steps ({}) must be at least 1", o.batch_size, o.grad_accum,
         o.steps);

@@ -40,6 +40,8 @@ struct PretrainOptions {
   int64_t seq_len = 128;    // T, at most the model's n_ctx
   int64_t grad_accum = 1;   // micro-batches per optimizer step
   int64_t steps = 200;
+  double epochs = 0;        // > 0: instead of steps, this many passes' worth of the training
+                            // tokens: steps = ceil(epochs · train tokens / (B · T · grad_accum))
   double lr = 2.5e-4;       // GPT-1's maximum learning rate
   int64_t warmup_steps = 20;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;

@@ -1,0 +1,323 @@
+// train/bench.cpp — `kiso bench`: training and inference throughput of a whole GPT, and MFU.
+// The FLOP formula and what is timed are explained in train/bench.h.
+#include "train/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/core.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gpt/model.h"
+#include "nn/optim.h"
+
+namespace kiso {
+
+// ---- the FLOP count ----
+
+int64_t matmul_parameters(const GPTConfig& c) {
+  int64_t C = c.n_embd, per_layer = C * 3 * C + C * C + C * c.n_inner + c.n_inner * C;  // c_attn, c_proj, c_fc, c_proj
+  return c.n_layer * per_layer + c.vocab_size * C;  // + the tied LM head (V, C)
+}
+
+double forward_flops_per_token(const GPTConfig& c, int64_t T) {
+  return 2.0 * double(matmul_parameters(c)) + 2.0 * double(c.n_layer) * double(T) * double(c.n_embd);
+}
+
+double training_flops_per_token(const GPTConfig& c, int64_t T) { return 3.0 * forward_flops_per_token(c, T); }
+
+// ---- the peak ----
+
+// The value of the first "key : value" line of /proc/cpuinfo whose key is `key`; "" if none.
+static std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
+  std::istringstream in(cpuinfo);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string k = line.substr(0, colon);
+    k.erase(k.find_last_not_of(" \t") + 1);
+    if (k != key) continue;
+    size_t start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
+static bool has_flag(const std::string& flags, const std::string& flag) {
+  return (" " + flags + " ").find(" " + flag + " ") != std::string::npos;
+}
+
+PeakEstimate estimate_cpu_peak(const std::string& cpuinfo, int threads, int logical_cpus) {
+  std::string mhz = cpuinfo_field(cpuinfo, "cpu MHz");
+  if (mhz.empty()) return {0, "unknown: no 'cpu MHz' in /proc/cpuinfo; give the peak (--peak-gflops)"};
+  double ghz = std::atof(mhz.c_str()) / 1000.0;
+  if (!(ghz > 0)) return {0, fmt::format("unknown: cannot read 'cpu MHz: {}'; give the peak (--peak-gflops)", mhz)};
+
+  std::string flags = cpuinfo_field(cpuinfo, "flags");
+  int per_cycle = 8;
+  std::string isa = "SSE: 4-wide add + 4-wide multiply";
+  if (has_flag(flags, "avx512f")) per_cycle = 64, isa = "AVX-512F: 2 FMA units x 16 floats x 2";
+  else if (has_flag(flags, "avx2") && has_flag(flags, "fma")) per_cycle = 32, isa = "AVX2+FMA: 2 FMA units x 8 floats x 2";
+
+  // Hyperthreads of one core share its FMA units: count physical cores.
+  int physical = logical_cpus;
+  int cores_per_socket = std::atoi(cpuinfo_field(cpuinfo, "cpu cores").c_str());
+  int siblings = std::atoi(cpuinfo_field(cpuinfo, "siblings").c_str());
+  if (cores_per_socket > 0 && siblings > cores_per_socket) physical = logical_cpus * cores_per_socket / siblings;
+  int cores = std::max(1, std::min(threads, physical));
+
+  double gflops = double(cores) * ghz * double(per_cycle);
+  return {gflops, fmt::format("estimate: {} core{} x {:.3f} GHz ('cpu MHz' of /proc/cpuinfo) x {} FLOP/cycle ({})",
+                              cores, cores == 1 ? "" : "s", ghz, per_cycle, isa)};
+}
+
+PeakEstimate estimate_cpu_peak(int threads) {
+  std::ifstream f("/proc/cpuinfo");
+  std::stringstream text;
+  text << f.rdbuf();
+  int logical = int(std::max(1u, std::thread::hardware_concurrency()));
+  return estimate_cpu_peak(text.str(), threads, logical);
+}
+
+// ---- machine facts for the record ----
+
+static std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::stringstream text;
+  text << f.rdbuf();
+  std::string name = cpuinfo_field(text.str(), "model name");
+  return name.empty() ? "unknown" : name;
+}
+
+// The 1-, 5- and 15-minute load averages: near or above the thread count, other work competes.
+static std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string one, five, fifteen;
+  f >> one >> five >> fifteen;
+  return one.empty() ? "unknown" : one + " " + five + " " + fifteen;
+}
+
+static int current_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+namespace {
+
+// Sets OpenMP's thread count for one run and puts the old one back.
+struct BenchThreads {
+  int saved = current_threads();
+  explicit BenchThreads(int n) {
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+  }
+  ~BenchThreads() {
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+  }
+};
+
+}  // namespace
+
+// ---- timing ----
+
+// Runs `iteration` warmup times untimed, then `steps` times under steady_clock.
+template <class F>
+static std::vector<double> time_loop(int warmup, int steps, const char* what, std::ostream& log, F iteration) {
+  for (int i = 0; i < warmup; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    iteration();
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    log << fmt::format("  {} warm-up {}/{}: {:.1f} ms\n", what, i + 1, warmup, ms) << std::flush;
+  }
+  std::vector<double> times;
+  for (int i = 0; i < steps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    iteration();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    log << fmt::format("  {} step {}/{}: {:.1f} ms\n", what, i + 1, steps, times.back()) << std::flush;
+  }
+  return times;
+}
+
+static LoopTiming summarise(std::vector<double> ms, double tokens, double flops_per_token, double peak_gflops) {
+  std::sort(ms.begin(), ms.end());
+  LoopTiming t;
+  t.ms = ms;
+  t.best_ms = ms.front();
+  // the median; with an even count, the mean of the middle two
+  size_t n = ms.size();
+  t.median_ms = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+  t.tokens_per_second = tokens / (t.median_ms / 1000.0);
+  t.best_tokens_per_second = tokens / (t.best_ms / 1000.0);
+  t.gflops = flops_per_token * t.tokens_per_second * 1e-9;
+  t.mfu = peak_gflops > 0 ? t.gflops / peak_gflops : 0.0;
+  return t;
+}
+
+// B·T token ids drawn uniformly from [0, V).
+static Tensor random_ids(int64_t B, int64_t T, int64_t V, Generator& gen) {
+  std::vector<float> u = rand({B, T}, gen).to_vector<float>();
+  std::vector<int32_t> ids(u.size());
+  for (size_t i = 0; i < u.size(); ++i) ids[i] = int32_t(std::min<int64_t>(int64_t(double(u[i]) * double(V)), V - 1));
+  return from_vector(ids, {B, T});  // (B, T) i32
+}
+
+// ---- the benchmark ----
+
+BenchResult run_bench(const BenchOptions& o, std::ostream& log) { return run_bench(preset(o.preset), o, log); }
+
+BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostream& log) {
+  config.validate();
+  bool gpt1 = o.preset == "gpt1";
+  BenchResult r;
+  r.preset = o.preset;
+  r.config = config;
+  r.batch_size = o.batch_size > 0 ? o.batch_size : o.preset == "tiny" ? 16 : o.preset == "small" ? 8 : 1;
+  r.seq_len = o.seq_len > 0 ? o.seq_len : std::min<int64_t>(128, config.n_ctx);
+  r.warmup = o.warmup;
+  r.steps = o.steps > 0 ? o.steps : gpt1 ? 2 : 3;
+  check(o.batch_size >= 0 && o.seq_len >= 0, "bench", "batch size ({}) and sequence length ({}) must be positive",
+        o.batch_size, o.seq_len);
+  check(r.seq_len <= config.n_ctx, "bench", "sequence length {} is longer than the model's context (n_ctx {})",
+        r.seq_len, config.n_ctx);
+  check(o.warmup >= 0 && o.steps >= 0, "bench", "warm-up ({}) and steps ({}) must not be negative", o.warmup, o.steps);
+  check(o.peak_gflops >= 0, "bench", "the peak must not be negative, got {} GFLOP/s", o.peak_gflops);
+
+  BenchThreads thread_count(o.threads);
+  r.threads = current_threads();
+  r.cpu = cpu_model();
+  r.load_average = load_average();
+  if (o.peak_gflops > 0) {
+    r.peak_gflops = o.peak_gflops;
+    r.peak_source = "given (--peak-gflops)";
+  } else {
+    PeakEstimate p = estimate_cpu_peak(r.threads);
+    r.peak_gflops = p.gflops;
+    r.peak_source = p.source;
+  }
+  r.matmul_parameters = matmul_parameters(config);
+  r.forward_flops_per_token = forward_flops_per_token(config, r.seq_len);
+  r.training_flops_per_token = training_flops_per_token(config, r.seq_len);
+
+  Generator init{o.seed, 0}, data{o.seed, 1}, dropout{o.seed, 2};
+  GPT model(config, init);
+  r.parameters = model.num_parameters();
+  // A fresh batch for every iteration, drawn before the clock starts: random ids cannot be
+  // learned, so the loss stays near ln V (the same batch again would be memorised).
+  std::vector<Tensor> inputs, targets;  // (B, T) each
+  for (int i = 0; i < r.warmup + r.steps; ++i) {
+    inputs.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data));
+    targets.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data));
+  }
+  double tokens = double(r.batch_size * r.seq_len);
+  log << fmt::format("bench {}: {} parameters, B={} T={}, {} thread{}, load average {}\n", r.preset, r.parameters,
+                     r.batch_size, r.seq_len, r.threads, r.threads == 1 ? "" : "s", r.load_average);
+
+  // Training: what one step of train/pretrain.cpp does, without the data loader and clipping.
+  AdamW optimizer(model.parameters());
+  size_t i = 0;
+  std::vector<double> train_ms = time_loop(r.warmup, r.steps, "training", log, [&] {
+    Variable loss = model.loss(inputs[i], targets[i], Mode::train(dropout));
+    ++i;
+    r.final_loss = loss.value().item();
+    loss.backward();
+    optimizer.step();
+    optimizer.zero_grad();
+  });
+  r.training = summarise(train_ms, tokens, r.training_flops_per_token, r.peak_gflops);
+
+  // Inference: the forward pass to the logits (B, T, V), no graph kept.
+  i = 0;
+  std::vector<double> infer_ms = time_loop(r.warmup, r.steps, "inference", log, [&] {
+    NoGradGuard no_grad;
+    Variable logits = model.logits(inputs[i++], Mode::eval());  // (B, T, V)
+  });
+  r.inference = summarise(infer_ms, tokens, r.forward_flops_per_token, r.peak_gflops);
+  return r;
+}
+
+// ---- output ----
+
+void print_bench(const BenchResult& r, std::ostream& out) {
+  const GPTConfig& c = r.config;
+  out << fmt::format("kiso bench --preset {}: f32 on the CPU\n", r.preset);
+  out << fmt::format("CPU: {}; {} thread{}; load average (1, 5, 15 min) before the run: {}\n", r.cpu, r.threads,
+                     r.threads == 1 ? "" : "s", r.load_average);
+  out << fmt::format("model: L={} C={} NH={} n_inner={} V={} n_ctx={}, {} parameters ({} in matmuls: N)\n", c.n_layer,
+                     c.n_embd, c.n_head, c.n_inner, c.vocab_size, c.n_ctx, r.parameters, r.matmul_parameters);
+  out << fmt::format("batch: B={} x T={} = {} tokens of random ids; {} warm-up, {} timed iterations (median, best)\n",
+                     r.batch_size, r.seq_len, r.batch_size * r.seq_len, r.warmup, r.steps);
+  out << "FLOPs/token: forward = 2*N + 2*L*T*C (Kaplan et al. 2020), training = 3 x forward\n";
+  out << fmt::format("             forward {:.4g} MFLOP, training {:.4g} MFLOP\n", r.forward_flops_per_token * 1e-6,
+                     r.training_flops_per_token * 1e-6);
+  out << fmt::format("peak: {:.1f} GFLOP/s, {}\n", r.peak_gflops, r.peak_source);
+  out << "training = forward + loss + backward + AdamW step, dropout on; inference = forward to logits, eval, no graph\n\n";
+  out << fmt::format("{:<10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>6}\n", "", "ms/iter", "ms/iter", "tokens/s",
+                     "tokens/s", "GFLOP/s", "MFU");
+  out << fmt::format("{:<10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>6}\n", "", "median", "best", "median", "best",
+                     "median", "");
+  for (auto [name, t] : {std::pair{"training", &r.training}, std::pair{"inference", &r.inference}})
+    out << fmt::format("{:<10} {:>10.1f} {:>10.1f} {:>10.0f} {:>10.0f} {:>9.1f} {:>5.1f}%\n", name, t->median_ms,
+                       t->best_ms, t->tokens_per_second, t->best_tokens_per_second, t->gflops, 100.0 * t->mfu);
+  out << fmt::format("last training loss {:.4f} (random ids, a fresh batch each step: near ln V = {:.4f})\n", r.final_loss,
+                     std::log(double(c.vocab_size)));
+}
+
+static Json timing_json(const LoopTiming& t) {
+  return Json{{"ms", t.ms},
+              {"best_ms", t.best_ms},
+              {"median_ms", t.median_ms},
+              {"tokens_per_second", t.tokens_per_second},
+              {"best_tokens_per_second", t.best_tokens_per_second},
+              {"gflops", t.gflops},
+              {"mfu", t.mfu}};
+}
+
+Json bench_json(const BenchResult& r) {
+  const GPTConfig& c = r.config;
+  return Json{{"preset", r.preset},
+              {"device", "cpu"},
+              {"cpu", r.cpu},
+              {"threads", r.threads},
+              {"load_average", r.load_average},
+              {"model",
+               {{"n_layer", c.n_layer},
+                {"n_embd", c.n_embd},
+                {"n_head", c.n_head},
+                {"n_inner", c.n_inner},
+                {"vocab_size", c.vocab_size},
+                {"n_ctx", c.n_ctx}}},
+              {"parameters", r.parameters},
+              {"matmul_parameters", r.matmul_parameters},
+              {"batch_size", r.batch_size},
+              {"seq_len", r.seq_len},
+              {"warmup", r.warmup},
+              {"steps", r.steps},
+              {"flops_formula", "forward = 2*N + 2*L*T*C; training = 3 * forward"},
+              {"forward_flops_per_token", r.forward_flops_per_token},
+              {"training_flops_per_token", r.training_flops_per_token},
+              {"peak_gflops", r.peak_gflops},
+              {"peak_source", r.peak_source},
+              {"final_loss", r.final_loss},
+              {"training", timing_json(r.training)},
+              {"inference", timing_json(r.inference)}};
+}
+
+}  // namespace kiso

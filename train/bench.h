@@ -1,0 +1,108 @@
+// train/bench.h — `kiso bench`: how fast a whole GPT trains and infers on the CPU, and what
+// fraction of the processor's peak that is (MFU, model FLOPs utilisation).
+//
+// What it is: one model of a preset, random token ids (a fresh batch per iteration), and two
+// timed loops:
+//   training   forward + cross-entropy + backward + AdamW step, dropout on (Mode::train)
+//   inference  forward to the logits only, eval mode, no graph (NoGradGuard)
+// each after `warmup` untimed iterations, reported as the median and the best of `steps`.
+// Speed is turned into FLOP/s with the standard analytic count of a decoder-only transformer
+// (below), and divided by a stated peak to give MFU.
+// What it is not: a test (nothing is asserted) nor a kernel benchmark (train/bench_ops.cpp times
+// single ops against OpenBLAS). The numbers depend on the machine and its load: record the
+// date, the CPU, the thread count and the load average with every table (docs/benchmarks.md).
+//
+// FLOPs per token (Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Table 1;
+// PaLM, Chowdhery et al. 2022, appendix B, for MFU):
+//   forward  = 2·N + 2·L·T·C
+//   training = 3 × forward   (the backward costs twice the forward: one product for the
+//                             gradient of the input, one for the gradient of the weight)
+// N counts the weights that take part in a matrix product, per layer the four of attention and
+// MLP, c_attn C·3C, c_proj C·C, c_fc C·n_inner, c_proj n_inner·C, plus the tied LM head V·C
+// once (the token lookup is not a product; the position embeddings are only added). Biases,
+// LayerNorm gains, softmax and GELU are elementwise and left out, as in both references.
+// 2·L·T·C is attention itself: per layer a token's scores q·k and its mixing Σ p·v each cost
+// 2·C FLOPs per position attended to, and under the causal mask a token attends to (T+1)/2
+// positions on average, so 4·C·T/2. (PaLM's 12·L·H·Q·T counts the full T×T square instead;
+// kiso does compute the full square and masks it, so the hardware does a little more work
+// than the model FLOPs counted here.)
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "gpt/config.h"
+#include "gpt/json.h"
+
+namespace kiso {
+
+struct BenchOptions {
+  std::string preset = "tiny";  // tiny, small or gpt1
+  int64_t batch_size = 0;       // B; 0: 16 for tiny, 8 for small, 1 for gpt1 (keeps a gpt1 step
+                                // within seconds to tens of seconds on two cores)
+  int64_t seq_len = 0;          // T; 0: 128 (the whole context of tiny), at most n_ctx
+  int warmup = 1;               // untimed iterations before each timed loop
+  int steps = 0;                // timed iterations; 0: 3, or 2 for gpt1
+  int threads = 0;              // OpenMP threads for the run; 0: the current count (OMP_NUM_THREADS)
+  double peak_gflops = 0;       // the peak MFU is measured against; 0: estimate from /proc/cpuinfo
+  uint64_t seed = 1234;         // initial weights, token ids and dropout masks
+};
+
+// One timed loop: milliseconds per iteration, sorted from fastest.
+struct LoopTiming {
+  std::vector<double> ms;
+  double best_ms = 0, median_ms = 0;
+  double tokens_per_second = 0;       // B·T / median
+  double best_tokens_per_second = 0;  // B·T / best
+  double gflops = 0;                  // achieved: FLOPs per token × tokens/s (median), in GFLOP/s
+  double mfu = 0;                     // gflops / peak_gflops (0 when the peak is unknown)
+};
+
+struct BenchResult {
+  std::string preset;
+  GPTConfig config;
+  int64_t batch_size = 0, seq_len = 0;
+  int warmup = 0, steps = 0, threads = 0;
+  int64_t parameters = 0;         // every parameter (GPT::num_parameters)
+  int64_t matmul_parameters = 0;  // N of the FLOP formula
+  double forward_flops_per_token = 0, training_flops_per_token = 0;
+  double peak_gflops = 0;
+  std::string peak_source;        // how the peak was obtained, in words
+  std::string cpu;                // /proc/cpuinfo "model name"
+  std::string load_average;       // /proc/loadavg's three averages before the run
+  double final_loss = 0;          // the last training step's loss (a sanity check: near ln V)
+  LoopTiming training, inference;
+};
+
+// N: the weights in matrix products (see the file comment).
+int64_t matmul_parameters(const GPTConfig& config);
+// 2·N + 2·L·T·C and 3 × that, for sequences of T tokens.
+double forward_flops_per_token(const GPTConfig& config, int64_t T);
+double training_flops_per_token(const GPTConfig& config, int64_t T);
+
+// A CPU's peak f32 GFLOP/s, estimated as cores × GHz × FLOPs per cycle per core.
+struct PeakEstimate {
+  double gflops = 0;   // 0 when it could not be estimated
+  std::string source;  // e.g. "estimate: 2 cores x 2.600 GHz x 64 FLOP/cycle (AVX-512F, 2 FMA units) ..."
+};
+// From the text of /proc/cpuinfo: the clock is the first processor's "cpu MHz"; FLOPs per
+// cycle per core assume two FMA units: 64 with avx512f (2 × 16 floats × 2), 32 with avx2 and
+// fma (2 × 8 × 2), otherwise 8 (SSE: 4-wide add and multiply). `threads` is capped at the
+// physical cores: `logical_cpus` × "cpu cores" / "siblings" (hyperthreads share FMA units).
+PeakEstimate estimate_cpu_peak(const std::string& cpuinfo, int threads, int logical_cpus);
+PeakEstimate estimate_cpu_peak(int threads);  // reads /proc/cpuinfo; the machine's logical CPUs
+
+// Builds the preset's model and times it; progress lines go to `log`. Throws on a bad preset,
+// batch size, sequence length or step count.
+BenchResult run_bench(const BenchOptions& options, std::ostream& log);
+// The same with a config of one's own (`options.preset` is then only a label).
+BenchResult run_bench(const GPTConfig& config, const BenchOptions& options, std::ostream& log);
+
+// The result as a table, with the formula and the peak's source stated.
+void print_bench(const BenchResult& result, std::ostream& out);
+// The result for --json: every field above, times in ms, rates in tokens/s and GFLOP/s.
+Json bench_json(const BenchResult& result);
+
+}  // namespace kiso
