@@ -10,6 +10,7 @@
 //        kiso eval                      loss and perplexity of a model on a shard or text
 //        kiso sample                    generate text from a model
 //        kiso bench --preset NAME       training and inference tokens/s, model FLOPs utilisation
+//        kiso plot --run DIR --out F    the run's training and validation loss as SVG
 // The README documents each with an example.
 //
 // Every subcommand takes --json to print its result as one JSON object on stdout. This is
@@ -27,6 +28,7 @@
 #include "gpt/model.h"
 #include "gpt/tokenizer.h"
 #include "train/bench.h"
+#include "train/loss_plot.h"
 #include "train/prepare.h"
 #include "train/pretrain.h"
 #include "train/sample.h"
@@ -382,8 +384,25 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--device", bench_device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
   bench_cmd->add_flag("--json", as_json, "print the result as one JSON object");
 
+  // kiso plot
+  PlotOptions plot;
+  std::string run_dir, plot_out;
+  CLI::App* plot_cmd = app.add_subcommand("plot", "draw a run's training and validation loss as SVG");
+  plot_cmd->add_option("--run", run_dir, "a run directory (with log.jsonl)")->required();
+  plot_cmd->add_option("--out", plot_out, "the SVG file to write (default: RUN/loss.svg)");
+  plot_cmd->add_option("--title", plot.title, "the chart's title")->capture_default_str();
+  plot_cmd->add_flag("--log-y", plot.log_y, "logarithmic loss axis");
+  plot_cmd->add_flag("--json", as_json, "print the result as one JSON object");
+
   try {
     app.parse(argc, argv);
+    if (*plot_cmd) {
+      if (plot_out.empty()) plot_out = run_dir + "/loss.svg";
+      plot_run(run_dir, plot_out, plot);
+      if (as_json) std::cout << json{{"svg", plot_out}} << "\n";
+      else fmt::print("wrote {}\n", plot_out);
+      return 0;
+    }
     if (*bench_cmd) {
       check(bench_device == "cpu", "bench", "--device {}: only cpu is available until the CUDA backend lands",
             bench_device);
