@@ -442,6 +442,9 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     fmt::print(stderr, "kiso: error: {}\n", e.what());
     return 2;
+  } catch (const std::exception& e) {  // e.g. std::filesystem errors (a full disk, a permission)
+    fmt::print(stderr, "kiso: error: {}\n", e.what());
+    return 2;
   }
   return 0;
 }
