@@ -15,17 +15,25 @@ std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
   check(std::isfinite(lo) && std::isfinite(hi) && lo <= hi && max_ticks >= 2, "nice_ticks",
         "expected a finite range lo <= hi and max_ticks >= 2, got [{}, {}] and {}", lo, hi, max_ticks);
   if (hi == lo) hi = lo + 1;
-  // The smallest step of 1, 2 or 5 × 10^k that needs at most max_ticks ticks.
-  double raw = (hi - lo) / double(max_ticks - 1), power = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = 10 * power;
-  for (double m : {1.0, 2.0, 5.0})
-    if (m * power >= raw) {
-      step = m * power;
+  // The smallest step m · 10^e (m = 1, 2 or 5) that needs at most max_ticks ticks.
+  double raw = (hi - lo) / double(max_ticks - 1);
+  int e = int(std::floor(std::log10(raw)));
+  double m = 10;
+  for (double candidate : {1.0, 2.0, 5.0})
+    if (candidate * std::pow(10.0, e) >= raw) {
+      m = candidate;
       break;
     }
+  // Tick k is k·m·10^e, formed with one rounding (dividing by the exact 10^-e when e < 0), so
+  // 8 · 0.2 prints as 1.6 and not as 1.5999999999999999 as a running sum would.
+  auto tick = [&](int64_t k) {
+    return e >= 0 ? double(k) * m * std::pow(10.0, e) : double(k) * m / std::pow(10.0, -e);
+  };
+  double step = tick(1);
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + 1e-9 * step; t += step)
-    ticks.push_back(std::abs(t) < 1e-12 * step ? 0.0 : t);
+  // (+ 0.0 turns a tick of -0 into 0)
+  for (int64_t k = int64_t(std::ceil(lo / step - 1e-9)); tick(k) <= hi + 1e-9 * step; ++k)
+    ticks.push_back(tick(k) + 0.0);
   return ticks;
 }
 
@@ -79,7 +87,7 @@ std::string loss_svg(const std::vector<LossPoint>& train, const std::vector<Loss
   // Axes, grid lines and tick labels.
   for (double t : xt)
     svg << fmt::format(R"(<line x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{2}" stroke="#ddd"/>)"
-                       R"(<text x="{0:.1f}" y="{3}" text-anchor="middle">{4}</text>)" "\n",
+                       R"(<text x="{0:.1f}" y="{3}" text-anchor="middle">{4:.6g}</text>)" "\n",
                        px(t), top, bottom, bottom + 16, t);
   for (double t : yt)
     svg << fmt::format(R"(<line x1="{1}" y1="{0:.1f}" x2="{2}" y2="{0:.1f}" stroke="#ddd"/>)"

@@ -30,6 +30,8 @@ TEST_CASE("nice_ticks: round steps of 1, 2 or 5 times a power of ten covering th
   CHECK(nice_ticks(0, 1000, 8) == std::vector<double>{0, 200, 400, 600, 800, 1000});
   CHECK(nice_ticks(3.7, 7.6, 6) == std::vector<double>{4, 5, 6, 7});
   CHECK(nice_ticks(1, 1, 5) == std::vector<double>{1, 1.5, 2});  // an empty range is widened to 1
+  CHECK(nice_ticks(1, 2, 8) == std::vector<double>{1, 1.2, 1.4, 1.6, 1.8, 2});  // no drift: 1.6, not 1.5999…
+  CHECK(nice_ticks(0, 0.7, 8) == std::vector<double>{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7});
   std::vector<double> t = nice_ticks(0.013, 0.029, 6);
   CHECK(t.size() >= 2);
   CHECK(t.size() <= 6);
