@@ -34,8 +34,11 @@ Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache)
 }
 
 Variable GPT::logits(const Tensor& ids, const Mode& mode, KVCache* cache) const {
-  Variable x = hidden_states(ids, mode, cache);            // (B, T, C)
-  int64_t B = ids.size(0), T = ids.size(1), C = config.n_embd;
+  return lm_head(hidden_states(ids, mode, cache));
+}
+
+Variable GPT::lm_head(const Variable& x) const {
+  int64_t B = x.shape()[0], T = x.shape()[1], C = config.n_embd;  // x (B, T, C)
   Variable flat = reshape(x, {B * T, C});                  // (B·T, C)
   Variable out = matmul(flat, tokens_embed.weight, false, true);  // (B·T, V) = h W_eᵀ, the tied head
   return reshape(out, {B, T, config.vocab_size});          // (B, T, V)

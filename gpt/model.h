@@ -38,6 +38,8 @@ struct GPT {
   Variable hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache = nullptr) const;
   // ids (B, T) -> next-token logits (B, T, V) = h_n W_eᵀ.
   Variable logits(const Tensor& ids, const Mode& mode, KVCache* cache = nullptr) const;
+  // The tied LM head alone: hidden states (B, T, C) -> logits (B, T, V).
+  Variable lm_head(const Variable& hidden) const;
   // Mean cross-entropy of the logits against targets (B, T) (ignore_index -100 skips a position).
   Variable loss(const Tensor& ids, const Tensor& targets, const Mode& mode) const;
 

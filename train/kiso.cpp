@@ -26,6 +26,7 @@
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/model.h"
+#include "gpt/tasks.h"
 #include "gpt/tokenizer.h"
 #include "train/bench.h"
 #include "train/loss_plot.h"
@@ -82,6 +83,7 @@ static int run_gradcheck(const std::string& only, bool verbose, bool as_json) {
   std::vector<GradcheckCase> cases = op_gradcheck_cases();
   for (GradcheckCase& c : module_gradcheck_cases()) cases.push_back(std::move(c));
   for (GradcheckCase& c : model_gradcheck_cases()) cases.push_back(std::move(c));
+  for (GradcheckCase& c : task_gradcheck_cases()) cases.push_back(std::move(c));
   for (const GradcheckCase& c : cases) {
     if (!only.empty() && c.op != only) continue;
     GradcheckResult r = gradcheck(c.f, c.inputs, c.wrt);
@@ -115,15 +117,15 @@ static int run_gradcheck(const std::string& only, bool verbose, bool as_json) {
   fmt::print("Gradient check in f64: five-point central differences (h = {}) against backward();\n"
              "rel = |analytic - numeric| / max(|analytic|, |numeric|, 1e-3); pass when rel < {}.\n\n",
              GradcheckOptions{}.step, GradcheckOptions{}.tolerance);
-  fmt::print("{:<20} {:>6}  {:>12}  {:>12}  {:<6}  {}\n", "op", "cases", "max abs err", "max rel err", "result",
+  fmt::print("{:<24} {:>6}  {:>12}  {:>12}  {:<6}  {}\n", "op", "cases", "max abs err", "max rel err", "result",
              "shapes tried");
   for (const std::string& op : order) {
     const OpRow& r = rows[op];
     std::string shapes;
     for (size_t i = 0; i < r.shapes.size(); ++i) shapes += (i ? "; " : "") + r.shapes[i];
-    fmt::print("{:<20} {:>6}  {:>12.3e}  {:>12.3e}  {:<6}  {}\n", op, r.shapes.size(), r.max_abs, r.max_rel,
+    fmt::print("{:<24} {:>6}  {:>12.3e}  {:>12.3e}  {:<6}  {}\n", op, r.shapes.size(), r.max_abs, r.max_rel,
                r.passed ? "pass" : "FAIL", shapes);
-    if (!r.passed) fmt::print("{:<20} worst: {}\n", "", r.worst);
+    if (!r.passed) fmt::print("{:<24} worst: {}\n", "", r.worst);
   }
   fmt::print("\n{} rows (ops, modules, the model): {} passed, {} failed\n", rows.size(),
              rows.size() - size_t(failed), failed);
