@@ -138,8 +138,7 @@ void save_model(const std::string& dir, GPT& model) {
 GPT load_model(const std::string& dir) {
   std::string config_path = dir + "/config.json";
   GPTConfig config = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
-  Generator unused{0};  // the random initial weights are overwritten right away
-  GPT model(config, unused);
+  GPT model(config);  // zero weights, overwritten right below
   std::string weights_path = dir + "/model.safetensors";
   load_weights(model, safetensors::load(weights_path), weights_path);
   return model;

@@ -3,18 +3,25 @@
 
 namespace kiso {
 
-GPT::GPT(const GPTConfig& cfg, Generator& gen, DType dtype) : config(cfg) {
-  config.validate();
-  Init init{&gen, dtype, config.initializer_range};
-  tokens_embed = Embedding(config.vocab_size, config.n_embd, init);
-  positions_embed = Embedding(config.n_ctx, config.n_embd, init);
-  drop = Dropout{config.embd_pdrop};
-  bool pre = config.norm == Norm::pre;
-  for (int64_t l = 0; l < config.n_layer; ++l)
-    h.emplace_back(config.n_embd, config.n_head, config.n_inner, config.activation, config.attn_pdrop,
-                   config.resid_pdrop, config.layer_norm_epsilon, pre, init);
-  if (pre) ln_f = LayerNorm(config.n_embd, config.layer_norm_epsilon, init);
+// Builds every module with `init`; the weights come from init.gen, or are zeros without one.
+static void build(GPT& m, const Init& init) {
+  const GPTConfig& c = m.config;
+  c.validate();
+  m.tokens_embed = Embedding(c.vocab_size, c.n_embd, init);
+  m.positions_embed = Embedding(c.n_ctx, c.n_embd, init);
+  m.drop = Dropout{c.embd_pdrop};
+  bool pre = c.norm == Norm::pre;
+  for (int64_t l = 0; l < c.n_layer; ++l)
+    m.h.emplace_back(c.n_embd, c.n_head, c.n_inner, c.activation, c.attn_pdrop, c.resid_pdrop, c.layer_norm_epsilon,
+                     pre, init);
+  if (pre) m.ln_f = LayerNorm(c.n_embd, c.layer_norm_epsilon, init);
 }
+
+GPT::GPT(const GPTConfig& cfg, Generator& gen, DType dtype) : config(cfg) {
+  build(*this, Init{&gen, dtype, config.initializer_range});
+}
+
+GPT::GPT(const GPTConfig& cfg, DType dtype) : config(cfg) { build(*this, Init{nullptr, dtype, 0.0}); }
 
 Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache) const {
   check(ids.defined() && ids.dim() == 2 && ids.dtype() == DType::i32, "GPT", "ids must be i32 (B, T), got {} {}",

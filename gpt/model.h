@@ -30,6 +30,8 @@ struct GPT {
   // Random initial weights from `gen` (N(0, initializer_range), biases 0, gains 1), in `dtype`
   // (f32 to train, f64 for gradient checks).
   GPT(const GPTConfig& config, Generator& gen, DType dtype = DType::f32);
+  // Zero weights, for a checkpoint to be loaded into (gpt/checkpoint.h's load_model).
+  explicit GPT(const GPTConfig& config, DType dtype = DType::f32);
 
   // ids i32 (B, T) -> the final hidden states h_n (B, T, C), what task heads read.
   // T must be at most n_ctx; ids must be < vocab_size. With a cache, ids are the tokens that

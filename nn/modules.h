@@ -31,7 +31,8 @@ struct Mode {
 };
 
 // How a module's parameters are first drawn: weights N(0, std), biases 0, LayerNorm gains 1
-// (GPT-1: "a simple weight initialization of N(0, 0.02) was sufficient").
+// (GPT-1: "a simple weight initialization of N(0, 0.02) was sufficient"). Without a generator
+// the weights are zeros: a shell for a checkpoint to be loaded into, with no draws wasted.
 struct Init {
   Generator* gen;
   DType dtype = DType::f32;

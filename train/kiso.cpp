@@ -146,8 +146,7 @@ static std::string with_commas(int64_t n) {
 
 static int run_model(const std::string& preset_name, const std::string& dir, bool as_json) {
   check(preset_name.empty() != dir.empty(), "model", "give exactly one of --preset and --dir");
-  Generator gen{0};
-  GPT model = dir.empty() ? GPT(preset(preset_name), gen) : load_model(dir);
+  GPT model = dir.empty() ? GPT(preset(preset_name)) : load_model(dir);  // a preset's shape only: zero weights
   const GPTConfig& c = model.config;
   int64_t embeddings = model.tokens_embed.weight.value().numel() + model.positions_embed.weight.value().numel();
   int64_t per_block = 0;

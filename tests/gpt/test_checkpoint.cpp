@@ -141,3 +141,17 @@ TEST_CASE("a model directory that cannot be read names the file") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("a model built without a generator draws nothing: zero weights, LayerNorm gains 1") {
+  GPT shell(test_config());  // the shell load_model fills
+  for (const NamedParameter& p : shell.parameters()) {
+    INFO(p.name);
+    float want = p.name.find("ln_") != std::string::npos && p.name.ends_with(".weight") ? 1.0f : 0.0f;
+    std::vector<float> v = p.variable->value().to_vector<float>();
+    CHECK(std::all_of(v.begin(), v.end(), [want](float x) { return x == want; }));
+  }
+}
+
+}  // TEST_SUITE
