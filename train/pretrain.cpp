@@ -44,10 +44,15 @@ static void check_resume_compatible(const Json& saved, const PretrainOptions& o,
         get_int(saved, "seed", what), what);
 }
 
-// vocab_size of the data, from DATA/meta.json (written by `kiso prepare`).
-static int64_t data_vocab_size(const std::string& data_dir) {
+// What `kiso prepare` recorded about the data in DATA/meta.json.
+struct DataMeta {
+  int64_t vocab_size, train_tokens;
+};
+static DataMeta read_data_meta(const std::string& data_dir) {
   std::string path = data_dir + "/meta.json";
-  return get_int(parse_json_strict(read_file(path), path), "vocab_size", path);
+  Json meta = parse_json_strict(read_file(path), path);
+  // train_tokens is needed only for --epochs, so a hand-written meta.json may omit it (-1).
+  return {get_int(meta, "vocab_size", path), has_key(meta, "train_tokens") ? get_int(meta, "train_tokens", path) : -1};
 }
 
 static GPTConfig model_config(const PretrainOptions& o, int64_t vocab_size) {
@@ -134,9 +139,9 @@ static void truncate_log(const std::string& path, int64_t step) {
 
 // Steps for `epochs` passes over the training tokens (windows are sampled, so an "epoch" is a
 // token count, not a guarantee that every window was seen).
-static int64_t steps_for_epochs(const PretrainOptions& o) {
-  std::string path = o.data_dir + "/meta.json";
-  int64_t tokens = get_int(parse_json_strict(read_file(path), path), "train_tokens", path);
+static int64_t steps_for_epochs(const PretrainOptions& o, int64_t tokens) {
+  check(tokens > 0, "pretrain", "--epochs needs \"train_tokens\" in {}/meta.json (written by kiso prepare)",
+        o.data_dir);
   double per_step = double(o.batch_size * o.seq_len * o.grad_accum);
   return std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(tokens) / per_step)));
 }
@@ -145,11 +150,13 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   PretrainOptions o = options;
   check(!o.data_dir.empty() && !o.out_dir.empty(), "pretrain", "needs a data directory and an output directory");
   check(o.epochs >= 0, "pretrain", "--epochs must be >= 0, got {}", o.epochs);
-  if (o.epochs > 0) o.steps = steps_for_epochs(o);
+  DataMeta data = read_data_meta(o.data_dir);
+  if (o.epochs > 0 && o.batch_size >= 1 && o.grad_accum >= 1 && o.seq_len >= 1)
+    o.steps = steps_for_epochs(o, data.train_tokens);
   check(o.batch_size >= 1 && o.grad_accum >= 1 && o.steps >= 1, "pretrain",
         "batch size ({}), gradient accumulation ({}) and steps ({}) must be at least 1", o.batch_size, o.grad_accum,
         o.steps);
-  int64_t vocab = data_vocab_size(o.data_dir);
+  int64_t vocab = data.vocab_size;
   GPTConfig config = model_config(o, vocab);
   std::string model_dir = o.out_dir + "/model", log_path = o.out_dir + "/log.jsonl";
   fs::create_directories(o.out_dir);
