@@ -5,9 +5,10 @@
 // of the reader, one malformed file that breaks exactly that rule.
 #include <doctest/doctest.h>
 
+#include "tests/temp_dir.h"
+
 #include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -22,22 +23,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("kiso_test_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  size_t entries() const { return size_t(std::distance(fs::directory_iterator(path), fs::directory_iterator())); }
-};
+// The number of entries in a test's temporary directory (tests/temp_dir.h).
+size_t entries(const TempDir& dir) {
+  return size_t(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()));
+}
 
 // n as 8 little-endian bytes, least significant first.
 std::string le64(uint64_t n) {
@@ -106,8 +95,8 @@ TEST_CASE("safetensors: save then load is bit-exact for f32, f64, i32, a scalar,
   };
   std::map<std::string, std::string> metadata = {{"format", "pt"}, {"kiso", "test \"quoted\" value"}};
 
-  TempDir dir;
-  std::string path = dir.file("model.safetensors");
+  TempDir dir("safetensors");
+  std::string path = dir.str("model.safetensors");
   safetensors::save(path, tensors, metadata);
   safetensors::File file = safetensors::load(path);
 
@@ -120,7 +109,7 @@ TEST_CASE("safetensors: save then load is bit-exact for f32, f64, i32, a scalar,
   CHECK(file.tensors[3].second.dim() == 0);
   CHECK(file.tensors[3].second.item() == 0.125);
   CHECK(file.metadata == metadata);
-  CHECK(dir.entries() == 1);  // no temporary file left behind
+  CHECK(entries(dir) == 1);  // no temporary file left behind
 }
 
 TEST_CASE("safetensors: no metadata writes no __metadata__, and reads back empty") {
@@ -190,10 +179,10 @@ TEST_CASE("safetensors: an empty file of the format (no tensors) loads") {
 }
 
 TEST_CASE("safetensors: load names the path, for a missing file and for a bad one") {
-  TempDir dir;
-  std::string missing = dir.file("missing.safetensors");
+  TempDir dir("safetensors");
+  std::string missing = dir.str("missing.safetensors");
   CHECK_THROWS_WITH_AS(safetensors::load(missing), doctest::Contains((missing + "': No such file or directory").c_str()), Error);
-  std::string bad = dir.file("bad.safetensors");
+  std::string bad = dir.str("bad.safetensors");
   write_file_atomic(bad, st_file("{}", "xx"));
   CHECK_THROWS_WITH_AS(safetensors::load(bad), doctest::Contains("trailing bytes"), Error);
   CHECK(starts_with(parse_error(""), "bad.safetensors: "));
@@ -217,14 +206,14 @@ TEST_CASE("safetensors: the writer rejects empty, repeated and reserved names, l
   CHECK_THROWS_WITH_AS(safetensors::serialize({{"bad\xff", t}}, {}), doctest::Contains("not valid UTF-8"), Error);
 
   // save() checks everything before it writes, so a refused save leaves the old file intact.
-  TempDir dir;
-  std::string path = dir.file("m.safetensors");
+  TempDir dir("safetensors");
+  std::string path = dir.str("m.safetensors");
   safetensors::save(path, {{"w", t}}, {});
   std::string before = read_file(path);
   CHECK_THROWS_WITH_AS(safetensors::save(path, {{"w", t}, {"w", t}}, {}),
                        doctest::Contains(("safetensors::save '" + path + "': duplicate tensor name 'w'").c_str()), Error);
   CHECK(read_file(path) == before);
-  CHECK(dir.entries() == 1);
+  CHECK(entries(dir) == 1);
 }
 
 // ---- the reader's rules: one malformed file per rule ----
@@ -550,54 +539,54 @@ TEST_CASE("json: typed getters check the type and name the key") {
 // ---- atomic writes ----
 
 TEST_CASE("atomic_file: write then read returns the same bytes, NULs included") {
-  TempDir dir;
-  std::string path = dir.file("blob.bin");
+  TempDir dir("safetensors");
+  std::string path = dir.str("blob.bin");
   std::string bytes;
   for (int i = 0; i < 70000; ++i) bytes += char(i * 7 % 256);  // more than one read() chunk
   write_file_atomic(path, bytes);
   CHECK(read_file(path) == bytes);
   write_file_atomic(path, "");
   CHECK(read_file(path).empty());
-  CHECK(dir.entries() == 1);
+  CHECK(entries(dir) == 1);
 }
 
 TEST_CASE("atomic_file: overwriting replaces the file and leaves no temporary file") {
-  TempDir dir;
-  std::string path = dir.file("config.json");
+  TempDir dir("safetensors");
+  std::string path = dir.str("config.json");
   write_file_atomic(path, "old contents, longer than the new ones");
   write_file_atomic(path, "new");
   CHECK(read_file(path) == "new");
-  CHECK(dir.entries() == 1);
+  CHECK(entries(dir) == 1);
 }
 
 TEST_CASE("atomic_file: writing into a missing directory throws, naming the path, and creates nothing") {
-  TempDir dir;
-  std::string path = dir.file("no/such/dir/model.safetensors");
+  TempDir dir("safetensors");
+  std::string path = dir.str("no/such/dir/model.safetensors");
   CHECK_THROWS_WITH_AS(write_file_atomic(path, "data"), doctest::Contains("No such file or directory"), Error);
   try {
     write_file_atomic(path, "data");
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find(path) != std::string::npos);
   }
-  CHECK(dir.entries() == 0);
+  CHECK(entries(dir) == 0);
 }
 
 TEST_CASE("atomic_file: a failed rename removes the temporary file and keeps the target") {
   // The target is a non-empty directory: the temporary file is written and fsync'ed, then the
   // rename over the target fails. Nothing may be left behind, and the directory is untouched.
-  TempDir dir;
-  std::string target = dir.file("target");
+  TempDir dir("safetensors");
+  std::string target = dir.str("target");
   fs::create_directory(target);
   write_file_atomic(target + "/inside", "keep me");
   CHECK_THROWS_WITH_AS(write_file_atomic(target, "data"), doctest::Contains("rename over the target"), Error);
   CHECK(fs::is_directory(target));
   CHECK(read_file(target + "/inside") == "keep me");
-  CHECK(dir.entries() == 1);  // only "target": the temporary file is gone
+  CHECK(entries(dir) == 1);  // only "target": the temporary file is gone
 }
 
 TEST_CASE("atomic_file: read_file names the path when it cannot read") {
-  TempDir dir;
-  std::string missing = dir.file("absent.json");
+  TempDir dir("safetensors");
+  std::string missing = dir.str("absent.json");
   CHECK_THROWS_WITH_AS(read_file(missing),
                        doctest::Contains(("read_file: cannot open '" + missing + "': No such file or directory").c_str()), Error);
   CHECK_THROWS_WITH_AS(read_file(dir.path.string()), doctest::Contains("is a directory"), Error);
