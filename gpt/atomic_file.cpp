@@ -84,6 +84,17 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   ::close(dir_fd);
 }
 
+void write_dir_atomic(const std::string& dir, const std::function<void(const std::string& tmp)>& fill) {
+  namespace fs = std::filesystem;
+  std::string tmp = dir + ".tmp", old = dir + ".old";
+  fs::remove_all(tmp);
+  fill(tmp);
+  fs::remove_all(old);
+  if (fs::exists(dir)) fs::rename(dir, old);
+  fs::rename(tmp, dir);
+  fs::remove_all(old);
+}
+
 std::string read_file(const std::string& path) {
   const char* op = "read_file";
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

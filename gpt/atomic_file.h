@@ -14,6 +14,7 @@
 // Read next: gpt/safetensors.h, which saves with write_file_atomic.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,13 @@ namespace kiso {
 // failure the temporary file is removed, `path` is left as it was, and kiso::Error names the
 // path and the system's reason (strerror).
 void write_file_atomic(const std::string& path, std::string_view bytes);
+
+// Replaces the directory `dir` as a whole: `fill` writes the new contents into `dir + ".tmp"`,
+// then the old directory moves aside to `dir + ".old"`, the new one takes its name, and the old
+// one is removed. A reader sees the old directory or the new one, never a mix (between the two
+// renames `dir` is briefly absent, and `dir.old` holds the previous contents). If `fill`
+// throws, `dir` is untouched.
+void write_dir_atomic(const std::string& dir, const std::function<void(const std::string& tmp)>& fill);
 
 // The whole file at `path`, byte for byte (binary; no newline translation). Throws kiso::Error
 // naming the path and the reason when it cannot be opened or read.

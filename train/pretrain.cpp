@@ -1,12 +1,8 @@
 // train/pretrain.cpp — the pre-training loop, its checkpoints and its resume (see pretrain.h).
 #include "train/pretrain.h"
 
-#include <unistd.h>
-
-#include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <ostream>
 
 #include "gpt/atomic_file.h"
@@ -14,6 +10,7 @@
 #include "gpt/json.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "train/loop.h"
 
 namespace kiso {
 
@@ -69,25 +66,21 @@ static GPTConfig model_config(const PretrainOptions& o, int64_t vocab_size) {
 
 // ---- checkpoints ----
 
-// Writes the model, the tokenizer files and the training state into out/model.tmp, then
-// swaps it in for out/model: a reader sees the old checkpoint or the new one, never a mix.
+// The model, the tokenizer files and the training state, swapped in for out/model as a whole
+// (write_dir_atomic): a reader sees the old checkpoint or the new one, never a mix.
 static void save_checkpoint(const PretrainOptions& o, GPT& model, const AdamW& opt, int64_t step,
                             int64_t loader_position) {
-  std::string final_dir = o.out_dir + "/model", tmp = final_dir + ".tmp", old = final_dir + ".old";
-  fs::remove_all(tmp);
-  save_model(tmp, model);
-  for (const char* f : {"vocab.json", "merges.txt", "special_tokens.json"}) {
-    std::string src = o.data_dir + "/tokenizer/" + f;
-    if (fs::exists(src)) write_file_atomic(tmp + "/" + f, read_file(src));
-  }
-  safetensors::save(tmp + "/state.safetensors", opt.state());
-  Json state{{"step", step}, {"loader_position", loader_position}, {"optimizer_steps", opt.steps()},
-             {"options", options_json(o)}};
-  write_file_atomic(tmp + "/state.json", state.dump(2) + "\n");
-  fs::remove_all(old);
-  if (fs::exists(final_dir)) fs::rename(final_dir, old);
-  fs::rename(tmp, final_dir);
-  fs::remove_all(old);
+  write_dir_atomic(o.out_dir + "/model", [&](const std::string& tmp) {
+    save_model(tmp, model);
+    for (const char* f : {"vocab.json", "merges.txt", "special_tokens.json"}) {
+      std::string src = o.data_dir + "/tokenizer/" + f;
+      if (fs::exists(src)) write_file_atomic(tmp + "/" + f, read_file(src));
+    }
+    safetensors::save(tmp + "/state.safetensors", opt.state());
+    Json state{{"step", step}, {"loader_position", loader_position}, {"optimizer_steps", opt.steps()},
+               {"options", options_json(o)}};
+    write_file_atomic(tmp + "/state.json", state.dump(2) + "\n");
+  });
 }
 
 // ---- evaluation ----
@@ -104,38 +97,7 @@ double evaluate_loss(const GPT& model, const std::vector<Batch>& batches) {
   return total / count;
 }
 
-// ---- the loop ----
-
-// "[#########...........]  45%  step 450/1000  eta 1m20s", drawn without a newline so the next
-// write can erase it ("\r\033[K": carriage return, clear to the end of the line).
-static std::string progress_bar(int64_t step, int64_t end, double seconds_per_step) {
-  constexpr int width = 30;
-  int filled = int(width * step / std::max<int64_t>(end, 1));
-  int64_t eta = int64_t(seconds_per_step * double(end - step));
-  return fmt::format("[{}{}] {:3d}%  step {}/{}  eta {}m{:02d}s", std::string(size_t(filled), '#'),
-                     std::string(size_t(width - filled), '.'), int(100 * step / std::max<int64_t>(end, 1)), step, end,
-                     eta / 60, eta % 60);
-}
-
-static void append_line(const std::string& path, const Json& record) {
-  std::ofstream f(path, std::ios::app);
-  f << record.dump() << "\n";
-  check(bool(f), "pretrain", "cannot append to {}", path);
-}
-
-// On resume, keep only the log records up to the checkpoint's step (a crash after the last
-// checkpoint may have logged steps that are now run again).
-static void truncate_log(const std::string& path, int64_t step) {
-  if (!fs::exists(path)) return;
-  std::ifstream in(path);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    Json r = parse_json_strict(line, path);
-    if (get_int(r, "step", path) <= step) kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
-}
+// ---- the run ----
 
 // Steps for `epochs` passes over the training tokens (windows are sampled, so an "epoch" is a
 // token count, not a guarantee that every window was seen).
@@ -187,64 +149,38 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     fs::remove(log_path);
   }
 
-  LRSchedule schedule{ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, o.steps), o.steps};
+  // The loop (train/loop.h) with phase 1's loss: next-token cross-entropy on the loader's
+  // windows. The loader's position k names the micro-batch, and with it its dropout masks.
+  LoopSettings loop;
+  loop.what = "pretrain";
+  loop.first_step = step;
+  loop.end = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
+  loop.grad_accum = o.grad_accum;
+  loop.clip = o.clip;
+  loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, o.steps), o.steps};
+  loop.eval_every = o.eval_every;
+  loop.checkpoint_every = o.checkpoint_every;
+  loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
+  loop.log_path = log_path;
+  loop.checkpoint_dir = model_dir;
+  loop.quiet = o.quiet;
+  loop.progress_bar = o.progress_bar;
+  LoopHooks hooks;
+  hooks.loss = [&](int64_t, int64_t) {
+    int64_t k = loader.position();
+    Batch b = loader.next();
+    Generator dropout_rng{o.seed, kDropoutStream + uint64_t(k)};
+    return model.loss(b.inputs, b.targets, Mode::train(dropout_rng));
+  };
+  hooks.validate = [&] { return Validation{evaluate_loss(model, val), std::nullopt}; };
+  hooks.checkpoint = [&](int64_t done) { save_checkpoint(o, model, opt, done, loader.position()); };
+  LoopResult run = train_loop(loop, model.parameters(), opt, hooks, log);
+
   PretrainResult result;
   result.model_dir = model_dir;
-  result.initial_val_loss = evaluate_loss(model, val);
-  if (!o.quiet) log << fmt::format("step {:>5} | val loss {:.4f}\n", step, result.initial_val_loss);
-  Parameters params = model.parameters();
-  int64_t last_checkpoint = step;
-
-  int64_t end = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
-  while (step < end) {
-    auto t0 = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
-      int64_t k = loader.position();  // the global micro-batch number: names its dropout masks
-      Batch b = loader.next();
-      Generator dropout_rng{o.seed, kDropoutStream + uint64_t(k)};
-      Variable loss = model.loss(b.inputs, b.targets, Mode::train(dropout_rng));
-      double value = loss.value().item();
-      check(std::isfinite(value), "pretrain",
-            "the loss is {} at step {}: stopping. The last good checkpoint (step {}) in {} is kept; try a lower --lr "
-            "or --clip",
-            value, step + 1, last_checkpoint, model_dir);
-      loss_sum += value;
-      mul(loss, 1.0 / double(o.grad_accum)).backward();  // gradients of the mean over micro-batches
-    }
-    double grad_norm = o.clip > 0 ? clip_grad_norm(params, o.clip) : 0.0;
-    double lr = schedule.at(step);
-    opt.step(lr);
-    opt.zero_grad();
-    ++step;
-
-    StepRecord r;
-    r.step = step;
-    r.loss = loss_sum / double(o.grad_accum);
-    r.lr = lr;
-    r.grad_norm = grad_norm;
-    r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    r.tokens_per_second = double(o.batch_size * o.seq_len * o.grad_accum) / (r.ms / 1000.0);
-    if ((o.eval_every > 0 && step % o.eval_every == 0) || step == end) r.val_loss = evaluate_loss(model, val);
-    if (o.progress_bar) log << "\r\033[K";  // erase the bar, write the step line, redraw the bar
-    if (!o.quiet)
-      log << fmt::format("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} ms | {:.0f} tok/s{}\n",
-                         step, o.steps, r.loss, r.lr, r.grad_norm, r.ms, r.tokens_per_second,
-                         r.val_loss ? fmt::format(" | val loss {:.4f}", *r.val_loss) : "");
-    if (o.progress_bar) log << progress_bar(step, end, r.ms / 1000.0) << std::flush;
-    Json rec{{"step", step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm}, {"ms", r.ms},
-             {"tokens_per_second", r.tokens_per_second}};
-    if (r.val_loss) rec["val_loss"] = *r.val_loss;
-    append_line(log_path, rec);
-    result.records.push_back(r);
-
-    if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0) || step == end) {
-      save_checkpoint(o, model, opt, step, loader.position());
-      last_checkpoint = step;
-    }
-  }
-  if (o.progress_bar) log << "\n";
-  result.final_val_loss = result.records.empty() ? result.initial_val_loss : *result.records.back().val_loss;
+  result.records = std::move(run.records);
+  result.initial_val_loss = run.initial.loss;
+  result.final_val_loss = run.final.loss;
   return result;
 }
 

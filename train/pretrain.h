@@ -1,6 +1,7 @@
 // train/pretrain.h — phase 1 of GPT-1: next-token prediction on unlabeled text.
 //
-// The loop (GPT-1 §3.1, objective L1 = Σ log P(u_i | u_{i-k} .. u_{i-1})), once per step:
+// The loop (train/loop.h, shared with fine-tuning) with phase 1's loss (GPT-1 §3.1, objective
+// L1 = Σ log P(u_i | u_{i-k} .. u_{i-1})), once per step:
 //   for each of grad_accum micro-batches: loss = cross_entropy(model(inputs), targets) / grad_accum;
 //                                         backward (gradients add up)
 //   clip the global gradient norm; lr from warmup + cosine; AdamW step; zero the gradients
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "gpt/model.h"
+#include "train/loop.h"
 #include "train/shards.h"
 
 namespace kiso {
@@ -58,12 +60,6 @@ struct PretrainOptions {
   bool quiet = false;         // no per-step lines on the log stream
   bool progress_bar = false;  // redraw a bar under the step lines (for a terminal; the CLI sets
                               // it when stdout is one)
-};
-
-struct StepRecord {
-  int64_t step = 0;  // 1-based: the number of optimizer steps done
-  double loss = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_second = 0;
-  std::optional<double> val_loss;
 };
 
 struct PretrainResult {

@@ -1,0 +1,82 @@
+// train/loop.h — kiso's one training loop, shared by pre-training and fine-tuning.
+//
+// Both phases of GPT-1 train the same way (STYLE principle 8); they differ only in what a
+// micro-batch's loss is, how the validation set is scored and what a checkpoint writes, so
+// those three come in as callbacks and everything else lives here, once:
+//   for step = first_step .. end - 1:
+//     for each of grad_accum micro-batches: loss = hooks.loss(step, micro) / grad_accum; backward
+//     (hooks.before_update: e.g. zero the gradients of frozen rows)
+//     clip the global gradient norm; lr = schedule.at(step); AdamW step; zero the gradients
+//     (hooks.after_update)
+//     one line on the log stream, one JSON record in log.jsonl;
+//     every eval_every steps and at the end: hooks.validate; every checkpoint_every steps and at
+//     the end: hooks.checkpoint
+// A non-finite loss stops the run with an error naming the step and the last checkpoint.
+// What it is not: a data loader or a model builder (pretrain.cpp and finetune.cpp set those up).
+// Read next: train/pretrain.h (phase 1) and train/finetune.h (phase 2).
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nn/optim.h"
+#include "nn/schedule.h"
+
+namespace kiso {
+
+// A validation score: the mean loss and, for a task with a right answer, the accuracy.
+struct Validation {
+  double loss = 0;
+  std::optional<double> accuracy;
+};
+
+struct StepRecord {
+  int64_t step = 0;  // 1-based: the number of optimizer steps done
+  double loss = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_second = 0;
+  std::optional<Validation> val;
+};
+
+struct LoopSettings {
+  std::string what = "train";  // "pretrain" or "finetune": names the errors
+  int64_t first_step = 0;      // steps already done (a resumed run)
+  int64_t end = 0;             // the step to stop after (at most schedule.total_steps)
+  int64_t grad_accum = 1;      // micro-batches per optimizer step
+  double clip = 1.0;           // max global gradient norm; 0 turns clipping off
+  LRSchedule schedule;
+  int64_t eval_every = 0;        // 0: only at the end
+  int64_t checkpoint_every = 0;  // 0: only at the end
+  double tokens_per_step = 0;    // for the tok/s figure
+  std::string log_path;          // log.jsonl (appended to)
+  std::string checkpoint_dir;    // named when a bad loss stops the run
+  bool quiet = false;            // no per-step lines
+  bool progress_bar = false;     // redraw a bar under the step lines (for a terminal)
+};
+
+struct LoopHooks {
+  // The mean loss of micro-batch `micro` of step `step` (0-based), built in training mode; the
+  // loop divides it by grad_accum and calls backward.
+  std::function<Variable(int64_t step, int64_t micro)> loss;
+  std::function<Validation()> validate;
+  std::function<void(int64_t steps_done)> checkpoint;
+  std::function<void()> before_update;  // optional
+  std::function<void()> after_update;   // optional
+};
+
+struct LoopResult {
+  std::vector<StepRecord> records;  // the steps this call ran
+  Validation initial;               // before the first step of this call
+  Validation final;                 // after the last (= initial when no step ran)
+};
+
+// Runs steps first_step+1 .. end of `params` with `opt`; see the file header.
+LoopResult train_loop(const LoopSettings& settings, const Parameters& params, AdamW& opt, const LoopHooks& hooks,
+                      std::ostream& log);
+
+// On resume: keeps only the records of log.jsonl up to `step` (a crash after the last
+// checkpoint may have logged steps that are now run again).
+void truncate_log(const std::string& path, int64_t step);
+
+}  // namespace kiso
