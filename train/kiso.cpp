@@ -7,6 +7,9 @@
 //        kiso tokenizer train|encode|decode   byte-level BPE
 //        kiso prepare                   text files -> tokenizer + train/val token shards
 //        kiso pretrain                  phase 1: next-token prediction (train/pretrain.h)
+//        kiso finetune                  phase 2: a task head on a pre-trained model (train/finetune.h)
+//        kiso predict / kiso evaluate   a fine-tuned model on a task file: labels, or accuracy,
+//                                       F1 and the confusion matrix
 //        kiso eval                      loss and perplexity of a model on a shard or text
 //        kiso sample                    generate text from a model
 //        kiso bench --preset NAME       training and inference tokens/s, model FLOPs utilisation
@@ -29,6 +32,7 @@
 #include "gpt/tasks.h"
 #include "gpt/tokenizer.h"
 #include "train/bench.h"
+#include "train/finetune.h"
 #include "train/loss_plot.h"
 #include "train/prepare.h"
 #include "train/pretrain.h"
@@ -48,6 +52,50 @@
 
 using namespace kiso;
 using json = nlohmann::json;
+
+// ---- kiso predict / kiso evaluate ----
+
+// One JSON line per example: its line in the input, the predicted label (multiple choice: the
+// candidate's index) and the probability of each class.
+static int run_predict(const std::string& dir, const std::string& input, const std::string& output) {
+  FinetunedModel m = load_finetuned(dir);
+  std::vector<TaskRecord> records = read_task_file(input, m.info.kind);
+  for (TaskRecord& r : records) r.label.clear();  // predict ignores any labels the file has
+  Predictions p = predict(m, encode_records(records, m.info, m.tokenizer, input));
+  std::string lines;
+  for (size_t i = 0; i < records.size(); ++i) {
+    json row{{"line", records[i].line}};
+    if (m.info.kind == TaskKind::multiple_choice) {
+      row["prediction"] = p.predicted[i];
+      row["probabilities"] = p.probs[i];
+    } else {
+      row["prediction"] = m.info.labels[size_t(p.predicted[i])];
+      json probs = json::object();
+      for (size_t c = 0; c < m.info.labels.size(); ++c) probs[m.info.labels[c]] = p.probs[i][c];
+      row["probabilities"] = probs;
+    }
+    lines += row.dump() + "\n";
+  }
+  if (output.empty()) std::cout << lines;
+  else {
+    write_file_atomic(output, lines);
+    fmt::print(stderr, "wrote {} predictions to {}\n", records.size(), output);
+  }
+  return 0;
+}
+
+static int run_evaluate(const std::string& dir, const std::string& input, bool as_json) {
+  FinetunedModel m = load_finetuned(dir);
+  std::vector<TaskRecord> records = read_task_file(input, m.info.kind);
+  for (const TaskRecord& r : records)
+    check(!r.label.empty(), input.c_str(), "line {} has no label; evaluate needs a labelled file (predict does not)",
+          r.line);
+  std::vector<TaskExample> examples = encode_records(records, m.info, m.tokenizer, input);
+  EvalReport report = evaluate_predictions(m.info, examples, predict(m, examples));
+  if (as_json) std::cout << report_json(report).dump() << "\n";
+  else std::cout << format_report(report);
+  return 0;
+}
 
 // ---- kiso info ----
 
@@ -385,6 +433,47 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--device", bench_device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
   bench_cmd->add_flag("--json", as_json, "print the result as one JSON object");
 
+  // kiso finetune
+  FinetuneOptions ft;
+  std::string ft_device = "cpu";
+  CLI::App* finetune_cmd = app.add_subcommand("finetune", "phase 2: fine-tune a pre-trained model on a task");
+  finetune_cmd->add_option("--model", ft.model_dir, "a pre-trained model directory (e.g. RUN/model)")->required();
+  finetune_cmd->add_option("--task", ft.task, "classification, entailment, similarity or multiple-choice")->required();
+  finetune_cmd->add_option("--train", ft.train_path, "training examples (.jsonl, .tsv, GLUE .tsv, ROCStories .csv)")
+      ->required();
+  finetune_cmd->add_option("--val", ft.val_path, "validation examples (same formats)")->required();
+  finetune_cmd->add_option("--out", ft.out_dir, "the run directory (OUT/model, OUT/log.jsonl)")->required();
+  finetune_cmd->add_option("--init", ft.init, "pretrained, or scratch: random weights (ablation)")->capture_default_str();
+  finetune_cmd->add_flag("--freeze-backbone", ft.freeze_backbone, "train only the head and the special-token rows");
+  finetune_cmd->add_option("--lm-coef", ft.lm_coef, "lambda of the auxiliary LM loss (0: off)")->capture_default_str();
+  finetune_cmd->add_option("--lr", ft.lr, "maximum learning rate")->capture_default_str();
+  finetune_cmd->add_option("--batch-size", ft.batch_size, "examples per step")->capture_default_str();
+  finetune_cmd->add_option("--epochs", ft.epochs, "passes over the training examples")->capture_default_str();
+  finetune_cmd->add_option("--warmup", ft.warmup_fraction, "fraction of the steps for linear warmup, then linear decay")
+      ->capture_default_str();
+  finetune_cmd->add_option("--clip", ft.clip, "max gradient norm (0: off)")->capture_default_str();
+  finetune_cmd->add_option("--head-dropout", ft.head_dropout, "dropout before the head")->capture_default_str();
+  finetune_cmd->add_option("--dropout", ft.dropout, "override the backbone's dropout rates");
+  finetune_cmd->add_option("--weight-decay", ft.weight_decay, "AdamW, on weights of rank >= 2")->capture_default_str();
+  finetune_cmd->add_option("--max-len", ft.max_len, "tokens per sequence (0: the model's context)")
+      ->capture_default_str();
+  finetune_cmd->add_option("--seed", ft.seed, "seeds the head, data order and dropout")->capture_default_str();
+  finetune_cmd->add_option("--eval-every", ft.eval_every, "validation every N steps (0: at the end)")
+      ->capture_default_str();
+  finetune_cmd->add_option("--device", ft_device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
+  finetune_cmd->add_flag("--json", as_json, "print the final result as one JSON object");
+
+  // kiso predict / kiso evaluate
+  std::string task_file, predictions_out;
+  CLI::App* predict_cmd = app.add_subcommand("predict", "a fine-tuned model's answers for a task file (JSONL)");
+  predict_cmd->add_option("--model", dir, "a fine-tuned model directory (RUN/model)")->required();
+  predict_cmd->add_option("--input", task_file, "examples (their labels, if any, are ignored)")->required();
+  predict_cmd->add_option("--out", predictions_out, "write the JSONL here instead of stdout");
+  CLI::App* evaluate_cmd = app.add_subcommand("evaluate", "accuracy, F1 and confusion matrix on a labelled task file");
+  evaluate_cmd->add_option("--model", dir, "a fine-tuned model directory (RUN/model)")->required();
+  evaluate_cmd->add_option("--data", task_file, "labelled examples")->required();
+  evaluate_cmd->add_flag("--json", as_json, "print the report as one JSON object");
+
   // kiso plot
   PlotOptions plot;
   std::string run_dir, plot_out;
@@ -434,6 +523,23 @@ int main(int argc, char** argv) {
                   << "\n";
       return 0;
     }
+    if (*finetune_cmd) {
+      check(ft_device == "cpu", "finetune", "--device {}: only cpu is available until the CUDA backend lands",
+            ft_device);
+      ft.progress_bar = !as_json && isatty(STDOUT_FILENO);
+      FinetuneResult r = finetune(ft, as_json ? std::cerr : std::cout);
+      json out{{"initial_val_loss", r.initial.loss}, {"final_val_loss", r.final.loss},
+               {"initial_val_accuracy", *r.initial.accuracy}, {"final_val_accuracy", *r.final.accuracy},
+               {"steps", r.steps}, {"train_examples", r.train_examples}, {"val_examples", r.val_examples},
+               {"parameters_trained", r.parameters_trained}, {"seconds", r.seconds}, {"model", r.model_dir}};
+      if (as_json) std::cout << out << "\n";
+      else
+        fmt::print("validation accuracy {:.4f} (before: {:.4f}); model in {}\n", *r.final.accuracy,
+                   *r.initial.accuracy, r.model_dir);
+      return 0;
+    }
+    if (*predict_cmd) return run_predict(dir, task_file, predictions_out);
+    if (*evaluate_cmd) return run_evaluate(dir, task_file, as_json);
     if (*eval_cmd) return run_eval(dir, data, eval_T, eval_B, as_json);
     if (*sample_cmd) return run_sample(dir, prompt, sample, as_json);
     if (*info) return run_info(as_json);
