@@ -1,4 +1,4 @@
-// train/task_data.h — fine-tuning data files: one example per line, JSONL or TSV, per task.
+// train/task_data.h — fine-tuning data files, per task: JSONL, TSV, and the GLUE and ROCStories files.
 //
 //   task              JSONL fields                                   TSV columns
 //   classification    {"text", "label"}                              text  label
@@ -6,10 +6,26 @@
 //   similarity        {"text_a", "text_b", "label"}                  text_a  text_b  label
 //   multiple-choice   {"context", "candidates": [...], "label"}       context  cand_1 .. cand_K  label
 // A label is a string (a class name) or an integer; for multiple choice it is the index of the
-// right candidate (0-based). The format follows the file's extension (.jsonl, .tsv). Every bad
-// row is an error naming the file and the line: a missing field, a wrong type, an unknown label,
-// a different number of candidates than the first row.
-// What it is not: the GLUE / ROCStories column layouts (next), or a tokenizer (gpt/ encodes).
+// right candidate (0-based). The format follows the file's extension (.jsonl, .tsv, .csv). Every
+// bad row is an error naming the file and the line: a missing field, a wrong type, an unknown
+// label, a different number of candidates than the first row.
+//
+// Published layouts, read as they are downloaded, known by their header row:
+//   .tsv  GLUE (unquoted: a field is everything between two tabs)
+//     SST-2  classification  sentence; label
+//     RTE    entailment      sentence1, sentence2; label (entailment / not_entailment; WNLI too)
+//     MRPC   similarity      #1 String, #2 String; Quality (0 / 1)
+//     STS-B  similarity      sentence1, sentence2; score in [0, 5], binned to the nearest
+//                            integer, halves up: 3.4 -> "3", 3.5 -> "4" (the head is a classifier)
+//   .csv  ROCStories Cloze Test (RFC 4180 quoting: "a, b" and "" for one quote)
+//           multiple choice  context = InputSentence1..4 joined by spaces;
+//                            candidates = RandomFifthSentenceQuiz1, 2; AnswerRightEnding 1/2 -> "0"/"1"
+// Columns are found by name, in any order; an index, id or metadata column is read past; a test
+// file without the label column gives label "". A .tsv whose first line is not a GLUE header is
+// the plain TSV above; a header of another task's layout is an error, as is a row with a
+// different number of columns than its header.
+// What it is not: the other GLUE layouts (CoLA, MNLI, QNLI, QQP), the ROCStories training
+// stories (no endings to choose from), or a tokenizer (gpt/ encodes).
 #pragma once
 
 #include <string>
@@ -21,11 +37,11 @@ namespace kiso {
 
 struct TaskRecord {
   std::vector<std::string> texts;  // in the order of gpt/tasks.h's TaskExample::pieces
-  std::string label;               // as written; "" when the file has no label (prediction)
-  int64_t line = 0;                // 1-based, for error messages
+  std::string label;               // as written (STS-B binned, ROCStories 0-based); "" if none
+  int64_t line = 0;                // 1-based physical line (a CSV record: the line it starts on)
 };
 
-// Reads `path` (.jsonl or .tsv) as examples of `kind`.
+// Reads `path` (.jsonl, .tsv or .csv) as examples of `kind`.
 std::vector<TaskRecord> read_task_file(const std::string& path, TaskKind kind);
 
 // The class names of a task: for multiple choice none (labels are indices); otherwise the
