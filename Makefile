@@ -20,7 +20,7 @@ CUDA_ARCH ?= 90
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 CXX      := g++
-CXXFLAGS := -std=c++20 $(OPT) -Wall -Wextra -fopenmp -I. -isystem /usr/include/eigen3 -MMD -MP
+CXXFLAGS := -std=c++20 $(OPT) -Wall -Wextra -fopenmp -DEIGEN_DONT_PARALLELIZE -I. -isystem /usr/include/eigen3 -MMD -MP
 LDLIBS   := -lfmt -lpcre2-8 -fopenmp
 
 ifneq ($(SANITIZE),)
