@@ -1,6 +1,7 @@
 # kiso — the one build file. Plain GNU make, no other build system.
 #
-#   make demo         the main job: text -> tokenizer -> pre-trained tiny GPT -> samples (CPU)
+#   make demo         the main job: text -> tokenizer -> pre-trained tiny GPT -> samples ->
+#                     fine-tuned sentiment classifier vs scratch (CPU, train/demo.sh)
 #   make              static library build/libkiso.a and the binaries build/kiso, build/kiso_tests
 #   make test         builds and runs the doctest suite; ends with "N passed, N failed"
 #   make gradcheck    table of every differentiable op: shapes, max abs/rel error, pass/fail

@@ -22,17 +22,19 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kShuffleStream = uint64_t(2) << 40;  // + the epoch: the order of its examples
 constexpr uint64_t kHeadInitStream = 2;                 // W_y and the special-token rows
+constexpr uint64_t kSubsetStream = uint64_t(3) << 40;   // which examples --train-limit keeps
 
 // ---- the order of the examples ----
 
-// Epoch e visits the n training examples in a Fisher–Yates shuffle driven by Philox stream
-// kShuffleStream + e: a pure function of (seed, e), so any batch can be rebuilt from its number.
-static std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
+// 0 .. n-1 in a Fisher–Yates shuffle driven by Philox stream `stream`: a pure function of
+// (seed, stream). Epoch e visits the training examples in the order of stream kShuffleStream + e,
+// so any batch can be rebuilt from its number.
+static std::vector<int64_t> shuffled(int64_t n, uint64_t seed, uint64_t stream) {
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t(0));
   for (int64_t i = n - 1; i > 0; --i) {
     uint64_t draw = uint64_t(n - 1 - i);  // the i-th swap uses draw number n-1-i of the stream
-    uint32_t bits = philox_block(seed, kShuffleStream + uint64_t(epoch), draw / 4)[draw % 4];
+    uint32_t bits = philox_block(seed, stream, draw / 4)[draw % 4];
     // j uniform in 0..i: the 32-bit draw scaled by (i + 1) (multiply-shift; a bias below
     // n / 2^32, far under anything a shuffle of a few thousand examples could show)
     int64_t j = int64_t((uint64_t(bits) * uint64_t(i + 1)) >> 32);
@@ -52,7 +54,7 @@ struct EpochBatches {
     std::vector<int64_t> out;
     for (int64_t pos = k * batch; pos < (k + 1) * batch; ++pos) {
       int64_t epoch = pos / n;
-      if (epoch != cached_epoch) order = epoch_order(n, seed, cached_epoch = epoch);
+      if (epoch != cached_epoch) order = shuffled(n, seed, kShuffleStream + uint64_t(cached_epoch = epoch));
       out.push_back(order[size_t(pos % n)]);
     }
     return out;
@@ -353,6 +355,14 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
   std::vector<TaskRecord> train_records = read_task_file(o.train_path, info.kind);
   std::vector<TaskRecord> val_records = read_task_file(o.val_path, info.kind);
   info.labels = label_set(train_records, info.kind);
+  if (o.train_limit > 0 && o.train_limit < int64_t(train_records.size())) {
+    std::vector<int64_t> keep = shuffled(int64_t(train_records.size()), o.seed, kSubsetStream);
+    keep.resize(size_t(o.train_limit));
+    std::sort(keep.begin(), keep.end());  // the file's order, for readable logs
+    std::vector<TaskRecord> subset;
+    for (int64_t i : keep) subset.push_back(train_records[size_t(i)]);
+    train_records = std::move(subset);
+  }
   if (info.kind == TaskKind::multiple_choice) info.candidates = int64_t(train_records.front().texts.size()) - 1;
   else
     check(info.labels.size() >= 2, o.train_path.c_str(), "a {} task needs at least 2 labels; the file has {}",
@@ -415,7 +425,8 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
   Json options_record{{"model", o.model_dir}, {"train", o.train_path}, {"val", o.val_path}, {"init", o.init},
                       {"freeze_backbone", o.freeze_backbone}, {"lm_coef", o.lm_coef}, {"lr", o.lr},
                       {"batch_size", o.batch_size}, {"epochs", o.epochs}, {"warmup", o.warmup_fraction},
-                      {"clip", o.clip}, {"weight_decay", o.weight_decay}, {"seed", o.seed}};
+                      {"clip", o.clip}, {"weight_decay", o.weight_decay}, {"seed", o.seed},
+                      {"train_limit", o.train_limit}, {"max_len", info.max_len}};
 
   LoopSettings loop;
   loop.what = "finetune";

@@ -60,6 +60,8 @@ struct FinetuneOptions {
   double dropout = -1;              // >= 0 overrides the backbone's three dropout rates
   double weight_decay = 0.01;
   int64_t max_len = 0;              // tokens per sequence; 0: the model's n_ctx
+  int64_t train_limit = 0;          // > 0: a seeded random subset of this many training examples
+                                    // (learning curves, quick runs); the label set stays the file's
   uint64_t seed = 1337;
   int64_t eval_every = 0;           // 0: only at the end
   bool quiet = false;

@@ -457,6 +457,7 @@ int main(int argc, char** argv) {
   finetune_cmd->add_option("--weight-decay", ft.weight_decay, "AdamW, on weights of rank >= 2")->capture_default_str();
   finetune_cmd->add_option("--max-len", ft.max_len, "tokens per sequence (0: the model's context)")
       ->capture_default_str();
+  finetune_cmd->add_option("--train-limit", ft.train_limit, "use a seeded random subset of N training examples");
   finetune_cmd->add_option("--seed", ft.seed, "seeds the head, data order and dropout")->capture_default_str();
   finetune_cmd->add_option("--eval-every", ft.eval_every, "validation every N steps (0: at the end)")
       ->capture_default_str();

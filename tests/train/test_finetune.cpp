@@ -211,6 +211,22 @@ TEST_CASE("finetune: special tokens outside the vocabulary grow the embedding") 
   CHECK(m.info.special.extract == tok.vocab_size() - 1);
 }
 
+TEST_CASE("finetune: --train-limit trains on a seeded subset and keeps the file's label set") {
+  TempDir d("finetune_limit");
+  write_base_model(d.str("base"));
+  FinetuneOptions o = toy_options(d, TaskKind::classification, "run");
+  o.train_limit = 40, o.epochs = 1;
+  std::ostringstream log;
+  FinetuneResult r = finetune(o, log);
+  CHECK(r.train_examples == 40);
+  CHECK(r.steps == 3);  // ceil(40 / 16)
+  FinetunedModel m = load_finetuned(r.model_dir);
+  CHECK(m.info.labels == std::vector<std::string>{"no", "yes"});
+  int64_t counted = 0;
+  for (const auto& [label, count] : m.info.train_label_counts) counted += count;
+  CHECK(counted == 40);
+}
+
 TEST_CASE("evaluate: accuracy, per-class F1 and the confusion matrix match a hand count") {
   TaskInfo info;
   info.labels = {"neg", "pos"};
