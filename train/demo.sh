@@ -12,7 +12,7 @@
 #   6. finetune   sentiment classification from the pre-trained model and from scratch, same
 #                 settings and budget, scored on the test split next to the majority class
 # It prints the validation loss before and after, the three accuracies and how long each stage
-# took. About 12 minutes on 2 cores. Everything lands in build/demo/ (DEMO_DIR to change it);
+# took. About 10 minutes on 2 cores. Everything lands in build/demo/ (DEMO_DIR to change it);
 # DEMO_STEPS changes the number of pre-training steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,6 +108,7 @@ print(f"sentiment test set: {pre['examples']} reviews")
 print(f"  majority class (always '{majority['label']}')     accuracy {majority['accuracy']:.3f}")
 print(f"  from scratch, fine-tuned           accuracy {scr['accuracy']:.3f}   macro F1 {scr['macro_f1']:.3f}")
 print(f"  pre-trained, fine-tuned            accuracy {pre['accuracy']:.3f}   macro F1 {pre['macro_f1']:.3f}")
+print("  (one seed; docs/results.md has three seeds, the other tasks and the other ablations)")
 PY
 "$kiso" evaluate --model "$out/ft-pretrained/model" --data "$out/tasks/sentiment/test.jsonl" | sed 's/^/  /'
 

@@ -347,6 +347,7 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
         o.warmup_fraction);
   check(o.head_dropout >= 0 && o.head_dropout < 1, "finetune", "--head-dropout must be in [0, 1), got {}",
         o.head_dropout);
+  check(o.train_limit >= 0, "finetune", "--train-limit must be >= 0 (0: every example), got {}", o.train_limit);
 
   // 1. the data, and what it says about the task
   Tokenizer tokenizer = Tokenizer::load(o.model_dir);

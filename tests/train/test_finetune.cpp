@@ -268,6 +268,9 @@ TEST_CASE("finetune, predict: bad inputs are clear errors") {
   bad = o;
   bad.max_len = 1000;
   CHECK_THROWS_WITH_AS(finetune(bad, log), doctest::Contains("--max-len 1000 must be in 4..24"), Error);
+  bad = o;
+  bad.train_limit = -5;
+  CHECK_THROWS_WITH_AS(finetune(bad, log), doctest::Contains("--train-limit must be >= 0"), Error);
   // a pre-trained directory is not a fine-tuned one
   CHECK_THROWS_WITH_AS(load_finetuned(d.str("base")), doctest::Contains("no task.json"), Error);
   // a multiple-choice model asked about examples with another number of candidates

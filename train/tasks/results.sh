@@ -92,13 +92,13 @@ tasks, variants, seeds = (a.split() for a in sys.argv[3:6])
 names = {"scratch": "scratch", "frozen": "frozen", "full": "full (λ=0.5)", "full-lm0": "full (λ=0)"}
 load = lambda t, v, s, suffix: json.load(open(f"{out}/{t}-{v}-s{s}{suffix}.json"))
 print(f"pre-trained model: {model}; seeds {' '.join(seeds)}; test accuracy\n")
-print("| task | train / test examples | majority | " + " | ".join(names[v] for v in variants) + " | seconds per run |")
+print("| task | train / test examples | majority | " + " | ".join(names[v] for v in variants) + " | seconds a run, each variant |")
 print("|---" * (len(variants) + 4) + "|")
 for t in tasks:
     cells, secs = [], []
     for v in variants:
         accs = [load(t, v, s, ".test")["accuracy"] for s in seeds]
-        secs += [load(t, v, s, "")["seconds"] for s in seeds]
+        secs.append(sum(load(t, v, s, "")["seconds"] for s in seeds) / len(seeds))
         cell = f"{sum(accs) / len(accs):.3f}"
         if len(accs) > 1:
             cell += " (" + ", ".join(f"{a:.3f}" for a in accs) + ")"
@@ -106,5 +106,5 @@ for t in tasks:
     first = load(t, variants[0], seeds[0], "")
     test = load(t, variants[0], seeds[0], ".test")
     print(f"| {t} | {first['train_examples']} / {test['examples']} | {test['majority']['accuracy']:.3f} | "
-          + " | ".join(cells) + f" | {min(secs):.0f}–{max(secs):.0f} |")
+          + " | ".join(cells) + " | " + " / ".join(f"{x:.0f}" for x in secs) + " |")
 PY
