@@ -1,0 +1,40 @@
+// cuda/launch.h — the one way kiso launches a kernel, and what a kernel source includes.
+//
+// Under nvcc, KISO_LAUNCH(kernel, grid, block, shared_bytes, args...) is kernel<<<...>>>(args...)
+// followed by a check of the launch; under g++ the same call runs the kernel in the host-side
+// simulator (cuda/sim/sim.h), so one kernel source serves the GPU and CI. A kernel declares
+// dynamic shared memory with KISO_DYNAMIC_SHARED(T, name) instead of `extern __shared__ T name[]`.
+// What it is not: a stream or graph API (one stream, the default).
+#pragma once
+
+#include <cstddef>
+
+#ifdef __CUDACC__
+#include <cuda_runtime.h>
+#define KISO_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#else
+#include "cuda/sim/sim.h"
+#endif
+
+namespace kiso::cuda {
+
+#ifdef __CUDACC__
+// Throws kiso::Error naming the kernel and CUDA's message (cuda/runtime.cpp).
+[[noreturn]] void launch_failed(const char* kernel, const char* cuda_message);
+#endif
+
+template <class... Params, class... Args>
+void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+            Args... args) {
+#ifdef __CUDACC__
+  kernel<<<grid, block, shared_bytes>>>(args...);
+  if (cudaError_t err = cudaGetLastError(); err != cudaSuccess) launch_failed(name, cudaGetErrorString(err));
+#else
+  sim::launch(name, grid, block, shared_bytes, [&] { kernel(args...); });
+#endif
+}
+
+}  // namespace kiso::cuda
+
+#define KISO_LAUNCH(kernel, grid, block, shared_bytes, ...) \
+  ::kiso::cuda::launch(#kernel, kernel, grid, block, shared_bytes, __VA_ARGS__)
