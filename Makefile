@@ -30,7 +30,7 @@ ifneq ($(SANITIZE),)
 endif
 
 # train/ holds the command line's building blocks too; only its two programs stay out of the library.
-LIB_SRC := $(wildcard tensor/*.cpp autograd/*.cpp nn/*.cpp gpt/*.cpp) \
+LIB_SRC := $(wildcard tensor/*.cpp autograd/*.cpp nn/*.cpp gpt/*.cpp cuda/sim/*.cpp) \
            $(filter-out train/kiso.cpp train/bench_ops.cpp,$(wildcard train/*.cpp))
 ifeq ($(CUDA),1)
   CU_SRC   := $(wildcard cuda/*.cu)
@@ -43,7 +43,7 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
 else
   CU_SRC   :=
-  LIB_SRC  += cuda/no_cuda.cpp
+  LIB_SRC  += $(filter-out cuda/runtime.cpp,$(wildcard cuda/*.cpp))
 endif
 
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)

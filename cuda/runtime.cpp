@@ -3,9 +3,12 @@
 // cuda/selftest.cu once to prove the GPU really runs kiso's code: a driver that lists a device
 // can still refuse a kernel built for another architecture.
 //
-// Not here yet: the caching allocator, streams and the op kernels (the CUDA backend issue).
+// Not here yet: streams and the op kernels (the CUDA backend issue).
 #include <cuda_runtime.h>
 
+#include <cstdio>
+
+#include "cuda/allocator.h"
 #include "cuda/runtime.h"
 #include "cuda/selftest.h"
 #include "tensor/check.h"
@@ -63,15 +66,36 @@ void require_device(const char* op) {
   if (!device_status().usable) fail(op, "{}", device_status().message);
 }
 
+// Device memory goes through the caching allocator (cuda/allocator.h) over cudaMalloc / cudaFree.
+// It lives until the process ends (never destroyed: a tensor freed during static destruction
+// must still find it); the driver takes the memory back at exit.
+static CachingAllocator& allocator() {
+  static CachingAllocator* a = new CachingAllocator(
+      [](size_t bytes) -> void* {
+        void* p = nullptr;
+        cudaError_t err = cudaMalloc(&p, bytes);
+        if (err == cudaErrorMemoryAllocation) {
+          (void)cudaGetLastError();  // clear it: the allocator empties its cache and tries again
+          return nullptr;
+        }
+        cuda_check(err, "cudaMalloc(&p, bytes)", __FILE__, __LINE__);
+        return p;
+      },
+      [](void* p) { cudaFree(p); });
+  return *a;
+}
+
 void* device_alloc(size_t bytes) {
   require_device("cuda alloc");
-  void* p = nullptr;
-  CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 1 : bytes));
-  return p;
+  return allocator().allocate(bytes);
 }
 
 void device_free(void* ptr) {
-  if (ptr) cudaFree(ptr);  // never throws from a destructor
+  try {  // called from destructors: report, never throw
+    allocator().release(ptr);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "kiso: %s\n", e.what());
+  }
 }
 
 void copy_host_to_device(void* dst, const void* src, size_t bytes) {
@@ -87,6 +111,12 @@ void copy_device_to_host(void* dst, const void* src, size_t bytes) {
 void copy_device_to_device(void* dst, const void* src, size_t bytes) {
   require_device("cuda copy");
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+
+// Declared in cuda/launch.h for the nvcc-compiled launchers: a launch that CUDA refused
+// (bad configuration, no kernel image for this GPU) as a kiso::Error naming the kernel.
+[[noreturn]] void launch_failed(const char* kernel, const char* cuda_message) {
+  throw Error(fmt::format("CUDA launch of {} failed: {}", kernel, cuda_message));
 }
 
 }  // namespace kiso::cuda
