@@ -14,6 +14,13 @@
 
 #include "tensor/check.h"
 
+// AddressSanitizer must be told when the stack changes, or it takes a fiber's stack for an
+// overflow of the thread's (make debug runs the simulated tests under it).
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define KISO_SIM_ASAN 1
+#endif
+
 namespace kiso::sim {
 namespace {
 
@@ -25,6 +32,7 @@ struct Fiber {
   ThreadPlace place;
   int linear = 0;  // x + y·Dx + z·Dx·Dy: CUDA's thread number within the block; warp = linear / 32
   Wait wait = Wait::none;
+  void* asan_fake_stack = nullptr;  // AddressSanitizer's bookkeeping while the fiber is switched out
 };
 
 struct Block {
@@ -38,6 +46,8 @@ struct Block {
   std::vector<unsigned char> shared;     // dynamic shared memory, (shared_bytes,)
   std::vector<uint64_t> slots;           // the warp exchange, one word per thread
   std::exception_ptr error;              // the first exception a thread threw
+  const void* scheduler_stack = nullptr;  // the calling thread's stack, for AddressSanitizer
+  size_t scheduler_stack_bytes = 0;
 };
 
 // The block being run by this OS thread (a launch runs on its caller's thread); launches from
@@ -52,22 +62,54 @@ std::string describe(const Fiber& f) {
   return fmt::format("thread ({}, {}, {})", t.x, t.y, t.z);
 }
 
+// Stack switches, with the AddressSanitizer annotations when it is on. `to_fiber` runs fiber f
+// from the scheduler; `to_scheduler` goes back (`dying`: the fiber has returned).
+void to_fiber(Block& b, Fiber& f) {
+#ifdef KISO_SIM_ASAN
+  void* fake = nullptr;
+  __sanitizer_start_switch_fiber(&fake, f.context.uc_stack.ss_sp, f.context.uc_stack.ss_size);
+  swapcontext(&b.scheduler, &f.context);
+  __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#else
+  swapcontext(&b.scheduler, &f.context);
+#endif
+}
+
+void arrived_in_fiber([[maybe_unused]] Block& b, [[maybe_unused]] Fiber& f) {
+#ifdef KISO_SIM_ASAN
+  __sanitizer_finish_switch_fiber(f.asan_fake_stack, &b.scheduler_stack, &b.scheduler_stack_bytes);
+#endif
+}
+
+void to_scheduler(Block& b, Fiber& f, [[maybe_unused]] bool dying) {
+#ifdef KISO_SIM_ASAN
+  __sanitizer_start_switch_fiber(dying ? nullptr : &f.asan_fake_stack, b.scheduler_stack, b.scheduler_stack_bytes);
+#endif
+  if (!dying) {
+    swapcontext(&f.context, &b.scheduler);
+    arrived_in_fiber(b, f);
+  }
+}
+
 // A fiber's whole life: the kernel body, then back to the scheduler through uc_link.
 void fiber_main() {
   Block& b = *g_block;
+  Fiber& f = *b.running;
+  arrived_in_fiber(b, f);
   try {
     (*b.body)();
   } catch (...) {
     if (!b.error) b.error = std::current_exception();
   }
-  b.running->wait = Wait::done;
+  f.wait = Wait::done;
+  to_scheduler(b, f, /*dying=*/true);
 }
 
 void yield(Wait why) {
   Block& b = *g_block;
-  Fiber* f = b.running;
-  f->wait = why;
-  swapcontext(&f->context, &b.scheduler);
+  Fiber& f = *b.running;
+  f.wait = why;
+  to_scheduler(b, f, /*dying=*/false);
 }
 
 // After a pass in which every fiber ran until it waited or returned: release the barriers that
@@ -127,7 +169,7 @@ void run_block(Block& b) {
     for (Fiber& f : b.fibers) {
       if (f.wait != Wait::none) continue;
       b.running = &f;
-      swapcontext(&b.scheduler, &f.context);
+      to_fiber(b, f);
       b.running = nullptr;
       if (b.error) return;
     }

@@ -6,8 +6,16 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <numeric>
+#include <sstream>
 #include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #include "cuda/launch.h"
 #include "tensor/check.h"
@@ -99,6 +107,9 @@ __global__ void mixed_barriers(int* out) {
   else __syncthreads();
   out[threadIdx.x] = 1;
 }
+
+// Thread 40 of 40 writes one element past the end.
+__global__ void off_by_one(int* out) { out[threadIdx.x + 1] = 1; }
 
 __global__ void throws_in_thread_7(int* out) {
   kiso::check(threadIdx.x != 7, "throws_in_thread_7", "thread {} refuses", threadIdx.x);
@@ -229,5 +240,30 @@ TEST_CASE("bad launch configurations and built-ins outside a launch are clear er
                        doctest::Contains("65536 bytes of dynamic shared memory; at most 49152"), kiso::Error);
   CHECK_THROWS_WITH_AS((void)threadIdx.x, doctest::Contains("outside a simulated kernel launch"), kiso::Error);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+// Only in `make debug`: a kernel writing past its buffer dies with AddressSanitizer's report,
+// fibers and all. The launch runs in a child process, whose report goes to a file.
+TEST_CASE("under AddressSanitizer, an out-of-bounds write in a simulated kernel is caught") {
+  std::string report = "/tmp/kiso_sim_oob_" + std::to_string(getpid()) + ".txt";
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    if (!std::freopen(report.c_str(), "w", stderr)) _exit(99);
+    std::vector<int> out(40);
+    KISO_LAUNCH(off_by_one, dim3(1), dim3(40), 0, out.data());
+    _exit(0);  // not reached when the write is caught
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::stringstream text;
+  text << std::ifstream(report).rdbuf();
+  std::remove(report.c_str());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(text.str().find("heap-buffer-overflow") != std::string::npos);
+  CHECK(text.str().find("off_by_one") != std::string::npos);
+}
+#endif
 
 }  // TEST_SUITE
