@@ -157,7 +157,8 @@ bool release_barriers(Block& b) {
 void run_block(Block& b) {
   for (size_t i = 0; i < b.fibers.size(); ++i) {
     Fiber& f = b.fibers[i];
-    getcontext(&f.context);
+    // The context was initialised by getcontext at launch (a system call, for the signal mask);
+    // makecontext only resets the stack, the entry point and uc_link, so a block reuses it.
     f.context.uc_stack.ss_sp = b.stacks.get() + i * b.stack_bytes;
     f.context.uc_stack.ss_size = b.stack_bytes;
     f.context.uc_link = &b.scheduler;
@@ -265,6 +266,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cons
     f.place.thread_idx = uint3(unsigned(i % block.x), unsigned(i / block.x % block.y), unsigned(i / (block.x * block.y)));
     f.place.block_dim = block;
     f.place.grid_dim = grid;
+    getcontext(&f.context);
   }
   struct Reset {
     ~Reset() { g_block = nullptr; }
