@@ -1,5 +1,7 @@
-// cuda/no_cuda.cpp — the CUDA runtime interface in a build without CUDA (make CUDA=0, or no
-// nvcc found). Every call that would need a GPU throws one clear message.
+// cuda/no_cuda.cpp — the GPU side of the CUDA runtime interface in a build without CUDA
+// (make CUDA=0, or no nvcc found). Every call that would need a GPU throws one clear message;
+// the simulator (cuda/device.cpp) works all the same.
+#include "cuda/gpu.h"
 #include "cuda/runtime.h"
 #include "tensor/check.h"
 
@@ -10,12 +12,12 @@ const DeviceStatus& device_status() {
   return status;
 }
 
-void require_device(const char* op) { fail(op, "{}", device_status().message); }
+namespace gpu {
 
-void* device_alloc(size_t) { require_device("cuda alloc"); return nullptr; }
-void device_free(void*) {}
-void copy_host_to_device(void*, const void*, size_t) { require_device("copy to cuda"); }
-void copy_device_to_host(void*, const void*, size_t) { require_device("copy from cuda"); }
-void copy_device_to_device(void*, const void*, size_t) { require_device("cuda copy"); }
+CachingAllocator& allocator() { fail("cuda alloc", "{}", device_status().message); }
+size_t bytes_in_use() { return 0; }
+void copy(void*, const void*, size_t, Copy) { fail("cuda copy", "{}", device_status().message); }
+
+}  // namespace gpu
 
 }  // namespace kiso::cuda

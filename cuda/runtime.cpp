@@ -1,14 +1,13 @@
-// cuda/runtime.cpp — device discovery, memory and copies for `make CUDA=1` builds (host code,
-// compiled by g++ against the CUDA runtime). device_status() launches the trivial kernel of
-// cuda/selftest.cu once to prove the GPU really runs kiso's code: a driver that lists a device
-// can still refuse a kernel built for another architecture.
+// cuda/runtime.cpp — device discovery, and the GPU's memory and copies (cuda/gpu.h) for
+// `make CUDA=1` builds (host code, compiled by g++ against the CUDA runtime). device_status()
+// launches the trivial kernel of cuda/selftest.cu once to prove the GPU really runs kiso's code:
+// a driver that lists a device can still refuse a kernel built for another architecture.
 //
 // Not here yet: streams and the op kernels (the CUDA backend issue).
 #include <cuda_runtime.h>
 
-#include <cstdio>
-
 #include "cuda/allocator.h"
+#include "cuda/gpu.h"
 #include "cuda/runtime.h"
 #include "cuda/selftest.h"
 #include "tensor/check.h"
@@ -62,56 +61,42 @@ const DeviceStatus& device_status() {
   return status;
 }
 
-void require_device(const char* op) {
-  if (!device_status().usable) fail(op, "{}", device_status().message);
-}
+namespace gpu {
 
-// Device memory goes through the caching allocator (cuda/allocator.h) over cudaMalloc / cudaFree.
-// It lives until the process ends (never destroyed: a tensor freed during static destruction
-// must still find it); the driver takes the memory back at exit.
-static CachingAllocator& allocator() {
-  static CachingAllocator* a = new CachingAllocator(
-      [](size_t bytes) -> void* {
-        void* p = nullptr;
-        cudaError_t err = cudaMalloc(&p, bytes);
-        if (err == cudaErrorMemoryAllocation) {
-          (void)cudaGetLastError();  // clear it: the allocator empties its cache and tries again
-          return nullptr;
-        }
-        cuda_check(err, "cudaMalloc(&p, bytes)", __FILE__, __LINE__);
-        return p;
-      },
-      [](void* p) { cudaFree(p); });
+// The GPU's caching allocator over cudaMalloc / cudaFree. It lives until the process ends
+// (never destroyed: a tensor freed during static destruction must still find it); the driver
+// takes the memory back at exit.
+static CachingAllocator* g_allocator = nullptr;
+
+CachingAllocator& allocator() {
+  static CachingAllocator* a = [] {
+    if (!device_status().usable) fail("cuda alloc", "{}", device_status().message);
+    return g_allocator = new CachingAllocator(
+               [](size_t bytes) -> void* {
+                 void* p = nullptr;
+                 cudaError_t err = cudaMalloc(&p, bytes);
+                 if (err == cudaErrorMemoryAllocation) {
+                   (void)cudaGetLastError();  // clear it: the allocator empties its cache and tries again
+                   return nullptr;
+                 }
+                 cuda_check(err, "cudaMalloc(&p, bytes)", __FILE__, __LINE__);
+                 return p;
+               },
+               [](void* p) { cudaFree(p); });
+  }();
   return *a;
 }
 
-void* device_alloc(size_t bytes) {
-  require_device("cuda alloc");
-  return allocator().allocate(bytes);
+size_t bytes_in_use() { return g_allocator ? g_allocator->stats().in_use_bytes : 0; }
+
+void copy(void* dst, const void* src, size_t bytes, Copy kind) {
+  cudaMemcpyKind k = kind == Copy::host_to_device   ? cudaMemcpyHostToDevice
+                     : kind == Copy::device_to_host ? cudaMemcpyDeviceToHost
+                                                    : cudaMemcpyDeviceToDevice;
+  CUDA_CHECK(cudaMemcpy(dst, src, bytes, k));
 }
 
-void device_free(void* ptr) {
-  try {  // called from destructors: report, never throw
-    allocator().release(ptr);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "kiso: %s\n", e.what());
-  }
-}
-
-void copy_host_to_device(void* dst, const void* src, size_t bytes) {
-  require_device("copy to cuda");
-  CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
-}
-
-void copy_device_to_host(void* dst, const void* src, size_t bytes) {
-  require_device("copy from cuda");
-  CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
-}
-
-void copy_device_to_device(void* dst, const void* src, size_t bytes) {
-  require_device("cuda copy");
-  CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
-}
+}  // namespace gpu
 
 // Declared in cuda/launch.h for the nvcc-compiled launchers: a launch that CUDA refused
 // (bad configuration, no kernel image for this GPU) as a kiso::Error naming the kernel.

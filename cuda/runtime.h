@@ -1,10 +1,11 @@
 // cuda/runtime.h — the host-side face of kiso's CUDA backend: is there a usable GPU, device
 // memory, host <-> device copies. Nothing here knows about tensors' maths or autograd.
 //
-// Two implementations share this header: cuda/runtime.cu (built with `make CUDA=1`, the
-// default when nvcc is found) and cuda/no_cuda.cpp (CUDA=0), whose every call says clearly that
-// this build has no CUDA. A CUDA build on a machine without a usable GPU reports that at the
-// first call instead of failing later inside a kernel.
+// cuda/device.cpp implements what is common (the simulator switch, memory, copies) and routes to
+// the GPU through cuda/gpu.h, which cuda/runtime.cpp implements for `make CUDA=1` (the default
+// when nvcc is found) and cuda/no_cuda.cpp for CUDA=0, whose every call says clearly that this
+// build has no CUDA. A CUDA build on a machine without a usable GPU reports that at the first
+// call instead of failing later inside a kernel.
 #pragma once
 
 #include <cstddef>
@@ -22,9 +23,20 @@ struct DeviceStatus {
 // kernel launch whose result is checked. Never throws.
 const DeviceStatus& device_status();
 
-// Throws kiso::Error with device_status().message when there is no usable GPU; `op` names
-// the caller in the message.
+// Throws kiso::Error with device_status().message when there is no usable GPU and the
+// simulator is off; `op` names the caller in the message.
 void require_device(const char* op);
+
+// The simulator as the device. With it on, Device::cuda memory is host memory behind the same
+// caching allocator, copies are memcpy, and kernels run under cuda/sim: in any build, with or
+// without a GPU, so CI exercises the whole CUDA path. It is never chosen silently for a missing
+// GPU: KISO_CUDA_SIM=1 in the environment turns it on at start-up, or a program (the tests)
+// calls use_simulator. Switching while device memory is in use is an error (the memory would
+// go back to the wrong allocator).
+void use_simulator(bool on);
+bool simulator_on();
+
+// Device memory: the caching allocator (cuda/allocator.h) of the GPU or of the simulator.
 
 void* device_alloc(size_t bytes);
 void device_free(void* ptr);

@@ -107,12 +107,19 @@ static int run_info(bool as_json) {
   int threads = 1;
 #endif
   if (as_json) {
-    std::cout << json{{"cuda_built", s.built}, {"cuda_usable", s.usable}, {"cuda", s.message}, {"cpu_threads", threads}}
+    std::cout << json{{"cuda_built", s.built},
+                      {"cuda_usable", s.usable},
+                      {"cuda", s.message},
+                      {"cuda_simulator", cuda::simulator_on()},
+                      {"cpu_threads", threads}}
               << "\n";
     return 0;
   }
   fmt::print("kiso: CPU threads {} (OMP_NUM_THREADS sets it)\n", threads);
   fmt::print("CUDA: {}\n", s.usable ? "usable: " + s.message : s.message);
+  fmt::print("CUDA simulator: {}\n", cuda::simulator_on() ? "on (KISO_CUDA_SIM=1): Device::cuda is host memory, kernels "
+                                                             "run under cuda/sim"
+                                                           : "off (KISO_CUDA_SIM=1 turns it on)");
   return 0;
 }
 

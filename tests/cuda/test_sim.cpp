@@ -108,9 +108,6 @@ __global__ void mixed_barriers(int* out) {
   out[threadIdx.x] = 1;
 }
 
-// Thread 40 of 40 writes one element past the end.
-__global__ void off_by_one(int* out) { out[threadIdx.x + 1] = 1; }
-
 __global__ void throws_in_thread_7(int* out) {
   kiso::check(threadIdx.x != 7, "throws_in_thread_7", "thread {} refuses", threadIdx.x);
   out[threadIdx.x] = 1;
@@ -244,6 +241,9 @@ TEST_CASE("bad launch configurations and built-ins outside a launch are clear er
 #if defined(__SANITIZE_ADDRESS__)
 // Only in `make debug`: a kernel writing past its buffer dies with AddressSanitizer's report,
 // fibers and all. The launch runs in a child process, whose report goes to a file.
+// Thread 40 of 40 writes one element past the end.
+static __global__ void off_by_one(int* out) { out[threadIdx.x + 1] = 1; }
+
 TEST_CASE("under AddressSanitizer, an out-of-bounds write in a simulated kernel is caught") {
   std::string report = "/tmp/kiso_sim_oob_" + std::to_string(getpid()) + ".txt";
   pid_t child = fork();
