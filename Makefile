@@ -33,7 +33,7 @@ endif
 LIB_SRC := $(wildcard tensor/*.cpp autograd/*.cpp nn/*.cpp gpt/*.cpp cuda/sim/*.cpp) \
            $(filter-out train/kiso.cpp train/bench_ops.cpp,$(wildcard train/*.cpp))
 ifeq ($(CUDA),1)
-  CU_SRC   := $(wildcard cuda/*.cu)
+  CU_SRC   := $(wildcard cuda/*.cu cuda/kernels/*.cu)
   LIB_SRC  += $(filter-out cuda/no_cuda.cpp,$(wildcard cuda/*.cpp))
   CXXFLAGS += -DKISO_CUDA=1 -isystem $(CUDA_HOME)/include
   # .cu files hold kernels and their launchers only; host logic (errors, fmt) is in cuda/*.cpp.
@@ -46,7 +46,10 @@ else
   LIB_SRC  += $(filter-out cuda/runtime.cpp,$(wildcard cuda/*.cpp))
 endif
 
-LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+# The op kernels (cuda/kernels/*.cu) are compiled twice: by g++ against cuda/sim into every
+# build (obj/sim/), so CI runs them, and by nvcc for the GPU (CU_SRC) in CUDA builds.
+SIM_OBJ   := $(patsubst %.cu,$(BUILD)/obj/sim/%.o,$(wildcard cuda/kernels/*.cu))
+LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o) $(SIM_OBJ)
 TEST_SRC  := $(filter-out tests/reference/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 KISO_OBJ  := $(BUILD)/obj/train/kiso.o
@@ -68,6 +71,10 @@ $(BUILD)/obj/%.o: %.cpp | deps
 $(BUILD)/obj/%.o: %.cu | deps
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(BUILD)/obj/sim/%.o: %.cu | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
 
 $(BUILD)/libkiso.a: $(LIB_OBJ)
 	@rm -f $@

@@ -9,11 +9,16 @@
 
 #include <cstddef>
 
+// KISO_KERNEL_TARGET names the namespace a kernel file's launchers go in, so that the two
+// compilations of one file (cuda/kernels/*.cu) link side by side: kiso::cuda::gpu_kernels and
+// kiso::cuda::sim_kernels (cuda/kernels.h declares both).
 #ifdef __CUDACC__
 #include <cuda_runtime.h>
 #define KISO_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#define KISO_KERNEL_TARGET gpu_kernels
 #else
 #include "cuda/sim/sim.h"
+#define KISO_KERNEL_TARGET sim_kernels
 #endif
 
 namespace kiso::cuda {
@@ -30,7 +35,7 @@ void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, 
   kernel<<<grid, block, shared_bytes>>>(args...);
   if (cudaError_t err = cudaGetLastError(); err != cudaSuccess) launch_failed(name, cudaGetErrorString(err));
 #else
-  sim::launch(name, grid, block, shared_bytes, [&] { kernel(args...); });
+  ::kiso::sim::launch(name, grid, block, shared_bytes, [&] { kernel(args...); });
 #endif
 }
 

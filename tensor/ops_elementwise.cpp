@@ -1,7 +1,9 @@
 // tensor/ops_elementwise.cpp — elementwise ops: binary with broadcasting, scalar, unary, and
-// sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows.
+// sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows; the
+// binary ops also on Device::cuda (cuda/kernels.h), the first ops of the CUDA backend.
 #include <cmath>
 
+#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -73,16 +75,48 @@ template <class T, class F> static Tensor binary_loop(const Tensor& a, const Ten
   return out;
 }
 
-template <class F> static Tensor binary(const char* op, const Tensor& a, const Tensor& b, F f) {
+// The same on Device::cuda: both inputs there, one kernel launch (cuda/kernels/elementwise.cu)
+// reading each input through its broadcast strides.
+static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b) {
+  check(a.defined() && b.defined(), op, "an input is an undefined tensor");
+  check(a.is_cuda() && b.is_cuda(), op, "inputs on different devices: {} and {}; expected both on one device",
+        to_string(a.device()), to_string(b.device()));
+  check((a.dtype() == DType::f32 || a.dtype() == DType::f64) && a.dtype() == b.dtype(), op,
+        "inputs must be f32 or f64 and of one dtype, got {} and {}", to_string(a.dtype()), to_string(b.dtype()));
+  Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
+  check(out_shape.size() <= size_t(cuda::kMaxRank), op, "the cuda kernel takes at most {} axes, got shape {}",
+        cuda::kMaxRank, shape_str(out_shape));
+  Tensor out(out_shape, a.dtype(), Device::cuda);
+  cuda::Broadcast g;
+  g.rank = int(out_shape.size());
+  std::vector<int64_t> sa = broadcast_strides(a.shape(), out_shape), sb = broadcast_strides(b.shape(), out_shape);
+  for (size_t axis = 0; axis < out_shape.size(); ++axis)
+    g.size[axis] = out_shape[axis], g.stride_a[axis] = sa[axis], g.stride_b[axis] = sb[axis];
+  cuda::binary(code, a.dtype() == DType::f64, a.raw_data(), b.raw_data(), out.raw_data(), out.numel(), g);
+  return out;
+}
+
+template <class F>
+static Tensor binary(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b, F f) {
+  if (a.is_cuda() || b.is_cuda()) return binary_cuda(op, code, a, b);
   check_float_pair(op, a, b);
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   return with_float(a, [&]<class T>(T) { return binary_loop<T>(a, b, out_shape, f); });
 }
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary("add", a, b, [](auto x, auto y) { return x + y; }); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary("sub", a, b, [](auto x, auto y) { return x - y; }); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary("mul", a, b, [](auto x, auto y) { return x * y; }); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary("div", a, b, [](auto x, auto y) { return x / y; }); }
+using cuda::BinaryOp;
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary("add", BinaryOp::add, a, b, [](auto x, auto y) { return x + y; });
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary("sub", BinaryOp::sub, a, b, [](auto x, auto y) { return x - y; });
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary("mul", BinaryOp::mul, a, b, [](auto x, auto y) { return x * y; });
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary("div", BinaryOp::div, a, b, [](auto x, auto y) { return x / y; });
+}
 
 // out = f(x) elementwise; f receives the value as T.
 template <class F> static Tensor unary(const char* op, const Tensor& x, F f) {

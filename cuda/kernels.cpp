@@ -1,0 +1,26 @@
+// cuda/kernels.cpp — routes each call of cuda/kernels.h to the simulator's compilation of the
+// kernels or the GPU's, after checking that there is a device. Host code, in every build.
+#include "cuda/kernels.h"
+
+#include "cuda/runtime.h"
+#include "tensor/check.h"
+
+namespace kiso::cuda {
+
+// Calls target::name(args...) for the active device.
+#ifdef KISO_CUDA
+#define KISO_ROUTE(name, ...)                                                   \
+  require_device(#name);                                                        \
+  if (simulator_on()) return sim_kernels::name(__VA_ARGS__);                    \
+  return gpu_kernels::name(__VA_ARGS__)
+#else
+#define KISO_ROUTE(name, ...)                 \
+  require_device(#name);                      \
+  return sim_kernels::name(__VA_ARGS__)
+#endif
+
+void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g) {
+  KISO_ROUTE(binary, op, f64, a, b, out, n, g);
+}
+
+}  // namespace kiso::cuda

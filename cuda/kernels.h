@@ -1,0 +1,41 @@
+// cuda/kernels.h — what the tensor library calls for Device::cuda data: one function per op
+// family, device pointers in and out, run on the GPU or under the simulator, whichever
+// cuda/runtime.h says is the device (cuda/kernels.cpp routes). Shapes arrive as plain numbers:
+// nothing here knows Tensor. The kernels themselves are in cuda/kernels/*.cu, each file
+// compiled twice, into the namespaces gpu_kernels (nvcc) and sim_kernels (g++ against cuda/sim).
+#pragma once
+
+#include <cstdint>
+
+namespace kiso::cuda {
+
+constexpr int kMaxRank = 8;
+
+// ---- binary elementwise ops with broadcasting (cuda/kernels/elementwise.cu) ----
+
+enum class BinaryOp { add, sub, mul, div };
+
+// The output's shape `size` (row-major, `rank` axes) and, per input, the element stride of each
+// axis: 0 along an axis the input is broadcast over (what the CPU's broadcast_strides gives).
+struct Broadcast {
+  int rank = 0;
+  int64_t size[kMaxRank] = {};
+  int64_t stride_a[kMaxRank] = {};
+  int64_t stride_b[kMaxRank] = {};
+};
+
+// out[i] = a[ia] op b[ib] for the n = Π size output elements; f64 or f32 data.
+void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g);
+
+// The same list, once per target.
+#define KISO_CUDA_KERNEL_DECLARATIONS \
+  void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g);
+namespace gpu_kernels {
+KISO_CUDA_KERNEL_DECLARATIONS
+}
+namespace sim_kernels {
+KISO_CUDA_KERNEL_DECLARATIONS
+}
+#undef KISO_CUDA_KERNEL_DECLARATIONS
+
+}  // namespace kiso::cuda

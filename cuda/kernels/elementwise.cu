@@ -1,0 +1,43 @@
+// cuda/kernels/elementwise.cu — binary elementwise ops with broadcasting (add, sub, mul, div) in
+// f32 and f64: one thread per output element. Compiled by nvcc for the GPU and by g++ for the
+// simulator (see cuda/kernels.h); the CPU loops of tensor/ops_elementwise.cpp are the oracle.
+#include "cuda/kernels.h"
+#include "cuda/launch.h"
+
+namespace kiso::cuda::KISO_KERNEL_TARGET {
+
+// out[i] = a[ia] op b[ib]: i is peeled into coordinates along g.size (last axis fastest), and
+// each input's offset is Σ coordinate · its stride (0 on a broadcast axis, so it repeats).
+template <class T>
+__global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, int64_t n, Broadcast g) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  int64_t rest = i, ia = 0, ib = 0;
+  for (int axis = g.rank - 1; axis >= 0; --axis) {
+    int64_t c = rest % g.size[axis];
+    rest /= g.size[axis];
+    ia += c * g.stride_a[axis];
+    ib += c * g.stride_b[axis];
+  }
+  T x = a[ia], y = b[ib];
+  switch (op) {
+    case BinaryOp::add: out[i] = x + y; break;
+    case BinaryOp::sub: out[i] = x - y; break;
+    case BinaryOp::mul: out[i] = x * y; break;
+    case BinaryOp::div: out[i] = x / y; break;
+  }
+}
+
+void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g) {
+  if (n == 0) return;
+  constexpr unsigned kThreads = 256;
+  dim3 grid(unsigned((n + kThreads - 1) / kThreads)), block(kThreads);
+  if (f64)
+    launch("binary_kernel<double>", binary_kernel<double>, grid, block, 0, op, static_cast<const double*>(a),
+           static_cast<const double*>(b), static_cast<double*>(out), n, g);
+  else
+    launch("binary_kernel<float>", binary_kernel<float>, grid, block, 0, op, static_cast<const float*>(a),
+           static_cast<const float*>(b), static_cast<float*>(out), n, g);
+}
+
+}  // namespace kiso::cuda::KISO_KERNEL_TARGET
