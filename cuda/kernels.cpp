@@ -23,4 +23,8 @@ void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int6
   KISO_ROUTE(binary, op, f64, a, b, out, n, g);
 }
 
+void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s) {
+  KISO_ROUTE(unary, op, f64, x, out, n, s);
+}
+
 }  // namespace kiso::cuda

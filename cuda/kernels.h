@@ -27,9 +27,18 @@ struct Broadcast {
 // out[i] = a[ia] op b[ib] for the n = Π size output elements; f64 or f32 data.
 void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g);
 
+// ---- unary elementwise ops and ops with a scalar (cuda/kernels/unary.cu) ----
+
+// add_scalar and mul_scalar compute in double, then round, as the CPU ops do; pow raises to s.
+enum class UnaryOp { add_scalar, mul_scalar, neg, exp, log, tanh, sqrt, rsqrt, erf, pow };
+
+// out[i] = op(x[i]) (with the scalar s where the op takes one), n elements of f64 or f32.
+void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);
+
 // The same list, once per target.
-#define KISO_CUDA_KERNEL_DECLARATIONS \
-  void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g);
+#define KISO_CUDA_KERNEL_DECLARATIONS                                                                     \
+  void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g); \
+  void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);
 namespace gpu_kernels {
 KISO_CUDA_KERNEL_DECLARATIONS
 }

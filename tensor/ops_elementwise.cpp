@@ -1,6 +1,7 @@
 // tensor/ops_elementwise.cpp — elementwise ops: binary with broadcasting, scalar, unary, and
 // sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows; the
-// binary ops also on Device::cuda (cuda/kernels.h), the first ops of the CUDA backend.
+// binary, scalar and unary ops also on Device::cuda (cuda/kernels.h), the first ops of the CUDA
+// backend.
 #include <cmath>
 
 #include "cuda/kernels.h"
@@ -118,8 +119,19 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return binary("div", BinaryOp::div, a, b, [](auto x, auto y) { return x / y; });
 }
 
-// out = f(x) elementwise; f receives the value as T.
-template <class F> static Tensor unary(const char* op, const Tensor& x, F f) {
+// The same on Device::cuda: one kernel launch (cuda/kernels/unary.cu).
+static Tensor unary_cuda(const char* op, cuda::UnaryOp code, const Tensor& x, double s) {
+  check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "input must be f32 or f64, got {} with shape {}",
+        to_string(x.dtype()), shape_str(x.shape()));
+  Tensor out(x.shape(), x.dtype(), Device::cuda);
+  cuda::unary(code, x.dtype() == DType::f64, x.raw_data(), out.raw_data(), x.numel(), s);
+  return out;
+}
+
+// out = f(x) elementwise; f receives the value as T. On cuda, the kernel's case `code` (with
+// the scalar s) computes the same expression.
+template <class F> static Tensor unary(const char* op, cuda::UnaryOp code, const Tensor& x, F f, double s = 0) {
+  if (x.defined() && x.is_cuda()) return unary_cuda(op, code, x, s);
   check_float(op, x);
   return with_float(x, [&]<class T>(T) {
     Tensor out(x.shape(), x.dtype());
@@ -132,17 +144,24 @@ template <class F> static Tensor unary(const char* op, const Tensor& x, F f) {
   });
 }
 
-Tensor add(const Tensor& a, double s) { return unary("add", a, [s](auto x) { return decltype(x)(x + s); }); }
-Tensor mul(const Tensor& a, double s) { return unary("mul", a, [s](auto x) { return decltype(x)(x * s); }); }
-Tensor neg(const Tensor& x) { return unary("neg", x, [](auto v) { return -v; }); }
-Tensor exp(const Tensor& x) { return unary("exp", x, [](auto v) { return std::exp(v); }); }
-Tensor log(const Tensor& x) { return unary("log", x, [](auto v) { return std::log(v); }); }
-Tensor tanh(const Tensor& x) { return unary("tanh", x, [](auto v) { return std::tanh(v); }); }
-Tensor sqrt(const Tensor& x) { return unary("sqrt", x, [](auto v) { return std::sqrt(v); }); }
-Tensor rsqrt(const Tensor& x) { return unary("rsqrt", x, [](auto v) { return decltype(v)(1) / std::sqrt(v); }); }
-Tensor erf(const Tensor& x) { return unary("erf", x, [](auto v) { return std::erf(v); }); }
+using cuda::UnaryOp;
+Tensor add(const Tensor& a, double s) {
+  return unary("add", UnaryOp::add_scalar, a, [s](auto x) { return decltype(x)(x + s); }, s);
+}
+Tensor mul(const Tensor& a, double s) {
+  return unary("mul", UnaryOp::mul_scalar, a, [s](auto x) { return decltype(x)(x * s); }, s);
+}
+Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::neg, x, [](auto v) { return -v; }); }
+Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::exp, x, [](auto v) { return std::exp(v); }); }
+Tensor log(const Tensor& x) { return unary("log", UnaryOp::log, x, [](auto v) { return std::log(v); }); }
+Tensor tanh(const Tensor& x) { return unary("tanh", UnaryOp::tanh, x, [](auto v) { return std::tanh(v); }); }
+Tensor sqrt(const Tensor& x) { return unary("sqrt", UnaryOp::sqrt, x, [](auto v) { return std::sqrt(v); }); }
+Tensor rsqrt(const Tensor& x) {
+  return unary("rsqrt", UnaryOp::rsqrt, x, [](auto v) { return decltype(v)(1) / std::sqrt(v); });
+}
+Tensor erf(const Tensor& x) { return unary("erf", UnaryOp::erf, x, [](auto v) { return std::erf(v); }); }
 Tensor pow(const Tensor& x, double p) {
-  return unary("pow", x, [p](auto v) { return decltype(v)(std::pow(v, decltype(v)(p))); });
+  return unary("pow", UnaryOp::pow, x, [p](auto v) { return decltype(v)(std::pow(v, decltype(v)(p))); }, p);
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {

@@ -4,6 +4,8 @@
 // same inputs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -64,6 +66,43 @@ TEST_CASE("binary ops with broadcasting: cuda equals the cpu exactly, f32 and f6
   });
 }
 
+TEST_CASE("unary and scalar ops: cuda equals the cpu, exactly on the simulator") {
+  // The simulator runs the CPU's own expressions (std::exp, ...): bit-identical. A GPU's math
+  // library may round the last place differently: CUDA documents at most 2 ulp for expf, logf,
+  // tanhf, erff (4 for powf) and 1-2 ulp in f64, so the GPU check allows 8 ulp of the result
+  // (relative 8·2^-23 ≈ 1e-6 in f32, 8·2^-52 ≈ 2e-15 in f64) plus that much absolutely near 0.
+  using Op = std::function<Tensor(const Tensor&)>;
+  std::vector<std::pair<const char*, Op>> ops = {
+      {"add s", [](const Tensor& x) { return add(x, 0.3); }}, {"mul s", [](const Tensor& x) { return mul(x, -1.7); }},
+      {"neg", [](const Tensor& x) { return kiso::neg(x); }}, {"exp", [](const Tensor& x) { return kiso::exp(x); }},
+      {"log", [](const Tensor& x) { return kiso::log(x); }}, {"tanh", [](const Tensor& x) { return kiso::tanh(x); }},
+      {"sqrt", [](const Tensor& x) { return kiso::sqrt(x); }}, {"rsqrt", [](const Tensor& x) { return rsqrt(x); }},
+      {"erf", [](const Tensor& x) { return kiso::erf(x); }},
+      {"pow", [](const Tensor& x) { return pow(x, 1.5); }}};
+  on_each_device([&](const std::string& device) {
+    for (DType dtype : {DType::f32, DType::f64}) {
+      Generator gen{31};
+      Tensor x = add(mul(rand({7, 131}, gen, dtype), 4.0), 0.05);  // 917 values in [0.05, 4.05): every op defined
+      double ulp = dtype == DType::f32 ? 1.0 / (1 << 23) : 1.0 / double(int64_t(1) << 52);
+      for (const auto& [name, op] : ops) {
+        std::string op_name = name;
+        CAPTURE(device);
+        CAPTURE(op_name);
+        Tensor want = to_dtype(op(x), DType::f64);
+        Tensor got = op(x.to(Device::cuda));
+        REQUIRE(got.is_cuda());
+        std::vector<double> w = want.to_vector<double>();
+        std::vector<double> g = to_dtype(got.to(Device::cpu), DType::f64).to_vector<double>();
+        REQUIRE(w.size() == g.size());
+        for (size_t i = 0; i < w.size(); ++i) {
+          if (device == "simulator") REQUIRE(g[i] == w[i]);
+          else REQUIRE(std::abs(g[i] - w[i]) <= 8 * ulp * std::max(1.0, std::abs(w[i])));
+        }
+      }
+    }
+  });
+}
+
 TEST_CASE("binary ops refuse inputs on two devices, and other dtypes, by name") {
   on_each_device([&](const std::string&) {
     Tensor c = ones({2}).to(Device::cuda);
@@ -71,6 +110,8 @@ TEST_CASE("binary ops refuse inputs on two devices, and other dtypes, by name") 
     CHECK_THROWS_WITH_AS(mul(c, ones({2}, DType::f64).to(Device::cuda)),
                          doctest::Contains("mul: inputs must be f32 or f64 and of one dtype, got f32 and f64"), Error);
     CHECK_THROWS_WITH_AS(sub(c, ones({3}).to(Device::cuda)), doctest::Contains("cannot be broadcast"), Error);
+    CHECK_THROWS_WITH_AS(exp(ones({2}, DType::i32).to(Device::cuda)),
+                         doctest::Contains("exp: input must be f32 or f64, got i32"), Error);
   });
 }
 

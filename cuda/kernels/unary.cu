@@ -1,0 +1,44 @@
+// cuda/kernels/unary.cu — unary elementwise ops (neg, exp, log, tanh, sqrt, rsqrt, erf) and the
+// ops with a scalar (x + s, x · s, x^s) in f32 and f64: one thread per element. Compiled by nvcc
+// for the GPU and by g++ for the simulator (see cuda/kernels.h); each case is the expression of
+// the CPU op in tensor/ops_elementwise.cpp, so the simulator's results are the CPU's bit for bit
+// and the GPU's differ only by its math library's last-place rounding.
+#include <cmath>
+
+#include "cuda/kernels.h"
+#include "cuda/launch.h"
+
+namespace kiso::cuda::KISO_KERNEL_TARGET {
+
+template <class T>
+__global__ void unary_kernel(UnaryOp op, const T* x, T* out, int64_t n, double s) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  T v = x[i];
+  switch (op) {
+    case UnaryOp::add_scalar: out[i] = T(v + s); break;
+    case UnaryOp::mul_scalar: out[i] = T(v * s); break;
+    case UnaryOp::neg: out[i] = -v; break;
+    case UnaryOp::exp: out[i] = std::exp(v); break;
+    case UnaryOp::log: out[i] = std::log(v); break;
+    case UnaryOp::tanh: out[i] = std::tanh(v); break;
+    case UnaryOp::sqrt: out[i] = std::sqrt(v); break;
+    case UnaryOp::rsqrt: out[i] = T(1) / std::sqrt(v); break;
+    case UnaryOp::erf: out[i] = std::erf(v); break;
+    case UnaryOp::pow: out[i] = T(std::pow(v, T(s))); break;
+  }
+}
+
+void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s) {
+  if (n == 0) return;
+  constexpr unsigned kThreads = 256;
+  dim3 grid(unsigned((n + kThreads - 1) / kThreads)), block(kThreads);
+  if (f64)
+    launch("unary_kernel<double>", unary_kernel<double>, grid, block, 0, op, static_cast<const double*>(x),
+           static_cast<double*>(out), n, s);
+  else
+    launch("unary_kernel<float>", unary_kernel<float>, grid, block, 0, op, static_cast<const float*>(x),
+           static_cast<float*>(out), n, s);
+}
+
+}  // namespace kiso::cuda::KISO_KERNEL_TARGET
