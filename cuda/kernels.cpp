@@ -27,4 +27,8 @@ void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s) 
   KISO_ROUTE(unary, op, f64, x, out, n, s);
 }
 
+void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols) {
+  KISO_ROUTE(reduce_last, op, f64, x, out, rows, cols);
+}
+
 }  // namespace kiso::cuda

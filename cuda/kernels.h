@@ -35,10 +35,18 @@ enum class UnaryOp { add_scalar, mul_scalar, neg, exp, log, tanh, sqrt, rsqrt, e
 // out[i] = op(x[i]) (with the scalar s where the op takes one), n elements of f64 or f32.
 void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);
 
+// ---- reductions over the last axis (cuda/kernels/reduce.cu) ----
+
+// (rows, cols) -> (rows,): sum (accumulated in double, as on the CPU), max, or argmax (i32, the
+// first index of the maximum). One block per row.
+enum class ReduceOp { sum, max, argmax };
+void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);
+
 // The same list, once per target.
 #define KISO_CUDA_KERNEL_DECLARATIONS                                                                     \
   void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g); \
-  void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);
+  void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);                       \
+  void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);
 namespace gpu_kernels {
 KISO_CUDA_KERNEL_DECLARATIONS
 }

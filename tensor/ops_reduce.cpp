@@ -1,10 +1,13 @@
 // tensor/ops_reduce.cpp — sum, mean and max, over everything or over the last axis.
 //
 // Sums accumulate in double even for f32 input, and a whole-tensor sum adds fixed-size chunks
-// in a fixed order, so its result does not depend on the number of threads.
+// in a fixed order, so its result does not depend on the number of threads. On Device::cuda
+// the last-axis reductions are one kernel (cuda/kernels/reduce.cu) and the whole-tensor ones
+// are last-axis reductions of the flattened tensor.
 #include <algorithm>
 #include <limits>
 
+#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -12,7 +15,19 @@ namespace kiso {
 
 // ---- over the whole tensor ----
 
+// x defined and f32 or f64, on either device (the cpu loops check the device through data<T>).
+static void check_float_dtype(const char* op, const Tensor& x) {
+  check(x.defined(), op, "input is an undefined tensor");
+  check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "input must be f32 or f64, got {} with shape {}",
+        to_string(x.dtype()), shape_str(x.shape()));
+}
+
 Tensor sum(const Tensor& x) {
+  if (x.defined() && x.is_cuda()) {
+    check_float_dtype("sum", x);
+    if (x.numel() == 0) return zeros({}, x.dtype(), Device::cuda);
+    return sum_last(x.reshape({x.numel()})).reshape({});
+  }
   check_float("sum", x);
   return with_float(x, [&]<class T>(T) {
     double total = deterministic_sum(x.data<T>(), x.numel(), [](T v) { return double(v); });
@@ -21,13 +36,13 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x) {
-  check_float("mean", x);
+  check_float_dtype("mean", x);
   check(x.numel() > 0, "mean", "the input is empty (shape {})", shape_str(x.shape()));
   return mul(sum(x), 1.0 / double(x.numel()));
 }
 
 Tensor max(const Tensor& x) {
-  check_float("max", x);
+  check_float_dtype("max", x);
   check(x.numel() > 0, "max", "the input is empty (shape {})", shape_str(x.shape()));
   return max_last(x.reshape({x.numel()})).reshape({});
 }
@@ -36,7 +51,7 @@ Tensor max(const Tensor& x) {
 
 // Checks x and returns (rows, N) for the last-axis loops.
 static std::pair<int64_t, int64_t> rows_cols(const char* op, const Tensor& x) {
-  check_float(op, x);
+  check_float_dtype(op, x);
   check(x.dim() >= 1, op, "expected at least one axis, got a 0-d tensor");
   int64_t cols = x.size(-1);
   check(cols > 0, op, "the last axis is empty (shape {})", shape_str(x.shape()));
@@ -49,8 +64,17 @@ static Shape keep_last_as_one(const Shape& s) {
   return out;
 }
 
+// The last-axis reductions on Device::cuda: one block per row.
+static Tensor reduce_last_cuda(const char* op, cuda::ReduceOp code, const Tensor& x, int64_t rows, int64_t cols) {
+  check(rows <= int64_t(2147483647), op, "{} rows; the cuda kernel takes at most 2^31 - 1", rows);
+  Tensor out(keep_last_as_one(x.shape()), code == cuda::ReduceOp::argmax ? DType::i32 : x.dtype(), Device::cuda);
+  cuda::reduce_last(code, x.dtype() == DType::f64, x.raw_data(), out.raw_data(), rows, cols);
+  return out;
+}
+
 Tensor sum_last(const Tensor& x) {
   auto [rows, cols] = rows_cols("sum_last", x);
+  if (x.is_cuda()) return reduce_last_cuda("sum_last", cuda::ReduceOp::sum, x, rows, cols);
   return with_float(x, [&]<class T>(T) {
     Tensor out(keep_last_as_one(x.shape()), x.dtype());
     const T* px = x.data<T>();
@@ -72,6 +96,7 @@ Tensor mean_last(const Tensor& x) {
 
 Tensor max_last(const Tensor& x) {
   auto [rows, cols] = rows_cols("max_last", x);
+  if (x.is_cuda()) return reduce_last_cuda("max_last", cuda::ReduceOp::max, x, rows, cols);
   return with_float(x, [&]<class T>(T) {
     Tensor out(keep_last_as_one(x.shape()), x.dtype());
     const T* px = x.data<T>();
@@ -84,6 +109,7 @@ Tensor max_last(const Tensor& x) {
 
 Tensor argmax_last(const Tensor& x) {
   auto [rows, cols] = rows_cols("argmax_last", x);
+  if (x.is_cuda()) return reduce_last_cuda("argmax_last", cuda::ReduceOp::argmax, x, rows, cols);
   return with_float(x, [&]<class T>(T) {
     Tensor out(keep_last_as_one(x.shape()), DType::i32);
     const T* px = x.data<T>();

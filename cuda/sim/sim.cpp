@@ -263,7 +263,8 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cons
   for (size_t i = 0; i < threads; ++i) {
     Fiber& f = b.fibers[i];
     f.linear = int(i);
-    f.place.thread_idx = uint3(unsigned(i % block.x), unsigned(i / block.x % block.y), unsigned(i / (block.x * block.y)));
+    f.place.thread_idx =
+        uint3(unsigned(i % block.x), unsigned(i / block.x % block.y), unsigned(i / (block.x * block.y)));
     f.place.block_dim = block;
     f.place.grid_dim = grid;
     getcontext(&f.context);

@@ -30,6 +30,9 @@ void on_each_device(const std::function<void(const std::string&)>& body) {
   if (cuda::device_status().usable) body("gpu");
 }
 
+// A tensor's values on the host, as doubles, from either device and dtype.
+std::vector<double> values(const Tensor& t) { return to_dtype(t.to(Device::cpu), DType::f64).to_vector<double>(); }
+
 }  // namespace
 
 TEST_SUITE("cuda") {
@@ -100,6 +103,45 @@ TEST_CASE("unary and scalar ops: cuda equals the cpu, exactly on the simulator")
         }
       }
     }
+  });
+}
+
+TEST_CASE("reductions: sum, mean, max, argmax over the last axis and the whole tensor") {
+  // max and argmax pick an element: exact. Sums add in double in another order than the CPU's
+  // sequential loop: the two differ by at most cols · 2^-52 · Σ|x| (the f64 rounding of each
+  // addition), then the f32 result may round to the neighbouring float: 2^-23 · |sum| more.
+  on_each_device([&](const std::string& device) {
+    for (DType dtype : {DType::f32, DType::f64})
+      for (Shape shape : {Shape{5, 3}, Shape{2, 3, 300}, Shape{1, 1000}, Shape{4, 257}, Shape{7}}) {
+        CAPTURE(device);
+        std::string shape_text = shape_str(shape);
+        CAPTURE(shape_text);
+        Generator gen{41};
+        Tensor x = randn(shape, gen, dtype);
+        Tensor xd = x.to(Device::cuda);
+        CHECK(values(max_last(xd)) == values(max_last(x)));
+        CHECK(argmax_last(xd).to(Device::cpu).to_vector<int32_t>() == argmax_last(x).to_vector<int32_t>());
+        CHECK(max(xd).to(Device::cpu).item() == max(x).item());
+        int64_t cols = x.size(-1), rows = x.numel() / cols;
+        double f32_round = dtype == DType::f32 ? 0x1p-23 : 0.0;
+        std::vector<double> xv = values(x), abs_sums(static_cast<size_t>(rows), 0.0);
+        for (int64_t i = 0; i < x.numel(); ++i) abs_sums[size_t(i / cols)] += std::abs(xv[size_t(i)]);
+        std::vector<double> got = values(sum_last(xd)), want = values(sum_last(x));
+        std::vector<double> mgot = values(mean_last(xd)), mwant = values(mean_last(x));
+        for (size_t r = 0; r < want.size(); ++r) {
+          double bound = double(cols) * 0x1p-52 * abs_sums[r] + f32_round * std::abs(want[r]);
+          CHECK(std::abs(got[r] - want[r]) <= bound);
+          // the mean is the sum times 1/cols, rounded once more on each side
+          CHECK(std::abs(mgot[r] - mwant[r]) <= bound / double(cols) + 2 * f32_round * std::abs(mwant[r]));
+        }
+        double total = sum(xd).to(Device::cpu).item(), total_want = sum(x).item(), abs_total = 0;
+        for (double v : abs_sums) abs_total += v;
+        CHECK(std::abs(total - total_want) <=
+              double(x.numel()) * 0x1p-52 * abs_total + f32_round * std::abs(total_want));
+      }
+    // ties: the first maximum wins, on every device
+    Tensor ties = full({2, 600}, 1.0);
+    CHECK(argmax_last(ties.to(Device::cuda)).to(Device::cpu).to_vector<int32_t>() == std::vector<int32_t>{0, 0});
   });
 }
 

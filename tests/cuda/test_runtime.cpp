@@ -45,7 +45,9 @@ TEST_CASE("with the simulator on, cuda tensors live in host memory and round-tri
     Tensor z = zeros({3}, DType::f32, Device::cuda);
     CHECK(z.to(Device::cpu).to_vector<float>() == std::vector<float>{0, 0, 0});
     CHECK(d.clone().to(Device::cpu).to_vector<float>() == x.to_vector<float>());
-    CHECK_THROWS_WITH_AS(cuda::use_simulator(false), doctest::Contains("cannot switch the simulator off while 1024 bytes of device memory are in use"), Error);
+    CHECK_THROWS_WITH_AS(cuda::use_simulator(false),
+                         doctest::Contains("cannot switch the simulator off while 1024 bytes of device memory are in use"),
+                         Error);
     CHECK_THROWS_WITH_AS(d.data<float>(), doctest::Contains("is on cuda"), Error);
   }
   CHECK_NOTHROW(cuda::require_device("train"));
