@@ -31,4 +31,9 @@ void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, 
   KISO_ROUTE(reduce_last, op, f64, x, out, rows, cols);
 }
 
+void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,
+            bool trans_a, bool trans_b) {
+  KISO_ROUTE(matmul, f64, a, b, c, batch, M, N, K, trans_a, trans_b);
+}
+
 }  // namespace kiso::cuda

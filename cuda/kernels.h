@@ -42,11 +42,20 @@ void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);
 enum class ReduceOp { sum, max, argmax };
 void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);
 
+// ---- matrix multiply (cuda/kernels/matmul.cu) ----
+
+// c[i] = op(a[i]) · op(b[i]) for each of `batch` products, op = transpose when trans_*:
+// a is (M, K) or, transposed, (K, M); b is (K, N) or (N, K); c is (M, N); row-major, f32 or f64.
+void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,
+            bool trans_a, bool trans_b);
+
 // The same list, once per target.
 #define KISO_CUDA_KERNEL_DECLARATIONS                                                                     \
   void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g); \
   void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);                       \
-  void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);
+  void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);          \
+  void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,  \
+              bool trans_a, bool trans_b);
 namespace gpu_kernels {
 KISO_CUDA_KERNEL_DECLARATIONS
 }

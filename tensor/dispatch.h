@@ -39,6 +39,20 @@ inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
         to_string(b.dtype()), shape_str(b.shape()));
 }
 
+// For an op given a cuda tensor: a and b both defined, both on cuda, float, of one dtype.
+inline void check_cuda_float_pair(const char* op, const Tensor& a, const Tensor& b) {
+  check(a.defined() && b.defined(), op, "{} input is an undefined tensor", a.defined() ? "second" : "first");
+  check(a.is_cuda() && b.is_cuda(), op, "inputs on different devices: {} and {}; expected both on one device",
+        to_string(a.device()), to_string(b.device()));
+  check((a.dtype() == DType::f32 || a.dtype() == DType::f64) && a.dtype() == b.dtype(), op,
+        "inputs must be f32 or f64 and of one dtype, got {} and {}", to_string(a.dtype()), to_string(b.dtype()));
+}
+
+// True when either input is a (defined) cuda tensor: the op takes its cuda path.
+inline bool any_cuda(const Tensor& a, const Tensor& b) {
+  return (a.defined() && a.is_cuda()) || (b.defined() && b.is_cuda());
+}
+
 inline void check_same_shape(const char* op, const Tensor& a, const Tensor& b, const char* what_a, const char* what_b) {
   check(a.shape() == b.shape(), op, "{} has shape {} but {} has shape {}; expected equal shapes", what_a,
         shape_str(a.shape()), what_b, shape_str(b.shape()));

@@ -79,11 +79,7 @@ template <class T, class F> static Tensor binary_loop(const Tensor& a, const Ten
 // The same on Device::cuda: both inputs there, one kernel launch (cuda/kernels/elementwise.cu)
 // reading each input through its broadcast strides.
 static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b) {
-  check(a.defined() && b.defined(), op, "{} input is an undefined tensor", a.defined() ? "second" : "first");
-  check(a.is_cuda() && b.is_cuda(), op, "inputs on different devices: {} and {}; expected both on one device",
-        to_string(a.device()), to_string(b.device()));
-  check((a.dtype() == DType::f32 || a.dtype() == DType::f64) && a.dtype() == b.dtype(), op,
-        "inputs must be f32 or f64 and of one dtype, got {} and {}", to_string(a.dtype()), to_string(b.dtype()));
+  check_cuda_float_pair(op, a, b);
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   check(out_shape.size() <= size_t(cuda::kMaxRank), op, "the cuda kernel takes at most {} axes, got shape {}",
         cuda::kMaxRank, shape_str(out_shape));
@@ -99,7 +95,7 @@ static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, 
 
 template <class F>
 static Tensor binary(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b, F f) {
-  if ((a.defined() && a.is_cuda()) || (b.defined() && b.is_cuda())) return binary_cuda(op, code, a, b);
+  if (any_cuda(a, b)) return binary_cuda(op, code, a, b);
   check_float_pair(op, a, b);
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   return with_float(a, [&]<class T>(T) { return binary_loop<T>(a, b, out_shape, f); });

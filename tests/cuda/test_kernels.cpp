@@ -1,7 +1,8 @@
 // tests/cuda/test_kernels.cpp — parity of the CUDA backend's ops with the CPU ops, on every
 // device there is: the simulator always (so CI runs every kernel), and the GPU when one is
-// usable. Sizes are odd and not multiples of the 256-thread blocks. Oracle: the CPU op on the
-// same inputs.
+// usable: binary and unary elementwise ops, reductions, matmul. Sizes are odd and not multiples
+// of the blocks or tiles. Oracle: the CPU op on the same inputs; each tolerance is derived where
+// it is used (0 where both sides do the same IEEE operations).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -32,6 +33,27 @@ void on_each_device(const std::function<void(const std::string&)>& body) {
 
 // A tensor's values on the host, as doubles, from either device and dtype.
 std::vector<double> values(const Tensor& t) { return to_dtype(t.to(Device::cpu), DType::f64).to_vector<double>(); }
+
+// matmul on cuda against the cpu. Both sides compute each c_ij as a sum of K products in their
+// own order; each is within γ_K · Σ_k |a_ik b_kj| (γ_K ≈ K·u, u the unit roundoff) of the exact
+// value, so the two are within 2·K·u · (|a|·|b|)_ij of each other; (|a|·|b|) is computed on the
+// cpu in f64.
+void check_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  Tensor want = matmul(a, b, ta, tb);
+  Tensor got = matmul(a.to(Device::cuda), b.to(Device::cuda), ta, tb);
+  REQUIRE(got.is_cuda());
+  REQUIRE(got.shape() == want.shape());
+  auto absolute = [](const Tensor& t) {
+    std::vector<double> v = values(t);
+    for (double& x : v) x = std::abs(x);
+    return from_vector(v, t.shape());
+  };
+  std::vector<double> bound = values(matmul(absolute(a), absolute(b), ta, tb));
+  double u = a.dtype() == DType::f32 ? 0x1p-24 : 0x1p-53;
+  int64_t K = ta ? a.size(-2) : a.size(-1);
+  std::vector<double> g = values(got), w = values(want);
+  for (size_t i = 0; i < w.size(); ++i) REQUIRE(std::abs(g[i] - w[i]) <= 2 * double(K) * u * bound[i]);
+}
 
 }  // namespace
 
@@ -145,6 +167,29 @@ TEST_CASE("reductions: sum, mean, max, argmax over the last axis and the whole t
   });
 }
 
+TEST_CASE("matmul, batched and transposed: cuda within the rounding bound of the cpu") {
+  on_each_device([&](const std::string& device) {
+    CAPTURE(device);
+    for (DType dtype : {DType::f32, DType::f64})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          int64_t batch = 3, M = 33, K = 47, N = 29;  // no multiple of the 16-wide tiles
+          Generator gen{51};
+          Tensor a = randn(ta ? Shape{batch, K, M} : Shape{batch, M, K}, gen, dtype);
+          Tensor b = randn(tb ? Shape{batch, N, K} : Shape{batch, K, N}, gen, dtype);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          check_matmul(a, b, ta, tb);
+        }
+    Generator gen{52};
+    check_matmul(randn({5, 3}, gen), randn({3, 4}, gen), false, false);  // a plain rank-2 product
+    // an empty inner dimension: all zeros, as on the cpu
+    Tensor empty = matmul(zeros({2, 0}).to(Device::cuda), zeros({0, 3}).to(Device::cuda));
+    CHECK(empty.is_cuda());
+    CHECK(values(empty) == std::vector<double>(6, 0.0));
+  });
+}
+
 TEST_CASE("binary ops refuse inputs on two devices, and other dtypes, by name") {
   on_each_device([&](const std::string&) {
     Tensor c = ones({2}).to(Device::cuda);
@@ -152,6 +197,8 @@ TEST_CASE("binary ops refuse inputs on two devices, and other dtypes, by name") 
     CHECK_THROWS_WITH_AS(mul(c, ones({2}, DType::f64).to(Device::cuda)),
                          doctest::Contains("mul: inputs must be f32 or f64 and of one dtype, got f32 and f64"), Error);
     CHECK_THROWS_WITH_AS(sub(c, ones({3}).to(Device::cuda)), doctest::Contains("cannot be broadcast"), Error);
+    CHECK_THROWS_WITH_AS(matmul(c.reshape({1, 2}), ones({2, 1})),
+                         doctest::Contains("matmul: inputs on different devices: cuda and cpu"), Error);
     CHECK_THROWS_WITH_AS(exp(ones({2}, DType::i32).to(Device::cuda)),
                          doctest::Contains("exp: input must be f32 or f64, got i32"), Error);
   });
