@@ -36,4 +36,12 @@ void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int6
   KISO_ROUTE(matmul, f64, a, b, c, batch, M, N, K, trans_a, trans_b);
 }
 
+void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal) {
+  KISO_ROUTE(softmax_forward, f64, x, y, rows, cols, tq, causal);
+}
+
+void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols) {
+  KISO_ROUTE(softmax_backward, f64, y, dy, dx, rows, cols);
+}
+
 }  // namespace kiso::cuda

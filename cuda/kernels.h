@@ -49,13 +49,23 @@ void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, 
 void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,
             bool trans_a, bool trans_b);
 
+// ---- softmax over the last axis (cuda/kernels/softmax.cu) ----
+
+// (rows, cols) row-major. causal: the rows are queries of (tq, cols) score blocks and key j is
+// hidden from query i (= row % tq) when j > i + cols - tq; hidden probabilities are exactly 0.
+void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);
+// dx = y · (dy - Σ_row dy·y), from the saved output y.
+void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);
+
 // The same list, once per target.
 #define KISO_CUDA_KERNEL_DECLARATIONS                                                                     \
   void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g); \
   void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);                       \
   void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);          \
   void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,  \
-              bool trans_a, bool trans_b);
+              bool trans_a, bool trans_b);                                                                  \
+  void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);   \
+  void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);
 namespace gpu_kernels {
 KISO_CUDA_KERNEL_DECLARATIONS
 }

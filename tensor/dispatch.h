@@ -39,6 +39,12 @@ inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
         to_string(b.dtype()), shape_str(b.shape()));
 }
 
+// For an op given a cuda tensor x: f32 or f64 (its device was checked by the caller).
+inline void check_cuda_float(const char* op, const Tensor& x, const char* what = "input") {
+  check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "{} must be f32 or f64, got {} with shape {}", what,
+        to_string(x.dtype()), shape_str(x.shape()));
+}
+
 // For an op given a cuda tensor: a and b both defined, both on cuda, float, of one dtype.
 inline void check_cuda_float_pair(const char* op, const Tensor& a, const Tensor& b) {
   check(a.defined() && b.defined(), op, "{} input is an undefined tensor", a.defined() ? "second" : "first");

@@ -8,11 +8,13 @@
 // one vectorised pass: Eigen evaluates exp and tanh for float in SIMD registers and sums with
 // several accumulators. Measured with `make bench` on (4096, 768), 1 thread, this made GELU,
 // softmax and layernorm several times faster than the scalar std::exp / std::tanh loops they
-// replaced (docs/benchmarks.md has the figures).
+// replaced (docs/benchmarks.md has the figures). Softmax also runs on Device::cuda
+// (cuda/kernels/softmax.cu).
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
+#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
@@ -36,7 +38,9 @@ template <class T> static ConstRow<T> row(const T* p, int64_t n) { return ConstR
 // ---------------------------------------------------------------------------------------------
 
 Tensor softmax_forward(const Tensor& x, bool causal) {
-  check_float("softmax", x);
+  bool on_cuda = x.defined() && x.is_cuda();
+  if (on_cuda) check_cuda_float("softmax", x);
+  else check_float("softmax", x);
   check(x.dim() >= 1 && x.size(-1) > 0, "softmax", "expected a non-empty last axis, got shape {}", shape_str(x.shape()));
   int64_t Tk = x.size(-1);
   // Tq is read only after the rank check, so a 1-d input gets this op's message, not size()'s.
@@ -47,6 +51,12 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
     Tq = x.size(-2);
   }
   int64_t rows = x.numel() / Tk;
+  if (on_cuda) {
+    check(rows <= int64_t(2147483647), "softmax", "{} rows; the cuda kernel takes at most 2^31 - 1", rows);
+    Tensor y(x.shape(), x.dtype(), Device::cuda);
+    cuda::softmax_forward(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), rows, Tk, Tq, causal);
+    return y;
+  }
   return with_float(x, [&]<class T>(T) {
     Tensor y(x.shape(), x.dtype());
     const T* px = x.data<T>();
@@ -71,10 +81,18 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
-  check_float_pair("softmax_backward", y, dy);
+  bool on_cuda = any_cuda(y, dy);
+  if (on_cuda) check_cuda_float_pair("softmax_backward", y, dy);
+  else check_float_pair("softmax_backward", y, dy);
   check_same_shape("softmax_backward", y, dy, "y", "dy");
   int64_t cols = y.dim() == 0 ? 1 : y.size(-1);
   int64_t rows = cols == 0 ? 0 : y.numel() / cols;
+  if (on_cuda) {
+    check(rows <= int64_t(2147483647), "softmax_backward", "{} rows; the cuda kernel takes at most 2^31 - 1", rows);
+    Tensor dx(y.shape(), y.dtype(), Device::cuda);
+    cuda::softmax_backward(y.dtype() == DType::f64, y.raw_data(), dy.raw_data(), dx.raw_data(), rows, cols);
+    return dx;
+  }
   return with_float(y, [&]<class T>(T) {
     Tensor dx(y.shape(), y.dtype());
     const T* py = y.data<T>();

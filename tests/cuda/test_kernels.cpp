@@ -190,6 +190,49 @@ TEST_CASE("matmul, batched and transposed: cuda within the rounding bound of the
   });
 }
 
+TEST_CASE("softmax forward (plain and causal) and backward: cuda within a few ulp of the cpu") {
+  // y_j = e_j / Σe: the cpu sums in T (Eigen's vector order) and evaluates exp with Eigen's
+  // SIMD polynomial, the kernel sums in double and calls exp: each y_j may differ by a few ulp
+  // of exp plus the relative error of the sum, ≤ cols·u. Allowed: (cols + 8)·u·max(y, ...) per
+  // element. Backward: dx_j = y_j (dy_j - Σ dy·y), with the dot product likewise ≤ cols·u·Σ|dy·y|
+  // apart: (|dy_j| + |dot| + Σ|dy·y|)·(cols + 8)·u·|y_j| covers both.
+  on_each_device([&](const std::string& device) {
+    CAPTURE(device);
+    for (DType dtype : {DType::f32, DType::f64})
+      for (bool causal : {false, true})
+        for (Shape shape : {Shape{2, 3, 5, 5}, Shape{4, 300}, Shape{3, 7, 9}}) {
+          CAPTURE(causal);
+          std::string shape_text = shape_str(shape);
+          CAPTURE(shape_text);
+          Generator gen{61};
+          Tensor x = mul(randn(shape, gen, dtype), 3.0), dy = randn(shape, gen, dtype);
+          double u = dtype == DType::f32 ? 0x1p-24 : 0x1p-53;
+          int64_t cols = shape.back();
+          std::vector<double> yw = values(softmax_forward(x, causal));
+          Tensor yd = softmax_forward(x.to(Device::cuda), causal);
+          REQUIRE(yd.is_cuda());
+          std::vector<double> yg = values(yd);
+          for (size_t i = 0; i < yw.size(); ++i) {
+            if (yw[i] == 0) REQUIRE(yg[i] == 0);  // masked: exactly 0 on both
+            REQUIRE(std::abs(yg[i] - yw[i]) <= double(cols + 8) * u * yw[i]);
+          }
+          // backward from the same y (the cpu's, on both sides) and dy
+          Tensor y = softmax_forward(x, causal);
+          std::vector<double> dxw = values(softmax_backward(y, dy));
+          std::vector<double> dxg = values(softmax_backward(y.to(Device::cuda), dy.to(Device::cuda)));
+          std::vector<double> yv = values(y), dyv = values(dy);
+          for (size_t r = 0; r < yv.size() / size_t(cols); ++r) {
+            double dot = 0, abs_dot = 0;
+            for (size_t j = r * size_t(cols); j < (r + 1) * size_t(cols); ++j)
+              dot += yv[j] * dyv[j], abs_dot += std::abs(yv[j] * dyv[j]);
+            for (size_t j = r * size_t(cols); j < (r + 1) * size_t(cols); ++j)
+              REQUIRE(std::abs(dxg[j] - dxw[j]) <=
+                      (std::abs(dyv[j]) + std::abs(dot) + abs_dot) * double(cols + 8) * u * yv[j]);
+          }
+        }
+  });
+}
+
 TEST_CASE("binary ops refuse inputs on two devices, and other dtypes, by name") {
   on_each_device([&](const std::string&) {
     Tensor c = ones({2}).to(Device::cuda);
