@@ -44,4 +44,8 @@ void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t
   KISO_ROUTE(softmax_backward, f64, y, dy, dx, rows, cols);
 }
 
+void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact) {
+  KISO_ROUTE(gelu, f64, x, dy, out, n, exact);
+}
+
 }  // namespace kiso::cuda

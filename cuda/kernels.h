@@ -57,6 +57,12 @@ void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t col
 // dx = y · (dy - Σ_row dy·y), from the saved output y.
 void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);
 
+// ---- GELU (cuda/kernels/gelu.cu) ----
+
+// dy == nullptr: out = gelu(x); otherwise out = dy · gelu'(x). exact: the erf form; otherwise
+// the tanh approximation GPT-1 uses. n elements, f32 or f64.
+void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);
+
 // The same list, once per target.
 #define KISO_CUDA_KERNEL_DECLARATIONS                                                                     \
   void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g); \
@@ -65,7 +71,8 @@ void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t
   void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,  \
               bool trans_a, bool trans_b);                                                                  \
   void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);   \
-  void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);
+  void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);          \
+  void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);
 namespace gpu_kernels {
 KISO_CUDA_KERNEL_DECLARATIONS
 }

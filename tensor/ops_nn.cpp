@@ -8,8 +8,8 @@
 // one vectorised pass: Eigen evaluates exp and tanh for float in SIMD registers and sums with
 // several accumulators. Measured with `make bench` on (4096, 768), 1 thread, this made GELU,
 // softmax and layernorm several times faster than the scalar std::exp / std::tanh loops they
-// replaced (docs/benchmarks.md has the figures). Softmax also runs on Device::cuda
-// (cuda/kernels/softmax.cu).
+// replaced (docs/benchmarks.md has the figures). Softmax and GELU also run on Device::cuda
+// (cuda/kernels/softmax.cu, gelu.cu).
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -229,6 +229,12 @@ constexpr double kGeluCubic = 0.044715;
 const double kSqrt2OverPi = std::sqrt(2.0 / std::numbers::pi);
 
 Tensor gelu_forward(const Tensor& x, GeluKind kind) {
+  if (x.defined() && x.is_cuda()) {
+    check_cuda_float("gelu", x);
+    Tensor y(x.shape(), x.dtype(), Device::cuda);
+    cuda::gelu(x.dtype() == DType::f64, x.raw_data(), nullptr, y.raw_data(), x.numel(), kind == GeluKind::erf);
+    return y;
+  }
   check_float("gelu", x);
   return with_float(x, [&]<class T>(T) {
     Tensor y(x.shape(), x.dtype());
@@ -245,8 +251,15 @@ Tensor gelu_forward(const Tensor& x, GeluKind kind) {
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
-  check_float_pair("gelu_backward", x, dy);
+  bool on_cuda = any_cuda(x, dy);
+  if (on_cuda) check_cuda_float_pair("gelu_backward", x, dy);
+  else check_float_pair("gelu_backward", x, dy);
   check_same_shape("gelu_backward", x, dy, "x", "dy");
+  if (on_cuda) {
+    Tensor dx(x.shape(), x.dtype(), Device::cuda);
+    cuda::gelu(x.dtype() == DType::f64, x.raw_data(), dy.raw_data(), dx.raw_data(), x.numel(), kind == GeluKind::erf);
+    return dx;
+  }
   return with_float(x, [&]<class T>(T) {
     Tensor dx(x.shape(), x.dtype());
     const T* px = x.data<T>();

@@ -233,6 +233,33 @@ TEST_CASE("softmax forward (plain and causal) and backward: cuda within a few ul
   });
 }
 
+TEST_CASE("gelu forward and backward, tanh and erf forms: cuda within a few ulp of the cpu") {
+  // The cpu evaluates tanh with Eigen's SIMD rational approximation (erf and exp with the C
+  // library), the kernel with the device's (on the simulator: the C library): a few ulp apart.
+  // Through y = 0.5 x (1 + t) and the derivative's polynomial (1 + 3·0.044715 x²) that becomes
+  // at most 64 ulp of (1 + x²)·(1 + |dy|): generous for |x| < 7, where these inputs are.
+  on_each_device([&](const std::string& device) {
+    CAPTURE(device);
+    for (DType dtype : {DType::f32, DType::f64})
+      for (GeluKind kind : {GeluKind::tanh, GeluKind::erf}) {
+        bool exact = kind == GeluKind::erf;
+        CAPTURE(exact);
+        Generator gen{71};
+        Tensor x = mul(randn({9, 131}, gen, dtype), 2.0), dy = randn({9, 131}, gen, dtype);
+        double u = dtype == DType::f32 ? 0x1p-24 : 0x1p-53;
+        std::vector<double> xv = values(x), dyv = values(dy);
+        std::vector<double> yw = values(gelu_forward(x, kind)), yg = values(gelu_forward(x.to(Device::cuda), kind));
+        std::vector<double> dxw = values(gelu_backward(x, dy, kind));
+        std::vector<double> dxg = values(gelu_backward(x.to(Device::cuda), dy.to(Device::cuda), kind));
+        for (size_t i = 0; i < xv.size(); ++i) {
+          double scale = 64 * u * (1 + xv[i] * xv[i]);
+          REQUIRE(std::abs(yg[i] - yw[i]) <= scale);
+          REQUIRE(std::abs(dxg[i] - dxw[i]) <= scale * (1 + std::abs(dyv[i])));
+        }
+      }
+  });
+}
+
 TEST_CASE("binary ops refuse inputs on two devices, and other dtypes, by name") {
   on_each_device([&](const std::string&) {
     Tensor c = ones({2}).to(Device::cuda);

@@ -1,0 +1,49 @@
+// cuda/kernels/gelu.cu — GELU forward and backward, tanh form (GPT-1's) and exact erf form, f32
+// and f64: one thread per element. Compiled by nvcc for the GPU and by g++ for the simulator (see
+// cuda/kernels.h); tensor/ops_nn.cpp states the maths and is the oracle:
+//   erf:  y = 0.5 x (1 + erf(x/√2)),            dy/dx = Φ(x) + x φ(x),  φ(x) = exp(-x²/2)/√(2π)
+//   tanh: y = 0.5 x (1 + tanh u),  u = √(2/π)(x + 0.044715 x³)
+//         dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh² u) √(2/π)(1 + 3·0.044715 x²)
+#include <cmath>
+
+#include "cuda/kernels.h"
+#include "cuda/launch.h"
+
+namespace kiso::cuda::KISO_KERNEL_TARGET {
+
+constexpr double kSqrt2OverPi = 0.7978845608028654;   // √(2/π)
+constexpr double kInvSqrt2 = 0.7071067811865476;      // 1/√2
+constexpr double kInvSqrt2Pi = 0.3989422804014327;    // 1/√(2π)
+constexpr double kCubic = 0.044715;
+
+// dy == nullptr: forward, out = gelu(x); otherwise backward, out = dy · gelu'(x).
+template <class T>
+__global__ void gelu_kernel(const T* x, const T* dy, T* out, int64_t n, bool exact) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  T v = x[i];
+  if (exact) {
+    T cdf = T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
+    if (!dy) out[i] = v * cdf;
+    else out[i] = dy[i] * (cdf + v * std::exp(T(-0.5) * v * v) * T(kInvSqrt2Pi));
+    return;
+  }
+  const T k = T(kSqrt2OverPi), a = T(kCubic);
+  T t = std::tanh(k * (v + a * v * v * v));
+  if (!dy) out[i] = T(0.5) * v * (T(1) + t);
+  else out[i] = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * k * (T(1) + T(3) * a * v * v));
+}
+
+void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact) {
+  if (n == 0) return;
+  constexpr unsigned kThreads = 256;
+  dim3 grid(unsigned((n + kThreads - 1) / kThreads)), block(kThreads);
+  if (f64)
+    launch("gelu_kernel<double>", gelu_kernel<double>, grid, block, 0, static_cast<const double*>(x),
+           static_cast<const double*>(dy), static_cast<double*>(out), n, exact);
+  else
+    launch("gelu_kernel<float>", gelu_kernel<float>, grid, block, 0, static_cast<const float*>(x),
+           static_cast<const float*>(dy), static_cast<float*>(out), n, exact);
+}
+
+}  // namespace kiso::cuda::KISO_KERNEL_TARGET
