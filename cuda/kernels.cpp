@@ -48,4 +48,14 @@ void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool ex
   KISO_ROUTE(gelu, f64, x, dy, out, n, exact);
 }
 
+void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean, void* rstd,
+                       int64_t N, int64_t C, double eps) {
+  KISO_ROUTE(layernorm_forward, f64, x, gamma, beta, y, mean, rstd, N, C, eps);
+}
+
+void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,
+                        const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C) {
+  KISO_ROUTE(layernorm_backward, f64, dy, x, mean, rstd, gamma, dx, dgamma, dbeta, N, C);
+}
+
 }  // namespace kiso::cuda

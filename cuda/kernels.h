@@ -63,6 +63,14 @@ void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t
 // the tanh approximation GPT-1 uses. n elements, f32 or f64.
 void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);
 
+// ---- layer normalisation over the last axis (cuda/kernels/layernorm.cu) ----
+
+// x, y: (N, C); gamma, beta, dgamma, dbeta: (C,); mean, rstd: (N,). f32 or f64.
+void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean, void* rstd,
+                       int64_t N, int64_t C, double eps);
+void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,
+                        const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C);
+
 // The same list, once per target.
 #define KISO_CUDA_KERNEL_DECLARATIONS                                                                     \
   void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g); \
@@ -72,7 +80,11 @@ void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool ex
               bool trans_a, bool trans_b);                                                                  \
   void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);   \
   void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);          \
-  void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);
+  void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);                          \
+  void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean,       \
+                         void* rstd, int64_t N, int64_t C, double eps);                                           \
+  void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,            \
+                          const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C);
 namespace gpu_kernels {
 KISO_CUDA_KERNEL_DECLARATIONS
 }

@@ -8,8 +8,8 @@
 // one vectorised pass: Eigen evaluates exp and tanh for float in SIMD registers and sums with
 // several accumulators. Measured with `make bench` on (4096, 768), 1 thread, this made GELU,
 // softmax and layernorm several times faster than the scalar std::exp / std::tanh loops they
-// replaced (docs/benchmarks.md has the figures). Softmax and GELU also run on Device::cuda
-// (cuda/kernels/softmax.cu, gelu.cu).
+// replaced (docs/benchmarks.md has the figures). Softmax, layernorm and GELU also run on
+// Device::cuda (cuda/kernels/softmax.cu, layernorm.cu, gelu.cu).
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -117,16 +117,19 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
 //           dx = rstd * (g - mean_C(g) - xhat * mean_C(g * xhat))
 // ---------------------------------------------------------------------------------------------
 
+// On either device: x, gamma and beta all on x's device (cuda or cpu), of one float dtype.
 static void check_layernorm_params(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta) {
-  check_float(op, x, "x");
+  bool on_cuda = x.defined() && x.is_cuda();
+  if (on_cuda) check_cuda_float(op, x, "x");
+  else check_float(op, x, "x");
   check(x.dim() >= 1 && x.size(-1) > 0, op, "x needs a non-empty last axis, got shape {}", shape_str(x.shape()));
   Shape c{x.size(-1)};
   check(gamma.defined() && gamma.shape() == c, op, "gamma must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), gamma.defined() ? shape_str(gamma.shape()) : "undefined");
   check(beta.defined() && beta.shape() == c, op, "beta must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), beta.defined() ? shape_str(beta.shape()) : "undefined");
-  check_float_pair(op, x, gamma);
-  check_float_pair(op, x, beta);
+  if (on_cuda) check_cuda_float_pair(op, x, gamma), check_cuda_float_pair(op, x, beta);
+  else check_float_pair(op, x, gamma), check_float_pair(op, x, beta);
 }
 
 LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
@@ -135,6 +138,14 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
   int64_t C = x.size(-1), N = x.numel() / C;
   Shape stat_shape = x.shape();
   stat_shape.back() = 1;
+  if (x.is_cuda()) {
+    check(N <= int64_t(2147483647), "layernorm", "{} rows; the cuda kernel takes at most 2^31 - 1", N);
+    LayerNormOutput out{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor(stat_shape, x.dtype(), Device::cuda),
+                        Tensor(stat_shape, x.dtype(), Device::cuda)};
+    cuda::layernorm_forward(x.dtype() == DType::f64, x.raw_data(), gamma.raw_data(), beta.raw_data(), out.y.raw_data(),
+                            out.mean.raw_data(), out.rstd.raw_data(), N, C, eps);
+    return out;
+  }
   return with_float(x, [&]<class T>(T) {
     LayerNormOutput out{Tensor(x.shape(), x.dtype()), Tensor(stat_shape, x.dtype()), Tensor(stat_shape, x.dtype())};
     const T* px = x.data<T>();
@@ -162,13 +173,23 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                   const Tensor& gamma) {
   check_layernorm_params("layernorm_backward", x, gamma, gamma);
-  check_float_pair("layernorm_backward", x, dy);
+  auto check_pair = x.is_cuda() ? check_cuda_float_pair : check_float_pair;
+  check_pair("layernorm_backward", x, dy);
   check_same_shape("layernorm_backward", dy, x, "dy", "x");
   int64_t C = x.size(-1), N = x.numel() / C;
-  check_float_pair("layernorm_backward", x, mean);
-  check_float_pair("layernorm_backward", x, rstd);
+  check_pair("layernorm_backward", x, mean);
+  check_pair("layernorm_backward", x, rstd);
   check(mean.numel() == N && rstd.numel() == N, "layernorm_backward",
         "mean and rstd need one value per row ({} rows), got {} and {}", N, mean.numel(), rstd.numel());
+  if (x.is_cuda()) {
+    check(N <= int64_t(2147483647), "layernorm_backward", "{} rows; the cuda kernel takes at most 2^31 - 1", N);
+    LayerNormGrads grads{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor({C}, x.dtype(), Device::cuda),
+                         Tensor({C}, x.dtype(), Device::cuda)};
+    cuda::layernorm_backward(x.dtype() == DType::f64, dy.raw_data(), x.raw_data(), mean.raw_data(), rstd.raw_data(),
+                             gamma.raw_data(), grads.dx.raw_data(), grads.dgamma.raw_data(), grads.dbeta.raw_data(), N,
+                             C);
+    return grads;
+  }
   return with_float(x, [&]<class T>(T) {
     LayerNormGrads grads{Tensor(x.shape(), x.dtype()), zeros({C}, x.dtype()), zeros({C}, x.dtype())};
     const T* px = x.data<T>();

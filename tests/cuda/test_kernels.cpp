@@ -260,6 +260,69 @@ TEST_CASE("gelu forward and backward, tanh and erf forms: cuda within a few ulp 
   });
 }
 
+TEST_CASE("layernorm forward and backward: cuda within the rounding bound of the cpu") {
+  // Both sides take row means in another order (the cpu in T with Eigen, the kernel in double),
+  // each within C·u of the exact mean of |terms|; every output is a few operations on those
+  // means. Allowed: 4·(C + 16)·u times the size of what enters each output: (1 + |x̂|)·(1 + |γ|
+  // + |β|) for y and x̂; rstd·(|g| + mean|g| + |x̂|·mean|g x̂|) for dx; Σ_rows of |dy|·(1 + |x̂|)
+  // for dγ and dβ (rows added in another order: N·u of that sum).
+  on_each_device([&](const std::string& device) {
+    CAPTURE(device);
+    for (DType dtype : {DType::f32, DType::f64})
+      for (Shape shape : {Shape{5, 7}, Shape{2, 3, 300}, Shape{4, 257}}) {
+        std::string shape_text = shape_str(shape);
+        CAPTURE(shape_text);
+        Generator gen{81};
+        int64_t C = shape.back(), N = numel_of(shape) / C;
+        Tensor x = add(mul(randn(shape, gen, dtype), 2.0), 0.5), dy = randn(shape, gen, dtype);
+        Tensor gamma = randn({C}, gen, dtype), beta = randn({C}, gen, dtype);
+        double tol = 4 * double(C + 16) * (dtype == DType::f32 ? 0x1p-24 : 0x1p-53);
+        LayerNormOutput w = layernorm_forward(x, gamma, beta, 1e-5);
+        LayerNormOutput g = layernorm_forward(x.to(Device::cuda), gamma.to(Device::cuda), beta.to(Device::cuda), 1e-5);
+        REQUIRE(g.y.is_cuda());
+        std::vector<double> xv = values(x), gv = values(gamma), bv = values(beta), dyv = values(dy);
+        std::vector<double> mean = values(w.mean), rstd = values(w.rstd), yw = values(w.y), yg = values(g.y);
+        std::vector<double> mg = values(g.mean), rg = values(g.rstd);
+        std::vector<double> xhat(xv.size());
+        for (size_t i = 0; i < xv.size(); ++i) xhat[i] = (xv[i] - mean[i / size_t(C)]) * rstd[i / size_t(C)];
+        for (size_t n = 0; n < size_t(N); ++n) {
+          REQUIRE(std::abs(mg[n] - mean[n]) <= tol * (1 + std::abs(mean[n]) + 1 / rstd[n]));
+          REQUIRE(std::abs(rg[n] - rstd[n]) <= tol * rstd[n]);
+        }
+        for (size_t i = 0; i < xv.size(); ++i) {
+          size_t c = i % size_t(C);
+          REQUIRE(std::abs(yg[i] - yw[i]) <= tol * (1 + std::abs(xhat[i])) * (1 + std::abs(gv[c]) + std::abs(bv[c])));
+        }
+        LayerNormGrads gw = layernorm_backward(dy, x, w.mean, w.rstd, gamma);
+        LayerNormGrads gg = layernorm_backward(dy.to(Device::cuda), x.to(Device::cuda), w.mean.to(Device::cuda),
+                                               w.rstd.to(Device::cuda), gamma.to(Device::cuda));
+        std::vector<double> dxw = values(gw.dx), dxg = values(gg.dx);
+        for (size_t n = 0; n < size_t(N); ++n) {
+          double mg_abs = 0, mgx_abs = 0;
+          for (size_t c = 0; c < size_t(C); ++c) {
+            double gi = dyv[n * size_t(C) + c] * gv[c];
+            mg_abs += std::abs(gi) / double(C), mgx_abs += std::abs(gi * xhat[n * size_t(C) + c]) / double(C);
+          }
+          for (size_t c = 0; c < size_t(C); ++c) {
+            size_t i = n * size_t(C) + c;
+            double gi = std::abs(dyv[i] * gv[c]);
+            REQUIRE(std::abs(dxg[i] - dxw[i]) <= tol * rstd[n] * (gi + mg_abs + std::abs(xhat[i]) * mgx_abs));
+          }
+        }
+        std::vector<double> dgw = values(gw.dgamma), dgg = values(gg.dgamma), dbw = values(gw.dbeta),
+                            dbg = values(gg.dbeta);
+        for (size_t c = 0; c < size_t(C); ++c) {
+          double size = 0;
+          for (size_t n = 0; n < size_t(N); ++n)
+            size += std::abs(dyv[n * size_t(C) + c]) * (1 + std::abs(xhat[n * size_t(C) + c]));
+          double bound = 4 * double(N + 16) * (dtype == DType::f32 ? 0x1p-24 : 0x1p-53) * size;
+          REQUIRE(std::abs(dgg[c] - dgw[c]) <= bound);
+          REQUIRE(std::abs(dbg[c] - dbw[c]) <= bound);
+        }
+      }
+  });
+}
+
 TEST_CASE("binary ops refuse inputs on two devices, and other dtypes, by name") {
   on_each_device([&](const std::string&) {
     Tensor c = ones({2}).to(Device::cuda);
