@@ -39,8 +39,9 @@ inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
         to_string(b.dtype()), shape_str(b.shape()));
 }
 
-// For an op given a cuda tensor x: f32 or f64 (its device was checked by the caller).
-inline void check_cuda_float(const char* op, const Tensor& x, const char* what = "input") {
+// x defined and f32 or f64, on either device (a cpu loop then checks the device through data<T>).
+inline void check_float_dtype(const char* op, const Tensor& x, const char* what = "input") {
+  check(x.defined(), op, "{} is an undefined tensor", what);
   check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "{} must be f32 or f64, got {} with shape {}", what,
         to_string(x.dtype()), shape_str(x.shape()));
 }
@@ -57,6 +58,28 @@ inline void check_cuda_float_pair(const char* op, const Tensor& a, const Tensor&
 // True when either input is a (defined) cuda tensor: the op takes its cuda path.
 inline bool any_cuda(const Tensor& a, const Tensor& b) {
   return (a.defined() && a.is_cuda()) || (b.defined() && b.is_cuda());
+}
+
+// The checks of an op that runs on either device: x a float tensor (check_float on the cpu);
+// returns whether x is on cuda, i.e. whether the op takes its cuda path.
+inline bool check_float_on_device(const char* op, const Tensor& x, const char* what = "input") {
+  bool on_cuda = x.defined() && x.is_cuda();
+  if (on_cuda) check_float_dtype(op, x, what);
+  else check_float(op, x, what);
+  return on_cuda;
+}
+
+// The same for two inputs: float, one dtype, one device; returns whether that device is cuda.
+inline bool check_float_pair_on_device(const char* op, const Tensor& a, const Tensor& b) {
+  bool on_cuda = any_cuda(a, b);
+  if (on_cuda) check_cuda_float_pair(op, a, b);
+  else check_float_pair(op, a, b);
+  return on_cuda;
+}
+
+// A cuda kernel with one block per row takes at most 2^31 - 1 rows (the grid's x limit).
+inline void check_cuda_rows(const char* op, int64_t rows) {
+  check(rows <= int64_t(2147483647), op, "{} rows; the cuda kernel takes at most 2^31 - 1", rows);
 }
 
 inline void check_same_shape(const char* op, const Tensor& a, const Tensor& b, const char* what_a, const char* what_b) {

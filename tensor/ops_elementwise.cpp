@@ -117,7 +117,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 // The same on Device::cuda: one kernel launch (cuda/kernels/unary.cu).
 static Tensor unary_cuda(const char* op, cuda::UnaryOp code, const Tensor& x, double s) {
-  check_cuda_float(op, x);
+  check_float_dtype(op, x);
   Tensor out(x.shape(), x.dtype(), Device::cuda);
   cuda::unary(code, x.dtype() == DType::f64, x.raw_data(), out.raw_data(), x.numel(), s);
   return out;

@@ -48,9 +48,7 @@ static void gemm(const T* a, const T* b, T* c, int64_t M, int64_t K, int64_t N, 
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  bool on_cuda = any_cuda(a, b);
-  if (on_cuda) check_cuda_float_pair("matmul", a, b);
-  else check_float_pair("matmul", a, b);
+  bool on_cuda = check_float_pair_on_device("matmul", a, b);
   check(a.dim() >= 2 && b.dim() >= 2, "matmul", "both inputs need at least 2 axes, got a {} and b {}",
         shape_str(a.shape()), shape_str(b.shape()));
   check(a.dim() == b.dim() && std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()), "matmul",

@@ -38,9 +38,7 @@ template <class T> static ConstRow<T> row(const T* p, int64_t n) { return ConstR
 // ---------------------------------------------------------------------------------------------
 
 Tensor softmax_forward(const Tensor& x, bool causal) {
-  bool on_cuda = x.defined() && x.is_cuda();
-  if (on_cuda) check_cuda_float("softmax", x);
-  else check_float("softmax", x);
+  bool on_cuda = check_float_on_device("softmax", x);
   check(x.dim() >= 1 && x.size(-1) > 0, "softmax", "expected a non-empty last axis, got shape {}", shape_str(x.shape()));
   int64_t Tk = x.size(-1);
   // Tq is read only after the rank check, so a 1-d input gets this op's message, not size()'s.
@@ -52,7 +50,7 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
   }
   int64_t rows = x.numel() / Tk;
   if (on_cuda) {
-    check(rows <= int64_t(2147483647), "softmax", "{} rows; the cuda kernel takes at most 2^31 - 1", rows);
+    check_cuda_rows("softmax", rows);
     Tensor y(x.shape(), x.dtype(), Device::cuda);
     cuda::softmax_forward(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), rows, Tk, Tq, causal);
     return y;
@@ -81,14 +79,12 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
-  bool on_cuda = any_cuda(y, dy);
-  if (on_cuda) check_cuda_float_pair("softmax_backward", y, dy);
-  else check_float_pair("softmax_backward", y, dy);
+  bool on_cuda = check_float_pair_on_device("softmax_backward", y, dy);
   check_same_shape("softmax_backward", y, dy, "y", "dy");
   int64_t cols = y.dim() == 0 ? 1 : y.size(-1);
   int64_t rows = cols == 0 ? 0 : y.numel() / cols;
   if (on_cuda) {
-    check(rows <= int64_t(2147483647), "softmax_backward", "{} rows; the cuda kernel takes at most 2^31 - 1", rows);
+    check_cuda_rows("softmax_backward", rows);
     Tensor dx(y.shape(), y.dtype(), Device::cuda);
     cuda::softmax_backward(y.dtype() == DType::f64, y.raw_data(), dy.raw_data(), dx.raw_data(), rows, cols);
     return dx;
@@ -119,17 +115,15 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
 
 // On either device: x, gamma and beta all on x's device (cuda or cpu), of one float dtype.
 static void check_layernorm_params(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta) {
-  bool on_cuda = x.defined() && x.is_cuda();
-  if (on_cuda) check_cuda_float(op, x, "x");
-  else check_float(op, x, "x");
+  check_float_on_device(op, x, "x");
   check(x.dim() >= 1 && x.size(-1) > 0, op, "x needs a non-empty last axis, got shape {}", shape_str(x.shape()));
   Shape c{x.size(-1)};
   check(gamma.defined() && gamma.shape() == c, op, "gamma must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), gamma.defined() ? shape_str(gamma.shape()) : "undefined");
   check(beta.defined() && beta.shape() == c, op, "beta must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), beta.defined() ? shape_str(beta.shape()) : "undefined");
-  if (on_cuda) check_cuda_float_pair(op, x, gamma), check_cuda_float_pair(op, x, beta);
-  else check_float_pair(op, x, gamma), check_float_pair(op, x, beta);
+  check_float_pair_on_device(op, x, gamma);
+  check_float_pair_on_device(op, x, beta);
 }
 
 LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
@@ -139,7 +133,7 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
   Shape stat_shape = x.shape();
   stat_shape.back() = 1;
   if (x.is_cuda()) {
-    check(N <= int64_t(2147483647), "layernorm", "{} rows; the cuda kernel takes at most 2^31 - 1", N);
+    check_cuda_rows("layernorm", N);
     LayerNormOutput out{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor(stat_shape, x.dtype(), Device::cuda),
                         Tensor(stat_shape, x.dtype(), Device::cuda)};
     cuda::layernorm_forward(x.dtype() == DType::f64, x.raw_data(), gamma.raw_data(), beta.raw_data(), out.y.raw_data(),
@@ -173,16 +167,15 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                   const Tensor& gamma) {
   check_layernorm_params("layernorm_backward", x, gamma, gamma);
-  auto check_pair = x.is_cuda() ? check_cuda_float_pair : check_float_pair;
-  check_pair("layernorm_backward", x, dy);
+  check_float_pair_on_device("layernorm_backward", x, dy);
   check_same_shape("layernorm_backward", dy, x, "dy", "x");
   int64_t C = x.size(-1), N = x.numel() / C;
-  check_pair("layernorm_backward", x, mean);
-  check_pair("layernorm_backward", x, rstd);
+  check_float_pair_on_device("layernorm_backward", x, mean);
+  check_float_pair_on_device("layernorm_backward", x, rstd);
   check(mean.numel() == N && rstd.numel() == N, "layernorm_backward",
         "mean and rstd need one value per row ({} rows), got {} and {}", N, mean.numel(), rstd.numel());
   if (x.is_cuda()) {
-    check(N <= int64_t(2147483647), "layernorm_backward", "{} rows; the cuda kernel takes at most 2^31 - 1", N);
+    check_cuda_rows("layernorm_backward", N);
     LayerNormGrads grads{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor({C}, x.dtype(), Device::cuda),
                          Tensor({C}, x.dtype(), Device::cuda)};
     cuda::layernorm_backward(x.dtype() == DType::f64, dy.raw_data(), x.raw_data(), mean.raw_data(), rstd.raw_data(),
@@ -250,13 +243,11 @@ constexpr double kGeluCubic = 0.044715;
 const double kSqrt2OverPi = std::sqrt(2.0 / std::numbers::pi);
 
 Tensor gelu_forward(const Tensor& x, GeluKind kind) {
-  if (x.defined() && x.is_cuda()) {
-    check_cuda_float("gelu", x);
+  if (check_float_on_device("gelu", x)) {
     Tensor y(x.shape(), x.dtype(), Device::cuda);
     cuda::gelu(x.dtype() == DType::f64, x.raw_data(), nullptr, y.raw_data(), x.numel(), kind == GeluKind::erf);
     return y;
   }
-  check_float("gelu", x);
   return with_float(x, [&]<class T>(T) {
     Tensor y(x.shape(), x.dtype());
     const T* px = x.data<T>();
@@ -272,9 +263,7 @@ Tensor gelu_forward(const Tensor& x, GeluKind kind) {
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
-  bool on_cuda = any_cuda(x, dy);
-  if (on_cuda) check_cuda_float_pair("gelu_backward", x, dy);
-  else check_float_pair("gelu_backward", x, dy);
+  bool on_cuda = check_float_pair_on_device("gelu_backward", x, dy);
   check_same_shape("gelu_backward", x, dy, "x", "dy");
   if (on_cuda) {
     Tensor dx(x.shape(), x.dtype(), Device::cuda);

@@ -15,20 +15,11 @@ namespace kiso {
 
 // ---- over the whole tensor ----
 
-// x defined and f32 or f64, on either device (the cpu loops check the device through data<T>).
-static void check_float_dtype(const char* op, const Tensor& x) {
-  check(x.defined(), op, "input is an undefined tensor");
-  check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "input must be f32 or f64, got {} with shape {}",
-        to_string(x.dtype()), shape_str(x.shape()));
-}
-
 Tensor sum(const Tensor& x) {
-  if (x.defined() && x.is_cuda()) {
-    check_float_dtype("sum", x);
+  if (check_float_on_device("sum", x)) {
     if (x.numel() == 0) return zeros({}, x.dtype(), Device::cuda);
     return sum_last(x.reshape({x.numel()})).reshape({});
   }
-  check_float("sum", x);
   return with_float(x, [&]<class T>(T) {
     double total = deterministic_sum(x.data<T>(), x.numel(), [](T v) { return double(v); });
     return scalar(total, x.dtype());
@@ -66,7 +57,7 @@ static Shape keep_last_as_one(const Shape& s) {
 
 // The last-axis reductions on Device::cuda: one block per row.
 static Tensor reduce_last_cuda(const char* op, cuda::ReduceOp code, const Tensor& x, int64_t rows, int64_t cols) {
-  check(rows <= int64_t(2147483647), op, "{} rows; the cuda kernel takes at most 2^31 - 1", rows);
+  check_cuda_rows(op, rows);
   Tensor out(keep_last_as_one(x.shape()), code == cuda::ReduceOp::argmax ? DType::i32 : x.dtype(), Device::cuda);
   cuda::reduce_last(code, x.dtype() == DType::f64, x.raw_data(), out.raw_data(), rows, cols);
   return out;
