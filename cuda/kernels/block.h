@@ -1,12 +1,23 @@
-// cuda/kernels/block.h — what several kernels share: a reduction across the threads of a block.
-// Included by kernel files only (compiled for the GPU and for the simulator alike).
+// cuda/kernels/block.h — what the kernel files share: the block size, the grid of an
+// elementwise launch, the dtype switch of every launcher, and a reduction across the threads of
+// a block. Included by kernel files only (compiled for the GPU and for the simulator alike).
 #pragma once
 
 #include "cuda/launch.h"
 
 namespace kiso::cuda::KISO_KERNEL_TARGET {
 
-constexpr unsigned kBlockThreads = 256;  // the block size of the row kernels: a power of two
+constexpr unsigned kBlockThreads = 256;  // threads a block, for every kernel but matmul's tiles;
+                                         // a power of two, as the reduction trees need
+
+// Blocks of kBlockThreads covering n elements, one thread each.
+inline dim3 blocks_for(int64_t n) { return dim3(unsigned((n + kBlockThreads - 1) / kBlockThreads)); }
+
+// The dtype switch of every launcher: f(T{}) with T = double when f64, else float.
+template <class F> void with_dtype(bool f64, F&& f) {
+  if (f64) f(double{});
+  else f(float{});
+}
 
 // Every thread of a kBlockThreads block passes its v; every thread gets op over all of them.
 // `scratch` is shared memory of kBlockThreads elements. The tree halves the active threads

@@ -2,7 +2,7 @@
 // f32 and f64: one thread per output element. Compiled by nvcc for the GPU and by g++ for the
 // simulator (see cuda/kernels.h); the CPU loops of tensor/ops_elementwise.cpp are the oracle.
 #include "cuda/kernels.h"
-#include "cuda/launch.h"
+#include "cuda/kernels/block.h"
 
 namespace kiso::cuda::KISO_KERNEL_TARGET {
 
@@ -30,14 +30,11 @@ __global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, int64
 
 void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g) {
   if (n == 0) return;
-  constexpr unsigned kThreads = 256;
-  dim3 grid(unsigned((n + kThreads - 1) / kThreads)), block(kThreads);
-  if (f64)
-    launch("binary_kernel<double>", binary_kernel<double>, grid, block, 0, op, static_cast<const double*>(a),
-           static_cast<const double*>(b), static_cast<double*>(out), n, g);
-  else
-    launch("binary_kernel<float>", binary_kernel<float>, grid, block, 0, op, static_cast<const float*>(a),
-           static_cast<const float*>(b), static_cast<float*>(out), n, g);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("binary_kernel", binary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(a),
+           static_cast<const T*>(b), static_cast<T*>(out), n, g);
+  });
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "cuda/kernels.h"
-#include "cuda/launch.h"
+#include "cuda/kernels/block.h"
 
 namespace kiso::cuda::KISO_KERNEL_TARGET {
 
@@ -36,14 +36,11 @@ __global__ void gelu_kernel(const T* x, const T* dy, T* out, int64_t n, bool exa
 
 void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact) {
   if (n == 0) return;
-  constexpr unsigned kThreads = 256;
-  dim3 grid(unsigned((n + kThreads - 1) / kThreads)), block(kThreads);
-  if (f64)
-    launch("gelu_kernel<double>", gelu_kernel<double>, grid, block, 0, static_cast<const double*>(x),
-           static_cast<const double*>(dy), static_cast<double*>(out), n, exact);
-  else
-    launch("gelu_kernel<float>", gelu_kernel<float>, grid, block, 0, static_cast<const float*>(x),
-           static_cast<const float*>(dy), static_cast<float*>(out), n, exact);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("gelu_kernel", gelu_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
+           static_cast<const T*>(dy), static_cast<T*>(out), n, exact);
+  });
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET

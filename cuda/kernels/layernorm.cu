@@ -67,38 +67,29 @@ __global__ void layernorm_backward_params_kernel(const T* dy, const T* x, const 
   dgamma[c] = T(dg), dbeta[c] = T(db);
 }
 
-template <class T>
-static void forward(const void* x, const void* gamma, const void* beta, void* y, void* mean, void* rstd, int64_t N,
-                    int64_t C, double eps) {
-  launch("layernorm_forward_kernel", layernorm_forward_kernel<T>, dim3(static_cast<unsigned>(N)), dim3(kBlockThreads),
-         0, static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
-         static_cast<T*>(mean), static_cast<T*>(rstd), C, eps);
-}
-
-template <class T>
-static void backward(const void* dy, const void* x, const void* mean, const void* rstd, const void* gamma, void* dx,
-                     void* dgamma, void* dbeta, int64_t N, int64_t C) {
-  auto* pdy = static_cast<const T*>(dy);
-  auto *px = static_cast<const T*>(x), *pm = static_cast<const T*>(mean), *pr = static_cast<const T*>(rstd);
-  if (N > 0)
-    launch("layernorm_backward_dx_kernel", layernorm_backward_dx_kernel<T>, dim3(static_cast<unsigned>(N)),
-           dim3(kBlockThreads), 0, pdy, px, pm, pr, static_cast<const T*>(gamma), static_cast<T*>(dx), C);
-  launch("layernorm_backward_params_kernel", layernorm_backward_params_kernel<T>,
-         dim3(static_cast<unsigned>((C + kBlockThreads - 1) / kBlockThreads)), dim3(kBlockThreads), 0, pdy, px, pm,
-         pr, static_cast<T*>(dgamma), static_cast<T*>(dbeta), N, C);
-}
-
 void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean, void* rstd,
                        int64_t N, int64_t C, double eps) {
   if (N == 0) return;
-  if (f64) forward<double>(x, gamma, beta, y, mean, rstd, N, C, eps);
-  else forward<float>(x, gamma, beta, y, mean, rstd, N, C, eps);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("layernorm_forward_kernel", layernorm_forward_kernel<T>, dim3(static_cast<unsigned>(N)),
+           dim3(kBlockThreads), 0, static_cast<const T*>(x), static_cast<const T*>(gamma),
+           static_cast<const T*>(beta), static_cast<T*>(y), static_cast<T*>(mean), static_cast<T*>(rstd), C, eps);
+  });
 }
 
 void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,
                         const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C) {
-  if (f64) backward<double>(dy, x, mean, rstd, gamma, dx, dgamma, dbeta, N, C);
-  else backward<float>(dy, x, mean, rstd, gamma, dx, dgamma, dbeta, N, C);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    auto *pdy = static_cast<const T*>(dy), *px = static_cast<const T*>(x);
+    auto *pm = static_cast<const T*>(mean), *pr = static_cast<const T*>(rstd);
+    if (N > 0)
+      launch("layernorm_backward_dx_kernel", layernorm_backward_dx_kernel<T>, dim3(static_cast<unsigned>(N)),
+             dim3(kBlockThreads), 0, pdy, px, pm, pr, static_cast<const T*>(gamma), static_cast<T*>(dx), C);
+    launch("layernorm_backward_params_kernel", layernorm_backward_params_kernel<T>, blocks_for(C), dim3(kBlockThreads),
+           0, pdy, px, pm, pr, static_cast<T*>(dgamma), static_cast<T*>(dbeta), N, C);
+  });
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET

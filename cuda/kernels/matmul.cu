@@ -4,7 +4,7 @@
 // on the CPU (tensor/ops_matmul.cpp) is the oracle. The first rung of the ladder: correct and
 // clear; faster versions (register blocking, tensor cores) come with the speed issue.
 #include "cuda/kernels.h"
-#include "cuda/launch.h"
+#include "cuda/kernels/block.h"
 
 namespace kiso::cuda::KISO_KERNEL_TARGET {
 
@@ -39,13 +39,11 @@ void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int6
             bool trans_a, bool trans_b) {
   if (batch == 0 || M == 0 || N == 0) return;
   dim3 grid(unsigned((N + kTile - 1) / kTile), unsigned((M + kTile - 1) / kTile), unsigned(batch));
-  dim3 block(kTile, kTile);
-  if (f64)
-    launch("matmul_kernel<double>", matmul_kernel<double>, grid, block, 0, static_cast<const double*>(a),
-           static_cast<const double*>(b), static_cast<double*>(c), M, N, K, trans_a, trans_b);
-  else
-    launch("matmul_kernel<float>", matmul_kernel<float>, grid, block, 0, static_cast<const float*>(a),
-           static_cast<const float*>(b), static_cast<float*>(c), M, N, K, trans_a, trans_b);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("matmul_kernel", matmul_kernel<T>, grid, dim3(kTile, kTile), 0, static_cast<const T*>(a),
+           static_cast<const T*>(b), static_cast<T*>(c), M, N, K, trans_a, trans_b);
+  });
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET

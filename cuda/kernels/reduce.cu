@@ -3,11 +3,9 @@
 // simulator (see cuda/kernels.h); tensor/ops_reduce.cpp's loops are the oracle. Deterministic:
 // the order of every addition is fixed by the thread count, never by timing (no atomics).
 #include "cuda/kernels.h"
-#include "cuda/launch.h"
+#include "cuda/kernels/block.h"
 
 namespace kiso::cuda::KISO_KERNEL_TARGET {
-
-constexpr unsigned kThreads = 256;  // a power of two: the tree below halves it
 
 // Thread t first folds columns t, t + 256, t + 512, ... of its block's row into (value, index);
 // then the 256 partial results are folded pairwise in shared memory, halving the active threads
@@ -16,20 +14,20 @@ constexpr unsigned kThreads = 256;  // a power of two: the tree below halves it
 // std::max_element finds the first one).
 template <class T>
 __global__ void reduce_last_kernel(ReduceOp op, const T* x, void* out, int64_t cols) {
-  __shared__ double value[kThreads];
-  __shared__ int64_t index[kThreads];  // -1: this thread saw no column (cols < 256)
+  __shared__ double value[kBlockThreads];
+  __shared__ int64_t index[kBlockThreads];  // -1: this thread saw no column (cols < 256)
   const T* row = x + int64_t(blockIdx.x) * cols;
   unsigned t = threadIdx.x;
   double v = 0;
   int64_t at = -1;
-  for (int64_t c = t; c < cols; c += kThreads) {
+  for (int64_t c = t; c < cols; c += kBlockThreads) {
     double xc = double(row[c]);
     if (op == ReduceOp::sum) v += xc, at = c;
     else if (at < 0 || xc > v) v = xc, at = c;
   }
   value[t] = v, index[t] = at;
   __syncthreads();
-  for (unsigned half = kThreads / 2; half > 0; half /= 2) {
+  for (unsigned half = kBlockThreads / 2; half > 0; half /= 2) {
     if (t < half && index[t + half] >= 0) {
       if (op == ReduceOp::sum) {
         value[t] += value[t + half];
@@ -50,13 +48,11 @@ __global__ void reduce_last_kernel(ReduceOp op, const T* x, void* out, int64_t c
 
 void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols) {
   if (rows == 0) return;
-  dim3 grid(static_cast<unsigned>(rows)), block(kThreads);
-  if (f64)
-    launch("reduce_last_kernel<double>", reduce_last_kernel<double>, grid, block, 0, op,
-           static_cast<const double*>(x), out, cols);
-  else
-    launch("reduce_last_kernel<float>", reduce_last_kernel<float>, grid, block, 0, op, static_cast<const float*>(x),
-           out, cols);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("reduce_last_kernel", reduce_last_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kBlockThreads), 0, op,
+           static_cast<const T*>(x), out, cols);
+  });
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET

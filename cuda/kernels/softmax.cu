@@ -48,24 +48,20 @@ __global__ void softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t 
 
 void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal) {
   if (rows == 0) return;
-  dim3 grid(static_cast<unsigned>(rows)), block(kBlockThreads);
-  if (f64)
-    launch("softmax_forward_kernel<double>", softmax_forward_kernel<double>, grid, block, 0,
-           static_cast<const double*>(x), static_cast<double*>(y), cols, tq, causal);
-  else
-    launch("softmax_forward_kernel<float>", softmax_forward_kernel<float>, grid, block, 0,
-           static_cast<const float*>(x), static_cast<float*>(y), cols, tq, causal);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("softmax_forward_kernel", softmax_forward_kernel<T>, dim3(static_cast<unsigned>(rows)),
+           dim3(kBlockThreads), 0, static_cast<const T*>(x), static_cast<T*>(y), cols, tq, causal);
+  });
 }
 
 void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols) {
   if (rows == 0) return;
-  dim3 grid(static_cast<unsigned>(rows)), block(kBlockThreads);
-  if (f64)
-    launch("softmax_backward_kernel<double>", softmax_backward_kernel<double>, grid, block, 0,
-           static_cast<const double*>(y), static_cast<const double*>(dy), static_cast<double*>(dx), cols);
-  else
-    launch("softmax_backward_kernel<float>", softmax_backward_kernel<float>, grid, block, 0,
-           static_cast<const float*>(y), static_cast<const float*>(dy), static_cast<float*>(dx), cols);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("softmax_backward_kernel", softmax_backward_kernel<T>, dim3(static_cast<unsigned>(rows)),
+           dim3(kBlockThreads), 0, static_cast<const T*>(y), static_cast<const T*>(dy), static_cast<T*>(dx), cols);
+  });
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "cuda/kernels.h"
-#include "cuda/launch.h"
+#include "cuda/kernels/block.h"
 
 namespace kiso::cuda::KISO_KERNEL_TARGET {
 
@@ -31,14 +31,11 @@ __global__ void unary_kernel(UnaryOp op, const T* x, T* out, int64_t n, double s
 
 void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s) {
   if (n == 0) return;
-  constexpr unsigned kThreads = 256;
-  dim3 grid(unsigned((n + kThreads - 1) / kThreads)), block(kThreads);
-  if (f64)
-    launch("unary_kernel<double>", unary_kernel<double>, grid, block, 0, op, static_cast<const double*>(x),
-           static_cast<double*>(out), n, s);
-  else
-    launch("unary_kernel<float>", unary_kernel<float>, grid, block, 0, op, static_cast<const float*>(x),
-           static_cast<float*>(out), n, s);
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("unary_kernel", unary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(x),
+           static_cast<T*>(out), n, s);
+  });
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET
