@@ -37,7 +37,7 @@ ifeq ($(CUDA),1)
   LIB_SRC  += $(filter-out cuda/no_cuda.cpp,$(wildcard cuda/*.cpp))
   CXXFLAGS += -DKISO_CUDA=1 -isystem $(CUDA_HOME)/include
   # .cu files hold kernels and their launchers only; host logic (errors, fmt) is in cuda/*.cpp.
-  NVFLAGS  := -std=c++20 -O3 -I. -DKISO_CUDA=1 -MMD -MP \
+  NVFLAGS  := -std=c++20 -O3 -I. -DKISO_CUDA=1 -MMD -MP --expt-relaxed-constexpr \
               -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
               -Xcompiler -Wall,-Wextra
   LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread

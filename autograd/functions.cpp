@@ -13,7 +13,7 @@
 namespace kiso {
 
 // t broadcast up to `shape` (a copy): the backward of every reduction.
-static Tensor expand(const Tensor& t, const Shape& shape) { return add(zeros(shape, t.dtype()), t); }
+static Tensor expand(const Tensor& t, const Shape& shape) { return add(zeros(shape, t.dtype(), t.device()), t); }
 
 // ---------------------------------------------------------------------------------------------
 // add, sub, mul, div — with broadcasting

@@ -66,7 +66,7 @@ void Variable::backward() {
   check(value().numel() == 1, "backward",
         "backward() without a gradient needs a one-element value (a loss), got shape {}; pass dout explicitly",
         shape_str(shape()));
-  backward(ones(shape(), value().dtype()));
+  backward(ones(shape(), value().dtype(), value().device()));
 }
 
 void Variable::backward(const Tensor& dout) {

@@ -85,4 +85,8 @@ void copy_device_to_device(void* dst, const void* src, size_t bytes) {
   copy(dst, src, bytes, gpu::Copy::device_to_device, "cuda copy");
 }
 
+void synchronize() {
+  if (!simulator_on()) gpu::synchronize();
+}
+
 }  // namespace kiso::cuda

@@ -17,6 +17,7 @@ namespace gpu {
 CachingAllocator& allocator() { fail("cuda alloc", "{}", device_status().message); }
 size_t bytes_in_use() { return 0; }
 void copy(void*, const void*, size_t, Copy) { fail("cuda copy", "{}", device_status().message); }
+void synchronize() { fail("cuda synchronize", "{}", device_status().message); }
 
 }  // namespace gpu
 

@@ -96,6 +96,8 @@ void copy(void* dst, const void* src, size_t bytes, Copy kind) {
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, k));
 }
 
+void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
+
 }  // namespace gpu
 
 // Declared in cuda/launch.h for the nvcc-compiled launchers: a launch that CUDA refused

@@ -43,5 +43,9 @@ void device_free(void* ptr);
 void copy_host_to_device(void* dst, const void* src, size_t bytes);
 void copy_device_to_host(void* dst, const void* src, size_t bytes);
 void copy_device_to_device(void* dst, const void* src, size_t bytes);
+// Waits until every kernel launched so far has finished (launches are asynchronous on a GPU;
+// under the simulator a launch returns when it is done). Timers call it; results never need it,
+// as a copy to the host waits by itself.
+void synchronize();
 
 }  // namespace kiso::cuda

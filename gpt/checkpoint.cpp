@@ -131,7 +131,8 @@ void save_model(const std::string& dir, GPT& model) {
   }
   write_file_atomic(dir + "/config.json", config_to_json(model.config).dump(2) + "\n");
   safetensors::NamedTensors tensors;
-  for (const NamedParameter& p : model.parameters()) tensors.emplace_back(p.name, to_dtype(p.variable->value(), DType::f32));
+  for (const NamedParameter& p : model.parameters())  // from either device: the file holds host copies
+    tensors.emplace_back(p.name, to_dtype(p.variable->value().to(Device::cpu), DType::f32));
   safetensors::save(dir + "/model.safetensors", tensors, {{"format", "pt"}});
 }
 

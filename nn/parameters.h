@@ -21,6 +21,13 @@ struct NamedParameter {
 
 using Parameters = std::vector<NamedParameter>;
 
+// Moves every parameter's value to `device` (a copy there; gradients are dropped). Run it
+// before an optimizer is built over the list: its state is made where the parameters are.
+inline void move_parameters(const Parameters& params, Device device) {
+  for (const NamedParameter& p : params)
+    *p.variable = Variable(p.variable->value().to(device), p.variable->requires_grad());
+}
+
 // Appends `inner` to `out` with "prefix." in front of each name.
 inline void append_parameters(Parameters& out, const std::string& prefix, const Parameters& inner) {
   for (const NamedParameter& p : inner) out.push_back({prefix + "." + p.name, p.variable});

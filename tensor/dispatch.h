@@ -92,11 +92,23 @@ inline void check_ids(const char* op, const Tensor& ids, const char* what) {
   check(ids.dtype() == DType::i32, op, "{} must be i32, got {}", what, to_string(ids.dtype()));
 }
 
+// Index tensors (token ids, targets) of an op that runs on cuda may come from either device (a
+// batch is built on the host): the host copy is checked (range, grouping), a device copy is
+// read by the kernel. to() returns the tensor itself where it already is.
+inline Tensor ids_on_host(const char* op, const Tensor& ids, const char* what) {
+  check(ids.defined(), op, "{} is an undefined tensor", what);
+  return ids.to(Device::cpu);
+}
+inline const int32_t* device_ids(const Tensor& ids_on_cuda) {
+  return static_cast<const int32_t*>(ids_on_cuda.raw_data());
+}
+
 // Σ term(p[i]) for i < n, accumulated in double and bit-identical for any thread count:
 // pass 1 sums fixed chunks of 4096 elements (a thread always takes whole chunks), pass 2 adds
 // the chunk sums in order. Which thread took a chunk never changes what is added to what.
+constexpr int64_t kDeterministicChunk = 4096;
 template <class T, class F> double deterministic_sum(const T* p, int64_t n, F term) {
-  constexpr int64_t chunk = 4096;
+  constexpr int64_t chunk = kDeterministicChunk;
   int64_t chunks = (n + chunk - 1) / chunk;
   std::vector<double> partial(size_t(chunks), 0.0);
 #pragma omp parallel for if (n > kParallelGrain)

@@ -159,11 +159,30 @@ Tensor pow(const Tensor& x, double p) {
   return unary("pow", UnaryOp::pow, x, [p](auto v) { return decltype(v)(std::pow(v, decltype(v)(p))); }, p);
 }
 
+// The same on Device::cuda: one thread per output element (cuda/kernels/reduce.cu), adding its
+// inputs in the order the loop below does.
+static Tensor sum_to_cuda(const Tensor& x, const Shape& shape) {
+  const Shape& xs = x.shape();
+  check(xs.size() <= size_t(cuda::kMaxRank), "sum_to", "the cuda kernel takes at most {} axes, got shape {}",
+        cuda::kMaxRank, shape_str(xs));
+  Tensor out(shape, x.dtype(), Device::cuda);
+  cuda::SumTo g;
+  g.rank = int(xs.size());
+  size_t lead = xs.size() - shape.size();  // axes `shape` lacks: summed
+  for (size_t axis = 0; axis < xs.size(); ++axis) {
+    g.x_size[axis] = xs[axis];
+    g.reduced[axis] = axis < lead || (shape[axis - lead] == 1 && xs[axis] != 1);
+  }
+  cuda::sum_to(x.dtype() == DType::f64, x.raw_data(), out.raw_data(), out.numel(), g);
+  return out;
+}
+
 Tensor sum_to(const Tensor& x, const Shape& shape) {
-  check_float("sum_to", x);
+  bool on_cuda = check_float_on_device("sum_to", x);
   check(broadcast_shapes(shape, x.shape(), "sum_to") == x.shape(), "sum_to",
         "shape {} does not broadcast to the input's shape {}", shape_str(shape), shape_str(x.shape()));
   if (shape == x.shape()) return x;
+  if (on_cuda) return sum_to_cuda(x, shape);
   return with_float(x, [&]<class T>(T) {
     Tensor out = zeros(shape, x.dtype());
     const T* px = x.data<T>();
@@ -184,8 +203,16 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 }
 
 void add_inplace(Tensor& dst, const Tensor& src) {
-  check_float_pair("add_inplace", dst, src);
+  bool on_cuda = check_float_pair_on_device("add_inplace", dst, src);
   check_same_shape("add_inplace", dst, src, "destination", "source");
+  if (on_cuda) {  // the binary add kernel with out = dst: each thread reads, then writes, its own element
+    cuda::Broadcast g;
+    g.rank = 1;
+    g.size[0] = dst.numel(), g.stride_a[0] = 1, g.stride_b[0] = 1;
+    cuda::binary(BinaryOp::add, dst.dtype() == DType::f64, dst.raw_data(), src.raw_data(), dst.raw_data(), dst.numel(),
+                 g);
+    return;
+  }
   with_float(dst, [&]<class T>(T) {
     T* pd = dst.data<T>();
     const T* ps = src.data<T>();

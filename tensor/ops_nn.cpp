@@ -303,14 +303,22 @@ static void check_ids_in_range(const char* op, const Tensor& ids, int64_t V) {
     check(p[i] >= 0 && p[i] < V, op, "id {} at flat position {} is out of range for a vocabulary of {}", p[i], i, V);
 }
 
-Tensor embedding_forward(const Tensor& weight, const Tensor& ids) {
-  check_float("embedding", weight, "weight");
+// On cuda the weight decides, and the ids may come from either device (dispatch.h).
+Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
+  bool on_cuda = check_float_on_device("embedding", weight, "weight");
+  Tensor ids = on_cuda ? ids_on_host("embedding", ids_in, "ids") : ids_in;
   check_ids("embedding", ids, "ids");
   check(weight.dim() == 2, "embedding", "weight must be (V, C), got shape {}", shape_str(weight.shape()));
   int64_t V = weight.size(0), C = weight.size(1);
   check_ids_in_range("embedding", ids, V);
   Shape out_shape = ids.shape();
   out_shape.push_back(C);
+  if (on_cuda) {  // one thread per output number (cuda/kernels/embedding.cu)
+    Tensor out(out_shape, weight.dtype(), Device::cuda);  // (..., C)
+    cuda::embedding_forward(weight.dtype() == DType::f64, weight.raw_data(), device_ids(ids_in.to(Device::cuda)),
+                            out.raw_data(), ids.numel(), C);
+    return out;
+  }
   return with_float(weight, [&]<class T>(T) {
     Tensor out(out_shape, weight.dtype());  // (..., C)
     const T* pw = weight.data<T>();
@@ -322,14 +330,44 @@ Tensor embedding_forward(const Tensor& weight, const Tensor& ids) {
   });
 }
 
-Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_size) {
-  check_float("embedding_backward", dout, "dout");
+// The cuda backward: the host sorts the positions by id (stable counting sort: positions of one
+// id stay in increasing order), and the kernel adds each id's positions in that order, one
+// block per id that occurs. No atomics, so dweight is the same every run, and equals the CPU's.
+static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_host, int64_t vocab_size) {
+  int64_t C = dout.size(-1), N = ids_host.numel();
+  check(N < int64_t(1) << 31, "embedding_backward", "{} positions; the cuda kernel takes fewer than 2^31", N);
+  const int32_t* pid = ids_host.data<int32_t>();
+  std::vector<int32_t> starts_of(size_t(vocab_size) + 1, 0);  // counting sort: per id, where its run starts
+  for (int64_t i = 0; i < N; ++i) ++starts_of[size_t(pid[i]) + 1];
+  std::vector<int32_t> rows, starts{0};  // the ids that occur, and where each one's positions start
+  for (int64_t v = 0; v < vocab_size; ++v) {
+    int32_t count = starts_of[size_t(v) + 1];
+    starts_of[size_t(v) + 1] = starts_of[size_t(v)] + count;
+    if (count > 0) rows.push_back(int32_t(v)), starts.push_back(starts_of[size_t(v) + 1]);
+  }
+  std::vector<int32_t> order(size_t(N) > 0 ? size_t(N) : 1);  // positions grouped by id, increasing within an id
+  for (int64_t i = 0; i < N; ++i) order[size_t(starts_of[size_t(pid[i])]++)] = int32_t(i);
+  Tensor dweight = zeros({vocab_size, C}, dout.dtype(), Device::cuda);  // (V, C)
+  if (rows.empty()) return dweight;
+  Tensor order_d = from_vector(order, {int64_t(order.size())}).to(Device::cuda);
+  Tensor starts_d = from_vector(starts, {int64_t(starts.size())}).to(Device::cuda);
+  Tensor rows_d = from_vector(rows, {int64_t(rows.size())}).to(Device::cuda);
+  cuda::embedding_backward(dout.dtype() == DType::f64, dout.raw_data(), static_cast<const int32_t*>(order_d.raw_data()),
+                           static_cast<const int32_t*>(starts_d.raw_data()),
+                           static_cast<const int32_t*>(rows_d.raw_data()), dweight.raw_data(), int64_t(rows.size()), C);
+  return dweight;
+}
+
+Tensor embedding_backward(const Tensor& dout, const Tensor& ids_in, int64_t vocab_size) {
+  bool on_cuda = check_float_on_device("embedding_backward", dout, "dout");
+  Tensor ids = on_cuda ? ids_on_host("embedding_backward", ids_in, "ids") : ids_in;
   check_ids("embedding_backward", ids, "ids");
   check(dout.dim() == ids.dim() + 1 && std::equal(ids.shape().begin(), ids.shape().end(), dout.shape().begin()),
         "embedding_backward", "dout must be ids' shape plus C: ids {}, dout {}", shape_str(ids.shape()),
         shape_str(dout.shape()));
   check(vocab_size > 0, "embedding_backward", "vocab_size must be positive, got {}", vocab_size);
   check_ids_in_range("embedding_backward", ids, vocab_size);
+  if (on_cuda) return embedding_backward_cuda(dout, ids, vocab_size);
   int64_t C = dout.size(-1);
   return with_float(dout, [&]<class T>(T) {
     Tensor dweight = zeros({vocab_size, C}, dout.dtype());  // (V, C)
@@ -362,8 +400,8 @@ Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_s
 // backward: dlogits_n = dloss/count * (softmax(logits_n) - onehot(t_n)), 0 on ignored rows
 // ---------------------------------------------------------------------------------------------
 
+// targets must be a cpu copy (the caller makes one for cuda logits); returns the kept rows.
 static int64_t check_cross_entropy(const char* op, const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
-  check_float(op, logits, "logits");
   check_ids(op, targets, "targets");
   check(logits.dim() == 2, op, "logits must be (N, V), got shape {}", shape_str(logits.shape()));
   check(targets.dim() == 1 && targets.size(0) == logits.size(0), op,
@@ -393,9 +431,20 @@ template <class T> static LogSumExp<T> logsumexp(const T* x, int64_t V) {
   return {m, T(std::log(double((x_r - m).exp().sum())))};
 }
 
-Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
+// On cuda (cuda/kernels/cross_entropy.cu) the targets may come from either device: the host
+// copy is checked and counted, the device copy read by the kernel.
+Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int64_t ignore_index) {
+  bool on_cuda = check_float_on_device("cross_entropy", logits, "logits");
+  Tensor targets = on_cuda ? ids_on_host("cross_entropy", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy", logits, targets, ignore_index);
   int64_t N = logits.size(0), V = logits.size(1);
+  if (on_cuda) {
+    Tensor row_loss({N}, DType::f64, Device::cuda), loss({}, logits.dtype(), Device::cuda);
+    cuda::cross_entropy_forward(logits.dtype() == DType::f64, logits.raw_data(),
+                                device_ids(targets_in.to(Device::cuda)), static_cast<double*>(row_loss.raw_data()),
+                                loss.raw_data(), N, V, ignore_index, count);
+    return loss;
+  }
   return with_float(logits, [&]<class T>(T) {
     const T* px = logits.data<T>();
     const int32_t* t = targets.data<int32_t>();
@@ -412,9 +461,19 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_
   });
 }
 
-Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double dloss, int64_t ignore_index) {
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, double dloss, int64_t ignore_index) {
+  bool on_cuda = check_float_on_device("cross_entropy_backward", logits, "logits");
+  Tensor targets = on_cuda ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy_backward", logits, targets, ignore_index);
   int64_t N = logits.size(0), V = logits.size(1);
+  if (on_cuda) {
+    Tensor dlogits(logits.shape(), logits.dtype(), Device::cuda);  // (N, V)
+    double scale = count ? dloss / double(count) : 0.0;
+    cuda::cross_entropy_backward(logits.dtype() == DType::f64, logits.raw_data(),
+                                 device_ids(targets_in.to(Device::cuda)), dlogits.raw_data(), N, V, ignore_index,
+                                 scale);
+    return dlogits;
+  }
   return with_float(logits, [&]<class T>(T) {
     Tensor dlogits = zeros(logits.shape(), logits.dtype());  // (N, V)
     if (count == 0) return dlogits;

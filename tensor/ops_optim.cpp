@@ -13,6 +13,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -21,9 +22,11 @@ namespace kiso {
 // t must be a float cpu tensor with param's dtype and shape (the state and gradient tensors
 // of one parameter all look like the parameter).
 static void check_like_param(const char* op, const Tensor& param, const Tensor& t, const char* what) {
-  check_float(op, t, what);
+  check_float_on_device(op, t, what);
   check(t.dtype() == param.dtype(), op, "{} is {} {} but param is {} {}; expected the same dtype", what,
         to_string(t.dtype()), shape_str(t.shape()), to_string(param.dtype()), shape_str(param.shape()));
+  check(t.device() == param.device(), op, "{} is on {} but param is on {}; expected one device", what,
+        to_string(t.device()), to_string(param.device()));
   check_same_shape(op, param, t, "param", what);
 }
 
@@ -40,7 +43,7 @@ static void check_like_param(const char* op, const Tensor& param, const Tensor& 
 // from before the Adam step (PyTorch's order). Nothing is saved: m and v are the state.
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWHyper& h) {
   const char* op = "adamw_update";
-  check_float(op, param, "param");
+  bool on_cuda = check_float_on_device(op, param, "param");
   check_like_param(op, param, grad, "grad");
   check_like_param(op, param, m, "m");
   check_like_param(op, param, v, "v");
@@ -58,6 +61,11 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
   const double step_size = h.lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
   const double beta1 = h.beta1, beta2 = h.beta2, eps = h.eps;
+  if (on_cuda) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
+    cuda::adamw(param.dtype() == DType::f64, param.raw_data(), grad.raw_data(), m.raw_data(), v.raw_data(),
+                param.numel(), {decay, beta1, beta2, eps, step_size, bias_correction2_sqrt});
+    return;
+  }
 
   with_float(param, [&]<class T>(T) {
     T* pp = param.data<T>();
@@ -89,7 +97,7 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double lr, double momentum,
                 double weight_decay) {
   const char* op = "sgd_update";
-  check_float(op, param, "param");
+  bool on_cuda = check_float_on_device(op, param, "param");
   check_like_param(op, param, grad, "grad");
   check(lr >= 0 && momentum >= 0 && weight_decay >= 0, op,
         "lr, momentum and weight_decay must be >= 0, got lr={} momentum={} weight_decay={}", lr, momentum,
@@ -98,8 +106,13 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
   bool first = false;
   if (use_momentum) {
     first = !momentum_buffer.defined();
-    if (first) momentum_buffer = Tensor(param.shape(), param.dtype());  // filled with g below
+    if (first) momentum_buffer = Tensor(param.shape(), param.dtype(), param.device());  // filled with g below
     else check_like_param(op, param, momentum_buffer, "momentum_buffer");
+  }
+  if (on_cuda) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
+    cuda::sgd(param.dtype() == DType::f64, param.raw_data(), grad.raw_data(),
+              use_momentum ? momentum_buffer.raw_data() : nullptr, param.numel(), lr, momentum, weight_decay, first);
+    return;
   }
 
   with_float(param, [&]<class T>(T) {
@@ -124,7 +137,10 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
 // ---- helpers of gradient clipping ----
 
 void scale_inplace(Tensor& x, double s) {
-  check_float("scale_inplace", x);
+  if (check_float_on_device("scale_inplace", x)) {  // x · s in double, rounded once: the mul-by-scalar kernel
+    cuda::unary(cuda::UnaryOp::mul_scalar, x.dtype() == DType::f64, x.raw_data(), x.raw_data(), x.numel(), s);
+    return;
+  }
   with_float(x, [&]<class T>(T) {
     T* px = x.data<T>();
     int64_t n = x.numel();
@@ -134,8 +150,19 @@ void scale_inplace(Tensor& x, double s) {
 }
 
 // Accumulated like `sum` (deterministic_sum, tensor/dispatch.h): bit-identical for any thread count.
+// On cuda a thread sums each chunk and the host adds the chunk sums in order: the same
+// additions in the same order, so both devices give the same double.
+static_assert(cuda::kSumChunk == kDeterministicChunk, "the cuda chunks must be deterministic_sum's");
 double sum_of_squares(const Tensor& x) {
-  check_float("sum_of_squares", x);
+  if (check_float_on_device("sum_of_squares", x)) {
+    int64_t chunks = (x.numel() + cuda::kSumChunk - 1) / cuda::kSumChunk;
+    Tensor partial({chunks}, DType::f64, Device::cuda);
+    cuda::sum_of_squares_chunks(x.dtype() == DType::f64, x.raw_data(), static_cast<double*>(partial.raw_data()),
+                                x.numel());
+    double total = 0;
+    for (double s : partial.to_vector<double>()) total += s;
+    return total;
+  }
   return with_float(x, [&]<class T>(T) {
     return deterministic_sum(x.data<T>(), x.numel(), [](T v) { return double(v) * double(v); });
   });

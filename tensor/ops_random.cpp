@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -51,10 +52,17 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
 
 // forward:  y = x * keep / (1 - p),  keep_i = (uniform(draw i) >= p)
 // backward: dx = dy * keep / (1 - p)  — the same function of dy with the same state
+// On cuda one thread per element draws the same numbers (cuda/kernels/dropout.cu).
 Tensor dropout(const Tensor& x, double p, PhiloxState state) {
-  check_float("dropout", x);
+  bool on_cuda = check_float_on_device("dropout", x);
   check(p >= 0 && p < 1, "dropout", "p must be in [0, 1), got {}", p);
   if (p == 0) return x.clone();
+  if (on_cuda) {
+    Tensor y(x.shape(), x.dtype(), Device::cuda);
+    cuda::dropout(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), x.numel(), p, state.seed, state.stream,
+                  state.offset);
+    return y;
+  }
   return with_float(x, [&]<class T>(T) {
     Tensor y(x.shape(), x.dtype());
     const T* px = x.data<T>();

@@ -112,22 +112,33 @@ Tensor argmax_last(const Tensor& x) {
   });
 }
 
-Tensor one_hot(const Tensor& index, int64_t n, DType dtype) {
+// index (..., 1) of a cpu tensor: shape, n and every entry checked; returns the output shape.
+static Shape check_one_hot(const Tensor& index, int64_t n, DType dtype) {
   check_ids("one_hot", index, "index");
   check(n > 0, "one_hot", "the number of classes must be positive, got {}", n);
   check(index.dim() >= 1 && index.size(-1) == 1, "one_hot", "index must be (..., 1), got shape {}",
         shape_str(index.shape()));
   Shape out_shape = index.shape();
   out_shape.back() = n;
-  Tensor out = zeros(out_shape, dtype);
-  check_float("one_hot", out, "dtype");
+  check(dtype == DType::f32 || dtype == DType::f64, "one_hot", "dtype must be f32 or f64, got {} with shape {}",
+        to_string(dtype), shape_str(out_shape));
+  const int32_t* pi = index.data<int32_t>();
+  for (int64_t r = 0; r < index.numel(); ++r)
+    check(pi[r] >= 0 && pi[r] < n, "one_hot", "index {} at row {} is outside [0, {})", pi[r], r, n);
+  return out_shape;
+}
+
+Tensor one_hot(const Tensor& index, int64_t n, DType dtype) {
+  if (index.defined() && index.is_cuda()) {  // checked on a host copy, built by a kernel
+    Tensor out(check_one_hot(ids_on_host("one_hot", index, "index"), n, dtype), dtype, Device::cuda);
+    cuda::one_hot(dtype == DType::f64, device_ids(index), out.raw_data(), index.numel(), n);
+    return out;
+  }
+  Tensor out = zeros(check_one_hot(index, n, dtype), dtype);
   const int32_t* pi = index.data<int32_t>();
   with_float(out, [&]<class T>(T) {
     T* po = out.data<T>();
-    for (int64_t r = 0; r < index.numel(); ++r) {
-      check(pi[r] >= 0 && pi[r] < n, "one_hot", "index {} at row {} is outside [0, {})", pi[r], r, n);
-      po[r * n + pi[r]] = T(1);
-    }
+    for (int64_t r = 0; r < index.numel(); ++r) po[r * n + pi[r]] = T(1);
   });
   return out;
 }

@@ -1,15 +1,39 @@
 // tensor/ops_shape.cpp — ops that move numbers without arithmetic: concat, slice and its
-// backward, permute/transpose. All copy into fresh contiguous storage (see tensor.h for why).
+// backward, permute/transpose. All copy into fresh contiguous storage (see tensor.h for why),
+// on the device the input lives on.
 //
 // Each works on a tensor viewed as (outer, axis, inner): `outer` is the product of the sizes
-// before the axis, `inner` of those after it; a slab of `inner` numbers is contiguous.
+// before the axis, `inner` of those after it; a slab of `inner` numbers is contiguous. concat,
+// slice and slice_backward are then each a 2-D copy of `outer` slabs (copy_slabs).
 #include <cstring>
 #include <numeric>
 
+#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace kiso {
+
+// x must be defined; any dtype, either device.
+static void check_defined(const char* op, const Tensor& x, const char* what = "input") {
+  check(x.defined(), op, "{} is an undefined tensor", what);
+}
+
+// `rows` slabs of `width` elements of `elem` bytes: slab r is read at src + r·src_pitch and
+// written at dst + r·dst_pitch (pitches in elements). On the cpu a memcpy per slab; on cuda
+// one kernel (cuda/kernels/copy.cu), which counts in 32-bit words (every dtype is 1 or 2).
+static void copy_slabs(Device device, const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows,
+                       int64_t width, size_t elem) {
+  if (device == Device::cuda) {
+    int64_t words = int64_t(elem / 4);
+    cuda::copy_2d(src, src_pitch * words, dst, dst_pitch * words, rows, width * words);
+    return;
+  }
+  const char* ps = static_cast<const char*>(src);
+  char* pd = static_cast<char*>(dst);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(pd + r * dst_pitch * int64_t(elem), ps + r * src_pitch * int64_t(elem), size_t(width) * elem);
+}
 
 static int64_t outer_size(const Shape& s, int64_t axis) {
   return std::accumulate(s.begin(), s.begin() + axis, int64_t(1), std::multiplies<>());
@@ -20,8 +44,11 @@ static int64_t inner_size(const Shape& s, int64_t axis) {
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   check(!xs.empty(), "concat", "needs at least one tensor");
-  for (const Tensor& x : xs) check_cpu("concat", x);
+  for (const Tensor& x : xs) check_defined("concat", x);
   const Tensor& first = xs[0];
+  for (size_t k = 0; k < xs.size(); ++k)
+    check(xs[k].device() == first.device(), "concat", "tensor {} is on {} but tensor 0 is on {}; expected one device",
+          k, to_string(xs[k].device()), to_string(first.device()));
   axis = normalize_axis(axis, first.dim(), "concat");
   Shape out_shape = first.shape();
   out_shape[axis] = 0;
@@ -35,65 +62,62 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
           shape_str(xs[k].shape()), shape_str(first.shape()), axis);
     out_shape[axis] += xs[k].size(axis);
   }
-  Tensor out(out_shape, first.dtype());
+  Tensor out(out_shape, first.dtype(), first.device());
   int64_t outer = outer_size(out_shape, axis), inner = inner_size(out_shape, axis);
   size_t elem = dtype_size(first.dtype());
   char* po = static_cast<char*>(out.raw_data());
   int64_t at = 0;  // where along the axis the current input starts
   for (const Tensor& x : xs) {
     int64_t slab = x.size(axis) * inner;  // numbers per outer index
-    const char* px = static_cast<const char*>(x.raw_data());
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(po + (o * out_shape[axis] * inner + at * inner) * elem, px + o * slab * elem, size_t(slab) * elem);
+    copy_slabs(out.device(), x.raw_data(), slab, po + at * inner * int64_t(elem), out_shape[axis] * inner, outer, slab,
+               elem);
     at += x.size(axis);
   }
   return out;
 }
 
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end) {
-  check_cpu("slice", x);
+  check_defined("slice", x);
   axis = normalize_axis(axis, x.dim(), "slice");
   check(0 <= start && start <= end && end <= x.size(axis), "slice",
         "range [{}, {}) is not inside axis {} of size {} (shape {})", start, end, axis, x.size(axis),
         shape_str(x.shape()));
   Shape out_shape = x.shape();
   out_shape[axis] = end - start;
-  Tensor out(out_shape, x.dtype());
+  Tensor out(out_shape, x.dtype(), x.device());
   int64_t outer = outer_size(x.shape(), axis), inner = inner_size(x.shape(), axis);
   size_t elem = dtype_size(x.dtype());
   const char* px = static_cast<const char*>(x.raw_data());
-  char* po = static_cast<char*>(out.raw_data());
   int64_t slab = (end - start) * inner;
-  for (int64_t o = 0; o < outer; ++o)
-    std::memcpy(po + o * slab * elem, px + (o * x.size(axis) + start) * inner * elem, size_t(slab) * elem);
+  copy_slabs(x.device(), px + start * inner * int64_t(elem), x.size(axis) * inner, out.raw_data(), slab, outer, slab,
+             elem);
   return out;
 }
 
 // forward:  y = x[..., start:start+n, ...] along axis
 // backward: dx = zeros(x.shape), with dx[..., start:start+n, ...] = dy
 Tensor slice_backward(const Tensor& dy, const Shape& x_shape, int64_t axis, int64_t start) {
-  check_cpu("slice_backward", dy, "dy");
+  check_defined("slice_backward", dy, "dy");
   axis = normalize_axis(axis, int64_t(x_shape.size()), "slice_backward");
   Shape expect = x_shape;
   expect[axis] = dy.dim() == int64_t(x_shape.size()) ? dy.size(axis) : -1;
   check(dy.shape() == expect && start >= 0 && start + dy.size(axis) <= x_shape[axis], "slice_backward",
         "dy of shape {} at start {} does not fit axis {} of x's shape {}", shape_str(dy.shape()), start, axis,
         shape_str(x_shape));
-  Tensor dx = zeros(x_shape, dy.dtype());
+  Tensor dx = zeros(x_shape, dy.dtype(), dy.device());
   int64_t outer = outer_size(x_shape, axis), inner = inner_size(x_shape, axis);
   size_t elem = dtype_size(dy.dtype());
-  const char* pd = static_cast<const char*>(dy.raw_data());
   char* px = static_cast<char*>(dx.raw_data());
   int64_t slab = dy.size(axis) * inner;
-  for (int64_t o = 0; o < outer; ++o)
-    std::memcpy(px + (o * x_shape[axis] + start) * inner * elem, pd + o * slab * elem, size_t(slab) * elem);
+  copy_slabs(dy.device(), dy.raw_data(), slab, px + start * inner * int64_t(elem), x_shape[axis] * inner, outer, slab,
+             elem);
   return dx;
 }
 
 // out[i0, i1, ...] = x[...] with out axis k reading x axis dims[k]: walk the output in order
 // and step through x with the permuted strides.
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
-  check_cpu("permute", x);
+  check_defined("permute", x);
   int64_t rank = x.dim();
   check(int64_t(dims.size()) == rank, "permute", "{} axes given for a tensor of rank {} (shape {})", dims.size(), rank,
         shape_str(x.shape()));
@@ -109,9 +133,18 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     out_shape[k] = x.size(d);
     strides[k] = in_strides[d];
   }
-  Tensor out(out_shape, x.dtype());
+  Tensor out(out_shape, x.dtype(), x.device());
   int64_t n = out.numel();
   size_t elem = dtype_size(x.dtype());
+  if (x.is_cuda()) {  // the same walk, one thread per output element (cuda/kernels/copy.cu)
+    check(rank <= cuda::kMaxRank, "permute", "the cuda kernel takes at most {} axes, got shape {}", cuda::kMaxRank,
+          shape_str(x.shape()));
+    cuda::Permute g;
+    g.rank = int(rank);
+    for (int64_t k = 0; k < rank; ++k) g.out_size[k] = out_shape[k], g.in_stride[k] = strides[k];
+    cuda::permute(int(elem / 4), x.raw_data(), out.raw_data(), n, g);
+    return out;
+  }
   const char* px = static_cast<const char*>(x.raw_data());
   char* po = static_cast<char*>(out.raw_data());
 #pragma omp parallel for if (n > kParallelGrain)
@@ -127,7 +160,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1) {
-  check_cpu("transpose", x);
+  check_defined("transpose", x);
   std::vector<int64_t> dims(static_cast<size_t>(x.dim()));
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[normalize_axis(axis0, x.dim(), "transpose")], dims[normalize_axis(axis1, x.dim(), "transpose")]);

@@ -10,6 +10,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "cuda/kernels.h"
 #include "cuda/runtime.h"
 
 namespace kiso {
@@ -219,6 +220,12 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_
 Tensor empty(const Shape& shape, DType dtype, Device device) { return Tensor(shape, dtype, device); }
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  if (device == Device::cuda) {  // filled where it lives: no host buffer, no copy
+    Tensor out(shape, dtype, Device::cuda);
+    cuda::fill(dtype == DType::f64 ? cuda::Elem::f64 : dtype == DType::f32 ? cuda::Elem::f32 : cuda::Elem::i32,
+               out.raw_data(), out.numel(), value);
+    return out;
+  }
   Tensor host(shape, dtype, Device::cpu);
   int64_t n = host.numel();
   switch (dtype) {
@@ -226,7 +233,7 @@ Tensor full(const Shape& shape, double value, DType dtype, Device device) {
     case DType::f64: { double* p = host.data<double>(); for (int64_t i = 0; i < n; ++i) p[i] = value; break; }
     case DType::i32: { int32_t* p = host.data<int32_t>(); for (int64_t i = 0; i < n; ++i) p[i] = int32_t(value); break; }
   }
-  return host.to(device);
+  return host;
 }
 
 Tensor zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }

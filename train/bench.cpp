@@ -16,6 +16,7 @@
 #include <omp.h>
 #endif
 
+#include "cuda/runtime.h"
 #include "gpt/model.h"
 #include "nn/optim.h"
 
@@ -204,9 +205,16 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   r.threads = current_threads();
   r.cpu = cpu_model();
   r.load_average = load_average();
+  r.device = o.device;
+  if (o.device == Device::cuda) {
+    cuda::require_device("bench");
+    r.device_name = cuda::simulator_on() ? "the simulator (KISO_CUDA_SIM=1)" : cuda::device_status().message;
+  }
   if (o.peak_gflops > 0) {
     r.peak_gflops = o.peak_gflops;
     r.peak_source = "given (--peak-gflops)";
+  } else if (o.device == Device::cuda) {
+    r.peak_source = "unknown for a GPU: give its FP32 peak with --peak-gflops for an MFU";
   } else {
     PeakEstimate p = estimate_cpu_peak(r.threads);
     r.peak_gflops = p.gflops;
@@ -218,13 +226,14 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
 
   Generator init{o.seed, 0}, data{o.seed, 1}, dropout{o.seed, 2};
   GPT model(config, init);
+  move_parameters(model.parameters(), o.device);
   r.parameters = model.num_parameters();
   // A fresh batch for every iteration, drawn before the clock starts: random ids cannot be
   // learned, so the loss stays near ln V (the same batch again would be memorised).
   std::vector<Tensor> inputs, targets;  // (B, T) each
   for (int i = 0; i < r.warmup + r.steps; ++i) {
-    inputs.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data));
-    targets.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data));
+    inputs.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data).to(o.device));
+    targets.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data).to(o.device));
   }
   double tokens = double(r.batch_size * r.seq_len);
   log << fmt::format("bench {}: {} parameters, B={} T={}, {} thread{}, load average {}\n", r.preset, r.parameters,
@@ -240,6 +249,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
     loss.backward();
     optimizer.step();
     optimizer.zero_grad();
+    if (o.device == Device::cuda) cuda::synchronize();  // the step's kernels belong to this iteration
   });
   r.training = summarise(train_ms, tokens, r.training_flops_per_token, r.peak_gflops);
 
@@ -248,6 +258,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   std::vector<double> infer_ms = time_loop(r.warmup, r.steps, "inference", log, [&] {
     NoGradGuard no_grad;
     Variable logits = model.logits(inputs[i++], Mode::eval());  // (B, T, V)
+    if (o.device == Device::cuda) cuda::synchronize();  // the launches are asynchronous: time their work
   });
   r.inference = summarise(infer_ms, tokens, r.forward_flops_per_token, r.peak_gflops);
   return r;
@@ -257,7 +268,9 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
 
 void print_bench(const BenchResult& r, std::ostream& out) {
   const GPTConfig& c = r.config;
-  out << fmt::format("kiso bench --preset {}: f32 on the CPU\n", r.preset);
+  if (r.device == Device::cuda)
+    out << fmt::format("kiso bench --preset {} --device cuda: f32 on {}, kiso's kernels\n", r.preset, r.device_name);
+  else out << fmt::format("kiso bench --preset {}: f32 on the CPU\n", r.preset);
   out << fmt::format("CPU: {}; {} thread{}; load average (1, 5, 15 min) before the run: {}\n", r.cpu, r.threads,
                      r.threads == 1 ? "" : "s", r.load_average);
   out << fmt::format("model: L={} C={} NH={} n_inner={} V={} n_ctx={}, {} parameters ({} in matmuls: N)\n", c.n_layer,
@@ -293,7 +306,8 @@ static Json timing_json(const LoopTiming& t) {
 Json bench_json(const BenchResult& r) {
   const GPTConfig& c = r.config;
   return Json{{"preset", r.preset},
-              {"device", "cpu"},
+              {"device", to_string(r.device)},
+              {"device_name", r.device_name},
               {"cpu", r.cpu},
               {"threads", r.threads},
               {"load_average", r.load_average},

@@ -35,6 +35,7 @@
 
 #include "gpt/config.h"
 #include "gpt/json.h"
+#include "tensor/tensor.h"
 
 namespace kiso {
 
@@ -48,6 +49,8 @@ struct BenchOptions {
   int threads = 0;              // OpenMP threads for the run; 0: the current count (OMP_NUM_THREADS)
   double peak_gflops = 0;       // the peak MFU is measured against; 0: estimate from /proc/cpuinfo
   uint64_t seed = 1234;         // initial weights, token ids and dropout masks
+  Device device = Device::cpu;  // cuda: kiso's kernels on the GPU (or the simulator); the peak
+                                // is then not estimated: give it with peak_gflops
 };
 
 // One timed loop: milliseconds per iteration, sorted from fastest.
@@ -70,6 +73,8 @@ struct BenchResult {
   double forward_flops_per_token = 0, training_flops_per_token = 0;
   double peak_gflops = 0;
   std::string peak_source;        // how the peak was obtained, in words
+  Device device = Device::cpu;
+  std::string device_name;        // the GPU (device_status's line) when device is cuda
   std::string cpu;                // /proc/cpuinfo "model name"
   std::string load_average;       // /proc/loadavg's three averages before the run
   double final_loss = 0;          // the last training step's loss (a sanity check: near ln V)

@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "autograd/functions.h"
+#include "cuda/runtime.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/safetensors.h"
@@ -101,7 +102,7 @@ Predictions predict(const FinetunedModel& m, const std::vector<TaskExample>& exa
     TaskBatch batch = make_task_batch(m.info.kind, part, m.info.special, m.info.max_len);
     Variable hidden = m.model.hidden_states(batch.ids, Mode::eval());             // (N, T, C)
     Tensor logits = task_logits(m.head, hidden, batch, Mode::eval()).value();     // (E, classes)
-    std::vector<double> p = to_dtype(softmax_forward(logits), DType::f64).to_vector<double>();
+    std::vector<double> p = softmax_forward(logits).to_vector<double>();  // from either device
     int64_t classes = logits.size(1);
     for (size_t e = 0; e < part.size(); ++e) {
       std::vector<double> row(p.begin() + long(e) * classes, p.begin() + long(e + 1) * classes);
@@ -308,27 +309,40 @@ static void init_special_rows(GPT& model, const SpecialIds& s, Generator& gen) {
 // gradient; of the embedding only the special rows may change. Their gradients are kept
 // before the update (so clipping sees only trainable numbers) and the other rows are put back
 // after it (AdamW's weight decay would otherwise shrink them).
+// Runs f on t's numbers in host memory: t itself on the cpu; for a cuda tensor a host copy,
+// written back afterwards (one copy each way; the frozen-backbone mode is a small-model option).
+template <class F> static void edit_on_host(Tensor t, F f) {
+  if (!t.is_cuda()) return f(t);  // t shares the caller's storage: f edits it
+  Tensor host = t.to(Device::cpu);
+  f(host);
+  cuda::copy_host_to_device(t.raw_data(), host.raw_data(), size_t(t.numel()) * dtype_size(t.dtype()));
+}
+
 struct FrozenRows {
   Variable* wte = nullptr;
   std::vector<int32_t> trainable;
-  Tensor saved;  // (V, C) the frozen values
+  Tensor saved;  // (V, C) the frozen values, on the cpu
 
   void mask_gradient() const {
-    Tensor g = wte->grad();
-    if (!g.defined()) return;
-    with_float(g, [&]<class T>(T) {
-      int64_t V = g.size(0), C = g.size(1);
-      for (int64_t v = 0; v < V; ++v)
-        if (std::find(trainable.begin(), trainable.end(), v) == trainable.end()) std::fill_n(g.data<T>() + v * C, C, T(0));
+    if (!wte->grad().defined()) return;
+    edit_on_host(wte->grad(), [&](Tensor& g) {
+      with_float(g, [&]<class T>(T) {
+        int64_t V = g.size(0), C = g.size(1);
+        T* pg = g.data<T>();
+        for (int64_t v = 0; v < V; ++v)
+          if (std::find(trainable.begin(), trainable.end(), v) == trainable.end()) std::fill_n(pg + v * C, C, T(0));
+      });
     });
   }
   void restore() const {
-    Tensor w = wte->value();
-    with_float(w, [&]<class T>(T) {
-      int64_t V = w.size(0), C = w.size(1);
-      for (int64_t v = 0; v < V; ++v)
-        if (std::find(trainable.begin(), trainable.end(), v) == trainable.end())
-          std::copy_n(saved.data<T>() + v * C, C, w.data<T>() + v * C);
+    edit_on_host(wte->value(), [&](Tensor& w) {
+      with_float(w, [&]<class T>(T) {
+        int64_t V = w.size(0), C = w.size(1);
+        T* pw = w.data<T>();
+        for (int64_t v = 0; v < V; ++v)
+          if (std::find(trainable.begin(), trainable.end(), v) == trainable.end())
+            std::copy_n(saved.data<T>() + v * C, C, pw + v * C);
+      });
     });
   }
 };
@@ -389,6 +403,8 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
   int64_t classes = info.kind == TaskKind::multiple_choice ? 2 : int64_t(info.labels.size());
   TaskHead head(info.kind, model.config.n_embd, classes, o.head_dropout, Init{&head_init});
   FinetunedModel m{std::move(model), std::move(head), info, std::move(tokenizer)};
+  move_parameters(m.model.parameters(), o.device);  // before the optimizer: its state goes where they are
+  move_parameters(m.head.parameters(), o.device);
 
   std::vector<TaskExample> train = encode_records(train_records, info, m.tokenizer, o.train_path);
   std::vector<TaskExample> val = encode_records(val_records, info, m.tokenizer, o.val_path);
@@ -403,7 +419,7 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
       if (p.variable != &m.model.tokens_embed.weight) *p.variable = Variable(p.variable->value(), false);
     params.push_back({"tokens_embed.weight", &m.model.tokens_embed.weight});
     frozen = {&m.model.tokens_embed.weight, {info.special.start, info.special.delim, info.special.extract},
-              m.model.tokens_embed.weight.value().clone()};
+              m.model.tokens_embed.weight.value().clone().to(Device::cpu)};
   } else {
     params = m.model.parameters();
   }

@@ -64,6 +64,7 @@ struct FinetuneOptions {
                                     // (learning curves, quick runs); the label set stays the file's
   uint64_t seed = 1337;
   int64_t eval_every = 0;           // 0: only at the end
+  Device device = Device::cpu;  // where it trains (cuda: kiso's kernels, GPU or simulator)
   bool quiet = false;
   bool progress_bar = false;
 };

@@ -57,6 +57,16 @@ using json = nlohmann::json;
 
 // One JSON line per example: its line in the input, the predicted label (multiple choice: the
 // candidate's index) and the probability of each class.
+// --device: cpu, or cuda after checking, at start-up, that there is a device to run on (a
+// usable GPU, or the simulator turned on with KISO_CUDA_SIM=1); it says which on stderr.
+static Device start_device(const std::string& name, const char* command) {
+  if (name == "cpu") return Device::cpu;
+  cuda::require_device(command);
+  fmt::print(stderr, "{}: device cuda ({})\n", command,
+             cuda::simulator_on() ? "the simulator, KISO_CUDA_SIM=1" : cuda::device_status().message);
+  return Device::cuda;
+}
+
 static int run_predict(const std::string& dir, const std::string& input, const std::string& output) {
   FinetunedModel m = load_finetuned(dir);
   std::vector<TaskRecord> records = read_task_file(input, m.info.kind);
@@ -400,7 +410,9 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--checkpoint-every", pre.checkpoint_every, "checkpoint every N steps")->capture_default_str();
   pretrain_cmd->add_flag("--resume", pre.resume, "continue the run in --out from its checkpoint");
   pretrain_cmd->add_option("--stop-at", pre.stop_at, "checkpoint and stop after this step (resume later)");
-  pretrain_cmd->add_option("--device", device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
+  pretrain_cmd->add_option("--device", device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   pretrain_cmd->add_flag("--json", as_json, "print the final result as one JSON object");
 
   // kiso eval
@@ -437,7 +449,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--steps", bench.steps, "timed steps (0: 3, or 2 for gpt1)");
   bench_cmd->add_option("--threads", bench.threads, "0: OMP_NUM_THREADS or all cores");
   bench_cmd->add_option("--peak-gflops", bench.peak_gflops, "the peak MFU is measured against (0: estimate)");
-  bench_cmd->add_option("--device", bench_device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
+  bench_cmd->add_option("--device", bench_device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   bench_cmd->add_flag("--json", as_json, "print the result as one JSON object");
 
   // kiso finetune
@@ -468,7 +482,9 @@ int main(int argc, char** argv) {
   finetune_cmd->add_option("--seed", ft.seed, "seeds the head, data order and dropout")->capture_default_str();
   finetune_cmd->add_option("--eval-every", ft.eval_every, "validation every N steps (0: at the end)")
       ->capture_default_str();
-  finetune_cmd->add_option("--device", ft_device, "cpu (cuda arrives with the CUDA backend)")->capture_default_str();
+  finetune_cmd->add_option("--device", ft_device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   finetune_cmd->add_flag("--json", as_json, "print the final result as one JSON object");
 
   // kiso predict / kiso evaluate
@@ -502,8 +518,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*bench_cmd) {
-      check(bench_device == "cpu", "bench", "--device {}: only cpu is available until the CUDA backend lands",
-            bench_device);
+      bench.device = start_device(bench_device, "bench");
       BenchResult r = run_bench(bench, std::cerr);
       if (as_json) std::cout << bench_json(r) << "\n";
       else print_bench(r, std::cout);
@@ -522,7 +537,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*pretrain_cmd) {
-      check(device == "cpu", "pretrain", "--device {}: only cpu is available until the CUDA backend lands", device);
+      pre.device = start_device(device, "pretrain");
       pre.progress_bar = !as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
       PretrainResult r = pretrain(pre, as_json ? std::cerr : std::cout);
       if (as_json)
@@ -532,8 +547,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*finetune_cmd) {
-      check(ft_device == "cpu", "finetune", "--device {}: only cpu is available until the CUDA backend lands",
-            ft_device);
+      ft.device = start_device(ft_device, "finetune");
       ft.progress_bar = !as_json && isatty(STDOUT_FILENO);
       FinetuneResult r = finetune(ft, as_json ? std::cerr : std::cout);
       json out{{"initial_val_loss", r.initial.loss}, {"final_val_loss", r.final.loss},

@@ -57,6 +57,7 @@ struct PretrainOptions {
   bool resume = false;
   int64_t stop_at = 0;        // > 0: checkpoint and return after this step, as if interrupted
                               // (the schedule still spans `steps`; --resume continues)
+  Device device = Device::cpu;  // where the model trains (cuda: kiso's kernels, GPU or simulator)
   bool quiet = false;         // no per-step lines on the log stream
   bool progress_bar = false;  // redraw a bar under the step lines (for a terminal; the CLI sets
                               // it when stdout is one)

@@ -1,5 +1,6 @@
 // cuda/kernels/reduce.cu — sum, max and argmax over the last axis of a (rows, cols) array, f32
-// and f64: one block of 256 threads per row. Compiled by nvcc for the GPU and by g++ for the
+// and f64: one block of 256 threads per row; and sum_to, the sum over broadcast axes that the
+// backward of broadcasting needs: one thread per output element. Compiled by nvcc for the GPU and by g++ for the
 // simulator (see cuda/kernels.h); tensor/ops_reduce.cpp's loops are the oracle. Deterministic:
 // the order of every addition is fixed by the thread count, never by timing (no atomics).
 #include "cuda/kernels.h"
@@ -52,6 +53,48 @@ void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, 
     using T = decltype(zero);
     launch("reduce_last_kernel", reduce_last_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kBlockThreads), 0, op,
            static_cast<const T*>(x), out, cols);
+  });
+}
+
+// sum_to: output element o keeps x's coordinates along the kept axes and 0 along the reduced
+// ones. Its thread walks the reduced axes' coordinates in row-major order, which visits its x
+// elements in increasing flat index: the order the CPU loop adds them in, also in T, so the two
+// devices agree bit for bit.
+template <class T>
+__global__ void sum_to_kernel(const T* x, T* out, int64_t out_n, SumTo g) {
+  int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (o >= out_n) return;
+  int64_t stride[kMaxRank];  // x's row-major element strides
+  int64_t base = 0, terms = 1, rest = o, s = 1;
+  for (int axis = g.rank - 1; axis >= 0; --axis) {
+    stride[axis] = s;
+    s *= g.x_size[axis];
+    if (g.reduced[axis]) {
+      terms *= g.x_size[axis];
+    } else {
+      base += (rest % g.x_size[axis]) * stride[axis];
+      rest /= g.x_size[axis];
+    }
+  }
+  T acc = T(0);
+  for (int64_t k = 0; k < terms; ++k) {
+    int64_t at = base, left = k;  // k peeled into the reduced axes' coordinates
+    for (int axis = g.rank - 1; axis >= 0; --axis) {
+      if (!g.reduced[axis]) continue;
+      at += (left % g.x_size[axis]) * stride[axis];
+      left /= g.x_size[axis];
+    }
+    acc += x[at];
+  }
+  out[o] = acc;
+}
+
+void sum_to(bool f64, const void* x, void* out, int64_t out_n, const SumTo& g) {
+  if (out_n == 0) return;
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("sum_to_kernel", sum_to_kernel<T>, blocks_for(out_n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
+           static_cast<T*>(out), out_n, g);
   });
 }
 

@@ -12,24 +12,13 @@
 #include <vector>
 
 #include "cuda/runtime.h"
+#include "tests/cuda/each_device.h"
 #include "tensor/ops.h"
 
 using namespace kiso;
+using kiso::testing::on_each_device;
 
 namespace {
-
-// Runs `body` once per available device backend, named for the messages.
-void on_each_device(const std::function<void(const std::string&)>& body) {
-  bool was_on = cuda::simulator_on();
-  struct Restore {
-    bool on;
-    ~Restore() { cuda::use_simulator(on); }
-  } restore{was_on};
-  cuda::use_simulator(true);
-  body("simulator");
-  cuda::use_simulator(false);
-  if (cuda::device_status().usable) body("gpu");
-}
 
 // A tensor's values on the host, as doubles, from either device and dtype.
 std::vector<double> values(const Tensor& t) { return to_dtype(t.to(Device::cpu), DType::f64).to_vector<double>(); }

@@ -1,0 +1,94 @@
+// cuda/kernels/cross_entropy.cu — cross-entropy from logits, fused with the softmax, forward and
+// backward, f32 and f64: one block of 256 threads per row. Compiled by nvcc for the GPU and by
+// g++ for the simulator (see cuda/kernels.h); tensor/ops_nn.cpp's loops are the oracle.
+//
+//   m = max_j x_j,  log_s = log Σ_j exp(x_j - m)          (logsumexp = m + log_s, no overflow)
+//   forward:  loss = 1/count Σ_{n kept} (log_s_n - (x_{n,t_n} - m_n))
+//   backward: dlogits_n = dloss/count · (exp((x_n - m_n) - log_s_n) - onehot(t_n)), 0 on ignored rows
+//
+// The forward writes one loss per row, then a single block adds them in a fixed tree order:
+// the result does not depend on timing (no atomics).
+#include <cmath>
+
+#include "cuda/kernels.h"
+#include "cuda/kernels/block.h"
+
+namespace kiso::cuda::KISO_KERNEL_TARGET {
+
+// m and log_s of one row, in double, computed by the whole block (every thread gets them).
+template <class T> __device__ void row_logsumexp(const T* x, int64_t V, double* scratch, double& m, double& log_s) {
+  m = double(x[0]);
+  for (int64_t c = threadIdx.x; c < V; c += kBlockThreads) m = m < double(x[c]) ? double(x[c]) : m;
+  m = block_reduce(m, scratch, [](double a, double b) { return a < b ? b : a; });
+  double s = 0;
+  for (int64_t c = threadIdx.x; c < V; c += kBlockThreads) s += std::exp(double(x[c]) - m);
+  log_s = std::log(block_reduce(s, scratch, [](double a, double b) { return a + b; }));
+}
+
+template <class T>
+__global__ void cross_entropy_rows_kernel(const T* logits, const int32_t* targets, double* row_loss, int64_t V,
+                                          int64_t ignore_index) {
+  __shared__ double scratch[kBlockThreads];
+  int64_t n = blockIdx.x;
+  int32_t t = targets[n];
+  if (t == ignore_index) {  // the whole block leaves together: no barrier is left half-met
+    if (threadIdx.x == 0) row_loss[n] = 0;
+    return;
+  }
+  const T* x = logits + n * V;
+  double m, log_s;
+  row_logsumexp(x, V, scratch, m, log_s);
+  if (threadIdx.x == 0) row_loss[n] = log_s - (double(x[t]) - m);
+}
+
+// One block: thread k adds rows k, k + 256, ...; the tree adds the 256 partial sums.
+template <class T>
+__global__ void cross_entropy_total_kernel(const double* row_loss, T* loss, int64_t N, int64_t count) {
+  __shared__ double scratch[kBlockThreads];
+  double s = 0;
+  for (int64_t n = threadIdx.x; n < N; n += kBlockThreads) s += row_loss[n];
+  s = block_reduce(s, scratch, [](double a, double b) { return a + b; });
+  if (threadIdx.x == 0) *loss = T(count ? s / double(count) : 0.0);
+}
+
+void cross_entropy_forward(bool f64, const void* logits, const int32_t* targets, double* row_loss, void* loss,
+                           int64_t N, int64_t V, int64_t ignore_index, int64_t count) {
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    if (N > 0)
+      launch("cross_entropy_rows_kernel", cross_entropy_rows_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0,
+             static_cast<const T*>(logits), targets, row_loss, V, ignore_index);
+    launch("cross_entropy_total_kernel", cross_entropy_total_kernel<T>, dim3(1), dim3(kBlockThreads), 0, row_loss,
+           static_cast<T*>(loss), N, count);
+  });
+}
+
+template <class T>
+__global__ void cross_entropy_backward_kernel(const T* logits, const int32_t* targets, T* dlogits, int64_t V,
+                                              int64_t ignore_index, double scale) {
+  __shared__ double scratch[kBlockThreads];
+  int64_t n = blockIdx.x;
+  int32_t t = targets[n];
+  T* d = dlogits + n * V;
+  if (t == ignore_index) {
+    for (int64_t c = threadIdx.x; c < V; c += kBlockThreads) d[c] = T(0);
+    return;
+  }
+  const T* x = logits + n * V;
+  double m, log_s;
+  row_logsumexp(x, V, scratch, m, log_s);
+  for (int64_t c = threadIdx.x; c < V; c += kBlockThreads)
+    d[c] = T(scale * (std::exp((double(x[c]) - m) - log_s) - (c == t ? 1.0 : 0.0)));
+}
+
+void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets, void* dlogits, int64_t N,
+                            int64_t V, int64_t ignore_index, double scale) {
+  if (N == 0) return;
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("cross_entropy_backward_kernel", cross_entropy_backward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads),
+           0, static_cast<const T*>(logits), targets, static_cast<T*>(dlogits), V, ignore_index, scale);
+  });
+}
+
+}  // namespace kiso::cuda::KISO_KERNEL_TARGET

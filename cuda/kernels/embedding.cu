@@ -1,0 +1,74 @@
+// cuda/kernels/embedding.cu — the index ops: embedding gather (forward), its deterministic
+// scatter-add (backward), and one_hot, in f32 and f64. Compiled by nvcc for the GPU and by g++
+// for the simulator (see cuda/kernels.h); tensor/ops_nn.cpp's and ops_reduce.cpp's loops are
+// the oracle.
+//
+//   forward:  out[n, c] = weight[ids[n], c]
+//   backward: dweight[v, c] = Σ over positions n with ids[n] == v of dout[n, c]
+//
+// The backward never uses atomics: float addition is not associative, so atomics racing on a
+// row would give results that change from run to run. Instead the host groups the positions
+// by id (a stable counting sort of the ids), and the kernel gives each id that occurs its own
+// block, whose threads walk the channels and add that id's positions in increasing order.
+#include "cuda/kernels.h"
+#include "cuda/kernels/block.h"
+
+namespace kiso::cuda::KISO_KERNEL_TARGET {
+
+template <class T>
+__global__ void embedding_forward_kernel(const T* weight, const int32_t* ids, T* out, int64_t N, int64_t C) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // i = n·C + c
+  if (i >= N * C) return;
+  int64_t n = i / C, c = i % C;
+  out[i] = weight[int64_t(ids[n]) * C + c];
+}
+
+void embedding_forward(bool f64, const void* weight, const int32_t* ids, void* out, int64_t N, int64_t C) {
+  if (N * C == 0) return;
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("embedding_forward_kernel", embedding_forward_kernel<T>, blocks_for(N * C), dim3(kBlockThreads), 0,
+           static_cast<const T*>(weight), ids, static_cast<T*>(out), N, C);
+  });
+}
+
+// Block u owns row rows[u] of dweight; thread t adds channels t, t + 256, ... The sum starts
+// from the zero already there and adds positions in increasing order, in T, as the CPU does.
+template <class T>
+__global__ void embedding_backward_kernel(const T* dout, const int32_t* order, const int32_t* starts,
+                                          const int32_t* rows, T* dweight, int64_t C) {
+  int64_t u = blockIdx.x;
+  T* row = dweight + int64_t(rows[u]) * C;
+  for (int64_t c = threadIdx.x; c < C; c += kBlockThreads) {
+    T acc = row[c];
+    for (int32_t k = starts[u]; k < starts[u + 1]; ++k) acc += dout[int64_t(order[k]) * C + c];
+    row[c] = acc;
+  }
+}
+
+void embedding_backward(bool f64, const void* dout, const int32_t* order, const int32_t* starts, const int32_t* rows,
+                        void* dweight, int64_t unique, int64_t C) {
+  if (unique == 0 || C == 0) return;
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("embedding_backward_kernel", embedding_backward_kernel<T>, dim3(unsigned(unique)), dim3(kBlockThreads), 0,
+           static_cast<const T*>(dout), order, starts, rows, static_cast<T*>(dweight), C);
+  });
+}
+
+template <class T> __global__ void one_hot_kernel(const int32_t* index, T* out, int64_t rows, int64_t n) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // i = row·n + column
+  if (i >= rows * n) return;
+  out[i] = index[i / n] == i % n ? T(1) : T(0);
+}
+
+void one_hot(bool f64, const int32_t* index, void* out, int64_t rows, int64_t n) {
+  if (rows * n == 0) return;
+  with_dtype(f64, [&](auto zero) {
+    using T = decltype(zero);
+    launch("one_hot_kernel", one_hot_kernel<T>, blocks_for(rows * n), dim3(kBlockThreads), 0, index,
+           static_cast<T*>(out), rows, n);
+  });
+}
+
+}  // namespace kiso::cuda::KISO_KERNEL_TARGET

@@ -1,0 +1,25 @@
+// tests/cuda/each_device.h — what the CUDA parity tests share: running a check once per device
+// backend there is (the simulator always, so CI runs every kernel; the GPU when one is usable).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "cuda/runtime.h"
+
+namespace kiso::testing {
+
+// Runs `body` on the simulator, then on the GPU if one is usable, passing the backend's name
+// for the messages; the simulator setting is restored afterwards, whatever body throws.
+inline void on_each_device(const std::function<void(const std::string&)>& body) {
+  struct Restore {
+    bool on;
+    ~Restore() { cuda::use_simulator(on); }
+  } restore{cuda::simulator_on()};
+  cuda::use_simulator(true);
+  body("simulator");
+  cuda::use_simulator(false);
+  if (cuda::device_status().usable) body("gpu");
+}
+
+}  // namespace kiso::testing
