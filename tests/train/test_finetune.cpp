@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/cuda/each_device.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/safetensors.h"
@@ -196,6 +197,37 @@ TEST_CASE("finetune: --freeze-backbone changes only the head and the special-tok
   }
   // 2 classes: W_y (32, 2) + b (2,) + 3 special rows of 32
   CHECK(r.parameters_trained == 32 * 2 + 2 + 3 * 32);
+}
+
+TEST_CASE("finetune --device cuda: the simulator's run follows the cpu's, frozen backbone included") {
+  // f32 on both sides, differing in the order of additions only; tests/cuda/test_model_cuda.cpp
+  // derives 5e-4 relative for a few optimizer steps. The frozen run also edits gradient and
+  // weight rows of the cuda embedding through host copies: its frozen rows must stay bit-exact.
+  TempDir d("finetune_cuda");
+  write_base_model(d.str("base"));
+  testing::SimulatorOn simulator;
+  for (bool freeze : {false, true}) {
+    CAPTURE(freeze);
+    FinetuneOptions o = toy_options(d, TaskKind::classification, freeze ? "cpu_frozen" : "cpu");
+    o.epochs = 0.5, o.freeze_backbone = freeze;  // 3 steps
+    std::ostringstream log;
+    FinetuneResult cpu = finetune(o, log);
+    o.out_dir = d.str(freeze ? "cuda_frozen" : "cuda");
+    o.device = Device::cuda;
+    FinetuneResult dev = finetune(o, log);
+    REQUIRE(dev.records.size() == cpu.records.size());
+    for (size_t s = 0; s < cpu.records.size(); ++s)
+      CHECK(std::abs(dev.records[s].loss - cpu.records[s].loss) <= 5e-4 * cpu.records[s].loss);
+    CHECK(std::abs(dev.final.loss - cpu.final.loss) <= 5e-4 * cpu.final.loss);
+    if (!freeze) continue;
+    Tensor before = stored(d.str("base"), "model.safetensors", "tokens_embed.weight");
+    Tensor after = stored(dev.model_dir, "model.safetensors", "tokens_embed.weight");
+    std::vector<float> x = before.to_vector<float>(), y = after.to_vector<float>();
+    int64_t C = before.size(1), kept = 0;
+    for (int64_t v = 0; v < before.size(0); ++v)
+      kept += std::equal(x.begin() + v * C, x.begin() + (v + 1) * C, y.begin() + v * C);
+    CHECK(kept == before.size(0) - 3);  // all but <|start|>, <|delim|>, <|extract|>
+  }
 }
 
 TEST_CASE("finetune: special tokens outside the vocabulary grow the embedding") {

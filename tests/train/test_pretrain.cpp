@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "cuda/runtime.h"
+#include "tests/cuda/each_device.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "train/pretrain.h"
@@ -142,8 +142,7 @@ TEST_CASE("pretrain --device cuda: the simulator's run follows the cpu's, and re
     o.steps = 3, o.device = device;
     return o;
   };
-  bool was_on = cuda::simulator_on();
-  cuda::use_simulator(true);
+  testing::SimulatorOn simulator;
   std::ostringstream log;
   PretrainResult cpu = pretrain(options("cpu", Device::cpu), log);
   PretrainResult dev = pretrain(options("cuda", Device::cuda), log);
@@ -175,7 +174,6 @@ TEST_CASE("pretrain --device cuda: the simulator's run follows the cpu's, and re
   REQUIRE(resumed.records.size() == 1);
   CHECK(resumed.records[0].loss == dev.records[2].loss);
   CHECK(resumed.final_val_loss == dev.final_val_loss);
-  cuda::use_simulator(was_on);
 }
 
 }  // TEST_SUITE
