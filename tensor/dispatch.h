@@ -2,10 +2,10 @@
 // tensor/ops_*.cpp; not part of the public API).
 //
 // An op body reads:
-//   check_float("exp", x);                  // defined, on the cpu, f32 or f64
+//   if (check_float_on_device("exp", x)) { ... one call into cuda/kernels.h ...; return out; }
 //   return with_float(x, [&]<class T>(T) { ... CPU loop on T ... });
-// The device branch is a plain `if`: cuda tensors are refused here until cuda/ provides the
-// kernels, so no op can silently read device memory on the host.
+// The device branch is a plain `if`; the CPU checks (check_float, check_cpu) refuse cuda
+// tensors, so no CPU loop can silently read device memory on the host.
 #pragma once
 
 #include <algorithm>
@@ -21,7 +21,7 @@ constexpr int64_t kParallelGrain = 1 << 16;
 // x must be defined and on the cpu; `what` names the argument in the error.
 inline void check_cpu(const char* op, const Tensor& x, const char* what = "input") {
   check(x.defined(), op, "{} is an undefined tensor", what);
-  check(!x.is_cuda(), op, "{} is on cuda, which has no kernel for this op yet (the CUDA backend adds it)", what);
+  check(!x.is_cuda(), op, "{} is on cuda, but this op runs on the cpu only (copy it with .to(Device::cpu))", what);
 }
 
 // x must be a defined cpu tensor of a floating dtype.

@@ -10,8 +10,9 @@
 //
 // Shapes follow STYLE.md: B batch, T time, C channels, V vocabulary, N rows.
 // Implementations: ops_elementwise.cpp, ops_reduce.cpp, ops_matmul.cpp, ops_nn.cpp,
-// ops_shape.cpp, ops_random.cpp, ops_optim.cpp. Every op here has CPU code; cuda tensors are
-// refused with a clear error until the CUDA backend fills in that branch.
+// ops_shape.cpp, ops_random.cpp, ops_optim.cpp. Every op here has CPU code, and runs on cuda
+// tensors through its kernel in cuda/kernels.h, except rand and randn (drawn on the cpu; the
+// caller copies them) and to_dtype. Index tensors (ids, targets) may be on either device.
 #pragma once
 
 #include <vector>
