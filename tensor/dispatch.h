@@ -99,6 +99,7 @@ inline Tensor ids_on_host(const char* op, const Tensor& ids, const char* what) {
   check(ids.defined(), op, "{} is an undefined tensor", what);
   return ids.to(Device::cpu);
 }
+// The kernel's pointer to an i32 cuda tensor.
 inline const int32_t* device_ids(const Tensor& ids_on_cuda) {
   return static_cast<const int32_t*>(ids_on_cuda.raw_data());
 }

@@ -352,9 +352,8 @@ static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_host
   Tensor order_d = from_vector(order, {int64_t(order.size())}).to(Device::cuda);
   Tensor starts_d = from_vector(starts, {int64_t(starts.size())}).to(Device::cuda);
   Tensor rows_d = from_vector(rows, {int64_t(rows.size())}).to(Device::cuda);
-  cuda::embedding_backward(dout.dtype() == DType::f64, dout.raw_data(), static_cast<const int32_t*>(order_d.raw_data()),
-                           static_cast<const int32_t*>(starts_d.raw_data()),
-                           static_cast<const int32_t*>(rows_d.raw_data()), dweight.raw_data(), int64_t(rows.size()), C);
+  cuda::embedding_backward(dout.dtype() == DType::f64, dout.raw_data(), device_ids(order_d), device_ids(starts_d),
+                           device_ids(rows_d), dweight.raw_data(), int64_t(rows.size()), C);
   return dweight;
 }
 
