@@ -67,8 +67,23 @@ static Device start_device(const std::string& name, const char* command) {
   return Device::cuda;
 }
 
-static int run_predict(const std::string& dir, const std::string& input, const std::string& output) {
+// Adds --device to a command (one variable serves them all: a run has one command).
+static void add_device_option(CLI::App* command, std::string& device) {
+  command->add_option("--device", device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+}
+
+// A fine-tuned model directory, loaded and moved to `device`.
+static FinetunedModel load_finetuned_on(const std::string& dir, Device device) {
   FinetunedModel m = load_finetuned(dir);
+  move_parameters(m.model.parameters(), device);
+  move_parameters(m.head.parameters(), device);
+  return m;
+}
+
+static int run_predict(const std::string& dir, const std::string& input, const std::string& output, Device device) {
+  FinetunedModel m = load_finetuned_on(dir, device);
   std::vector<TaskRecord> records = read_task_file(input, m.info.kind);
   for (TaskRecord& r : records) r.label.clear();  // predict ignores any labels the file has
   Predictions p = predict(m, encode_records(records, m.info, m.tokenizer, input));
@@ -94,8 +109,8 @@ static int run_predict(const std::string& dir, const std::string& input, const s
   return 0;
 }
 
-static int run_evaluate(const std::string& dir, const std::string& input, bool as_json) {
-  FinetunedModel m = load_finetuned(dir);
+static int run_evaluate(const std::string& dir, const std::string& input, bool as_json, Device device) {
+  FinetunedModel m = load_finetuned_on(dir, device);
   std::vector<TaskRecord> records = read_task_file(input, m.info.kind);
   for (const TaskRecord& r : records)
     check(!r.label.empty(), input.c_str(), "line {} has no label; evaluate needs a labelled file (predict does not)",
@@ -295,8 +310,10 @@ static int run_tokenizer_decode(const std::string& dir, const std::string& ids_t
 
 // ---- kiso eval: loss and perplexity over consecutive windows from token 0 ----
 
-static int run_eval(const std::string& model_dir, const std::string& data, int64_t T, int64_t B, bool as_json) {
+static int run_eval(const std::string& model_dir, const std::string& data, int64_t T, int64_t B, bool as_json,
+                    Device device) {
   GPT model = load_model(model_dir);
+  move_parameters(model.parameters(), device);
   if (T <= 0) T = model.config.n_ctx;
   std::vector<int32_t> tokens = data.ends_with(".bin") ? read_shard(data, model.config.vocab_size)
                                                        : Tokenizer::load(model_dir).encode(read_file(data));
@@ -315,8 +332,9 @@ static int run_eval(const std::string& model_dir, const std::string& data, int64
 // ---- kiso sample ----
 
 static int run_sample(const std::string& model_dir, const std::string& prompt, const SampleOptions& options,
-                      bool as_json) {
+                      bool as_json, Device device) {
   GPT model = load_model(model_dir);
+  move_parameters(model.parameters(), device);
   Tokenizer tok = Tokenizer::load(model_dir);
   SampleOptions o = options;
   o.stop_token = tok.special("<|endoftext|>");
@@ -337,6 +355,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   bool as_json = false;
+  std::string device = "cpu";  // --device of the commands that take it
   CLI::App* info = app.add_subcommand("info", "what this build can do: CPU threads, CUDA, GPU");
   info->add_flag("--json", as_json, "print the result as one JSON object");
 
@@ -386,7 +405,6 @@ int main(int argc, char** argv) {
 
   // kiso pretrain
   PretrainOptions pre;
-  std::string device = "cpu";
   CLI::App* pretrain_cmd = app.add_subcommand("pretrain", "phase 1: train a GPT to predict the next token");
   pretrain_cmd->add_option("--data", pre.data_dir, "a directory written by kiso prepare")->required();
   pretrain_cmd->add_option("--out", pre.out_dir, "the run directory")->required();
@@ -410,9 +428,7 @@ int main(int argc, char** argv) {
   pretrain_cmd->add_option("--checkpoint-every", pre.checkpoint_every, "checkpoint every N steps")->capture_default_str();
   pretrain_cmd->add_flag("--resume", pre.resume, "continue the run in --out from its checkpoint");
   pretrain_cmd->add_option("--stop-at", pre.stop_at, "checkpoint and stop after this step (resume later)");
-  pretrain_cmd->add_option("--device", device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
+  add_device_option(pretrain_cmd, device);
   pretrain_cmd->add_flag("--json", as_json, "print the final result as one JSON object");
 
   // kiso eval
@@ -423,6 +439,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--data", data, "a .bin shard or a text file")->required();
   eval_cmd->add_option("--seq-len", eval_T, "window length (default: the model's context)");
   eval_cmd->add_option("--batch-size", eval_B, "windows per batch")->capture_default_str();
+  add_device_option(eval_cmd, device);
   eval_cmd->add_flag("--json", as_json, "print the result as one JSON object");
 
   // kiso sample
@@ -436,11 +453,11 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--top-k", sample.top_k, "0: no limit")->capture_default_str();
   sample_cmd->add_option("--top-p", sample.top_p, "1: no limit")->capture_default_str();
   sample_cmd->add_option("--seed", sample.seed, "the sampling stream")->capture_default_str();
+  add_device_option(sample_cmd, device);
   sample_cmd->add_flag("--json", as_json, "print the result as one JSON object");
 
   // kiso bench
   BenchOptions bench;
-  std::string bench_device = "cpu";
   CLI::App* bench_cmd = app.add_subcommand("bench", "training and inference tokens/s and MFU of a preset");
   bench_cmd->add_option("--preset", bench.preset, "gpt1, small or tiny")->capture_default_str();
   bench_cmd->add_option("--batch-size", bench.batch_size, "0: 16 tiny, 8 small, 1 gpt1");
@@ -449,14 +466,11 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--steps", bench.steps, "timed steps (0: 3, or 2 for gpt1)");
   bench_cmd->add_option("--threads", bench.threads, "0: OMP_NUM_THREADS or all cores");
   bench_cmd->add_option("--peak-gflops", bench.peak_gflops, "the peak MFU is measured against (0: estimate)");
-  bench_cmd->add_option("--device", bench_device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
+  add_device_option(bench_cmd, device);
   bench_cmd->add_flag("--json", as_json, "print the result as one JSON object");
 
   // kiso finetune
   FinetuneOptions ft;
-  std::string ft_device = "cpu";
   CLI::App* finetune_cmd = app.add_subcommand("finetune", "phase 2: fine-tune a pre-trained model on a task");
   finetune_cmd->add_option("--model", ft.model_dir, "a pre-trained model directory (e.g. RUN/model)")->required();
   finetune_cmd->add_option("--task", ft.task, "classification, entailment, similarity or multiple-choice")->required();
@@ -482,9 +496,7 @@ int main(int argc, char** argv) {
   finetune_cmd->add_option("--seed", ft.seed, "seeds the head, data order and dropout")->capture_default_str();
   finetune_cmd->add_option("--eval-every", ft.eval_every, "validation every N steps (0: at the end)")
       ->capture_default_str();
-  finetune_cmd->add_option("--device", ft_device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
+  add_device_option(finetune_cmd, device);
   finetune_cmd->add_flag("--json", as_json, "print the final result as one JSON object");
 
   // kiso predict / kiso evaluate
@@ -493,9 +505,11 @@ int main(int argc, char** argv) {
   predict_cmd->add_option("--model", dir, "a fine-tuned model directory (RUN/model)")->required();
   predict_cmd->add_option("--input", task_file, "examples (their labels, if any, are ignored)")->required();
   predict_cmd->add_option("--out", predictions_out, "write the JSONL here instead of stdout");
+  add_device_option(predict_cmd, device);
   CLI::App* evaluate_cmd = app.add_subcommand("evaluate", "accuracy, F1 and confusion matrix on a labelled task file");
   evaluate_cmd->add_option("--model", dir, "a fine-tuned model directory (RUN/model)")->required();
   evaluate_cmd->add_option("--data", task_file, "labelled examples")->required();
+  add_device_option(evaluate_cmd, device);
   evaluate_cmd->add_flag("--json", as_json, "print the report as one JSON object");
 
   // kiso plot
@@ -518,7 +532,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*bench_cmd) {
-      bench.device = start_device(bench_device, "bench");
+      bench.device = start_device(device, "bench");
       BenchResult r = run_bench(bench, std::cerr);
       if (as_json) std::cout << bench_json(r) << "\n";
       else print_bench(r, std::cout);
@@ -547,7 +561,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*finetune_cmd) {
-      ft.device = start_device(ft_device, "finetune");
+      ft.device = start_device(device, "finetune");
       ft.progress_bar = !as_json && isatty(STDOUT_FILENO);
       FinetuneResult r = finetune(ft, as_json ? std::cerr : std::cout);
       json out{{"initial_val_loss", r.initial.loss}, {"final_val_loss", r.final.loss},
@@ -560,10 +574,10 @@ int main(int argc, char** argv) {
                    *r.initial.accuracy, r.model_dir);
       return 0;
     }
-    if (*predict_cmd) return run_predict(dir, task_file, predictions_out);
-    if (*evaluate_cmd) return run_evaluate(dir, task_file, as_json);
-    if (*eval_cmd) return run_eval(dir, data, eval_T, eval_B, as_json);
-    if (*sample_cmd) return run_sample(dir, prompt, sample, as_json);
+    if (*predict_cmd) return run_predict(dir, task_file, predictions_out, start_device(device, "predict"));
+    if (*evaluate_cmd) return run_evaluate(dir, task_file, as_json, start_device(device, "evaluate"));
+    if (*eval_cmd) return run_eval(dir, data, eval_T, eval_B, as_json, start_device(device, "eval"));
+    if (*sample_cmd) return run_sample(dir, prompt, sample, as_json, start_device(device, "sample"));
     if (*info) return run_info(as_json);
     if (*grad) return run_gradcheck(op, verbose, as_json);
   } catch (const CLI::ParseError& e) {

@@ -58,7 +58,7 @@ std::vector<int32_t> generate(const GPT& model, const std::vector<int32_t>& prom
     int64_t T = int64_t(window.size());
     KVCache* kv = o.use_cache ? &cache : nullptr;
     Tensor logits = model.logits(from_vector(window, {1, T}), Mode::eval(), kv).value();  // (1, T, V)
-    std::vector<float> last = to_dtype(slice(logits, 1, T - 1, T), DType::f32).to_vector<float>();  // (V,)
+    std::vector<float> last = slice(logits, 1, T - 1, T).to_vector<float>();  // (V,), from either device
     double u = rand({1}, gen, DType::f64).item();
     int32_t next = sample_from_logits(last, o, u);
     check(next >= 0 && next < V, "generate", "sampled id {} outside the vocabulary {}", next, V);

@@ -1,6 +1,7 @@
 // tests/train/test_prepare_sample.cpp — `kiso prepare` (text -> tokenizer + shards) and the
 // sampler. Oracles: decoding the shards gives back the input text; sampling frequencies
-// against the probabilities computed here; greedy decoding against argmax.
+// against the probabilities computed here; greedy decoding against argmax; the cpu's tokens
+// for generation on cuda.
 #include <doctest/doctest.h>
 
 #include "tests/temp_dir.h"
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "gpt/atomic_file.h"
+#include "tests/cuda/each_device.h"
 #include "train/prepare.h"
 #include "train/sample.h"
 #include "train/shards.h"
@@ -117,6 +119,27 @@ TEST_CASE("generate: the KV cache gives the same tokens as running the whole win
   KVCache cache;
   CHECK_THROWS_WITH_AS(model.logits(from_vector(std::vector<int32_t>{1}, {1, 1}), Mode::eval(), &cache),
                        doctest::Contains("KV cache is for inference"), Error);
+}
+
+TEST_CASE("generate on cuda (the simulator) gives the cpu's tokens, KV cache and sliding window included") {
+  // f64, so the two devices' logits agree to ~1e-15 and every draw picks the same token; the
+  // cached keys and values live on the device and grow by concat there.
+  testing::SimulatorOn simulator;
+  Generator gen{4};
+  GPTConfig c;
+  c.vocab_size = 30, c.n_ctx = 10, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  c.initializer_range = 0.5;  // peaked distributions, as above
+  GPT cpu(c, gen, DType::f64);
+  Generator same{4};
+  GPT dev(c, same, DType::f64);
+  move_parameters(dev.parameters(), Device::cuda);
+  SampleOptions o;
+  o.max_new_tokens = 14;  // past n_ctx = 10: the window slides and the cache restarts
+  o.seed = 9;
+  std::vector<int32_t> prompt{1, 2, 3};
+  std::vector<int32_t> want = generate(cpu, prompt, o);
+  CHECK(generate(dev, prompt, o) == want);
+  CHECK(want.size() == prompt.size() + 14);
 }
 
 }  // TEST_SUITE
