@@ -8,7 +8,10 @@ off), as kiso's kernels compute, so the ratio compares kernels, not number forma
 
 Not a test of make test: it needs torch and transformers, which only the lent GPU machines
 have; tests/gpu/device_check.sh runs it and prints one JSON line.
-Usage: python3 tests/gpu/torch_bench.py PRESET BATCH SEQ_LEN [STEPS]
+Usage: python3 tests/gpu/torch_bench.py PRESET BATCH SEQ_LEN [STEPS [WARMUP]]
+(the median of STEPS timed iterations after WARMUP untimed ones; defaults 10 and 3: with one
+warm-up step, two runs on the same H200 differed by up to 1.9x, cuBLAS and the caching
+allocator still settling)
 """
 import json
 import statistics
@@ -26,7 +29,8 @@ PRESETS = {
 }
 
 preset, batch, seq_len = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-steps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+steps = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 n_layer, n_embd, n_head, n_inner, vocab, n_ctx = PRESETS[preset]
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -37,18 +41,18 @@ model = OpenAIGPTLMHeadModel(config).cuda()
 # n_inner is 4·n_embd in every preset, which is what HF's OpenAIGPT MLP uses.
 assert n_inner == 4 * n_embd
 opt = torch.optim.AdamW(model.parameters(), lr=2.5e-4)
-batches = [torch.randint(0, vocab, (batch, seq_len), device="cuda") for _ in range(steps + 1)]
-targets = [torch.randint(0, vocab, (batch, seq_len), device="cuda") for _ in range(steps + 1)]
+batches = [torch.randint(0, vocab, (batch, seq_len), device="cuda") for _ in range(warmup + steps)]
+targets = [torch.randint(0, vocab, (batch, seq_len), device="cuda") for _ in range(warmup + steps)]
 
 
 def timed(fn):
     times = []
-    for i in range(steps + 1):  # iteration 0 is the warm-up
+    for i in range(warmup + steps):  # the first `warmup` iterations are not timed
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         fn(i)
         torch.cuda.synchronize()
-        if i > 0:
+        if i >= warmup:
             times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
@@ -70,7 +74,8 @@ def infer_step(i):
 
 train_ms, infer_ms = timed(train_step), timed(infer_step)
 tokens = batch * seq_len
-print(json.dumps({"preset": preset, "batch": batch, "seq_len": seq_len, "torch": torch.__version__,
+print(json.dumps({"preset": preset, "batch": batch, "seq_len": seq_len, "steps": steps, "warmup": warmup,
+                  "torch": torch.__version__,
                   "gpu": torch.cuda.get_device_name(0), "train_ms": train_ms, "infer_ms": infer_ms,
                   "train_tokens_per_second": tokens / train_ms * 1e3,
                   "infer_tokens_per_second": tokens / infer_ms * 1e3}))
