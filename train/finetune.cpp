@@ -305,10 +305,6 @@ static void init_special_rows(GPT& model, const SpecialIds& s, Generator& gen) {
   });
 }
 
-// --freeze-backbone: every backbone parameter but the token embedding stops requiring a
-// gradient; of the embedding only the special rows may change. Their gradients are kept
-// before the update (so clipping sees only trainable numbers) and the other rows are put back
-// after it (AdamW's weight decay would otherwise shrink them).
 // Runs f on t's numbers in host memory: t itself on the cpu; for a cuda tensor a host copy,
 // written back afterwards (one copy each way; the frozen-backbone mode is a small-model option).
 template <class F> static void edit_on_host(Tensor t, F f) {
@@ -318,6 +314,10 @@ template <class F> static void edit_on_host(Tensor t, F f) {
   cuda::copy_host_to_device(t.raw_data(), host.raw_data(), size_t(t.numel()) * dtype_size(t.dtype()));
 }
 
+// --freeze-backbone: every backbone parameter but the token embedding stops requiring a
+// gradient; of the embedding only the special rows may change. Their gradients are kept
+// before the update (so clipping sees only trainable numbers) and the other rows are put back
+// after it (AdamW's weight decay would otherwise shrink them).
 struct FrozenRows {
   Variable* wte = nullptr;
   std::vector<int32_t> trainable;
