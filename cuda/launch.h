@@ -23,23 +23,33 @@
 
 namespace kiso::cuda {
 
+// Where a launch is written: the kernel as spelled there, and the source line (for errors).
+struct LaunchSite {
+  const char* kernel;
+  const char* file;
+  int line;
+};
+
 #ifdef __CUDACC__
-// Throws kiso::Error naming the kernel and CUDA's message (cuda/runtime.cpp).
-[[noreturn]] void launch_failed(const char* kernel, const char* cuda_message);
+// Throws kiso::Error naming the kernel, the launch's file and line, and CUDA's message
+// (cuda/runtime.cpp).
+[[noreturn]] void launch_failed(const char* kernel, const char* file, int line, const char* cuda_message);
 #endif
 
 template <class... Params, class... Args>
-void launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
+void launch(const LaunchSite& site, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
             Args... args) {
 #ifdef __CUDACC__
   kernel<<<grid, block, shared_bytes>>>(args...);
-  if (cudaError_t err = cudaGetLastError(); err != cudaSuccess) launch_failed(name, cudaGetErrorString(err));
+  if (cudaError_t err = cudaGetLastError(); err != cudaSuccess)
+    launch_failed(site.kernel, site.file, site.line, cudaGetErrorString(err));
 #else
-  ::kiso::sim::launch(name, grid, block, shared_bytes, [&] { kernel(args...); });
+  ::kiso::sim::launch(site.kernel, grid, block, shared_bytes, [&] { kernel(args...); });
 #endif
 }
 
 }  // namespace kiso::cuda
 
+// The launch every kernel source writes: KISO_LAUNCH(kernel<T>, grid, block, shared_bytes, args...).
 #define KISO_LAUNCH(kernel, grid, block, shared_bytes, ...) \
-  ::kiso::cuda::launch(#kernel, kernel, grid, block, shared_bytes, __VA_ARGS__)
+  ::kiso::cuda::launch({#kernel, __FILE__, __LINE__}, kernel, grid, block, shared_bytes, __VA_ARGS__)

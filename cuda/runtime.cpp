@@ -101,9 +101,10 @@ void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
 }  // namespace gpu
 
 // Declared in cuda/launch.h for the nvcc-compiled launchers: a launch that CUDA refused
-// (bad configuration, no kernel image for this GPU) as a kiso::Error naming the kernel.
-[[noreturn]] void launch_failed(const char* kernel, const char* cuda_message) {
-  throw Error(fmt::format("CUDA launch of {} failed: {}", kernel, cuda_message));
+// (bad configuration, no kernel image for this GPU) as a kiso::Error naming the kernel and the
+// line that launched it.
+[[noreturn]] void launch_failed(const char* kernel, const char* file, int line, const char* cuda_message) {
+  throw Error(fmt::format("CUDA launch of {} at {}:{} failed: {}", kernel, file, line, cuda_message));
 }
 
 }  // namespace kiso::cuda

@@ -19,14 +19,12 @@ template <class T> __global__ void fill_kernel(T* out, int64_t n, T value) {
 void fill(Elem elem, void* out, int64_t n, double value) {
   if (n == 0) return;
   if (elem == Elem::f64)
-    launch("fill_kernel", fill_kernel<double>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<double*>(out), n,
-           value);
+    KISO_LAUNCH(fill_kernel<double>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<double*>(out), n, value);
   else if (elem == Elem::f32)
-    launch("fill_kernel", fill_kernel<float>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<float*>(out), n,
-           float(value));
+    KISO_LAUNCH(fill_kernel<float>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<float*>(out), n, float(value));
   else
-    launch("fill_kernel", fill_kernel<int32_t>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<int32_t*>(out), n,
-           int32_t(value));
+    KISO_LAUNCH(fill_kernel<int32_t>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<int32_t*>(out), n,
+                int32_t(value));
 }
 
 // Thread i moves word i of the rows × width block: row i / width, column i % width.
@@ -40,8 +38,8 @@ __global__ void copy_2d_kernel(const uint32_t* src, int64_t src_pitch, uint32_t*
 
 void copy_2d(const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows, int64_t width) {
   if (rows == 0 || width == 0) return;
-  launch("copy_2d_kernel", copy_2d_kernel, blocks_for(rows * width), dim3(kBlockThreads), 0,
-         static_cast<const uint32_t*>(src), src_pitch, static_cast<uint32_t*>(dst), dst_pitch, rows, width);
+  KISO_LAUNCH(copy_2d_kernel, blocks_for(rows * width), dim3(kBlockThreads), 0, static_cast<const uint32_t*>(src),
+              src_pitch, static_cast<uint32_t*>(dst), dst_pitch, rows, width);
 }
 
 // Output element i is peeled into coordinates (last axis fastest); its source is
@@ -59,8 +57,8 @@ __global__ void permute_kernel(int words, const uint32_t* x, uint32_t* out, int6
 
 void permute(int words, const void* x, void* out, int64_t n, const Permute& g) {
   if (n == 0) return;
-  launch("permute_kernel", permute_kernel, blocks_for(n), dim3(kBlockThreads), 0, words,
-         static_cast<const uint32_t*>(x), static_cast<uint32_t*>(out), n, g);
+  KISO_LAUNCH(permute_kernel, blocks_for(n), dim3(kBlockThreads), 0, words, static_cast<const uint32_t*>(x),
+              static_cast<uint32_t*>(out), n, g);
 }
 
 }  // namespace kiso::cuda::KISO_KERNEL_TARGET

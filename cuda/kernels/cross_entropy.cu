@@ -56,10 +56,10 @@ void cross_entropy_forward(bool f64, const void* logits, const int32_t* targets,
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
     if (N > 0)
-      launch("cross_entropy_rows_kernel", cross_entropy_rows_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0,
-             static_cast<const T*>(logits), targets, row_loss, V, ignore_index);
-    launch("cross_entropy_total_kernel", cross_entropy_total_kernel<T>, dim3(1), dim3(kBlockThreads), 0, row_loss,
-           static_cast<T*>(loss), N, count);
+      KISO_LAUNCH(cross_entropy_rows_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0,
+                  static_cast<const T*>(logits), targets, row_loss, V, ignore_index);
+    KISO_LAUNCH(cross_entropy_total_kernel<T>, dim3(1), dim3(kBlockThreads), 0, row_loss, static_cast<T*>(loss), N,
+                count);
   });
 }
 
@@ -86,8 +86,8 @@ void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets
   if (N == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("cross_entropy_backward_kernel", cross_entropy_backward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads),
-           0, static_cast<const T*>(logits), targets, static_cast<T*>(dlogits), V, ignore_index, scale);
+    KISO_LAUNCH(cross_entropy_backward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0,
+                static_cast<const T*>(logits), targets, static_cast<T*>(dlogits), V, ignore_index, scale);
   });
 }
 

@@ -27,8 +27,8 @@ void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t see
   if (n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("dropout_kernel", dropout_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
-           static_cast<T*>(y), n, float(p), T(1.0 / (1.0 - p)), seed, stream, offset);
+    KISO_LAUNCH(dropout_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<const T*>(x), static_cast<T*>(y),
+                n, float(p), T(1.0 / (1.0 - p)), seed, stream, offset);
   });
 }
 

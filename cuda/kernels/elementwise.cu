@@ -32,8 +32,8 @@ void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int6
   if (n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("binary_kernel", binary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(a),
-           static_cast<const T*>(b), static_cast<T*>(out), n, g);
+    KISO_LAUNCH(binary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(a),
+                static_cast<const T*>(b), static_cast<T*>(out), n, g);
   });
 }
 

@@ -27,8 +27,8 @@ void embedding_forward(bool f64, const void* weight, const int32_t* ids, void* o
   if (N * C == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("embedding_forward_kernel", embedding_forward_kernel<T>, blocks_for(N * C), dim3(kBlockThreads), 0,
-           static_cast<const T*>(weight), ids, static_cast<T*>(out), N, C);
+    KISO_LAUNCH(embedding_forward_kernel<T>, blocks_for(N * C), dim3(kBlockThreads), 0, static_cast<const T*>(weight),
+                ids, static_cast<T*>(out), N, C);
   });
 }
 
@@ -51,8 +51,8 @@ void embedding_backward(bool f64, const void* dout, const int32_t* order, const 
   if (unique == 0 || C == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("embedding_backward_kernel", embedding_backward_kernel<T>, dim3(unsigned(unique)), dim3(kBlockThreads), 0,
-           static_cast<const T*>(dout), order, starts, rows, static_cast<T*>(dweight), C);
+    KISO_LAUNCH(embedding_backward_kernel<T>, dim3(unsigned(unique)), dim3(kBlockThreads), 0,
+                static_cast<const T*>(dout), order, starts, rows, static_cast<T*>(dweight), C);
   });
 }
 
@@ -66,8 +66,7 @@ void one_hot(bool f64, const int32_t* index, void* out, int64_t rows, int64_t n)
   if (rows * n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("one_hot_kernel", one_hot_kernel<T>, blocks_for(rows * n), dim3(kBlockThreads), 0, index,
-           static_cast<T*>(out), rows, n);
+    KISO_LAUNCH(one_hot_kernel<T>, blocks_for(rows * n), dim3(kBlockThreads), 0, index, static_cast<T*>(out), rows, n);
   });
 }
 

@@ -38,8 +38,8 @@ void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool ex
   if (n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("gelu_kernel", gelu_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
-           static_cast<const T*>(dy), static_cast<T*>(out), n, exact);
+    KISO_LAUNCH(gelu_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
+                static_cast<const T*>(dy), static_cast<T*>(out), n, exact);
   });
 }
 

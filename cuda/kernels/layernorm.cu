@@ -72,9 +72,9 @@ void layernorm_forward(bool f64, const void* x, const void* gamma, const void* b
   if (N == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("layernorm_forward_kernel", layernorm_forward_kernel<T>, dim3(static_cast<unsigned>(N)),
-           dim3(kBlockThreads), 0, static_cast<const T*>(x), static_cast<const T*>(gamma),
-           static_cast<const T*>(beta), static_cast<T*>(y), static_cast<T*>(mean), static_cast<T*>(rstd), C, eps);
+    KISO_LAUNCH(layernorm_forward_kernel<T>, dim3(static_cast<unsigned>(N)), dim3(kBlockThreads), 0,
+                static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
+                static_cast<T*>(mean), static_cast<T*>(rstd), C, eps);
   });
 }
 
@@ -85,10 +85,10 @@ void layernorm_backward(bool f64, const void* dy, const void* x, const void* mea
     auto *pdy = static_cast<const T*>(dy), *px = static_cast<const T*>(x);
     auto *pm = static_cast<const T*>(mean), *pr = static_cast<const T*>(rstd);
     if (N > 0)
-      launch("layernorm_backward_dx_kernel", layernorm_backward_dx_kernel<T>, dim3(static_cast<unsigned>(N)),
-             dim3(kBlockThreads), 0, pdy, px, pm, pr, static_cast<const T*>(gamma), static_cast<T*>(dx), C);
-    launch("layernorm_backward_params_kernel", layernorm_backward_params_kernel<T>, blocks_for(C), dim3(kBlockThreads),
-           0, pdy, px, pm, pr, static_cast<T*>(dgamma), static_cast<T*>(dbeta), N, C);
+      KISO_LAUNCH(layernorm_backward_dx_kernel<T>, dim3(static_cast<unsigned>(N)), dim3(kBlockThreads), 0, pdy, px, pm,
+                  pr, static_cast<const T*>(gamma), static_cast<T*>(dx), C);
+    KISO_LAUNCH(layernorm_backward_params_kernel<T>, blocks_for(C), dim3(kBlockThreads), 0, pdy, px, pm, pr,
+                static_cast<T*>(dgamma), static_cast<T*>(dbeta), N, C);
   });
 }
 

@@ -41,8 +41,8 @@ void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int6
   dim3 grid(unsigned((N + kTile - 1) / kTile), unsigned((M + kTile - 1) / kTile), unsigned(batch));
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("matmul_kernel", matmul_kernel<T>, grid, dim3(kTile, kTile), 0, static_cast<const T*>(a),
-           static_cast<const T*>(b), static_cast<T*>(c), M, N, K, trans_a, trans_b);
+    KISO_LAUNCH(matmul_kernel<T>, grid, dim3(kTile, kTile), 0, static_cast<const T*>(a), static_cast<const T*>(b),
+                static_cast<T*>(c), M, N, K, trans_a, trans_b);
   });
 }
 

@@ -28,8 +28,8 @@ void adamw(bool f64, void* param, const void* grad, void* m, void* v, int64_t n,
   if (n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("adamw_kernel", adamw_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<T*>(param),
-           static_cast<const T*>(grad), static_cast<T*>(m), static_cast<T*>(v), n, s);
+    KISO_LAUNCH(adamw_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<T*>(param),
+                static_cast<const T*>(grad), static_cast<T*>(m), static_cast<T*>(v), n, s);
   });
 }
 
@@ -54,8 +54,8 @@ void sgd(bool f64, void* param, const void* grad, void* buf, int64_t n, double l
   if (n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("sgd_kernel", sgd_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<T*>(param),
-           static_cast<const T*>(grad), static_cast<T*>(buf), n, lr, momentum, weight_decay, first);
+    KISO_LAUNCH(sgd_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<T*>(param),
+                static_cast<const T*>(grad), static_cast<T*>(buf), n, lr, momentum, weight_decay, first);
   });
 }
 
@@ -74,8 +74,8 @@ void sum_of_squares_chunks(bool f64, const void* x, double* partial, int64_t n) 
   if (n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("sum_of_squares_kernel", sum_of_squares_kernel<T>, blocks_for((n + kSumChunk - 1) / kSumChunk),
-           dim3(kBlockThreads), 0, static_cast<const T*>(x), partial, n);
+    KISO_LAUNCH(sum_of_squares_kernel<T>, blocks_for((n + kSumChunk - 1) / kSumChunk), dim3(kBlockThreads), 0,
+                static_cast<const T*>(x), partial, n);
   });
 }
 

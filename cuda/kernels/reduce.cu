@@ -51,8 +51,8 @@ void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, 
   if (rows == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("reduce_last_kernel", reduce_last_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kBlockThreads), 0, op,
-           static_cast<const T*>(x), out, cols);
+    KISO_LAUNCH(reduce_last_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kBlockThreads), 0, op,
+                static_cast<const T*>(x), out, cols);
   });
 }
 
@@ -93,8 +93,8 @@ void sum_to(bool f64, const void* x, void* out, int64_t out_n, const SumTo& g) {
   if (out_n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("sum_to_kernel", sum_to_kernel<T>, blocks_for(out_n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
-           static_cast<T*>(out), out_n, g);
+    KISO_LAUNCH(sum_to_kernel<T>, blocks_for(out_n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
+                static_cast<T*>(out), out_n, g);
   });
 }
 

@@ -50,8 +50,8 @@ void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t col
   if (rows == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("softmax_forward_kernel", softmax_forward_kernel<T>, dim3(static_cast<unsigned>(rows)),
-           dim3(kBlockThreads), 0, static_cast<const T*>(x), static_cast<T*>(y), cols, tq, causal);
+    KISO_LAUNCH(softmax_forward_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kBlockThreads), 0,
+                static_cast<const T*>(x), static_cast<T*>(y), cols, tq, causal);
   });
 }
 
@@ -59,8 +59,8 @@ void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t
   if (rows == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("softmax_backward_kernel", softmax_backward_kernel<T>, dim3(static_cast<unsigned>(rows)),
-           dim3(kBlockThreads), 0, static_cast<const T*>(y), static_cast<const T*>(dy), static_cast<T*>(dx), cols);
+    KISO_LAUNCH(softmax_backward_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kBlockThreads), 0,
+                static_cast<const T*>(y), static_cast<const T*>(dy), static_cast<T*>(dx), cols);
   });
 }
 

@@ -33,8 +33,8 @@ void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s) 
   if (n == 0) return;
   with_dtype(f64, [&](auto zero) {
     using T = decltype(zero);
-    launch("unary_kernel", unary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(x),
-           static_cast<T*>(out), n, s);
+    KISO_LAUNCH(unary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(x),
+                static_cast<T*>(out), n, s);
   });
 }
 
