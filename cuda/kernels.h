@@ -148,36 +148,36 @@ constexpr int64_t kSumChunk = 4096;
 void sum_of_squares_chunks(bool f64, const void* x, double* partial, int64_t n);
 
 // The same list, once per target.
-#define KISO_CUDA_KERNEL_DECLARATIONS                                                                     \
-  void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g); \
-  void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);                       \
-  void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);          \
-  void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,  \
-              bool trans_a, bool trans_b);                                                                  \
-  void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);   \
-  void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);          \
-  void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);                          \
-  void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean,       \
-                         void* rstd, int64_t N, int64_t C, double eps);                                           \
-  void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,            \
-                          const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C);  \
-  void fill(Elem elem, void* out, int64_t n, double value);                                                  \
-  void copy_2d(const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows, int64_t width);  \
-  void permute(int words, const void* x, void* out, int64_t n, const Permute& g);                               \
-  void sum_to(bool f64, const void* x, void* out, int64_t out_n, const SumTo& g);                               \
-  void embedding_forward(bool f64, const void* weight, const int32_t* ids, void* out, int64_t N, int64_t C);    \
-  void embedding_backward(bool f64, const void* dout, const int32_t* order, const int32_t* starts,              \
-                          const int32_t* rows, void* dweight, int64_t unique, int64_t C);                        \
-  void one_hot(bool f64, const int32_t* index, void* out, int64_t rows, int64_t n);                             \
-  void cross_entropy_forward(bool f64, const void* logits, const int32_t* targets, double* row_loss, void* loss,  \
-                             int64_t N, int64_t V, int64_t ignore_index, int64_t count);                        \
-  void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets, void* dlogits, int64_t N,   \
-                              int64_t V, int64_t ignore_index, double scale);                                   \
-  void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t seed, uint64_t stream,           \
-               uint64_t offset);                                                                                \
-  void adamw(bool f64, void* param, const void* grad, void* m, void* v, int64_t n, const AdamWScalars& s);      \
-  void sgd(bool f64, void* param, const void* grad, void* buf, int64_t n, double lr, double momentum,           \
-           double weight_decay, bool first);                                                                    \
+#define KISO_CUDA_KERNEL_DECLARATIONS                                                                                  \
+  void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g);          \
+  void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);                                     \
+  void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);                       \
+  void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,         \
+              bool trans_a, bool trans_b);                                                                             \
+  void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);         \
+  void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);                \
+  void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);                                \
+  void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean,            \
+                         void* rstd, int64_t N, int64_t C, double eps);                                                \
+  void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,                 \
+                          const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C);               \
+  void fill(Elem elem, void* out, int64_t n, double value);                                                            \
+  void copy_2d(const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows, int64_t width);         \
+  void permute(int words, const void* x, void* out, int64_t n, const Permute& g);                                      \
+  void sum_to(bool f64, const void* x, void* out, int64_t out_n, const SumTo& g);                                      \
+  void embedding_forward(bool f64, const void* weight, const int32_t* ids, void* out, int64_t N, int64_t C);           \
+  void embedding_backward(bool f64, const void* dout, const int32_t* order, const int32_t* starts,                     \
+                          const int32_t* rows, void* dweight, int64_t unique, int64_t C);                              \
+  void one_hot(bool f64, const int32_t* index, void* out, int64_t rows, int64_t n);                                    \
+  void cross_entropy_forward(bool f64, const void* logits, const int32_t* targets, double* row_loss, void* loss,       \
+                             int64_t N, int64_t V, int64_t ignore_index, int64_t count);                               \
+  void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets, void* dlogits, int64_t N,          \
+                              int64_t V, int64_t ignore_index, double scale);                                          \
+  void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t seed, uint64_t stream,                  \
+               uint64_t offset);                                                                                       \
+  void adamw(bool f64, void* param, const void* grad, void* m, void* v, int64_t n, const AdamWScalars& s);             \
+  void sgd(bool f64, void* param, const void* grad, void* buf, int64_t n, double lr, double momentum,                  \
+           double weight_decay, bool first);                                                                           \
   void sum_of_squares_chunks(bool f64, const void* x, double* partial, int64_t n);
 namespace gpu_kernels {
 KISO_CUDA_KERNEL_DECLARATIONS
