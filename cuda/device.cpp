@@ -85,6 +85,8 @@ void copy_device_to_device(void* dst, const void* src, size_t bytes) {
   copy(dst, src, bytes, gpu::Copy::device_to_device, "cuda copy");
 }
 
+std::string device_name() { return simulator_on() ? "the simulator (KISO_CUDA_SIM=1)" : device_status().message; }
+
 void synchronize() {
   if (!simulator_on()) gpu::synchronize();
 }

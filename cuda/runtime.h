@@ -35,6 +35,9 @@ void require_device(const char* op);
 // go back to the wrong allocator).
 void use_simulator(bool on);
 bool simulator_on();
+// What Device::cuda is now, in words: "the simulator (KISO_CUDA_SIM=1)" or the GPU's line of
+// device_status() (its name, or why there is none).
+std::string device_name();
 
 // Device memory: the caching allocator (cuda/allocator.h) of the GPU or of the simulator.
 

@@ -208,7 +208,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   r.device = o.device;
   if (o.device == Device::cuda) {
     cuda::require_device("bench");
-    r.device_name = cuda::simulator_on() ? "the simulator (KISO_CUDA_SIM=1)" : cuda::device_status().message;
+    r.device_name = cuda::device_name();
   }
   if (o.peak_gflops > 0) {
     r.peak_gflops = o.peak_gflops;

@@ -62,8 +62,7 @@ using json = nlohmann::json;
 static Device start_device(const std::string& name, const char* command) {
   if (name == "cpu") return Device::cpu;
   cuda::require_device(command);
-  fmt::print(stderr, "{}: device cuda ({})\n", command,
-             cuda::simulator_on() ? "the simulator, KISO_CUDA_SIM=1" : cuda::device_status().message);
+  fmt::print(stderr, "{}: device cuda ({})\n", command, cuda::device_name());
   return Device::cuda;
 }
 

@@ -22,11 +22,7 @@ struct SimulatorOn {
 // Runs `body` on the simulator, then on the GPU if one is usable, passing the backend's name
 // for the messages; the simulator setting is restored afterwards, whatever body throws.
 inline void on_each_device(const std::function<void(const std::string&)>& body) {
-  struct Restore {
-    bool on;
-    ~Restore() { cuda::use_simulator(on); }
-  } restore{cuda::simulator_on()};
-  cuda::use_simulator(true);
+  SimulatorOn simulator;
   body("simulator");
   cuda::use_simulator(false);
   if (cuda::device_status().usable) body("gpu");
