@@ -62,7 +62,7 @@ using json = nlohmann::json;
 static Device start_device(const std::string& name, const char* command) {
   if (name == "cpu") return Device::cpu;
   cuda::require_device(command);
-  fmt::print(stderr, "{}: device cuda ({})\n", command, cuda::device_name());
+  fmt::print(stderr, "{}: device cuda, {}\n", command, cuda::device_name());
   return Device::cuda;
 }
 
