@@ -5,7 +5,7 @@
 #include <bit>
 #include <utility>
 
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso::cuda {
 

@@ -9,7 +9,7 @@
 #include "cuda/allocator.h"
 #include "cuda/gpu.h"
 #include "cuda/runtime.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso::cuda {
 

@@ -3,7 +3,7 @@
 #include "cuda/kernels.h"
 
 #include "cuda/runtime.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso::cuda {
 

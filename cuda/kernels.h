@@ -128,7 +128,7 @@ void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets
 // ---- dropout (cuda/kernels/dropout.cu) ----
 
 // y = x · keep / (1 - p), keep_i = uniform(draw offset + i of Philox (seed, stream)) >= p: the
-// CPU's draws (tensor/philox.h), so the masks are the same on both devices.
+// CPU's draws (base/philox.h), so the masks are the same on both devices.
 void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t seed, uint64_t stream, uint64_t offset);
 
 // ---- optimizer updates (cuda/kernels/optim.cu) ----

@@ -3,7 +3,7 @@
 // the simulator (cuda/device.cpp) works all the same.
 #include "cuda/gpu.h"
 #include "cuda/runtime.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso::cuda {
 

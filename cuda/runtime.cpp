@@ -10,7 +10,7 @@
 #include "cuda/gpu.h"
 #include "cuda/runtime.h"
 #include "cuda/selftest.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso::cuda {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso {
 

@@ -27,7 +27,7 @@
 #include <queue>
 
 #include "gpt/tokenizer.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso {
 

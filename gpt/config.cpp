@@ -1,6 +1,8 @@
 // gpt/config.cpp — presets and validation of GPTConfig.
 #include "gpt/config.h"
 
+#include "base/check.h"
+
 namespace kiso {
 
 void GPTConfig::validate() const {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/ops.h"
+#include "tensor/gelu_kind.h"
 
 namespace kiso {
 

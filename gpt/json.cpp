@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso {
 

@@ -52,8 +52,4 @@ struct GPT {
   int64_t num_parameters();
 };
 
-// Whole-model gradient checks of a tiny GPT in f64, post-LN and pre-LN, with and without
-// dropout (gpt/gradcheck_cases.cpp).
-std::vector<GradcheckCase> model_gradcheck_cases();
-
 }  // namespace kiso

@@ -155,47 +155,4 @@ void add_token_rows(GPT& model, int64_t count, Generator& gen, double std) {
   model.config.vocab_size += count;
 }
 
-// ---- gradient checks ----
-
-std::vector<GradcheckCase> task_gradcheck_cases() {
-  std::vector<GradcheckCase> cases;
-  GPTConfig c;
-  c.vocab_size = 11, c.n_ctx = 10, c.n_layer = 1, c.n_head = 1, c.n_embd = 4, c.n_inner = 6;
-  c.initializer_range = 0.3;  // large enough that every path carries a visible gradient, small
-                              // enough that the five-point stencil stays far below 1e-6
-  SpecialIds s{8, 9, 10, 0};
-  struct Case {
-    TaskKind kind;
-    int64_t classes;
-    std::vector<TaskExample> examples;
-  };
-  std::vector<Case> all = {
-      {TaskKind::classification, 3, {{{{1, 2, 3}}, 2}, {{{4, 5}}, 0}}},
-      {TaskKind::entailment, 3, {{{{1, 2}, {3, 4, 5}}, 1}, {{{6}, {7, 1}}, 2}}},
-      {TaskKind::similarity, 2, {{{{1, 2}, {3}}, 1}, {{{4, 5, 6}, {7}}, 0}}},
-      {TaskKind::multiple_choice, 0, {{{{1, 2}, {3}, {4, 5}, {6}}, 2}, {{{7}, {1, 1}, {2}, {3, 4}}, 0}}},
-  };
-  for (const Case& k : all) {
-    Generator gen{31};
-    GPT model(c, gen, DType::f64);
-    TaskHead head(k.kind, c.n_embd, k.classes, 0.1, Init{&gen, DType::f64, 0.3});
-    TaskBatch batch = make_task_batch(k.kind, k.examples, s, c.n_ctx);
-    std::vector<Tensor> in;
-    for (const NamedParameter& p : model.parameters()) in.push_back(p.variable->value());
-    for (const NamedParameter& p : head.parameters()) in.push_back(p.variable->value());
-    GradcheckFn f = [model, head, batch](const std::vector<Variable>& xs) mutable {
-      Parameters ps = model.parameters(), hs = head.parameters();
-      for (size_t i = 0; i < ps.size(); ++i) *ps[i].variable = xs[i];
-      for (size_t i = 0; i < hs.size(); ++i) *hs[i].variable = xs[ps.size() + i];
-      Generator dropout_rng{3};  // the same masks at every evaluation
-      return finetune_loss(model, head, batch, 0.5, Mode::train(dropout_rng)).total;
-    };
-    cases.push_back({"finetune " + to_string(k.kind),
-                     fmt::format("{} examples x {} sequences, lm_coef 0.5, dropout 0.1 (train)", batch.examples,
-                                 batch.per_example),
-                     in, std::vector<bool>(in.size(), true), f});
-  }
-  return cases;
-}
-
 }  // namespace kiso

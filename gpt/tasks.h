@@ -83,7 +83,4 @@ FinetuneLoss finetune_loss(const GPT& model, const TaskHead& head, const TaskBat
 // pre-trained model has never seen), keeping every existing row; vocab_size grows with it.
 void add_token_rows(GPT& model, int64_t count, Generator& gen, double std = 0.02);
 
-// Gradient checks of each head and of the fine-tuning loss with lm_coef > 0, on a tiny model.
-std::vector<GradcheckCase> task_gradcheck_cases();
-
 }  // namespace kiso

@@ -1,7 +1,8 @@
 // nn/gradcheck_cases.cpp — gradient checks of the modules (`kiso gradcheck` and the tests run
 // them with the op cases). Each module is built in f64 and its parameters are swapped for
 // the leaves gradcheck perturbs, so every parameter's gradient and the input's are checked.
-#include "autograd/gradcheck.h"
+#include "nn/gradcheck_cases.h"
+
 #include "nn/modules.h"
 
 namespace kiso {

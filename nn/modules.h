@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "autograd/functions.h"
-#include "autograd/gradcheck.h"
 #include "nn/parameters.h"
 
 namespace kiso {
@@ -140,8 +139,5 @@ struct Block {
 // Mean of `values` over the positions where `mask` is 1 (mask: same shape, 0 or 1, a constant).
 // E.g. the auxiliary LM loss over real tokens only. Throws when the mask selects nothing.
 Variable masked_mean(const Variable& values, const Tensor& mask);
-
-// Gradient checks of every module (nn/gradcheck_cases.cpp), in f64.
-std::vector<GradcheckCase> module_gradcheck_cases();
 
 }  // namespace kiso

@@ -8,7 +8,7 @@
 // kernels of fused ops are listed here as ordinary ops, and autograd/functions.h wires forward
 // and backward together with the derivative maths.
 //
-// Shapes follow STYLE.md: B batch, T time, C channels, V vocabulary, N rows.
+// Shapes use one alphabet throughout kiso: B batch, T time, C channels, V vocabulary, N rows.
 // Implementations: ops_elementwise.cpp, ops_reduce.cpp, ops_matmul.cpp, ops_nn.cpp,
 // ops_shape.cpp, ops_random.cpp, ops_optim.cpp. Every op here has CPU code, and runs on cuda
 // tensors through its kernel in cuda/kernels.h, except rand and randn (drawn on the cpu; the
@@ -17,7 +17,8 @@
 
 #include <vector>
 
-#include "tensor/philox.h"
+#include "base/philox.h"
+#include "tensor/gelu_kind.h"
 #include "tensor/tensor.h"
 
 namespace kiso {
@@ -94,10 +95,7 @@ struct LayerNormGrads {
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                   const Tensor& gamma);
 
-// ---- GELU ----
-// erf:  gelu(x) = x * Φ(x) = 0.5 x (1 + erf(x / sqrt 2))            (exact)
-// tanh: gelu(x) ≈ 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))      (GPT-1 and GPT-2 use this)
-enum class GeluKind { tanh, erf };
+// ---- GELU (the two forms are stated in tensor/gelu_kind.h) ----
 Tensor gelu_forward(const Tensor& x, GeluKind kind);
 Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind);
 

@@ -1,4 +1,4 @@
-// tensor/ops_random.cpp — samplers over the Philox stream (tensor/philox.h): uniform, normal,
+// tensor/ops_random.cpp — samplers over the Philox stream (base/philox.h): uniform, normal,
 // and dropout. Element i always reads the same draw numbers, whichever thread computes it,
 // so results are identical for any thread count and on any device that follows the layout.
 #include <cmath>

@@ -8,7 +8,7 @@
 // dtypes: f32 (training), f64 (gradient checks, CPU only), i32 (token ids, labels).
 // devices: cpu now; the cuda slot exists so that ops can dispatch on it (cuda/ fills it in).
 //
-// Read next: tensor/ops.h (the op set), tensor/philox.h (random numbers).
+// Read next: tensor/ops.h (the op set), base/philox.h (random numbers).
 #pragma once
 
 #include <cstddef>
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso {
 

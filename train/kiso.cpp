@@ -26,6 +26,8 @@
 #include <map>
 
 #include "autograd/gradcheck.h"
+#include "gpt/gradcheck_cases.h"
+#include "nn/gradcheck_cases.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/model.h"

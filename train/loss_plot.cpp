@@ -7,7 +7,7 @@
 
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace kiso {
 

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "gpt/atomic_file.h"
-#include "tensor/philox.h"
+#include "base/philox.h"
 
 namespace kiso {
 

@@ -90,7 +90,7 @@ constexpr uint64_t kDataStream = 0x64617461;
 //
 // Sampling, exactly (so another implementation can reproduce it): with N tokens there are
 // M = N - T valid window starts 0 .. N - T - 1. Row b of batch k (0-based) draws
-//   c = philox_block(seed, kDataStream, k * B + b)          (tensor/philox.h)
+//   c = philox_block(seed, kDataStream, k * B + b)          (base/philox.h)
 //   r = uint64(c[1]) << 32 | c[0]
 //   start = r % M                                           (bias < M / 2^64: negligible)
 //   window = tokens[start, start + T]   (T + 1 tokens)

@@ -4,12 +4,12 @@
 //
 //   y_i = x_i · keep_i / (1 - p),  keep_i = (uniform(draw offset + i) >= p)
 //
-// Draw d is lane d % 4 of Philox block d / 4 of (seed, stream) — tensor/philox.h, the very
+// Draw d is lane d % 4 of Philox block d / 4 of (seed, stream) — base/philox.h, the very
 // function the CPU calls — so element i is kept on the GPU exactly when it is kept on the CPU,
 // and the backward (the same call on dy) regenerates the forward's mask.
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
-#include "tensor/philox.h"
+#include "base/philox.h"
 
 namespace kiso::cuda::KISO_KERNEL_TARGET {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "tensor/check.h"
+#include "base/check.h"
 
 // AddressSanitizer must be told when the stack changes, or it takes a fiber's stack for an
 // overflow of the thread's (make debug runs the simulated tests under it).

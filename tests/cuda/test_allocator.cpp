@@ -8,7 +8,7 @@
 #include <set>
 
 #include "cuda/allocator.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 using namespace kiso;
 using kiso::cuda::CachingAllocator;

@@ -18,7 +18,7 @@
 #endif
 
 #include "cuda/launch.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 namespace {
 

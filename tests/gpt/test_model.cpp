@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "gpt/gradcheck_cases.h"
 #include "gpt/model.h"
 
 using namespace kiso;

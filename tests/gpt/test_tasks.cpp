@@ -4,6 +4,7 @@
 // with the auxiliary LM loss on.
 #include <doctest/doctest.h>
 
+#include "gpt/gradcheck_cases.h"
 #include "gpt/tasks.h"
 
 using namespace kiso;

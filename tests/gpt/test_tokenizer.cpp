@@ -22,7 +22,7 @@
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
 #include "gpt/tokenizer.h"
-#include "tensor/check.h"
+#include "base/check.h"
 
 using namespace kiso;
 namespace fs = std::filesystem;

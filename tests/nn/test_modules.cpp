@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "nn/gradcheck_cases.h"
 #include "nn/modules.h"
 
 using namespace kiso;

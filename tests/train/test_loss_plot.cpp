@@ -8,7 +8,7 @@
 
 #include "gpt/atomic_file.h"
 #include "tests/temp_dir.h"
-#include "tensor/check.h"
+#include "base/check.h"
 #include "train/loss_plot.h"
 
 using namespace kiso;

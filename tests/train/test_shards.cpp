@@ -16,7 +16,7 @@
 #include <set>
 
 #include "gpt/atomic_file.h"
-#include "tensor/philox.h"
+#include "base/philox.h"
 #include "train/shards.h"
 
 using namespace kiso;

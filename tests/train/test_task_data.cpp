@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "gpt/atomic_file.h"
-#include "tensor/check.h"
+#include "base/check.h"
 #include "tests/temp_dir.h"
 #include "train/task_data.h"
 

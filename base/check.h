@@ -1,10 +1,12 @@
-// tensor/check.h — how kiso reports bad input.
+// base/check.h — how kiso reports bad input.
 //
 // Every op validates its inputs before touching memory and throws kiso::Error with a message
 // that names the op and says what was expected and what was found, e.g.
 //   "matmul: inner dimensions differ: a is (4, 3), b is (5, 2); expected a.size(-1) == b.size(-2)"
 // Only main() turns an Error into an exit code. This file is the one place the message format
 // lives, so ops never repeat formatting boilerplate.
+// base/ holds the leaf headers that both tensor/ and cuda/ include (this one and philox.h); they
+// include nothing of kiso's, so the arrows between those two folders run one way.
 #pragma once
 
 #include <fmt/format.h>

@@ -1,4 +1,4 @@
-// tensor/philox.h — the one source of randomness in kiso: Philox 4x32-10, and the Generator
+// base/philox.h — the one source of randomness in kiso: Philox 4x32-10, and the Generator
 // that hands out non-overlapping ranges of its stream.
 //
 // Philox (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC 2011) is
@@ -13,7 +13,9 @@
 //   counter = (block low 32, block high 32, stream low 32, stream high 32)
 //   32-bit draw number d of a stream is lane d % 4 of the output of block d / 4.
 //
-// Not here: the samplers (uniform, normal, dropout) are in tensor/ops_random.cpp.
+// A leaf header (base/): the CPU samplers and the cuda dropout kernel both include it, so the
+// masks agree on both devices. Not here: the samplers (uniform, normal, dropout) are in
+// tensor/ops_random.cpp.
 #pragma once
 
 #include <array>

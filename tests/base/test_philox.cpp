@@ -1,4 +1,4 @@
-// tests/tensor/test_philox.cpp — Philox 4x32 (tensor/philox.h) and the way kiso lays its stream out.
+// tests/base/test_philox.cpp — Philox 4x32 (base/philox.h) and the way kiso lays its stream out.
 //
 // Oracles: the published known-answer vectors of Random123 (kat_vectors, the reference
 // implementation of Salmon et al., SC 2011) for 7 and 10 rounds; the header's own layout
