@@ -24,17 +24,17 @@ Json config_to_json(const GPTConfig& c) {
       {"model_type", "openai-gpt"},
       {"vocab_size", c.vocab_size},
       {"n_positions", c.n_ctx},
-      {"n_embd", c.n_embd},
+      {"n_embd", c.block.n_embd},
       {"n_layer", c.n_layer},
-      {"n_head", c.n_head},
-      {"afn", afn_name(c.activation)},
-      {"resid_pdrop", c.resid_pdrop},
+      {"n_head", c.block.n_head},
+      {"afn", afn_name(c.block.activation)},
+      {"resid_pdrop", c.block.resid_pdrop},
       {"embd_pdrop", c.embd_pdrop},
-      {"attn_pdrop", c.attn_pdrop},
-      {"layer_norm_epsilon", c.layer_norm_epsilon},
+      {"attn_pdrop", c.block.attn_pdrop},
+      {"layer_norm_epsilon", c.block.layer_norm_epsilon},
       {"initializer_range", c.initializer_range},
-      {"n_inner", c.n_inner},                                  // kiso: HF's openai-gpt fixes 4·n_embd
-      {"kiso_norm", c.norm == Norm::post ? "post" : "pre"},    // kiso: GPT-1 post-LN or GPT-2 pre-LN
+      {"n_inner", c.block.n_inner},                                // kiso: HF's openai-gpt fixes 4·n_embd
+      {"kiso_norm", c.block.norm == Norm::post ? "post" : "pre"},  // kiso: GPT-1 post-LN or GPT-2 pre-LN
   };
 }
 
@@ -60,25 +60,26 @@ GPTConfig config_from_json(const Json& j, const std::string& what) {
   if (has_key(j, "n_ctx"))
     check(get_int(j, "n_ctx", what) == c.n_ctx, what.c_str(), "n_ctx ({}) differs from n_positions ({})",
           get_int(j, "n_ctx", what), c.n_ctx);
-  c.n_embd = get_int(j, "n_embd", what);
+  BlockConfig& b = c.block;
+  b.n_embd = get_int(j, "n_embd", what);
   c.n_layer = get_int(j, "n_layer", what);
-  c.n_head = get_int(j, "n_head", what);
-  c.n_inner = has_key(j, "n_inner") && !j["n_inner"].is_null() ? get_int(j, "n_inner", what) : 4 * c.n_embd;
+  b.n_head = get_int(j, "n_head", what);
+  b.n_inner = has_key(j, "n_inner") && !j["n_inner"].is_null() ? get_int(j, "n_inner", what) : 4 * b.n_embd;
   // Defaults below are Hugging Face's OpenAIGPTConfig defaults, for configs that omit a key.
   std::string afn = has_key(j, "afn") ? get_string(j, "afn", what) : "gelu";
   check(afn == "gelu" || afn == "gelu_new" || afn == "gelu_exact", what.c_str(),
         "afn \"{}\" is not supported; expected \"gelu\" or \"gelu_new\" (tanh approximation, GPT-1's) or "
         "\"gelu_exact\" (erf)",
         afn);
-  c.activation = afn == "gelu_exact" ? GeluKind::erf : GeluKind::tanh;
-  c.resid_pdrop = has_key(j, "resid_pdrop") ? get_number(j, "resid_pdrop", what) : 0.1;
+  b.activation = afn == "gelu_exact" ? GeluKind::erf : GeluKind::tanh;
+  b.resid_pdrop = has_key(j, "resid_pdrop") ? get_number(j, "resid_pdrop", what) : 0.1;
   c.embd_pdrop = has_key(j, "embd_pdrop") ? get_number(j, "embd_pdrop", what) : 0.1;
-  c.attn_pdrop = has_key(j, "attn_pdrop") ? get_number(j, "attn_pdrop", what) : 0.1;
-  c.layer_norm_epsilon = has_key(j, "layer_norm_epsilon") ? get_number(j, "layer_norm_epsilon", what) : 1e-5;
+  b.attn_pdrop = has_key(j, "attn_pdrop") ? get_number(j, "attn_pdrop", what) : 0.1;
+  b.layer_norm_epsilon = has_key(j, "layer_norm_epsilon") ? get_number(j, "layer_norm_epsilon", what) : 1e-5;
   c.initializer_range = has_key(j, "initializer_range") ? get_number(j, "initializer_range", what) : 0.02;
   std::string norm = has_key(j, "kiso_norm") ? get_string(j, "kiso_norm", what) : "post";
   check(norm == "post" || norm == "pre", what.c_str(), "kiso_norm \"{}\" must be \"post\" or \"pre\"", norm);
-  c.norm = norm == "post" ? Norm::post : Norm::pre;
+  b.norm = norm == "post" ? Norm::post : Norm::pre;
   try {
     c.validate();
   } catch (const Error& e) {

@@ -10,26 +10,18 @@
 #include <string>
 #include <vector>
 
-#include "tensor/gelu_kind.h"
+#include "nn/block_config.h"
 
 namespace kiso {
-
-enum class Norm { post, pre };  // post: GPT-1's block; pre: GPT-2's, plus a final LayerNorm
 
 struct GPTConfig {
   int64_t vocab_size = 40478;  // BPE merges of GPT-1 (special tokens are added at fine-tuning)
   int64_t n_ctx = 512;         // the longest sequence; position embeddings have this many rows
   int64_t n_layer = 12;
-  int64_t n_head = 12;
-  int64_t n_embd = 768;        // C
-  int64_t n_inner = 3072;      // feed-forward width, 4C
   double embd_pdrop = 0.1;     // dropout on token + position embeddings
-  double attn_pdrop = 0.1;     // dropout on attention probabilities
-  double resid_pdrop = 0.1;    // dropout on each branch before the residual sum
-  double layer_norm_epsilon = 1e-5;
   double initializer_range = 0.02;  // N(0, 0.02) initial weights
-  GeluKind activation = GeluKind::tanh;
-  Norm norm = Norm::post;
+  BlockConfig block;  // each of the n_layer blocks: n_embd 768, n_head 12, n_inner 3072, attention
+                      // and residual dropout 0.1, tanh GELU, post-LN (nn/block_config.h)
 
   // Throws naming the field when a value is impossible (e.g. n_embd not divisible by n_head).
   void validate() const;

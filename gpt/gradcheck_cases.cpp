@@ -11,8 +11,9 @@ namespace kiso {
 // A model small enough that 4 loss evaluations per parameter (the five-point stencil) stay fast.
 static GPTConfig tiny_check_config(Norm norm) {
   GPTConfig c;
-  c.vocab_size = 11, c.n_ctx = 6, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 12, c.norm = norm;
-  c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.1;
+  c.vocab_size = 11, c.n_ctx = 6, c.n_layer = 2;
+  c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 12, c.block.norm = norm;
+  c.embd_pdrop = c.block.attn_pdrop = c.block.resid_pdrop = 0.1;
   c.initializer_range = 0.3;  // larger than 0.02 so every path carries a visible gradient
   return c;
 }
@@ -45,7 +46,7 @@ std::vector<GradcheckCase> model_gradcheck_cases() {
 std::vector<GradcheckCase> task_gradcheck_cases() {
   std::vector<GradcheckCase> cases;
   GPTConfig c;
-  c.vocab_size = 11, c.n_ctx = 10, c.n_layer = 1, c.n_head = 1, c.n_embd = 4, c.n_inner = 6;
+  c.vocab_size = 11, c.n_ctx = 10, c.n_layer = 1, c.block.n_head = 1, c.block.n_embd = 4, c.block.n_inner = 6;
   c.initializer_range = 0.3;  // large enough that every path carries a visible gradient, small
                               // enough that the five-point stencil stays far below 1e-6
   SpecialIds s{8, 9, 10, 0};
@@ -63,7 +64,7 @@ std::vector<GradcheckCase> task_gradcheck_cases() {
   for (const Case& k : all) {
     Generator gen{31};
     GPT model(c, gen, DType::f64);
-    TaskHead head(k.kind, c.n_embd, k.classes, 0.1, Init{&gen, DType::f64, 0.3});
+    TaskHead head(k.kind, c.block.n_embd, k.classes, 0.1, Init{&gen, DType::f64, 0.3});
     TaskBatch batch = make_task_batch(k.kind, k.examples, s, c.n_ctx);
     std::vector<Tensor> in;
     for (const NamedParameter& p : model.parameters()) in.push_back(p.variable->value());

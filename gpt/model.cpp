@@ -7,14 +7,12 @@ namespace kiso {
 static void build(GPT& m, const Init& init) {
   const GPTConfig& c = m.config;
   c.validate();
-  m.tokens_embed = Embedding(c.vocab_size, c.n_embd, init);
-  m.positions_embed = Embedding(c.n_ctx, c.n_embd, init);
+  int64_t C = c.block.n_embd;
+  m.tokens_embed = Embedding(c.vocab_size, C, init);
+  m.positions_embed = Embedding(c.n_ctx, C, init);
   m.drop = Dropout{c.embd_pdrop};
-  bool pre = c.norm == Norm::pre;
-  for (int64_t l = 0; l < c.n_layer; ++l)
-    m.h.emplace_back(c.n_embd, c.n_head, c.n_inner, c.activation, c.attn_pdrop, c.resid_pdrop, c.layer_norm_epsilon,
-                     pre, init);
-  if (pre) m.ln_f = LayerNorm(c.n_embd, c.layer_norm_epsilon, init);
+  for (int64_t l = 0; l < c.n_layer; ++l) m.h.emplace_back(c.block, init);
+  if (c.block.norm == Norm::pre) m.ln_f = LayerNorm(C, c.block.layer_norm_epsilon, init);
 }
 
 GPT::GPT(const GPTConfig& cfg, Generator& gen, DType dtype) : config(cfg) {
@@ -36,7 +34,7 @@ Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache)
   x = drop.forward(x, mode);
   for (size_t l = 0; l < h.size(); ++l) x = h[l].forward(x, mode, cache ? &cache->layers[l] : nullptr);  // (B, T, C)
   if (cache) cache->length += T;
-  if (config.norm == Norm::pre) x = ln_f.forward(x);
+  if (config.block.norm == Norm::pre) x = ln_f.forward(x);
   return x;
 }
 
@@ -45,7 +43,7 @@ Variable GPT::logits(const Tensor& ids, const Mode& mode, KVCache* cache) const 
 }
 
 Variable GPT::lm_head(const Variable& x) const {
-  int64_t B = x.shape()[0], T = x.shape()[1], C = config.n_embd;  // x (B, T, C)
+  int64_t B = x.shape()[0], T = x.shape()[1], C = config.block.n_embd;  // x (B, T, C)
   Variable flat = reshape(x, {B * T, C});                  // (B·T, C)
   Variable out = matmul(flat, tokens_embed.weight, false, true);  // (B·T, V) = h W_eᵀ, the tied head
   return reshape(out, {B, T, config.vocab_size});          // (B, T, V)
@@ -63,7 +61,7 @@ Parameters GPT::parameters() {
   append_parameters(out, "tokens_embed", tokens_embed.parameters());
   append_parameters(out, "positions_embed", positions_embed.parameters());
   for (size_t l = 0; l < h.size(); ++l) append_parameters(out, "h." + std::to_string(l), h[l].parameters());
-  if (config.norm == Norm::pre) append_parameters(out, "ln_f", ln_f.parameters());
+  if (config.block.norm == Norm::pre) append_parameters(out, "ln_f", ln_f.parameters());
   return out;
 }
 

@@ -4,7 +4,7 @@
 //   h_0 = U W_e + W_p                 token embedding + learned position embedding
 //   h_l = transformer_block(h_{l-1})  for l = 1..n
 //   P(u) = softmax(h_n W_eᵀ)          the LM head reuses the token embedding matrix
-// What it is not: a tokenizer, a trainer or a task head; those live in gpt/ (later) and train/.
+// What it is not: a tokenizer (gpt/tokenizer.h), a task head (gpt/tasks.h) or a trainer (train/).
 // Parameter names are Hugging Face `openai-gpt`'s, so gpt/checkpoint.h writes them as they are.
 #pragma once
 
@@ -25,7 +25,7 @@ struct GPT {
   Embedding positions_embed;  // W_p (n_ctx, C)
   Dropout drop;               // on h_0
   std::vector<Block> h;       // n_layer blocks
-  LayerNorm ln_f;             // only with config.norm == pre (GPT-2 style); GPT-1 has none
+  LayerNorm ln_f;             // only with config.block.norm == Norm::pre (GPT-2 style); GPT-1 has none
 
   // Random initial weights from `gen` (N(0, initializer_range), biases 0, gains 1), in `dtype`
   // (f32 to train, f64 for gradient checks).

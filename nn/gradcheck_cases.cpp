@@ -45,20 +45,25 @@ std::vector<GradcheckCase> module_gradcheck_cases() {
   ln.weight = Variable(randn({6}, gen, DType::f64), true);  // not all ones, so dgamma is general
   cases.push_back(module_case("LayerNorm", "x (3, 6)", ln, x({3, 6}),
                               [](const LayerNorm& m, const Variable& v) { return m.forward(v); }));
-  cases.push_back(module_case("CausalSelfAttention", "x (2, 4, 6), 2 heads", CausalSelfAttention(6, 2, 0.0, 0.0, init),
+  BlockConfig attention{.n_embd = 6, .n_head = 2, .attn_pdrop = 0, .resid_pdrop = 0};
+  cases.push_back(module_case("CausalSelfAttention", "x (2, 4, 6), 2 heads", CausalSelfAttention(attention, init),
                               x({2, 4, 6}),
                               [eval](const CausalSelfAttention& m, const Variable& v) { return m.forward(v, eval); }));
+  BlockConfig dropped{.n_embd = 4, .n_head = 4, .attn_pdrop = 0.3, .resid_pdrop = 0.3};
   cases.push_back(module_case("CausalSelfAttention", "x (1, 3, 4), 4 heads of 1, dropout 0.3 (train)",
-                              CausalSelfAttention(4, 4, 0.3, 0.3, init), x({1, 3, 4}),
+                              CausalSelfAttention(dropped, init), x({1, 3, 4}),
                               [](const CausalSelfAttention& m, const Variable& v) {
                                 Generator g{5};  // the same masks at every evaluation
                                 return m.forward(v, Mode::train(g));
                               }));
-  cases.push_back(module_case("MLP", "x (2, 3, 4) -> 7 -> 4, gelu tanh", MLP(4, 7, GeluKind::tanh, 0.0, init),
-                              x({2, 3, 4}), [eval](const MLP& m, const Variable& v) { return m.forward(v, eval); }));
-  for (bool pre : {false, true}) {
-    cases.push_back(module_case("Block", pre ? "x (2, 3, 6), pre-LN" : "x (2, 3, 6), post-LN (GPT-1)",
-                                Block(6, 2, 10, GeluKind::tanh, 0.0, 0.0, 1e-5, pre, init), x({2, 3, 6}),
+  BlockConfig mlp{.n_embd = 4, .n_inner = 7, .resid_pdrop = 0, .activation = GeluKind::tanh};
+  cases.push_back(module_case("MLP", "x (2, 3, 4) -> 7 -> 4, gelu tanh", MLP(mlp, init), x({2, 3, 4}),
+                              [eval](const MLP& m, const Variable& v) { return m.forward(v, eval); }));
+  for (Norm norm : {Norm::post, Norm::pre}) {
+    BlockConfig block{.n_embd = 6, .n_head = 2, .n_inner = 10, .attn_pdrop = 0, .resid_pdrop = 0,
+                      .layer_norm_epsilon = 1e-5, .activation = GeluKind::tanh, .norm = norm};
+    cases.push_back(module_case("Block", norm == Norm::pre ? "x (2, 3, 6), pre-LN" : "x (2, 3, 6), post-LN (GPT-1)",
+                                Block(block, init), x({2, 3, 6}),
                                 [eval](const Block& m, const Variable& v) { return m.forward(v, eval); }));
   }
   return cases;

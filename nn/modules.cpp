@@ -59,12 +59,11 @@ Variable Dropout::forward(const Variable& x, const Mode& mode) const {
 
 // ---- CausalSelfAttention ----
 
-CausalSelfAttention::CausalSelfAttention(int64_t n_embd, int64_t n_head_, double attn_pdrop, double resid_pdrop,
-                                         const Init& init)
-    : c_attn(n_embd, 3 * n_embd, init), c_proj(n_embd, n_embd, init), n_head(n_head_), attn_dropout{attn_pdrop},
-      resid_dropout{resid_pdrop} {
-  check(n_head > 0 && n_embd % n_head == 0, "CausalSelfAttention", "n_embd {} is not divisible by n_head {}", n_embd,
-        n_head);
+CausalSelfAttention::CausalSelfAttention(const BlockConfig& c, const Init& init)
+    : c_attn(c.n_embd, 3 * c.n_embd, init), c_proj(c.n_embd, c.n_embd, init), n_head(c.n_head),
+      attn_dropout{c.attn_pdrop}, resid_dropout{c.resid_pdrop} {
+  check(n_head > 0 && c.n_embd % n_head == 0, "CausalSelfAttention", "n_embd {} is not divisible by n_head {}",
+        c.n_embd, n_head);
 }
 
 // (B, T, C) -> (B·NH, T, HS): split the channels into heads, heads next to the batch.
@@ -117,8 +116,8 @@ Parameters CausalSelfAttention::parameters() {
 
 // ---- MLP ----
 
-MLP::MLP(int64_t n_embd, int64_t n_inner, GeluKind kind, double resid_pdrop, const Init& init)
-    : c_fc(n_embd, n_inner, init), act{kind}, c_proj(n_inner, n_embd, init), dropout{resid_pdrop} {}
+MLP::MLP(const BlockConfig& c, const Init& init)
+    : c_fc(c.n_embd, c.n_inner, init), act{c.activation}, c_proj(c.n_inner, c.n_embd, init), dropout{c.resid_pdrop} {}
 
 Variable MLP::forward(const Variable& x, const Mode& mode) const {
   return dropout.forward(c_proj.forward(act.forward(c_fc.forward(x))), mode);
@@ -133,13 +132,22 @@ Parameters MLP::parameters() {
 
 // ---- Block ----
 
-Block::Block(int64_t n_embd, int64_t n_head, int64_t n_inner, GeluKind kind, double attn_pdrop, double resid_pdrop,
-             double layer_norm_eps, bool pre_norm_, const Init& init)
-    : attn(n_embd, n_head, attn_pdrop, resid_pdrop, init), ln_1(n_embd, layer_norm_eps, init),
-      mlp(n_embd, n_inner, kind, resid_pdrop, init), ln_2(n_embd, layer_norm_eps, init), pre_norm(pre_norm_) {}
+void BlockConfig::validate(const char* op) const {
+  check(n_head > 0, op, "n_head must be positive, got {}", n_head);
+  check(n_embd > 0 && n_embd % n_head == 0, op, "n_embd ({}) must be a positive multiple of n_head ({})", n_embd,
+        n_head);
+  check(n_inner > 0, op, "n_inner must be positive, got {}", n_inner);
+  for (auto [name, p] : {std::pair{"attn_pdrop", attn_pdrop}, std::pair{"resid_pdrop", resid_pdrop}})
+    check(p >= 0 && p < 1, op, "{} must be in [0, 1), got {}", name, p);
+  check(layer_norm_epsilon > 0, op, "layer_norm_epsilon must be positive, got {}", layer_norm_epsilon);
+}
+
+Block::Block(const BlockConfig& c, const Init& init)
+    : attn(c, init), ln_1(c.n_embd, c.layer_norm_epsilon, init), mlp(c, init),
+      ln_2(c.n_embd, c.layer_norm_epsilon, init), norm(c.norm) {}
 
 Variable Block::forward(const Variable& x, const Mode& mode, LayerCache* cache) const {
-  if (pre_norm) {  // GPT-2: normalise the branch input, keep the residual stream raw
+  if (norm == Norm::pre) {  // GPT-2: normalise the branch input, keep the residual stream raw
     Variable h = x + attn.forward(ln_1.forward(x), mode, cache);
     return h + mlp.forward(ln_2.forward(h), mode);
   }

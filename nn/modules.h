@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "autograd/functions.h"
+#include "nn/block_config.h"
 #include "nn/parameters.h"
 
 namespace kiso {
@@ -100,7 +101,7 @@ struct CausalSelfAttention {
   Dropout resid_dropout;  // on the output, before it joins the residual stream
 
   CausalSelfAttention() = default;
-  CausalSelfAttention(int64_t n_embd, int64_t n_head, double attn_pdrop, double resid_pdrop, const Init& init);
+  CausalSelfAttention(const BlockConfig& config, const Init& init);  // n_embd, n_head, the two dropouts
   // x (B, T, C) -> (B, T, C). With a cache, x holds only the new tokens: they attend to the
   // cached keys and values too, and are appended to them.
   Variable forward(const Variable& x, const Mode& mode, LayerCache* cache = nullptr) const;
@@ -115,23 +116,22 @@ struct MLP {
   Dropout dropout;
 
   MLP() = default;
-  MLP(int64_t n_embd, int64_t n_inner, GeluKind kind, double resid_pdrop, const Init& init);
+  MLP(const BlockConfig& config, const Init& init);  // n_embd, n_inner, activation, resid_pdrop
   Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C)
   Parameters parameters();
 };
 
 // One transformer block. GPT-1 is post-LN: the LayerNorm comes after each residual sum.
-// pre_norm = true gives the GPT-2 block, LayerNorm on the branch input.
+// Norm::pre gives the GPT-2 block, LayerNorm on the branch input.
 struct Block {
   CausalSelfAttention attn;
   LayerNorm ln_1;
   MLP mlp;
   LayerNorm ln_2;
-  bool pre_norm = false;
+  Norm norm = Norm::post;
 
   Block() = default;
-  Block(int64_t n_embd, int64_t n_head, int64_t n_inner, GeluKind kind, double attn_pdrop, double resid_pdrop,
-        double layer_norm_eps, bool pre_norm, const Init& init);
+  Block(const BlockConfig& config, const Init& init);
   Variable forward(const Variable& x, const Mode& mode, LayerCache* cache = nullptr) const;  // (B, T, C)
   Parameters parameters();
 };

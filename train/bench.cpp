@@ -25,12 +25,13 @@ namespace kiso {
 // ---- the FLOP count ----
 
 int64_t matmul_parameters(const GPTConfig& c) {
-  int64_t C = c.n_embd, per_layer = C * 3 * C + C * C + C * c.n_inner + c.n_inner * C;  // c_attn, c_proj, c_fc, c_proj
+  int64_t C = c.block.n_embd, inner = c.block.n_inner;
+  int64_t per_layer = C * 3 * C + C * C + C * inner + inner * C;  // c_attn, c_proj, c_fc, c_proj
   return c.n_layer * per_layer + c.vocab_size * C;  // + the tied LM head (V, C)
 }
 
 double forward_flops_per_token(const GPTConfig& c, int64_t T) {
-  return 2.0 * double(matmul_parameters(c)) + 2.0 * double(c.n_layer) * double(T) * double(c.n_embd);
+  return 2.0 * double(matmul_parameters(c)) + 2.0 * double(c.n_layer) * double(T) * double(c.block.n_embd);
 }
 
 double training_flops_per_token(const GPTConfig& c, int64_t T) { return 3.0 * forward_flops_per_token(c, T); }
@@ -274,7 +275,7 @@ void print_bench(const BenchResult& r, std::ostream& out) {
   out << fmt::format("CPU: {}; {} thread{}; load average (1, 5, 15 min) before the run: {}\n", r.cpu, r.threads,
                      r.threads == 1 ? "" : "s", r.load_average);
   out << fmt::format("model: L={} C={} NH={} n_inner={} V={} n_ctx={}, {} parameters ({} in matmuls: N)\n", c.n_layer,
-                     c.n_embd, c.n_head, c.n_inner, c.vocab_size, c.n_ctx, r.parameters, r.matmul_parameters);
+                     c.block.n_embd, c.block.n_head, c.block.n_inner, c.vocab_size, c.n_ctx, r.parameters, r.matmul_parameters);
   out << fmt::format("batch: B={} x T={} = {} tokens of random ids; {} warm-up, {} timed iterations (median, best)\n",
                      r.batch_size, r.seq_len, r.batch_size * r.seq_len, r.warmup, r.steps);
   out << "FLOPs/token: forward = 2*N + 2*L*T*C (Kaplan et al. 2020), training = 3 x forward\n";
@@ -313,9 +314,9 @@ Json bench_json(const BenchResult& r) {
               {"load_average", r.load_average},
               {"model",
                {{"n_layer", c.n_layer},
-                {"n_embd", c.n_embd},
-                {"n_head", c.n_head},
-                {"n_inner", c.n_inner},
+                {"n_embd", c.block.n_embd},
+                {"n_head", c.block.n_head},
+                {"n_inner", c.block.n_inner},
                 {"vocab_size", c.vocab_size},
                 {"n_ctx", c.n_ctx}}},
               {"parameters", r.parameters},

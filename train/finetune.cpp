@@ -271,7 +271,7 @@ FinetunedModel load_finetuned(const std::string& dir) {
   check(std::max({s.start, s.delim, s.extract, s.pad}) < V, task_path.c_str(),
         "a special token id is outside the model's vocabulary of {}", V);
   int64_t classes = m.info.kind == TaskKind::multiple_choice ? 2 : int64_t(m.info.labels.size());
-  m.head = TaskHead(m.info.kind, m.model.config.n_embd, classes, m.info.head_dropout, Init{nullptr});
+  m.head = TaskHead(m.info.kind, m.model.config.block.n_embd, classes, m.info.head_dropout, Init{nullptr});
   std::string head_path = dir + "/head.safetensors";
   safetensors::File f = safetensors::load(head_path);
   Parameters want = m.head.parameters();
@@ -395,13 +395,13 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
   GPTConfig config = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
   Generator init{o.seed, kInitStream}, head_init{o.seed, kHeadInitStream};
   GPT model = o.init == "scratch" ? GPT(config, init) : load_model(o.model_dir);
-  if (o.dropout >= 0) model.config.embd_pdrop = model.config.attn_pdrop = model.config.resid_pdrop = o.dropout;
+  if (o.dropout >= 0) model.config.embd_pdrop = model.config.block.attn_pdrop = model.config.block.resid_pdrop = o.dropout;
   init_special_rows(model, info.special, head_init);
   info.max_len = o.max_len > 0 ? o.max_len : model.config.n_ctx;
   check(info.max_len >= 4 && info.max_len <= model.config.n_ctx, "finetune",
         "--max-len {} must be in 4..{} (the model's context)", info.max_len, model.config.n_ctx);
   int64_t classes = info.kind == TaskKind::multiple_choice ? 2 : int64_t(info.labels.size());
-  TaskHead head(info.kind, model.config.n_embd, classes, o.head_dropout, Init{&head_init});
+  TaskHead head(info.kind, model.config.block.n_embd, classes, o.head_dropout, Init{&head_init});
   FinetunedModel m{std::move(model), std::move(head), info, std::move(tokenizer)};
   move_parameters(m.model.parameters(), o.device);  // before the optimizer: its state goes where they are
   move_parameters(m.head.parameters(), o.device);
@@ -426,7 +426,7 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
   append_parameters(params, "head", m.head.parameters());
   int64_t trained = 0;
   for (const NamedParameter& p : params) trained += p.variable->value().numel();
-  if (o.freeze_backbone) trained -= m.model.tokens_embed.weight.value().numel() - 3 * m.model.config.n_embd;
+  if (o.freeze_backbone) trained -= m.model.tokens_embed.weight.value().numel() - 3 * m.model.config.block.n_embd;
   AdamW opt(params, AdamWConfig{o.lr, 0.9, 0.999, 1e-8, o.weight_decay});
 
   // 4. the loop, with L3 on shuffled batches of examples

@@ -240,11 +240,11 @@ static int run_model(const std::string& preset_name, const std::string& dir, boo
     return 0;
   }
   fmt::print("{}: {} layers, {} heads, n_embd {}, n_inner {}, context {}, vocabulary {}, {}-LN, GELU ({})\n",
-             dir.empty() ? preset_name : dir, c.n_layer, c.n_head, c.n_embd, c.n_inner, c.n_ctx, c.vocab_size,
-             c.norm == Norm::post ? "post" : "pre", c.activation == GeluKind::tanh ? "tanh" : "erf");
+             dir.empty() ? preset_name : dir, c.n_layer, c.block.n_head, c.block.n_embd, c.block.n_inner, c.n_ctx, c.vocab_size,
+             c.block.norm == Norm::post ? "post" : "pre", c.block.activation == GeluKind::tanh ? "tanh" : "erf");
   fmt::print("parameters: {} = embeddings {} + {} blocks x {}{}\n", with_commas(total), with_commas(embeddings),
              c.n_layer, with_commas(per_block),
-             c.norm == Norm::pre ? " + final LayerNorm" : "");
+             c.block.norm == Norm::pre ? " + final LayerNorm" : "");
   return 0;
 }
 

@@ -57,7 +57,7 @@ static GPTConfig model_config(const PretrainOptions& o, int64_t vocab_size) {
   if (o.config_path.empty()) c = preset(o.preset);
   else c = config_from_json(parse_json_strict(read_file(o.config_path), o.config_path), o.config_path);
   c.vocab_size = vocab_size;
-  if (o.dropout >= 0) c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = o.dropout;
+  if (o.dropout >= 0) c.embd_pdrop = c.block.attn_pdrop = c.block.resid_pdrop = o.dropout;
   c.validate();
   check(o.seq_len >= 1 && o.seq_len <= c.n_ctx, "pretrain", "--seq-len {} must be in 1..n_ctx = {} of the model",
         o.seq_len, c.n_ctx);

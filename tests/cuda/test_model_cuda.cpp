@@ -22,8 +22,8 @@ namespace {
 
 GPTConfig test_config() {
   GPTConfig c;
-  c.vocab_size = 61, c.n_ctx = 16, c.n_layer = 2, c.n_head = 2, c.n_embd = 24, c.n_inner = 40;
-  c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.2;  // dropout on: masks must match
+  c.vocab_size = 61, c.n_ctx = 16, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 24, c.block.n_inner = 40;
+  c.embd_pdrop = c.block.attn_pdrop = c.block.resid_pdrop = 0.2;  // dropout on: masks must match
   return c;
 }
 

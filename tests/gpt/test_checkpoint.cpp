@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 static GPTConfig test_config() {
   GPTConfig c;
-  c.vocab_size = 30, c.n_ctx = 12, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 20;
+  c.vocab_size = 30, c.n_ctx = 12, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 20;
   return c;
 }
 
@@ -28,15 +28,15 @@ TEST_CASE("save -> load is bit-exact and gives the same loss") {
   TempDir dir("ckpt_roundtrip");
   for (Norm norm : {Norm::post, Norm::pre}) {
     GPTConfig c = test_config();
-    c.norm = norm;
-    c.activation = norm == Norm::pre ? GeluKind::erf : GeluKind::tanh;
+    c.block.norm = norm;
+    c.block.activation = norm == Norm::pre ? GeluKind::erf : GeluKind::tanh;
     Generator gen{1};
     GPT model(c, gen);
     save_model(dir.str("m"), model);
     GPT loaded = load_model(dir.str("m"));
-    CHECK(loaded.config.norm == norm);
-    CHECK(loaded.config.activation == c.activation);
-    CHECK(loaded.config.n_inner == 20);
+    CHECK(loaded.config.block.norm == norm);
+    CHECK(loaded.config.block.activation == c.block.activation);
+    CHECK(loaded.config.block.n_inner == 20);
     Parameters a = model.parameters(), b = loaded.parameters();
     REQUIRE(a.size() == b.size());
     for (size_t i = 0; i < a.size(); ++i) {
@@ -111,7 +111,7 @@ TEST_CASE("missing, unexpected and mis-shaped tensors are errors naming the tens
 
 TEST_CASE("config.json: bad values and unknown keys are errors naming the key") {
   Json good = config_to_json(test_config());
-  CHECK(config_from_json(good, "c.json").n_embd == 8);
+  CHECK(config_from_json(good, "c.json").block.n_embd == 8);
   auto with = [&](const char* key, Json value) {
     Json j = good;
     j[key] = value;
@@ -130,10 +130,10 @@ TEST_CASE("config.json: bad values and unknown keys are errors naming the key") 
   hf.erase("n_inner");
   hf.erase("afn");
   GPTConfig c = config_from_json(hf, "c.json");
-  CHECK(c.n_inner == 32);                     // 4 · n_embd
-  CHECK(c.activation == GeluKind::tanh);      // HF's default afn "gelu" is the tanh form there
-  CHECK(config_from_json(with("afn", "gelu_new"), "c.json").activation == GeluKind::tanh);
-  CHECK(config_from_json(with("afn", "gelu_exact"), "c.json").activation == GeluKind::erf);
+  CHECK(c.block.n_inner == 32);                 // 4 · n_embd
+  CHECK(c.block.activation == GeluKind::tanh);  // HF's default afn "gelu" is the tanh form there
+  CHECK(config_from_json(with("afn", "gelu_new"), "c.json").block.activation == GeluKind::tanh);
+  CHECK(config_from_json(with("afn", "gelu_exact"), "c.json").block.activation == GeluKind::erf);
 }
 
 TEST_CASE("a model directory that cannot be read names the file") {

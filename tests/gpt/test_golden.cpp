@@ -66,7 +66,7 @@ TEST_CASE("golden: logits, loss, every gradient and three AdamW steps match the 
   Variable loss = model.loss(ids, targets, Mode::eval());
   CHECK(compare(loss.value(), r.at("loss")).rel < 2e-5);
   loss.backward();
-  int64_t C0 = model.config.n_embd;
+  int64_t C0 = model.config.block.n_embd;
   for (const NamedParameter& p : model.parameters()) {
     if (p.name.ends_with("attn.c_attn.bias")) {  // the key third's gradient is noise: ≤ 1e-5 of the rest
       Tensor g = p.variable->grad();
@@ -98,7 +98,7 @@ TEST_CASE("golden: logits, loss, every gradient and three AdamW steps match the 
     l.backward();
     opt.step();
   }
-  int64_t C = model.config.n_embd;
+  int64_t C = model.config.block.n_embd;
   for (const NamedParameter& p : model.parameters()) {
     INFO("param_after.", p.name);
     Tensor got = p.variable->value(), want = r.at("param_after." + p.name);

@@ -13,7 +13,7 @@ using namespace kiso;
 
 static GPTConfig small_config() {
   GPTConfig c;
-  c.vocab_size = 50, c.n_ctx = 16, c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.n_inner = 64;
+  c.vocab_size = 50, c.n_ctx = 16, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 16, c.block.n_inner = 64;
   return c;
 }
 
@@ -46,10 +46,10 @@ TEST_CASE("parameters carry the Hugging Face openai-gpt names; pre-LN adds ln_f"
   CHECK(names[1] == "positions_embed.weight");
   CHECK(names[2] == "h.0.attn.c_attn.weight");
   CHECK(names.back() == "h.0.ln_2.bias");
-  c.norm = Norm::pre;
+  c.block.norm = Norm::pre;
   GPT pre(c, gen);
   CHECK(pre.parameters().back().name == "ln_f.bias");
-  CHECK(pre.num_parameters() == post.num_parameters() + 2 * c.n_embd);
+  CHECK(pre.num_parameters() == post.num_parameters() + 2 * c.block.n_embd);
 }
 
 TEST_CASE("an untrained model predicts nearly uniformly: loss ≈ ln V") {
@@ -96,7 +96,7 @@ TEST_CASE("bad input is a clear error") {
   CHECK_THROWS_WITH_AS(model.logits(bad, Mode::eval()), doctest::Contains("id 50 at flat position 1 is out of range"), Error);
   CHECK_THROWS_WITH_AS(model.logits(zeros({1, 2}), Mode::eval()), doctest::Contains("ids must be i32 (B, T)"), Error);
   GPTConfig wrong = c;
-  wrong.n_head = 3;
+  wrong.block.n_head = 3;
   CHECK_THROWS_WITH_AS(GPT(wrong, gen), doctest::Contains("n_embd (16) must be a positive multiple of n_head (3)"), Error);
   CHECK_THROWS_WITH_AS(preset("huge"), doctest::Contains("unknown preset 'huge'"), Error);
 }
@@ -133,7 +133,7 @@ TEST_SUITE("gpt") {
 TEST_CASE("a tiny model overfits one batch to near-zero loss") {
   Generator gen{8};
   GPTConfig c = small_config();  // V 50, C 16, 2 layers
-  c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.0;
+  c.embd_pdrop = c.block.attn_pdrop = c.block.resid_pdrop = 0.0;
   GPT model(c, gen);
   Tensor ids = random_ids({2, 12}, c.vocab_size, 20), targets = random_ids({2, 12}, c.vocab_size, 21);
   AdamWConfig cfg;

@@ -49,7 +49,7 @@ TEST_CASE("make_task_batch: padding, LM targets on real tokens only, EXTRACT pos
 
 TEST_CASE("the head reads each sequence's EXTRACT token: padded batch = each example alone") {
   GPTConfig c;
-  c.vocab_size = 100, c.n_ctx = 16, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  c.vocab_size = 100, c.n_ctx = 16, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 16;
   c.initializer_range = 0.3;
   for (TaskKind kind : {TaskKind::classification, TaskKind::similarity, TaskKind::multiple_choice}) {
     Generator gen{5};
@@ -74,7 +74,7 @@ TEST_CASE("the head reads each sequence's EXTRACT token: padded batch = each exa
 
 TEST_CASE("finetune_loss: L3 = L2 + λ·L1, and λ = 0 leaves the task loss alone") {
   GPTConfig c;
-  c.vocab_size = 100, c.n_ctx = 16, c.n_layer = 1, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  c.vocab_size = 100, c.n_ctx = 16, c.n_layer = 1, c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 16;
   Generator gen{6};
   GPT model(c, gen, DType::f64);
   TaskHead head(TaskKind::entailment, 8, 3, 0.0, Init{&gen, DType::f64});
@@ -96,7 +96,7 @@ TEST_CASE("every task head and the fine-tuning loss with λ > 0 pass gradcheck")
 
 TEST_CASE("add_token_rows keeps the pre-trained rows and appends new N(0, std) ones") {
   GPTConfig c;
-  c.vocab_size = 10, c.n_ctx = 4, c.n_layer = 1, c.n_head = 1, c.n_embd = 400, c.n_inner = 8;
+  c.vocab_size = 10, c.n_ctx = 4, c.n_layer = 1, c.block.n_head = 1, c.block.n_embd = 400, c.block.n_inner = 8;
   Generator gen{7};
   GPT model(c, gen);
   std::vector<float> before = model.tokens_embed.weight.value().to_vector<float>();

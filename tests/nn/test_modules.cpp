@@ -43,7 +43,7 @@ TEST_CASE("CausalSelfAttention matches a naive per-head loop") {
   Generator gen{2};
   Init init{&gen, DType::f64, 0.5};
   const int64_t B = 2, T = 4, C = 6, NH = 3, HS = 2;
-  CausalSelfAttention attn(C, NH, 0.0, 0.0, init);
+  CausalSelfAttention attn({.n_embd = C, .n_head = NH, .attn_pdrop = 0, .resid_pdrop = 0}, init);
   Variable x(randn({B, T, C}, gen, DType::f64));
   std::vector<double> got = attn.forward(x, Mode::eval()).value().to_vector<double>();
 
@@ -89,7 +89,9 @@ TEST_CASE("a post-LN block's output is normalised at every position; a pre-LN bl
   Init init{&gen, DType::f64, 0.5};
   Variable x(mul(randn({2, 5, 8}, gen, DType::f64), 3.0));
   for (bool pre : {false, true}) {
-    Block block(8, 2, 16, GeluKind::tanh, 0.0, 0.0, 1e-5, pre, init);  // LN gains 1, biases 0
+    BlockConfig config{.n_embd = 8, .n_head = 2, .n_inner = 16, .attn_pdrop = 0, .resid_pdrop = 0,
+                       .norm = pre ? Norm::pre : Norm::post};
+    Block block(config, init);  // LN gains 1, biases 0
     Tensor y = block.forward(x, Mode::eval()).value();
     std::vector<double> m = mean_last(y).to_vector<double>();
     std::vector<double> var = mean_last(mul(y, y)).to_vector<double>();
@@ -104,7 +106,7 @@ TEST_CASE("a post-LN block's output is normalised at every position; a pre-LN bl
 
 TEST_CASE("Block names its parameters like Hugging Face openai-gpt, in a fixed order") {
   Generator gen{4};
-  Block block(8, 2, 32, GeluKind::tanh, 0.1, 0.1, 1e-5, false, Init{&gen});
+  Block block({.n_embd = 8, .n_head = 2, .n_inner = 32}, Init{&gen});
   std::vector<std::string> names;
   for (const NamedParameter& p : block.parameters()) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",

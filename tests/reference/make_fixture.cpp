@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
   std::string dir = argv[1];
   try {
     GPTConfig c;
-    c.vocab_size = 37, c.n_ctx = 8, c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.n_inner = 64;
-    c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.0;  // the reference cannot replay kiso's masks
+    c.vocab_size = 37, c.n_ctx = 8, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 16, c.block.n_inner = 64;
+    c.embd_pdrop = c.block.attn_pdrop = c.block.resid_pdrop = 0.0;  // the reference cannot replay kiso's masks
     c.initializer_range = 0.2;  // larger than GPT's 0.02: non-trivial attention and activations
     Generator gen{20240520};
     GPT model(c, gen);

@@ -15,7 +15,7 @@ namespace {
 
 GPTConfig toy_config() {
   GPTConfig c;
-  c.vocab_size = 10, c.n_ctx = 6, c.n_layer = 2, c.n_head = 2, c.n_embd = 4, c.n_inner = 8;
+  c.vocab_size = 10, c.n_ctx = 6, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 4, c.block.n_inner = 8;
   return c;
 }
 

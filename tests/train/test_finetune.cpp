@@ -36,8 +36,8 @@ void write_base_model(const std::string& dir, int64_t missing_specials = 0) {
   fs::create_directories(dir);
   tok.save(dir);
   GPTConfig c;
-  c.vocab_size = tok.vocab_size() - missing_specials, c.n_ctx = 24, c.n_layer = 1, c.n_head = 2, c.n_embd = 32;
-  c.n_inner = 64;
+  c.vocab_size = tok.vocab_size() - missing_specials, c.n_ctx = 24, c.n_layer = 1;
+  c.block.n_head = 2, c.block.n_embd = 32, c.block.n_inner = 64;
   Generator gen{5};
   GPT model(c, gen);
   save_model(dir, model);

@@ -76,7 +76,7 @@ TEST_CASE("sample_from_logits: greedy, top-k, top-p and the sampled frequencies"
 TEST_CASE("generate: greedy decoding is deterministic and extends the prompt") {
   Generator gen{1};
   GPTConfig c;
-  c.vocab_size = 20, c.n_ctx = 8, c.n_layer = 1, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  c.vocab_size = 20, c.n_ctx = 8, c.n_layer = 1, c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 16;
   GPT model(c, gen);
   SampleOptions o;
   o.temperature = 0;
@@ -99,10 +99,10 @@ TEST_SUITE("train") {
 TEST_CASE("generate: the KV cache gives the same tokens as running the whole window each time") {
   Generator gen{2};
   GPTConfig c;
-  c.vocab_size = 30, c.n_ctx = 10, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  c.vocab_size = 30, c.n_ctx = 10, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 16;
   c.initializer_range = 0.5;  // peaked distributions: different caches would show in the tokens
   for (Norm norm : {Norm::post, Norm::pre}) {
-    c.norm = norm;
+    c.block.norm = norm;
     GPT model(c, gen, DType::f64);  // f64: the two paths round differently only near 1e-16
     for (double temperature : {0.0, 1.0}) {
       SampleOptions cached, uncached;
@@ -127,7 +127,7 @@ TEST_CASE("generate on cuda (the simulator) gives the cpu's tokens, KV cache and
   testing::SimulatorOn simulator;
   Generator gen{4};
   GPTConfig c;
-  c.vocab_size = 30, c.n_ctx = 10, c.n_layer = 2, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
+  c.vocab_size = 30, c.n_ctx = 10, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 16;
   c.initializer_range = 0.5;  // peaked distributions, as above
   GPT cpu(c, gen, DType::f64);
   Generator same{4};

@@ -134,7 +134,7 @@ TEST_CASE("pretrain --device cuda: the simulator's run follows the cpu's, and re
   TempDir d("cuda");
   write_toy_data(d.str("data"));
   GPTConfig c = preset("tiny");
-  c.vocab_size = 50, c.n_ctx = 16, c.n_layer = 1, c.n_head = 2, c.n_embd = 16, c.n_inner = 32;
+  c.vocab_size = 50, c.n_ctx = 16, c.n_layer = 1, c.block.n_head = 2, c.block.n_embd = 16, c.block.n_inner = 32;
   write_file_atomic(d.str("config.json"), config_to_json(c).dump());
   auto options = [&](const std::string& out, Device device) {
     PretrainOptions o = toy_options(d, out);
