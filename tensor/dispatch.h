@@ -2,10 +2,12 @@
 // tensor/ops_*.cpp; not part of the public API).
 //
 // An op body reads:
-//   if (check_float_on_device("exp", x)) { ... one call into cuda/kernels.h ...; return out; }
+//   check_float("exp", x);                                      is the input valid?
+//   if (x.is_cuda()) { ... one call into cuda/kernels.h ...; return out; }   where does it run?
 //   return with_float(x, [&]<class T>(T) { ... CPU loop on T ... });
-// The device branch is a plain `if`; the CPU checks (check_float, check_cpu) refuse cuda
-// tensors, so no CPU loop can silently read device memory on the host.
+// The checks say what is valid, on either device, and never where the op runs: the device
+// branch is a plain `if`. data<T>() refuses cuda tensors, so no CPU loop can silently read
+// device memory on the host.
 #pragma once
 
 #include <algorithm>
@@ -18,63 +20,29 @@ namespace kiso {
 // Below this many elements an OpenMP parallel region costs more than it saves.
 constexpr int64_t kParallelGrain = 1 << 16;
 
-// x must be defined and on the cpu; `what` names the argument in the error.
+// ---- checks: is the input valid ----
+
+// x must be defined and on the cpu (for what only the host reads); `what` names the argument.
 inline void check_cpu(const char* op, const Tensor& x, const char* what = "input") {
   check(x.defined(), op, "{} is an undefined tensor", what);
   check(!x.is_cuda(), op, "{} is on cuda, but this op runs on the cpu only (copy it with .to(Device::cpu))", what);
 }
 
-// x must be a defined cpu tensor of a floating dtype.
+// x must be defined and of a floating dtype, f32 or f64; either device.
 inline void check_float(const char* op, const Tensor& x, const char* what = "input") {
-  check_cpu(op, x, what);
-  check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "{} must be f32 or f64, got {} with shape {}",
-        what, to_string(x.dtype()), shape_str(x.shape()));
-}
-
-// a and b must be float cpu tensors of the same dtype.
-inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
-  check_float(op, a, "first input");
-  check_float(op, b, "second input");
-  check(a.dtype() == b.dtype(), op, "dtypes differ: {} {} and {} {}", to_string(a.dtype()), shape_str(a.shape()),
-        to_string(b.dtype()), shape_str(b.shape()));
-}
-
-// x defined and f32 or f64, on either device (a cpu loop then checks the device through data<T>).
-inline void check_float_dtype(const char* op, const Tensor& x, const char* what = "input") {
   check(x.defined(), op, "{} is an undefined tensor", what);
   check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "{} must be f32 or f64, got {} with shape {}", what,
         to_string(x.dtype()), shape_str(x.shape()));
 }
 
-// For an op given a cuda tensor: a and b both defined, both on cuda, float, of one dtype.
-inline void check_cuda_float_pair(const char* op, const Tensor& a, const Tensor& b) {
-  check(a.defined() && b.defined(), op, "{} input is an undefined tensor", a.defined() ? "second" : "first");
-  check(a.is_cuda() && b.is_cuda(), op, "inputs on different devices: {} and {}; expected both on one device",
+// a and b must be float tensors of one dtype on one device.
+inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
+  check_float(op, a, "first input");
+  check_float(op, b, "second input");
+  check(a.device() == b.device(), op, "inputs on different devices: {} and {}; expected both on one device",
         to_string(a.device()), to_string(b.device()));
-  check((a.dtype() == DType::f32 || a.dtype() == DType::f64) && a.dtype() == b.dtype(), op,
-        "inputs must be f32 or f64 and of one dtype, got {} and {}", to_string(a.dtype()), to_string(b.dtype()));
-}
-
-// True when either input is a (defined) cuda tensor: the op takes its cuda path.
-inline bool any_cuda(const Tensor& a, const Tensor& b) {
-  return (a.defined() && a.is_cuda()) || (b.defined() && b.is_cuda());
-}
-
-// The checks of an op that runs on either device: x a float tensor (check_float on the cpu);
-// returns whether x is on cuda, i.e. whether the op takes its cuda path.
-inline bool check_float_on_device(const char* op, const Tensor& x, const char* what = "input") {
-  bool on_cuda = x.defined() && x.is_cuda();
-  if (on_cuda) check_float_dtype(op, x, what);
-  else check_float(op, x, what);
-  return on_cuda;
-}
-
-// The same for two inputs: float, one dtype, one device; returns whether that device is cuda.
-inline bool check_float_pair_on_device(const char* op, const Tensor& a, const Tensor& b) {
-  bool on_cuda = any_cuda(a, b);
-  if (on_cuda) check_cuda_float_pair(op, a, b);
-  else check_float_pair(op, a, b);
-  return on_cuda;
+  check(a.dtype() == b.dtype(), op, "dtypes differ: {} {} and {} {}", to_string(a.dtype()), shape_str(a.shape()),
+        to_string(b.dtype()), shape_str(b.shape()));
 }
 
 // A cuda kernel with one block per row takes at most 2^31 - 1 rows (the grid's x limit).

@@ -38,7 +38,7 @@ template <class T> static ConstRow<T> row(const T* p, int64_t n) { return ConstR
 // ---------------------------------------------------------------------------------------------
 
 Tensor softmax_forward(const Tensor& x, bool causal) {
-  bool on_cuda = check_float_on_device("softmax", x);
+  check_float("softmax", x);
   check(x.dim() >= 1 && x.size(-1) > 0, "softmax", "expected a non-empty last axis, got shape {}", shape_str(x.shape()));
   int64_t Tk = x.size(-1);
   // Tq is read only after the rank check, so a 1-d input gets this op's message, not size()'s.
@@ -49,7 +49,7 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
     Tq = x.size(-2);
   }
   int64_t rows = x.numel() / Tk;
-  if (on_cuda) {
+  if (x.is_cuda()) {
     check_cuda_rows("softmax", rows);
     Tensor y(x.shape(), x.dtype(), Device::cuda);
     cuda::softmax_forward(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), rows, Tk, Tq, causal);
@@ -79,11 +79,11 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
-  bool on_cuda = check_float_pair_on_device("softmax_backward", y, dy);
+  check_float_pair("softmax_backward", y, dy);
   check_same_shape("softmax_backward", y, dy, "y", "dy");
   int64_t cols = y.dim() == 0 ? 1 : y.size(-1);
   int64_t rows = cols == 0 ? 0 : y.numel() / cols;
-  if (on_cuda) {
+  if (y.is_cuda()) {
     check_cuda_rows("softmax_backward", rows);
     Tensor dx(y.shape(), y.dtype(), Device::cuda);
     cuda::softmax_backward(y.dtype() == DType::f64, y.raw_data(), dy.raw_data(), dx.raw_data(), rows, cols);
@@ -113,17 +113,17 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
 //           dx = rstd * (g - mean_C(g) - xhat * mean_C(g * xhat))
 // ---------------------------------------------------------------------------------------------
 
-// On either device: x, gamma and beta all on x's device (cuda or cpu), of one float dtype.
+// x, gamma and beta all float, of one dtype, on one device.
 static void check_layernorm_params(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta) {
-  check_float_on_device(op, x, "x");
+  check_float(op, x, "x");
   check(x.dim() >= 1 && x.size(-1) > 0, op, "x needs a non-empty last axis, got shape {}", shape_str(x.shape()));
   Shape c{x.size(-1)};
   check(gamma.defined() && gamma.shape() == c, op, "gamma must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), gamma.defined() ? shape_str(gamma.shape()) : "undefined");
   check(beta.defined() && beta.shape() == c, op, "beta must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), beta.defined() ? shape_str(beta.shape()) : "undefined");
-  check_float_pair_on_device(op, x, gamma);
-  check_float_pair_on_device(op, x, beta);
+  check_float_pair(op, x, gamma);
+  check_float_pair(op, x, beta);
 }
 
 LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
@@ -167,11 +167,11 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                   const Tensor& gamma) {
   check_layernorm_params("layernorm_backward", x, gamma, gamma);
-  check_float_pair_on_device("layernorm_backward", x, dy);
+  check_float_pair("layernorm_backward", x, dy);
   check_same_shape("layernorm_backward", dy, x, "dy", "x");
   int64_t C = x.size(-1), N = x.numel() / C;
-  check_float_pair_on_device("layernorm_backward", x, mean);
-  check_float_pair_on_device("layernorm_backward", x, rstd);
+  check_float_pair("layernorm_backward", x, mean);
+  check_float_pair("layernorm_backward", x, rstd);
   check(mean.numel() == N && rstd.numel() == N, "layernorm_backward",
         "mean and rstd need one value per row ({} rows), got {} and {}", N, mean.numel(), rstd.numel());
   if (x.is_cuda()) {
@@ -243,7 +243,8 @@ constexpr double kGeluCubic = 0.044715;
 const double kSqrt2OverPi = std::sqrt(2.0 / std::numbers::pi);
 
 Tensor gelu_forward(const Tensor& x, GeluKind kind) {
-  if (check_float_on_device("gelu", x)) {
+  check_float("gelu", x);
+  if (x.is_cuda()) {
     Tensor y(x.shape(), x.dtype(), Device::cuda);
     cuda::gelu(x.dtype() == DType::f64, x.raw_data(), nullptr, y.raw_data(), x.numel(), kind == GeluKind::erf);
     return y;
@@ -263,9 +264,9 @@ Tensor gelu_forward(const Tensor& x, GeluKind kind) {
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
-  bool on_cuda = check_float_pair_on_device("gelu_backward", x, dy);
+  check_float_pair("gelu_backward", x, dy);
   check_same_shape("gelu_backward", x, dy, "x", "dy");
-  if (on_cuda) {
+  if (x.is_cuda()) {
     Tensor dx(x.shape(), x.dtype(), Device::cuda);
     cuda::gelu(x.dtype() == DType::f64, x.raw_data(), dy.raw_data(), dx.raw_data(), x.numel(), kind == GeluKind::erf);
     return dx;
@@ -305,15 +306,15 @@ static void check_ids_in_range(const char* op, const Tensor& ids, int64_t V) {
 
 // On cuda the weight decides, and the ids may come from either device (dispatch.h).
 Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
-  bool on_cuda = check_float_on_device("embedding", weight, "weight");
-  Tensor ids = on_cuda ? ids_on_host("embedding", ids_in, "ids") : ids_in;
+  check_float("embedding", weight, "weight");
+  Tensor ids = weight.is_cuda() ? ids_on_host("embedding", ids_in, "ids") : ids_in;
   check_ids("embedding", ids, "ids");
   check(weight.dim() == 2, "embedding", "weight must be (V, C), got shape {}", shape_str(weight.shape()));
   int64_t V = weight.size(0), C = weight.size(1);
   check_ids_in_range("embedding", ids, V);
   Shape out_shape = ids.shape();
   out_shape.push_back(C);
-  if (on_cuda) {  // one thread per output number (cuda/kernels/embedding.cu)
+  if (weight.is_cuda()) {  // one thread per output number (cuda/kernels/embedding.cu)
     Tensor out(out_shape, weight.dtype(), Device::cuda);  // (..., C)
     cuda::embedding_forward(weight.dtype() == DType::f64, weight.raw_data(), device_ids(ids_in.to(Device::cuda)),
                             out.raw_data(), ids.numel(), C);
@@ -358,15 +359,15 @@ static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_host
 }
 
 Tensor embedding_backward(const Tensor& dout, const Tensor& ids_in, int64_t vocab_size) {
-  bool on_cuda = check_float_on_device("embedding_backward", dout, "dout");
-  Tensor ids = on_cuda ? ids_on_host("embedding_backward", ids_in, "ids") : ids_in;
+  check_float("embedding_backward", dout, "dout");
+  Tensor ids = dout.is_cuda() ? ids_on_host("embedding_backward", ids_in, "ids") : ids_in;
   check_ids("embedding_backward", ids, "ids");
   check(dout.dim() == ids.dim() + 1 && std::equal(ids.shape().begin(), ids.shape().end(), dout.shape().begin()),
         "embedding_backward", "dout must be ids' shape plus C: ids {}, dout {}", shape_str(ids.shape()),
         shape_str(dout.shape()));
   check(vocab_size > 0, "embedding_backward", "vocab_size must be positive, got {}", vocab_size);
   check_ids_in_range("embedding_backward", ids, vocab_size);
-  if (on_cuda) return embedding_backward_cuda(dout, ids, vocab_size);
+  if (dout.is_cuda()) return embedding_backward_cuda(dout, ids, vocab_size);
   int64_t C = dout.size(-1);
   return with_float(dout, [&]<class T>(T) {
     Tensor dweight = zeros({vocab_size, C}, dout.dtype());  // (V, C)
@@ -433,11 +434,11 @@ template <class T> static LogSumExp<T> logsumexp(const T* x, int64_t V) {
 // On cuda (cuda/kernels/cross_entropy.cu) the targets may come from either device: the host
 // copy is checked and counted, the device copy read by the kernel.
 Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int64_t ignore_index) {
-  bool on_cuda = check_float_on_device("cross_entropy", logits, "logits");
-  Tensor targets = on_cuda ? ids_on_host("cross_entropy", targets_in, "targets") : targets_in;
+  check_float("cross_entropy", logits, "logits");
+  Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy", logits, targets, ignore_index);
   int64_t N = logits.size(0), V = logits.size(1);
-  if (on_cuda) {
+  if (logits.is_cuda()) {
     Tensor row_loss({N}, DType::f64, Device::cuda), loss({}, logits.dtype(), Device::cuda);
     cuda::cross_entropy_forward(logits.dtype() == DType::f64, logits.raw_data(),
                                 device_ids(targets_in.to(Device::cuda)), static_cast<double*>(row_loss.raw_data()),
@@ -461,11 +462,11 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int
 }
 
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, double dloss, int64_t ignore_index) {
-  bool on_cuda = check_float_on_device("cross_entropy_backward", logits, "logits");
-  Tensor targets = on_cuda ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
+  check_float("cross_entropy_backward", logits, "logits");
+  Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy_backward", logits, targets, ignore_index);
   int64_t N = logits.size(0), V = logits.size(1);
-  if (on_cuda) {
+  if (logits.is_cuda()) {
     Tensor dlogits(logits.shape(), logits.dtype(), Device::cuda);  // (N, V)
     double scale = count ? dloss / double(count) : 0.0;
     cuda::cross_entropy_backward(logits.dtype() == DType::f64, logits.raw_data(),

@@ -16,7 +16,8 @@ namespace kiso {
 // ---- over the whole tensor ----
 
 Tensor sum(const Tensor& x) {
-  if (check_float_on_device("sum", x)) {
+  check_float("sum", x);
+  if (x.is_cuda()) {
     if (x.numel() == 0) return zeros({}, x.dtype(), Device::cuda);
     return sum_last(x.reshape({x.numel()})).reshape({});
   }
@@ -27,13 +28,13 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x) {
-  check_float_dtype("mean", x);
+  check_float("mean", x);
   check(x.numel() > 0, "mean", "the input is empty (shape {})", shape_str(x.shape()));
   return mul(sum(x), 1.0 / double(x.numel()));
 }
 
 Tensor max(const Tensor& x) {
-  check_float_dtype("max", x);
+  check_float("max", x);
   check(x.numel() > 0, "max", "the input is empty (shape {})", shape_str(x.shape()));
   return max_last(x.reshape({x.numel()})).reshape({});
 }
@@ -42,7 +43,7 @@ Tensor max(const Tensor& x) {
 
 // Checks x and returns (rows, N) for the last-axis loops.
 static std::pair<int64_t, int64_t> rows_cols(const char* op, const Tensor& x) {
-  check_float_dtype(op, x);
+  check_float(op, x);
   check(x.dim() >= 1, op, "expected at least one axis, got a 0-d tensor");
   int64_t cols = x.size(-1);
   check(cols > 0, op, "the last axis is empty (shape {})", shape_str(x.shape()));
