@@ -1,18 +1,23 @@
-// tensor/dispatch.h — the checks and the dtype switch every op starts with (internal to
-// tensor/ops_*.cpp; not part of the public API).
+// tensor/dispatch.h — what every op starts with: the checks of its inputs, and the helpers that
+// run its work for a dtype on a device (internal to tensor/ops_*.cpp; not part of the public API).
 //
 // An op body reads:
-//   check_float("exp", x);                                      is the input valid?
-//   if (x.is_cuda()) { ... one call into cuda/kernels.h ...; return out; }   where does it run?
-//   return with_float(x, [&]<class T>(T) { ... CPU loop on T ... });
-// The checks say what is valid, on either device, and never where the op runs: the device
-// branch is a plain `if`. data<T>() refuses cuda tensors, so no CPU loop can silently read
-// device memory on the host.
+//   check_float("exp", x);                       is the input valid? (on either device)
+//   if (x.is_cuda()) {                            where does it run? a plain if
+//     Tensor out(x.shape(), x.dtype(), Device::cuda);
+//     launch_cuda("exp", x, [&]<cuda::Target D, class T> { cuda::unary<D>(..., x.cuda_data<T>(), ...); });
+//     return out;
+//   }
+//   return with_float(x, [&]<class T>(T) { ... CPU loop over x.data<T>() ... });
+// The checks say what is valid and never where it runs. data<T>() refuses cuda tensors and
+// cuda_data<T>() cpu ones, so no CPU loop reads device memory and no kernel host memory.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
+#include "cuda/kernels.h"
 #include "tensor/tensor.h"
 
 namespace kiso {
@@ -67,10 +72,6 @@ inline Tensor ids_on_host(const char* op, const Tensor& ids, const char* what) {
   check(ids.defined(), op, "{} is an undefined tensor", what);
   return ids.to(Device::cpu);
 }
-// The kernel's pointer to an i32 cuda tensor.
-inline const int32_t* device_ids(const Tensor& ids_on_cuda) {
-  return static_cast<const int32_t*>(ids_on_cuda.raw_data());
-}
 
 // Σ term(p[i]) for i < n, accumulated in double and bit-identical for any thread count:
 // pass 1 sums fixed chunks of 4096 elements (a thread always takes whole chunks), pass 2 adds
@@ -91,10 +92,36 @@ template <class T, class F> double deterministic_sum(const T* p, int64_t n, F te
   return total;
 }
 
+// ---- dispatch: run the work for a dtype, on a device ----
+
 // Calls f(T{}) with T = float or double to match x's dtype (checked by check_float first).
 template <class F> decltype(auto) with_float(const Tensor& x, F&& f) {
   if (x.dtype() == DType::f64) return f.template operator()<double>(double{});
   return f.template operator()<float>(float{});
+}
+
+// Runs a kernel of cuda/kernels.h for x's dtype: launch.template operator()<D, T>() with D the
+// target that runs Device::cuda work now (cuda::with_target; `op` names the caller when there
+// is none) and T = float or double to match x (checked by check_float first).
+template <class Launch> void launch_cuda(const char* op, const Tensor& x, Launch&& launch) {
+  cuda::with_target(op, [&]<cuda::Target D> { with_float(x, [&]<class T>(T) { launch.template operator()<D, T>(); }); });
+}
+
+// The same for the copy kernels, which move elements as words without reading them:
+// launch.template operator()<D, W>() with W the unsigned word of x's element size, uint32_t
+// (f32, i32) or uint64_t (f64). Pointers come from cuda_words<W>.
+template <class Launch> void launch_cuda_words(const char* op, const Tensor& x, Launch&& launch) {
+  cuda::with_target(op, [&]<cuda::Target D> {
+    if (dtype_size(x.dtype()) == sizeof(uint64_t)) launch.template operator()<D, uint64_t>();
+    else launch.template operator()<D, uint32_t>();
+  });
+}
+
+// x's device memory as words W, for the copy kernels: W must be as wide as x's elements.
+template <class W> W* cuda_words(const Tensor& x) {
+  check(x.is_cuda() && sizeof(W) == dtype_size(x.dtype()), "cuda_words", "asked for {}-byte words of a {} tensor on {}",
+        sizeof(W), to_string(x.dtype()), to_string(x.device()));
+  return static_cast<W*>(x.raw_data());
 }
 
 }  // namespace kiso

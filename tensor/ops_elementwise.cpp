@@ -4,7 +4,6 @@
 // backend.
 #include <cmath>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -88,7 +87,9 @@ static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, 
   std::vector<int64_t> sa = broadcast_strides(a.shape(), out_shape), sb = broadcast_strides(b.shape(), out_shape);
   for (size_t axis = 0; axis < out_shape.size(); ++axis)
     g.size[axis] = out_shape[axis], g.stride_a[axis] = sa[axis], g.stride_b[axis] = sb[axis];
-  cuda::binary(code, a.dtype() == DType::f64, a.raw_data(), b.raw_data(), out.raw_data(), out.numel(), g);
+  launch_cuda(op, a, [&]<cuda::Target D, class T> {
+    cuda::binary<D>(code, a.cuda_data<T>(), b.cuda_data<T>(), out.cuda_data<T>(), out.numel(), g);
+  });
   return out;
 }
 
@@ -115,9 +116,11 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 // The same on Device::cuda: one kernel launch (cuda/kernels/unary.cu).
-static Tensor unary_cuda(cuda::UnaryOp code, const Tensor& x, double s) {
+static Tensor unary_cuda(const char* op, cuda::UnaryOp code, const Tensor& x, double s) {
   Tensor out(x.shape(), x.dtype(), Device::cuda);
-  cuda::unary(code, x.dtype() == DType::f64, x.raw_data(), out.raw_data(), x.numel(), s);
+  launch_cuda(op, x, [&]<cuda::Target D, class T> {
+    cuda::unary<D>(code, x.cuda_data<T>(), out.cuda_data<T>(), x.numel(), s);
+  });
   return out;
 }
 
@@ -125,7 +128,7 @@ static Tensor unary_cuda(cuda::UnaryOp code, const Tensor& x, double s) {
 // the scalar s) computes the same expression.
 template <class F> static Tensor unary(const char* op, cuda::UnaryOp code, const Tensor& x, F f, double s = 0) {
   check_float(op, x);
-  if (x.is_cuda()) return unary_cuda(code, x, s);
+  if (x.is_cuda()) return unary_cuda(op, code, x, s);
   return with_float(x, [&]<class T>(T) {
     Tensor out(x.shape(), x.dtype());
     const T* px = x.data<T>();
@@ -171,7 +174,9 @@ static Tensor sum_to_cuda(const Tensor& x, const Shape& shape) {
     g.x_size[axis] = xs[axis];
     g.reduced[axis] = axis < lead || (shape[axis - lead] == 1 && xs[axis] != 1);
   }
-  cuda::sum_to(x.dtype() == DType::f64, x.raw_data(), out.raw_data(), out.numel(), g);
+  launch_cuda("sum_to", x, [&]<cuda::Target D, class T> {
+    cuda::sum_to<D>(x.cuda_data<T>(), out.cuda_data<T>(), out.numel(), g);
+  });
   return out;
 }
 
@@ -207,8 +212,9 @@ void add_inplace(Tensor& dst, const Tensor& src) {
     cuda::Broadcast g;
     g.rank = 1;
     g.size[0] = dst.numel(), g.stride_a[0] = 1, g.stride_b[0] = 1;
-    cuda::binary(BinaryOp::add, dst.dtype() == DType::f64, dst.raw_data(), src.raw_data(), dst.raw_data(), dst.numel(),
-                 g);
+    launch_cuda("add_inplace", dst, [&]<cuda::Target D, class T> {
+      cuda::binary<D>(BinaryOp::add, dst.cuda_data<T>(), src.cuda_data<T>(), dst.cuda_data<T>(), dst.numel(), g);
+    });
     return;
   }
   with_float(dst, [&]<class T>(T) {

@@ -8,7 +8,6 @@
 // small products is instead split over the batch. On Device::cuda: the tiled kernel of
 // cuda/kernels/matmul.cu.
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
@@ -69,7 +68,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     check(batch <= 65535 && (M + 15) / 16 <= 65535, "matmul", "{} products of {} rows; the cuda kernel takes at most "
           "65535 products and 65535 tiles of 16 rows", batch, M);
     Tensor out(out_shape, a.dtype(), Device::cuda);
-    cuda::matmul(a.dtype() == DType::f64, a.raw_data(), b.raw_data(), out.raw_data(), batch, M, N, K, trans_a, trans_b);
+    launch_cuda("matmul", a, [&]<cuda::Target D, class T> {
+      cuda::matmul<D>(a.cuda_data<T>(), b.cuda_data<T>(), out.cuda_data<T>(), batch, M, N, K, trans_a, trans_b);
+    });
     return out;
   }
 

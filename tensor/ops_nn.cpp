@@ -14,7 +14,6 @@
 #include <cmath>
 #include <numbers>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
@@ -52,7 +51,9 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
   if (x.is_cuda()) {
     check_cuda_rows("softmax", rows);
     Tensor y(x.shape(), x.dtype(), Device::cuda);
-    cuda::softmax_forward(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), rows, Tk, Tq, causal);
+    launch_cuda("softmax", x, [&]<cuda::Target D, class T> {
+      cuda::softmax_forward<D>(x.cuda_data<T>(), y.cuda_data<T>(), rows, Tk, Tq, causal);
+    });
     return y;
   }
   return with_float(x, [&]<class T>(T) {
@@ -86,7 +87,9 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
   if (y.is_cuda()) {
     check_cuda_rows("softmax_backward", rows);
     Tensor dx(y.shape(), y.dtype(), Device::cuda);
-    cuda::softmax_backward(y.dtype() == DType::f64, y.raw_data(), dy.raw_data(), dx.raw_data(), rows, cols);
+    launch_cuda("softmax_backward", y, [&]<cuda::Target D, class T> {
+      cuda::softmax_backward<D>(y.cuda_data<T>(), dy.cuda_data<T>(), dx.cuda_data<T>(), rows, cols);
+    });
     return dx;
   }
   return with_float(y, [&]<class T>(T) {
@@ -136,8 +139,10 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
     check_cuda_rows("layernorm", N);
     LayerNormOutput out{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor(stat_shape, x.dtype(), Device::cuda),
                         Tensor(stat_shape, x.dtype(), Device::cuda)};
-    cuda::layernorm_forward(x.dtype() == DType::f64, x.raw_data(), gamma.raw_data(), beta.raw_data(), out.y.raw_data(),
-                            out.mean.raw_data(), out.rstd.raw_data(), N, C, eps);
+    launch_cuda("layernorm", x, [&]<cuda::Target D, class T> {
+      cuda::layernorm_forward<D>(x.cuda_data<T>(), gamma.cuda_data<T>(), beta.cuda_data<T>(), out.y.cuda_data<T>(),
+                                 out.mean.cuda_data<T>(), out.rstd.cuda_data<T>(), N, C, eps);
+    });
     return out;
   }
   return with_float(x, [&]<class T>(T) {
@@ -178,9 +183,11 @@ LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tenso
     check_cuda_rows("layernorm_backward", N);
     LayerNormGrads grads{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor({C}, x.dtype(), Device::cuda),
                          Tensor({C}, x.dtype(), Device::cuda)};
-    cuda::layernorm_backward(x.dtype() == DType::f64, dy.raw_data(), x.raw_data(), mean.raw_data(), rstd.raw_data(),
-                             gamma.raw_data(), grads.dx.raw_data(), grads.dgamma.raw_data(), grads.dbeta.raw_data(), N,
-                             C);
+    launch_cuda("layernorm_backward", x, [&]<cuda::Target D, class T> {
+      cuda::layernorm_backward<D>(dy.cuda_data<T>(), x.cuda_data<T>(), mean.cuda_data<T>(), rstd.cuda_data<T>(),
+                                  gamma.cuda_data<T>(), grads.dx.cuda_data<T>(), grads.dgamma.cuda_data<T>(),
+                                  grads.dbeta.cuda_data<T>(), N, C);
+    });
     return grads;
   }
   return with_float(x, [&]<class T>(T) {
@@ -246,7 +253,9 @@ Tensor gelu_forward(const Tensor& x, GeluKind kind) {
   check_float("gelu", x);
   if (x.is_cuda()) {
     Tensor y(x.shape(), x.dtype(), Device::cuda);
-    cuda::gelu(x.dtype() == DType::f64, x.raw_data(), nullptr, y.raw_data(), x.numel(), kind == GeluKind::erf);
+    launch_cuda("gelu", x, [&]<cuda::Target D, class T> {
+      cuda::gelu_forward<D>(x.cuda_data<T>(), y.cuda_data<T>(), x.numel(), kind == GeluKind::erf);
+    });
     return y;
   }
   return with_float(x, [&]<class T>(T) {
@@ -268,7 +277,9 @@ Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
   check_same_shape("gelu_backward", x, dy, "x", "dy");
   if (x.is_cuda()) {
     Tensor dx(x.shape(), x.dtype(), Device::cuda);
-    cuda::gelu(x.dtype() == DType::f64, x.raw_data(), dy.raw_data(), dx.raw_data(), x.numel(), kind == GeluKind::erf);
+    launch_cuda("gelu_backward", x, [&]<cuda::Target D, class T> {
+      cuda::gelu_backward<D>(x.cuda_data<T>(), dy.cuda_data<T>(), dx.cuda_data<T>(), x.numel(), kind == GeluKind::erf);
+    });
     return dx;
   }
   return with_float(x, [&]<class T>(T) {
@@ -316,8 +327,11 @@ Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
   out_shape.push_back(C);
   if (weight.is_cuda()) {  // one thread per output number (cuda/kernels/embedding.cu)
     Tensor out(out_shape, weight.dtype(), Device::cuda);  // (..., C)
-    cuda::embedding_forward(weight.dtype() == DType::f64, weight.raw_data(), device_ids(ids_in.to(Device::cuda)),
-                            out.raw_data(), ids.numel(), C);
+    Tensor ids_cuda = ids_in.to(Device::cuda);
+    launch_cuda("embedding", weight, [&]<cuda::Target D, class T> {
+      cuda::embedding_forward<D>(weight.cuda_data<T>(), ids_cuda.cuda_data<int32_t>(), out.cuda_data<T>(), ids.numel(),
+                                 C);
+    });
     return out;
   }
   return with_float(weight, [&]<class T>(T) {
@@ -353,8 +367,10 @@ static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_host
   Tensor order_d = from_vector(order, {int64_t(order.size())}).to(Device::cuda);
   Tensor starts_d = from_vector(starts, {int64_t(starts.size())}).to(Device::cuda);
   Tensor rows_d = from_vector(rows, {int64_t(rows.size())}).to(Device::cuda);
-  cuda::embedding_backward(dout.dtype() == DType::f64, dout.raw_data(), device_ids(order_d), device_ids(starts_d),
-                           device_ids(rows_d), dweight.raw_data(), int64_t(rows.size()), C);
+  launch_cuda("embedding_backward", dout, [&]<cuda::Target D, class T> {
+    cuda::embedding_backward<D>(dout.cuda_data<T>(), order_d.cuda_data<int32_t>(), starts_d.cuda_data<int32_t>(),
+                                rows_d.cuda_data<int32_t>(), dweight.cuda_data<T>(), int64_t(rows.size()), C);
+  });
   return dweight;
 }
 
@@ -440,9 +456,11 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int
   int64_t N = logits.size(0), V = logits.size(1);
   if (logits.is_cuda()) {
     Tensor row_loss({N}, DType::f64, Device::cuda), loss({}, logits.dtype(), Device::cuda);
-    cuda::cross_entropy_forward(logits.dtype() == DType::f64, logits.raw_data(),
-                                device_ids(targets_in.to(Device::cuda)), static_cast<double*>(row_loss.raw_data()),
-                                loss.raw_data(), N, V, ignore_index, count);
+    Tensor targets_cuda = targets_in.to(Device::cuda);
+    launch_cuda("cross_entropy", logits, [&]<cuda::Target D, class T> {
+      cuda::cross_entropy_forward<D>(logits.cuda_data<T>(), targets_cuda.cuda_data<int32_t>(),
+                                     row_loss.cuda_data<double>(), loss.cuda_data<T>(), N, V, ignore_index, count);
+    });
     return loss;
   }
   return with_float(logits, [&]<class T>(T) {
@@ -468,10 +486,12 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, do
   int64_t N = logits.size(0), V = logits.size(1);
   if (logits.is_cuda()) {
     Tensor dlogits(logits.shape(), logits.dtype(), Device::cuda);  // (N, V)
+    Tensor targets_cuda = targets_in.to(Device::cuda);
     double scale = count ? dloss / double(count) : 0.0;
-    cuda::cross_entropy_backward(logits.dtype() == DType::f64, logits.raw_data(),
-                                 device_ids(targets_in.to(Device::cuda)), dlogits.raw_data(), N, V, ignore_index,
-                                 scale);
+    launch_cuda("cross_entropy_backward", logits, [&]<cuda::Target D, class T> {
+      cuda::cross_entropy_backward<D>(logits.cuda_data<T>(), targets_cuda.cuda_data<int32_t>(), dlogits.cuda_data<T>(),
+                                      N, V, ignore_index, scale);
+    });
     return dlogits;
   }
   return with_float(logits, [&]<class T>(T) {

@@ -13,7 +13,6 @@
 #include <cmath>
 #include <vector>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -62,8 +61,10 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
   const double beta1 = h.beta1, beta2 = h.beta2, eps = h.eps;
   if (param.is_cuda()) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
-    cuda::adamw(param.dtype() == DType::f64, param.raw_data(), grad.raw_data(), m.raw_data(), v.raw_data(),
-                param.numel(), {decay, beta1, beta2, eps, step_size, bias_correction2_sqrt});
+    launch_cuda(op, param, [&]<cuda::Target D, class T> {
+      cuda::adamw<D>(param.cuda_data<T>(), grad.cuda_data<T>(), m.cuda_data<T>(), v.cuda_data<T>(), param.numel(),
+                     {decay, beta1, beta2, eps, step_size, bias_correction2_sqrt});
+    });
     return;
   }
 
@@ -110,8 +111,10 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
     else check_like_param(op, param, momentum_buffer, "momentum_buffer");
   }
   if (param.is_cuda()) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
-    cuda::sgd(param.dtype() == DType::f64, param.raw_data(), grad.raw_data(),
-              use_momentum ? momentum_buffer.raw_data() : nullptr, param.numel(), lr, momentum, weight_decay, first);
+    launch_cuda(op, param, [&]<cuda::Target D, class T> {
+      cuda::sgd<D>(param.cuda_data<T>(), grad.cuda_data<T>(), use_momentum ? momentum_buffer.cuda_data<T>() : nullptr,
+                   param.numel(), lr, momentum, weight_decay, first);
+    });
     return;
   }
 
@@ -139,7 +142,9 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
 void scale_inplace(Tensor& x, double s) {
   check_float("scale_inplace", x);
   if (x.is_cuda()) {  // x · s in double, rounded once: the mul-by-scalar kernel
-    cuda::unary(cuda::UnaryOp::mul_scalar, x.dtype() == DType::f64, x.raw_data(), x.raw_data(), x.numel(), s);
+    launch_cuda("scale_inplace", x, [&]<cuda::Target D, class T> {
+      cuda::unary<D>(cuda::UnaryOp::mul_scalar, x.cuda_data<T>(), x.cuda_data<T>(), x.numel(), s);
+    });
     return;
   }
   with_float(x, [&]<class T>(T) {
@@ -159,8 +164,9 @@ double sum_of_squares(const Tensor& x) {
   if (x.is_cuda()) {
     int64_t chunks = (x.numel() + cuda::kSumChunk - 1) / cuda::kSumChunk;
     Tensor partial({chunks}, DType::f64, Device::cuda);
-    cuda::sum_of_squares_chunks(x.dtype() == DType::f64, x.raw_data(), static_cast<double*>(partial.raw_data()),
-                                x.numel());
+    launch_cuda("sum_of_squares", x, [&]<cuda::Target D, class T> {
+      cuda::sum_of_squares_chunks<D>(x.cuda_data<T>(), partial.cuda_data<double>(), x.numel());
+    });
     double total = 0;
     for (double s : partial.to_vector<double>()) total += s;
     return total;

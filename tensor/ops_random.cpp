@@ -4,7 +4,6 @@
 #include <cmath>
 #include <numbers>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -59,8 +58,9 @@ Tensor dropout(const Tensor& x, double p, PhiloxState state) {
   if (p == 0) return x.clone();
   if (x.is_cuda()) {
     Tensor y(x.shape(), x.dtype(), Device::cuda);
-    cuda::dropout(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), x.numel(), p, state.seed, state.stream,
-                  state.offset);
+    launch_cuda("dropout", x, [&]<cuda::Target D, class T> {
+      cuda::dropout<D>(x.cuda_data<T>(), y.cuda_data<T>(), x.numel(), p, state.seed, state.stream, state.offset);
+    });
     return y;
   }
   return with_float(x, [&]<class T>(T) {

@@ -68,10 +68,13 @@ class Tensor {
   bool is_cuda() const { return device() == Device::cuda; }
 
   // Typed access to CPU memory. Throws when T does not match the dtype or the tensor is not on
-  // the CPU, so a kernel can never read f32 bytes as f64.
+  // the CPU, so a kernel can never read f32 bytes as f64, nor a CPU loop device memory.
   template <class T> T* data();
   template <class T> const T* data() const;
-  void* raw_data() const;  // untyped pointer, any device (for copies and kernels)
+  // The same for device memory, handed to the kernels of cuda/kernels.h: throws when T does not
+  // match the dtype or the tensor is not on cuda.
+  template <class T> T* cuda_data() const;
+  void* raw_data() const;  // untyped pointer, any device (for byte copies and file I/O)
 
   // A view with a new shape and the same storage. One size may be -1 (inferred).
   Tensor reshape(Shape shape) const;
