@@ -1,7 +1,6 @@
 // tensor/ops_elementwise.cpp — elementwise ops: binary with broadcasting, scalar, unary, and
-// sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows; the
-// binary, scalar and unary ops also on Device::cuda (cuda/kernels.h), the first ops of the CUDA
-// backend.
+// sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows; on
+// Device::cuda one kernel launch each (cuda/kernels/elementwise.cu, unary.cu, reduce.cu).
 #include <cmath>
 
 #include "tensor/dispatch.h"

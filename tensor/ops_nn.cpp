@@ -6,10 +6,10 @@
 //
 // A row is read through an Eigen array map (`row(p, n)`), so `(x - m).exp()` or `.sum()` is
 // one vectorised pass: Eigen evaluates exp and tanh for float in SIMD registers and sums with
-// several accumulators. Measured with `make bench` on (4096, 768), 1 thread, this made GELU,
-// softmax and layernorm several times faster than the scalar std::exp / std::tanh loops they
-// replaced (docs/benchmarks.md has the figures). Softmax, layernorm and GELU also run on
-// Device::cuda (cuda/kernels/softmax.cu, layernorm.cu, gelu.cu).
+// several accumulators. Measured with `make bench` on (4096, 768), 1 thread, GELU, softmax and
+// layernorm run several times faster this way than as scalar std::exp / std::tanh loops
+// (docs/benchmarks.md has the figures). Every op here also runs on Device::cuda
+// (cuda/kernels/softmax.cu, layernorm.cu, gelu.cu, embedding.cu, cross_entropy.cu).
 #include <algorithm>
 #include <cmath>
 #include <numbers>

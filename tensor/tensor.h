@@ -5,8 +5,9 @@
 // same numbers. What it is not: a strided view library. `permute`, `transpose` and `slice`
 // (tensor/ops.h) copy, which keeps every kernel a plain loop over contiguous memory.
 //
-// dtypes: f32 (training), f64 (gradient checks, CPU only), i32 (token ids, labels).
-// devices: cpu now; the cuda slot exists so that ops can dispatch on it (cuda/ fills it in).
+// dtypes: f32 (training), f64 (gradient checks), i32 (token ids, labels), on either device.
+// devices: cpu, and cuda: a GPU, or the host-side simulator standing in for one (cuda/runtime.h
+// says which). An op runs where its inputs are (tensor/dispatch.h).
 //
 // Read next: tensor/ops.h (the op set), base/philox.h (random numbers).
 #pragma once

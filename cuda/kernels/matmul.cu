@@ -2,7 +2,7 @@
 // computes a 16 x 16 tile of C, stepping along K one 16 x 16 tile of A and of B at a time.
 // Compiled by nvcc for the GPU and by g++ for the simulator (see cuda/kernels.h); Eigen's GEMM
 // on the CPU (tensor/ops_matmul.cpp) is the oracle. The first rung of the ladder: correct and
-// clear; faster versions (register blocking, tensor cores) come with the speed issue.
+// clear, not fast (no register blocking, no tensor cores).
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
