@@ -1,5 +1,5 @@
 // cuda/device.cpp — Device::cuda's memory and copies, on the GPU (cuda/gpu.h) or, with the
-// simulator on, in host memory. Host code, in every build. Not the kernels (cuda/*.cu).
+// simulator on, in host memory. Host code, in every build. Not the kernels (cuda/kernels/*.cu).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -1,13 +1,36 @@
-// cuda/kernels.h — what the tensor library calls for Device::cuda data: one function per op
-// family, device pointers in and out, run on the GPU or under the simulator, whichever
-// cuda/runtime.h says is the device (cuda/kernels.cpp routes). Shapes arrive as plain numbers:
-// nothing here knows Tensor. The kernels themselves are in cuda/kernels/*.cu, each file
-// compiled twice, into the namespaces gpu_kernels (nvcc) and sim_kernels (g++ against cuda/sim).
+// cuda/kernels.h — the kernels tensor/ runs on Device::cuda data, each launcher declared once,
+// here, with the shapes it takes. Device pointers and plain sizes in: nothing here knows Tensor.
+//
+// Every launcher is a template over
+//   D  the target that runs it (below): the simulator or the GPU;
+//   T  the scalar type, float or double (fill also takes int32_t; the copies take the element
+//      as a 32- or 64-bit word W instead, as they never read it as a number).
+// A call names the target and lets T follow from the pointers: cuda::gelu_forward<D>(x, y, n,
+// exact). with_target picks D for the device in use. The definitions are in cuda/kernels/*.cu,
+// one file per op family, each compiled once per target, where each launcher is instantiated
+// for that target and float and double.
 #pragma once
 
 #include <cstdint>
 
+#include "cuda/runtime.h"
+
 namespace kiso::cuda {
+
+// The two compilations of cuda/kernels/*.cu: by g++ against the host-side simulator cuda/sim
+// (every build), and by nvcc for the GPU (CUDA builds only).
+enum class Target { sim, gpu };
+
+// Runs launch.template operator()<D>() with D the target that runs Device::cuda work now: the
+// simulator when it is on (cuda/runtime.h), else the GPU. Throws, naming `op`, when there is
+// neither. A CPU-only build has no GPU kernels, so nothing here may name them there.
+template <class Launch> void with_target(const char* op, Launch&& launch) {
+  require_device(op);
+#ifdef KISO_CUDA
+  if (!simulator_on()) return launch.template operator()<Target::gpu>();
+#endif
+  launch.template operator()<Target::sim>();
+}
 
 constexpr int kMaxRank = 8;
 
@@ -24,73 +47,26 @@ struct Broadcast {
   int64_t stride_b[kMaxRank] = {};
 };
 
-// out[i] = a[ia] op b[ib] for the n = Π size output elements; f64 or f32 data.
-void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g);
+// out (n,) with n = Π g.size: out[i] = a[ia] op b[ib], a and b read through g's strides.
+template <Target D, class T> void binary(BinaryOp op, const T* a, const T* b, T* out, int64_t n, const Broadcast& g);
 
 // ---- unary elementwise ops and ops with a scalar (cuda/kernels/unary.cu) ----
 
 // add_scalar and mul_scalar compute in double, then round, as the CPU ops do; pow raises to s.
 enum class UnaryOp { add_scalar, mul_scalar, neg, exp, log, tanh, sqrt, rsqrt, erf, pow };
 
-// out[i] = op(x[i]) (with the scalar s where the op takes one), n elements of f64 or f32.
-void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);
+// x, out: (n,). out[i] = op(x[i]), with the scalar s where the op takes one.
+template <Target D, class T> void unary(UnaryOp op, const T* x, T* out, int64_t n, double s);
 
-// ---- reductions over the last axis (cuda/kernels/reduce.cu) ----
+// ---- reductions (cuda/kernels/reduce.cu) ----
 
-// (rows, cols) -> (rows,): sum (accumulated in double, as on the CPU), max, or argmax (i32, the
-// first index of the maximum). One block per row.
-enum class ReduceOp { sum, max, argmax };
-void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);
+enum class ReduceOp { sum, max };
 
-// ---- matrix multiply (cuda/kernels/matmul.cu) ----
-
-// c[i] = op(a[i]) · op(b[i]) for each of `batch` products, op = transpose when trans_*:
-// a is (M, K) or, transposed, (K, M); b is (K, N) or (N, K); c is (M, N); row-major, f32 or f64.
-void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,
-            bool trans_a, bool trans_b);
-
-// ---- softmax over the last axis (cuda/kernels/softmax.cu) ----
-
-// (rows, cols) row-major. causal: the rows are queries of (tq, cols) score blocks and key j is
-// hidden from query i (= row % tq) when j > i + cols - tq; hidden probabilities are exactly 0.
-void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);
-// dx = y · (dy - Σ_row dy·y), from the saved output y.
-void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);
-
-// ---- GELU (cuda/kernels/gelu.cu) ----
-
-// dy == nullptr: out = gelu(x); otherwise out = dy · gelu'(x). exact: the erf form; otherwise
-// the tanh approximation GPT-1 uses. n elements, f32 or f64.
-void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);
-
-// ---- layer normalisation over the last axis (cuda/kernels/layernorm.cu) ----
-
-// x, y: (N, C); gamma, beta, dgamma, dbeta: (C,); mean, rstd: (N,). f32 or f64.
-void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean, void* rstd,
-                       int64_t N, int64_t C, double eps);
-void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,
-                        const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C);
-
-// ---- moving numbers: fill, strided copies, permute (cuda/kernels/copy.cu) ----
-
-// Element types a copy or fill may see; f32 and i32 are one 32-bit word, f64 two.
-enum class Elem { f32, f64, i32 };
-
-// out[i] = value (converted to `elem`) for i < n.
-void fill(Elem elem, void* out, int64_t n, double value);
-// A 2-D copy in 32-bit words: rows of `width` words, row r read at src + r·src_pitch and
-// written at dst + r·dst_pitch. concat, slice and slice_backward are each such a copy.
-void copy_2d(const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows, int64_t width);
-// out (row-major, `rank` axes of out_size) read from x through in_stride, x's element stride for
-// each output axis; elements of `words` 32-bit words (1 or 2). n = Π out_size.
-struct Permute {
-  int rank = 0;
-  int64_t out_size[kMaxRank] = {};
-  int64_t in_stride[kMaxRank] = {};
-};
-void permute(int words, const void* x, void* out, int64_t n, const Permute& g);
-
-// ---- reductions over broadcast axes (cuda/kernels/reduce.cu) ----
+// x (N, C) -> out (N,): the sum of each row (accumulated in double, as on the CPU) or its
+// maximum. One block per row.
+template <Target D, class T> void reduce_last(ReduceOp op, const T* x, T* out, int64_t N, int64_t C);
+// x (N, C) -> out (N,) i32: the index of the first maximum of each row. One block per row.
+template <Target D, class T> void argmax_last(const T* x, int32_t* out, int64_t N, int64_t C);
 
 // The backward of broadcasting: out (x's shape with size 1 along every axis where `reduced`)
 // [o] = Σ of x over the reduced axes, added in x's order, in T (as the CPU's sum_to).
@@ -99,37 +75,97 @@ struct SumTo {
   int64_t x_size[kMaxRank] = {};
   bool reduced[kMaxRank] = {};
 };
-void sum_to(bool f64, const void* x, void* out, int64_t out_n, const SumTo& g);
+// x: Π g.x_size elements; out: (out_n,).
+template <Target D, class T> void sum_to(const T* x, T* out, int64_t out_n, const SumTo& g);
+
+// ---- matrix multiply (cuda/kernels/matmul.cu) ----
+
+// c[i] = op(a[i]) · op(b[i]) for each of `batch` products, op = transpose when trans_*:
+// a (batch, M, K), or transposed (batch, K, M); b (batch, K, N) or (batch, N, K); c (batch, M, N).
+template <Target D, class T>
+void matmul(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b);
+
+// ---- softmax over the last axis (cuda/kernels/softmax.cu) ----
+
+// x, y: (N, Tk), N rows of scores over Tk keys. causal: the rows are queries of (Tq, Tk) blocks
+// and key j is hidden from query i (= row % Tq) when j > i + Tk - Tq; hidden probabilities are
+// exactly 0.
+template <Target D, class T> void softmax_forward(const T* x, T* y, int64_t N, int64_t Tk, int64_t Tq, bool causal);
+// y, dy, dx: (N, Tk). dx = y · (dy - Σ_row dy·y), from the saved output y.
+template <Target D, class T> void softmax_backward(const T* y, const T* dy, T* dx, int64_t N, int64_t Tk);
+
+// ---- GELU (cuda/kernels/gelu.cu) ----
+
+// x, y: (n,). y = gelu(x); exact: the erf form, otherwise the tanh approximation GPT-1 uses.
+template <Target D, class T> void gelu_forward(const T* x, T* y, int64_t n, bool exact);
+// x, dy, dx: (n,). dx = dy · gelu'(x).
+template <Target D, class T> void gelu_backward(const T* x, const T* dy, T* dx, int64_t n, bool exact);
+
+// ---- layer normalisation over the last axis (cuda/kernels/layernorm.cu) ----
+
+// x, y: (N, C); gamma, beta: (C,); mean, rstd: (N,) written for the backward.
+template <Target D, class T>
+void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t N, int64_t C,
+                       double eps);
+// dy, x, dx: (N, C); mean, rstd: (N,) from the forward; gamma, dgamma, dbeta: (C,).
+template <Target D, class T>
+void layernorm_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* gamma, T* dx, T* dgamma,
+                        T* dbeta, int64_t N, int64_t C);
+
+// ---- moving numbers: fill, strided copies, permute (cuda/kernels/copy.cu) ----
+
+// out: (n,). out[i] = value. T is float, double or int32_t.
+template <Target D, class T> void fill(T* out, int64_t n, T value);
+// A 2-D copy of elements held as words W (uint32_t for f32 and i32, uint64_t for f64): rows of
+// `width` elements, row r read at src + r·src_pitch and written at dst + r·dst_pitch. concat,
+// slice and slice_backward are each such a copy.
+template <Target D, class W>
+void copy_2d(const W* src, int64_t src_pitch, W* dst, int64_t dst_pitch, int64_t rows, int64_t width);
+// out (row-major, `rank` axes of out_size) read from x through in_stride, x's element stride for
+// each output axis. n = Π out_size elements, each a word W as for copy_2d.
+struct Permute {
+  int rank = 0;
+  int64_t out_size[kMaxRank] = {};
+  int64_t in_stride[kMaxRank] = {};
+};
+template <Target D, class W> void permute(const W* x, W* out, int64_t n, const Permute& g);
 
 // ---- embedding and one-hot (cuda/kernels/embedding.cu) ----
 
-// out (N, C) = rows ids[n] of weight (V, C); ids i32 (N,), already checked to lie in [0, V).
-void embedding_forward(bool f64, const void* weight, const int32_t* ids, void* out, int64_t N, int64_t C);
-// dweight (V, C) must be zeros. The positions are given grouped by id (a counting sort the
-// host does): for unique id u = rows[u], positions order[starts[u]] .. order[starts[u+1] - 1],
+// weight (V, C), ids (N,) already checked to lie in [0, V) -> out (N, C) = rows ids[n] of weight.
+template <Target D, class T> void embedding_forward(const T* weight, const int32_t* ids, T* out, int64_t N, int64_t C);
+// dweight (V, C) must be zeros. The positions come grouped by id (a counting sort the host
+// does): for unique id u = rows[u], positions order[starts[u]] .. order[starts[u+1] - 1],
 // increasing. dweight[rows[u]] = Σ dout[position] added in that order: no atomics, so the
-// result is the same every run and equals the CPU's.
-void embedding_backward(bool f64, const void* dout, const int32_t* order, const int32_t* starts, const int32_t* rows,
-                        void* dweight, int64_t unique, int64_t C);
-// out (rows, n) = 1 where column == index[row], else 0; index i32 (rows,).
-void one_hot(bool f64, const int32_t* index, void* out, int64_t rows, int64_t n);
+// result is the same every run and equals the CPU's. dout (N, C); order (N,); rows (unique,);
+// starts (unique + 1,).
+template <Target D, class T>
+void embedding_backward(const T* dout, const int32_t* order, const int32_t* starts, const int32_t* rows, T* dweight,
+                        int64_t unique, int64_t C);
+// index (N,) -> out (N, C): 1 where column == index[row], else 0.
+template <Target D, class T> void one_hot(const int32_t* index, T* out, int64_t N, int64_t C);
 
 // ---- cross-entropy from logits (cuda/kernels/cross_entropy.cu) ----
 
-// logits (N, V), targets i32 (N,); `count` rows have a target != ignore_index (counted and
-// range-checked by the host); row_loss is scratch of N doubles. loss (one T) = Σ_n row loss / count,
+// logits (N, V), targets (N,); `count` rows have a target != ignore_index (counted and
+// range-checked by the host); row_loss (N,) is scratch. loss (one T) = Σ_n row loss / count,
 // 0 when count is 0.
-void cross_entropy_forward(bool f64, const void* logits, const int32_t* targets, double* row_loss, void* loss,
-                           int64_t N, int64_t V, int64_t ignore_index, int64_t count);
-// dlogits (N, V) = dloss/count · (softmax(logits) - onehot(target)), 0 on ignored rows.
-void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets, void* dlogits, int64_t N,
-                            int64_t V, int64_t ignore_index, double scale);
+template <Target D, class T>
+void cross_entropy_forward(const T* logits, const int32_t* targets, double* row_loss, T* loss, int64_t N, int64_t V,
+                           int64_t ignore_index, int64_t count);
+// logits, dlogits: (N, V); targets (N,). dlogits = scale · (softmax(logits) - onehot(target))
+// with scale = dloss / count; 0 on ignored rows.
+template <Target D, class T>
+void cross_entropy_backward(const T* logits, const int32_t* targets, T* dlogits, int64_t N, int64_t V,
+                            int64_t ignore_index, double scale);
 
 // ---- dropout (cuda/kernels/dropout.cu) ----
 
-// y = x · keep / (1 - p), keep_i = uniform(draw offset + i of Philox (seed, stream)) >= p: the
-// CPU's draws (base/philox.h), so the masks are the same on both devices.
-void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t seed, uint64_t stream, uint64_t offset);
+// x, y: (n,). y = x · keep / (1 - p), keep_i = uniform(draw offset + i of Philox (seed, stream))
+// >= p: the CPU's draws (base/philox.h), so the masks are the same on both devices. The
+// backward is the same call on dy.
+template <Target D, class T>
+void dropout(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t stream, uint64_t offset);
 
 // ---- optimizer updates (cuda/kernels/optim.cu) ----
 
@@ -138,53 +174,16 @@ void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t see
 struct AdamWScalars {
   double decay, beta1, beta2, eps, step_size, bias_correction2_sqrt;
 };
-void adamw(bool f64, void* param, const void* grad, void* m, void* v, int64_t n, const AdamWScalars& s);
-// buf == nullptr: no momentum. first: buf is set to the decayed gradient.
-void sgd(bool f64, void* param, const void* grad, void* buf, int64_t n, double lr, double momentum,
-         double weight_decay, bool first);
-// partial[k] = Σ x² over elements [4096 k, 4096 (k+1)), in double, in order: chunks of the
-// CPU's deterministic_sum, so the host adding the partials in order gets the CPU's result.
+// param, grad, m, v: (n,).
+template <Target D, class T> void adamw(T* param, const T* grad, T* m, T* v, int64_t n, const AdamWScalars& s);
+// param, grad, buf: (n,); buf == nullptr: SGD without momentum. first: buf is set to the
+// decayed gradient.
+template <Target D, class T>
+void sgd(T* param, const T* grad, T* buf, int64_t n, double lr, double momentum, double weight_decay, bool first);
+// x (n,) -> partial (⌈n / 4096⌉,): partial[k] = Σ x² over elements [4096 k, 4096 (k+1)), in
+// double, in order: chunks of the CPU's deterministic_sum, so the host adding the partials in
+// order gets the CPU's result.
 constexpr int64_t kSumChunk = 4096;
-void sum_of_squares_chunks(bool f64, const void* x, double* partial, int64_t n);
-
-// The same list, once per target.
-#define KISO_CUDA_KERNEL_DECLARATIONS                                                                                  \
-  void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g);          \
-  void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s);                                     \
-  void reduce_last(ReduceOp op, bool f64, const void* x, void* out, int64_t rows, int64_t cols);                       \
-  void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,         \
-              bool trans_a, bool trans_b);                                                                             \
-  void softmax_forward(bool f64, const void* x, void* y, int64_t rows, int64_t cols, int64_t tq, bool causal);         \
-  void softmax_backward(bool f64, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols);                \
-  void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact);                                \
-  void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean,            \
-                         void* rstd, int64_t N, int64_t C, double eps);                                                \
-  void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,                 \
-                          const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C);               \
-  void fill(Elem elem, void* out, int64_t n, double value);                                                            \
-  void copy_2d(const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows, int64_t width);         \
-  void permute(int words, const void* x, void* out, int64_t n, const Permute& g);                                      \
-  void sum_to(bool f64, const void* x, void* out, int64_t out_n, const SumTo& g);                                      \
-  void embedding_forward(bool f64, const void* weight, const int32_t* ids, void* out, int64_t N, int64_t C);           \
-  void embedding_backward(bool f64, const void* dout, const int32_t* order, const int32_t* starts,                     \
-                          const int32_t* rows, void* dweight, int64_t unique, int64_t C);                              \
-  void one_hot(bool f64, const int32_t* index, void* out, int64_t rows, int64_t n);                                    \
-  void cross_entropy_forward(bool f64, const void* logits, const int32_t* targets, double* row_loss, void* loss,       \
-                             int64_t N, int64_t V, int64_t ignore_index, int64_t count);                               \
-  void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets, void* dlogits, int64_t N,          \
-                              int64_t V, int64_t ignore_index, double scale);                                          \
-  void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t seed, uint64_t stream,                  \
-               uint64_t offset);                                                                                       \
-  void adamw(bool f64, void* param, const void* grad, void* m, void* v, int64_t n, const AdamWScalars& s);             \
-  void sgd(bool f64, void* param, const void* grad, void* buf, int64_t n, double lr, double momentum,                  \
-           double weight_decay, bool first);                                                                           \
-  void sum_of_squares_chunks(bool f64, const void* x, double* partial, int64_t n);
-namespace gpu_kernels {
-KISO_CUDA_KERNEL_DECLARATIONS
-}
-namespace sim_kernels {
-KISO_CUDA_KERNEL_DECLARATIONS
-}
-#undef KISO_CUDA_KERNEL_DECLARATIONS
+template <Target D, class T> void sum_of_squares_chunks(const T* x, double* partial, int64_t n);
 
 }  // namespace kiso::cuda

@@ -9,16 +9,11 @@
 
 #include <cstddef>
 
-// KISO_KERNEL_TARGET names the namespace a kernel file's launchers go in, so that the two
-// compilations of one file (cuda/kernels/*.cu) link side by side: kiso::cuda::gpu_kernels and
-// kiso::cuda::sim_kernels (cuda/kernels.h declares both).
 #ifdef __CUDACC__
 #include <cuda_runtime.h>
 #define KISO_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
-#define KISO_KERNEL_TARGET gpu_kernels
 #else
 #include "cuda/sim/sim.h"
-#define KISO_KERNEL_TARGET sim_kernels
 #endif
 
 namespace kiso::cuda {
@@ -36,6 +31,9 @@ struct LaunchSite {
 [[noreturn]] void launch_failed(const char* kernel, const char* file, int line, const char* cuda_message);
 #endif
 
+// In an unnamed namespace: the nvcc and the g++ compilation each keep their own launch.
+namespace {
+
 template <class... Params, class... Args>
 void launch(const LaunchSite& site, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes,
             Args... args) {
@@ -48,6 +46,7 @@ void launch(const LaunchSite& site, void (*kernel)(Params...), dim3 grid, dim3 b
 #endif
 }
 
+}  // namespace
 }  // namespace kiso::cuda
 
 // The launch every kernel source writes: KISO_LAUNCH(kernel<T>, grid, block, shared_bytes, args...).

@@ -2,8 +2,7 @@
 // `make CUDA=1` builds (host code, compiled by g++ against the CUDA runtime). device_status()
 // launches the trivial kernel of cuda/selftest.cu once to prove the GPU really runs kiso's code:
 // a driver that lists a device can still refuse a kernel built for another architecture.
-//
-// Not here yet: streams and the op kernels (the CUDA backend issue).
+// The op kernels are in cuda/kernels/*.cu; kiso uses one stream, the default.
 #include <cuda_runtime.h>
 
 #include "cuda/allocator.h"

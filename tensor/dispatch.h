@@ -1,16 +1,23 @@
-// tensor/dispatch.h — the checks and the dtype switch every op starts with (internal to
-// tensor/ops_*.cpp; not part of the public API).
+// tensor/dispatch.h — what every op starts with: the checks of its inputs, and the helpers that
+// run its work for a dtype on a device (internal to tensor/ops_*.cpp; not part of the public API).
 //
 // An op body reads:
-//   if (check_float_on_device("exp", x)) { ... one call into cuda/kernels.h ...; return out; }
-//   return with_float(x, [&]<class T>(T) { ... CPU loop on T ... });
-// The device branch is a plain `if`; the CPU checks (check_float, check_cpu) refuse cuda
-// tensors, so no CPU loop can silently read device memory on the host.
+//   check_float("exp", x);                       is the input valid? (on either device)
+//   if (x.is_cuda()) {                            where does it run? a plain if
+//     Tensor out(x.shape(), x.dtype(), Device::cuda);
+//     launch_cuda("exp", x, [&]<cuda::Target D, class T> { cuda::unary<D>(..., x.cuda_data<T>(), ...); });
+//     return out;
+//   }
+//   return with_float(x, [&]<class T>(T) { ... CPU loop over x.data<T>() ... });
+// The checks say what is valid and never where it runs. data<T>() refuses cuda tensors and
+// cuda_data<T>() cpu ones, so no CPU loop reads device memory and no kernel host memory.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
+#include "cuda/kernels.h"
 #include "tensor/tensor.h"
 
 namespace kiso {
@@ -18,63 +25,29 @@ namespace kiso {
 // Below this many elements an OpenMP parallel region costs more than it saves.
 constexpr int64_t kParallelGrain = 1 << 16;
 
-// x must be defined and on the cpu; `what` names the argument in the error.
+// ---- checks: is the input valid ----
+
+// x must be defined and on the cpu (for what only the host reads); `what` names the argument.
 inline void check_cpu(const char* op, const Tensor& x, const char* what = "input") {
   check(x.defined(), op, "{} is an undefined tensor", what);
   check(!x.is_cuda(), op, "{} is on cuda, but this op runs on the cpu only (copy it with .to(Device::cpu))", what);
 }
 
-// x must be a defined cpu tensor of a floating dtype.
+// x must be defined and of a floating dtype, f32 or f64; either device.
 inline void check_float(const char* op, const Tensor& x, const char* what = "input") {
-  check_cpu(op, x, what);
-  check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "{} must be f32 or f64, got {} with shape {}",
-        what, to_string(x.dtype()), shape_str(x.shape()));
-}
-
-// a and b must be float cpu tensors of the same dtype.
-inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
-  check_float(op, a, "first input");
-  check_float(op, b, "second input");
-  check(a.dtype() == b.dtype(), op, "dtypes differ: {} {} and {} {}", to_string(a.dtype()), shape_str(a.shape()),
-        to_string(b.dtype()), shape_str(b.shape()));
-}
-
-// x defined and f32 or f64, on either device (a cpu loop then checks the device through data<T>).
-inline void check_float_dtype(const char* op, const Tensor& x, const char* what = "input") {
   check(x.defined(), op, "{} is an undefined tensor", what);
   check(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, "{} must be f32 or f64, got {} with shape {}", what,
         to_string(x.dtype()), shape_str(x.shape()));
 }
 
-// For an op given a cuda tensor: a and b both defined, both on cuda, float, of one dtype.
-inline void check_cuda_float_pair(const char* op, const Tensor& a, const Tensor& b) {
-  check(a.defined() && b.defined(), op, "{} input is an undefined tensor", a.defined() ? "second" : "first");
-  check(a.is_cuda() && b.is_cuda(), op, "inputs on different devices: {} and {}; expected both on one device",
+// a and b must be float tensors of one dtype on one device.
+inline void check_float_pair(const char* op, const Tensor& a, const Tensor& b) {
+  check_float(op, a, "first input");
+  check_float(op, b, "second input");
+  check(a.device() == b.device(), op, "inputs on different devices: {} and {}; expected both on one device",
         to_string(a.device()), to_string(b.device()));
-  check((a.dtype() == DType::f32 || a.dtype() == DType::f64) && a.dtype() == b.dtype(), op,
-        "inputs must be f32 or f64 and of one dtype, got {} and {}", to_string(a.dtype()), to_string(b.dtype()));
-}
-
-// True when either input is a (defined) cuda tensor: the op takes its cuda path.
-inline bool any_cuda(const Tensor& a, const Tensor& b) {
-  return (a.defined() && a.is_cuda()) || (b.defined() && b.is_cuda());
-}
-
-// The checks of an op that runs on either device: x a float tensor (check_float on the cpu);
-// returns whether x is on cuda, i.e. whether the op takes its cuda path.
-inline bool check_float_on_device(const char* op, const Tensor& x, const char* what = "input") {
-  bool on_cuda = x.defined() && x.is_cuda();
-  if (on_cuda) check_float_dtype(op, x, what);
-  else check_float(op, x, what);
-  return on_cuda;
-}
-
-// The same for two inputs: float, one dtype, one device; returns whether that device is cuda.
-inline bool check_float_pair_on_device(const char* op, const Tensor& a, const Tensor& b) {
-  bool on_cuda = any_cuda(a, b);
-  if (on_cuda) check_cuda_float_pair(op, a, b);
-  else check_float_pair(op, a, b);
-  return on_cuda;
+  check(a.dtype() == b.dtype(), op, "dtypes differ: {} {} and {} {}", to_string(a.dtype()), shape_str(a.shape()),
+        to_string(b.dtype()), shape_str(b.shape()));
 }
 
 // A cuda kernel with one block per row takes at most 2^31 - 1 rows (the grid's x limit).
@@ -99,10 +72,6 @@ inline Tensor ids_on_host(const char* op, const Tensor& ids, const char* what) {
   check(ids.defined(), op, "{} is an undefined tensor", what);
   return ids.to(Device::cpu);
 }
-// The kernel's pointer to an i32 cuda tensor.
-inline const int32_t* device_ids(const Tensor& ids_on_cuda) {
-  return static_cast<const int32_t*>(ids_on_cuda.raw_data());
-}
 
 // Σ term(p[i]) for i < n, accumulated in double and bit-identical for any thread count:
 // pass 1 sums fixed chunks of 4096 elements (a thread always takes whole chunks), pass 2 adds
@@ -123,10 +92,36 @@ template <class T, class F> double deterministic_sum(const T* p, int64_t n, F te
   return total;
 }
 
+// ---- dispatch: run the work for a dtype, on a device ----
+
 // Calls f(T{}) with T = float or double to match x's dtype (checked by check_float first).
 template <class F> decltype(auto) with_float(const Tensor& x, F&& f) {
   if (x.dtype() == DType::f64) return f.template operator()<double>(double{});
   return f.template operator()<float>(float{});
+}
+
+// Runs a kernel of cuda/kernels.h for x's dtype: launch.template operator()<D, T>() with D the
+// target that runs Device::cuda work now (cuda::with_target; `op` names the caller when there
+// is none) and T = float or double to match x (checked by check_float first).
+template <class Launch> void launch_cuda(const char* op, const Tensor& x, Launch&& launch) {
+  cuda::with_target(op, [&]<cuda::Target D> { with_float(x, [&]<class T>(T) { launch.template operator()<D, T>(); }); });
+}
+
+// The same for the copy kernels, which move elements as words without reading them:
+// launch.template operator()<D, W>() with W the unsigned word of x's element size, uint32_t
+// (f32, i32) or uint64_t (f64). Pointers come from cuda_words<W>.
+template <class Launch> void launch_cuda_words(const char* op, const Tensor& x, Launch&& launch) {
+  cuda::with_target(op, [&]<cuda::Target D> {
+    if (dtype_size(x.dtype()) == sizeof(uint64_t)) launch.template operator()<D, uint64_t>();
+    else launch.template operator()<D, uint32_t>();
+  });
+}
+
+// x's device memory as words W, for the copy kernels: W must be as wide as x's elements.
+template <class W> W* cuda_words(const Tensor& x) {
+  check(x.is_cuda() && sizeof(W) == dtype_size(x.dtype()), "cuda_words", "asked for {}-byte words of a {} tensor on {}",
+        sizeof(W), to_string(x.dtype()), to_string(x.device()));
+  return static_cast<W*>(x.raw_data());
 }
 
 }  // namespace kiso

@@ -1,9 +1,10 @@
 // tensor/ops.h — kiso's op set: every computation the model needs, on plain Tensors.
 //
 // What it is: the list of primitives and fused kernels, each a free function that checks its
-// inputs (op name, shapes, dtypes and devices in the error), dispatches on device and dtype,
-// and runs a CPU loop templated on the scalar type (float for training, double for gradient
-// checks). Matrix work goes through Eigen `Map`s over our buffers; OpenMP splits the rest.
+// inputs (op name, shapes, dtypes and devices in the error), then runs where they are: on the
+// cpu a loop templated on the scalar type (float for training, double for gradient checks), on
+// cuda its kernel (cuda/kernels.h), both picked as tensor/dispatch.h shows. Matrix work on the
+// cpu goes through Eigen `Map`s over our buffers; OpenMP splits the rest.
 // What it is not: differentiable. These functions know nothing about gradients; the backward
 // kernels of fused ops are listed here as ordinary ops, and autograd/functions.h wires forward
 // and backward together with the derivative maths.

@@ -1,10 +1,8 @@
 // tensor/ops_elementwise.cpp — elementwise ops: binary with broadcasting, scalar, unary, and
-// sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows; the
-// binary, scalar and unary ops also on Device::cuda (cuda/kernels.h), the first ops of the CUDA
-// backend.
+// sum_to (the reduction that undoes broadcasting). CPU loops, OpenMP over elements or rows; on
+// Device::cuda one kernel launch each (cuda/kernels/elementwise.cu, unary.cu, reduce.cu).
 #include <cmath>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -76,11 +74,10 @@ template <class T, class F> static Tensor binary_loop(const Tensor& a, const Ten
   return out;
 }
 
-// The same on Device::cuda: both inputs there, one kernel launch (cuda/kernels/elementwise.cu)
-// reading each input through its broadcast strides.
-static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b) {
-  check_cuda_float_pair(op, a, b);
-  Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
+// The same on Device::cuda: one kernel launch (cuda/kernels/elementwise.cu) reading each input
+// through its broadcast strides.
+static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b,
+                          const Shape& out_shape) {
   check(out_shape.size() <= size_t(cuda::kMaxRank), op, "the cuda kernel takes at most {} axes, got shape {}",
         cuda::kMaxRank, shape_str(out_shape));
   Tensor out(out_shape, a.dtype(), Device::cuda);
@@ -89,15 +86,17 @@ static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, 
   std::vector<int64_t> sa = broadcast_strides(a.shape(), out_shape), sb = broadcast_strides(b.shape(), out_shape);
   for (size_t axis = 0; axis < out_shape.size(); ++axis)
     g.size[axis] = out_shape[axis], g.stride_a[axis] = sa[axis], g.stride_b[axis] = sb[axis];
-  cuda::binary(code, a.dtype() == DType::f64, a.raw_data(), b.raw_data(), out.raw_data(), out.numel(), g);
+  launch_cuda(op, a, [&]<cuda::Target D, class T> {
+    cuda::binary<D>(code, a.cuda_data<T>(), b.cuda_data<T>(), out.cuda_data<T>(), out.numel(), g);
+  });
   return out;
 }
 
 template <class F>
 static Tensor binary(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b, F f) {
-  if (any_cuda(a, b)) return binary_cuda(op, code, a, b);
   check_float_pair(op, a, b);
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
+  if (a.is_cuda()) return binary_cuda(op, code, a, b, out_shape);
   return with_float(a, [&]<class T>(T) { return binary_loop<T>(a, b, out_shape, f); });
 }
 
@@ -117,17 +116,18 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 // The same on Device::cuda: one kernel launch (cuda/kernels/unary.cu).
 static Tensor unary_cuda(const char* op, cuda::UnaryOp code, const Tensor& x, double s) {
-  check_float_dtype(op, x);
   Tensor out(x.shape(), x.dtype(), Device::cuda);
-  cuda::unary(code, x.dtype() == DType::f64, x.raw_data(), out.raw_data(), x.numel(), s);
+  launch_cuda(op, x, [&]<cuda::Target D, class T> {
+    cuda::unary<D>(code, x.cuda_data<T>(), out.cuda_data<T>(), x.numel(), s);
+  });
   return out;
 }
 
 // out = f(x) elementwise; f receives the value as T. On cuda, the kernel's case `code` (with
 // the scalar s) computes the same expression.
 template <class F> static Tensor unary(const char* op, cuda::UnaryOp code, const Tensor& x, F f, double s = 0) {
-  if (x.defined() && x.is_cuda()) return unary_cuda(op, code, x, s);
   check_float(op, x);
+  if (x.is_cuda()) return unary_cuda(op, code, x, s);
   return with_float(x, [&]<class T>(T) {
     Tensor out(x.shape(), x.dtype());
     const T* px = x.data<T>();
@@ -173,16 +173,18 @@ static Tensor sum_to_cuda(const Tensor& x, const Shape& shape) {
     g.x_size[axis] = xs[axis];
     g.reduced[axis] = axis < lead || (shape[axis - lead] == 1 && xs[axis] != 1);
   }
-  cuda::sum_to(x.dtype() == DType::f64, x.raw_data(), out.raw_data(), out.numel(), g);
+  launch_cuda("sum_to", x, [&]<cuda::Target D, class T> {
+    cuda::sum_to<D>(x.cuda_data<T>(), out.cuda_data<T>(), out.numel(), g);
+  });
   return out;
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
-  bool on_cuda = check_float_on_device("sum_to", x);
+  check_float("sum_to", x);
   check(broadcast_shapes(shape, x.shape(), "sum_to") == x.shape(), "sum_to",
         "shape {} does not broadcast to the input's shape {}", shape_str(shape), shape_str(x.shape()));
   if (shape == x.shape()) return x;
-  if (on_cuda) return sum_to_cuda(x, shape);
+  if (x.is_cuda()) return sum_to_cuda(x, shape);
   return with_float(x, [&]<class T>(T) {
     Tensor out = zeros(shape, x.dtype());
     const T* px = x.data<T>();
@@ -203,14 +205,15 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 }
 
 void add_inplace(Tensor& dst, const Tensor& src) {
-  bool on_cuda = check_float_pair_on_device("add_inplace", dst, src);
+  check_float_pair("add_inplace", dst, src);
   check_same_shape("add_inplace", dst, src, "destination", "source");
-  if (on_cuda) {  // the binary add kernel with out = dst: each thread reads, then writes, its own element
+  if (dst.is_cuda()) {  // the binary add kernel with out = dst: each thread reads, then writes, its own element
     cuda::Broadcast g;
     g.rank = 1;
     g.size[0] = dst.numel(), g.stride_a[0] = 1, g.stride_b[0] = 1;
-    cuda::binary(BinaryOp::add, dst.dtype() == DType::f64, dst.raw_data(), src.raw_data(), dst.raw_data(), dst.numel(),
-                 g);
+    launch_cuda("add_inplace", dst, [&]<cuda::Target D, class T> {
+      cuda::binary<D>(BinaryOp::add, dst.cuda_data<T>(), src.cuda_data<T>(), dst.cuda_data<T>(), dst.numel(), g);
+    });
     return;
   }
   with_float(dst, [&]<class T>(T) {

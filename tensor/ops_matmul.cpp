@@ -8,7 +8,6 @@
 // small products is instead split over the batch. On Device::cuda: the tiled kernel of
 // cuda/kernels/matmul.cu.
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
@@ -48,7 +47,7 @@ static void gemm(const T* a, const T* b, T* c, int64_t M, int64_t K, int64_t N, 
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  bool on_cuda = check_float_pair_on_device("matmul", a, b);
+  check_float_pair("matmul", a, b);
   check(a.dim() >= 2 && b.dim() >= 2, "matmul", "both inputs need at least 2 axes, got a {} and b {}",
         shape_str(a.shape()), shape_str(b.shape()));
   check(a.dim() == b.dim() && std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin()), "matmul",
@@ -65,11 +64,13 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   out_shape.push_back(N);
   int64_t batch = numel_of(out_shape) / std::max<int64_t>(1, M * N);
   if (M * N == 0 || K == 0) return zeros(out_shape, a.dtype(), a.device());
-  if (on_cuda) {
+  if (a.is_cuda()) {
     check(batch <= 65535 && (M + 15) / 16 <= 65535, "matmul", "{} products of {} rows; the cuda kernel takes at most "
           "65535 products and 65535 tiles of 16 rows", batch, M);
     Tensor out(out_shape, a.dtype(), Device::cuda);
-    cuda::matmul(a.dtype() == DType::f64, a.raw_data(), b.raw_data(), out.raw_data(), batch, M, N, K, trans_a, trans_b);
+    launch_cuda("matmul", a, [&]<cuda::Target D, class T> {
+      cuda::matmul<D>(a.cuda_data<T>(), b.cuda_data<T>(), out.cuda_data<T>(), batch, M, N, K, trans_a, trans_b);
+    });
     return out;
   }
 

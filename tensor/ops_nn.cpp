@@ -6,15 +6,14 @@
 //
 // A row is read through an Eigen array map (`row(p, n)`), so `(x - m).exp()` or `.sum()` is
 // one vectorised pass: Eigen evaluates exp and tanh for float in SIMD registers and sums with
-// several accumulators. Measured with `make bench` on (4096, 768), 1 thread, this made GELU,
-// softmax and layernorm several times faster than the scalar std::exp / std::tanh loops they
-// replaced (docs/benchmarks.md has the figures). Softmax, layernorm and GELU also run on
-// Device::cuda (cuda/kernels/softmax.cu, layernorm.cu, gelu.cu).
+// several accumulators. Measured with `make bench` on (4096, 768), 1 thread, GELU, softmax and
+// layernorm run several times faster this way than as scalar std::exp / std::tanh loops
+// (docs/benchmarks.md has the figures). Every op here also runs on Device::cuda
+// (cuda/kernels/softmax.cu, layernorm.cu, gelu.cu, embedding.cu, cross_entropy.cu).
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
@@ -38,7 +37,7 @@ template <class T> static ConstRow<T> row(const T* p, int64_t n) { return ConstR
 // ---------------------------------------------------------------------------------------------
 
 Tensor softmax_forward(const Tensor& x, bool causal) {
-  bool on_cuda = check_float_on_device("softmax", x);
+  check_float("softmax", x);
   check(x.dim() >= 1 && x.size(-1) > 0, "softmax", "expected a non-empty last axis, got shape {}", shape_str(x.shape()));
   int64_t Tk = x.size(-1);
   // Tq is read only after the rank check, so a 1-d input gets this op's message, not size()'s.
@@ -49,10 +48,12 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
     Tq = x.size(-2);
   }
   int64_t rows = x.numel() / Tk;
-  if (on_cuda) {
+  if (x.is_cuda()) {
     check_cuda_rows("softmax", rows);
     Tensor y(x.shape(), x.dtype(), Device::cuda);
-    cuda::softmax_forward(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), rows, Tk, Tq, causal);
+    launch_cuda("softmax", x, [&]<cuda::Target D, class T> {
+      cuda::softmax_forward<D>(x.cuda_data<T>(), y.cuda_data<T>(), rows, Tk, Tq, causal);
+    });
     return y;
   }
   return with_float(x, [&]<class T>(T) {
@@ -79,14 +80,16 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
-  bool on_cuda = check_float_pair_on_device("softmax_backward", y, dy);
+  check_float_pair("softmax_backward", y, dy);
   check_same_shape("softmax_backward", y, dy, "y", "dy");
   int64_t cols = y.dim() == 0 ? 1 : y.size(-1);
   int64_t rows = cols == 0 ? 0 : y.numel() / cols;
-  if (on_cuda) {
+  if (y.is_cuda()) {
     check_cuda_rows("softmax_backward", rows);
     Tensor dx(y.shape(), y.dtype(), Device::cuda);
-    cuda::softmax_backward(y.dtype() == DType::f64, y.raw_data(), dy.raw_data(), dx.raw_data(), rows, cols);
+    launch_cuda("softmax_backward", y, [&]<cuda::Target D, class T> {
+      cuda::softmax_backward<D>(y.cuda_data<T>(), dy.cuda_data<T>(), dx.cuda_data<T>(), rows, cols);
+    });
     return dx;
   }
   return with_float(y, [&]<class T>(T) {
@@ -113,17 +116,17 @@ Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
 //           dx = rstd * (g - mean_C(g) - xhat * mean_C(g * xhat))
 // ---------------------------------------------------------------------------------------------
 
-// On either device: x, gamma and beta all on x's device (cuda or cpu), of one float dtype.
+// x, gamma and beta all float, of one dtype, on one device.
 static void check_layernorm_params(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta) {
-  check_float_on_device(op, x, "x");
+  check_float(op, x, "x");
   check(x.dim() >= 1 && x.size(-1) > 0, op, "x needs a non-empty last axis, got shape {}", shape_str(x.shape()));
   Shape c{x.size(-1)};
   check(gamma.defined() && gamma.shape() == c, op, "gamma must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), gamma.defined() ? shape_str(gamma.shape()) : "undefined");
   check(beta.defined() && beta.shape() == c, op, "beta must have shape {} to match x {}, got {}", shape_str(c),
         shape_str(x.shape()), beta.defined() ? shape_str(beta.shape()) : "undefined");
-  check_float_pair_on_device(op, x, gamma);
-  check_float_pair_on_device(op, x, beta);
+  check_float_pair(op, x, gamma);
+  check_float_pair(op, x, beta);
 }
 
 LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
@@ -136,8 +139,10 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
     check_cuda_rows("layernorm", N);
     LayerNormOutput out{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor(stat_shape, x.dtype(), Device::cuda),
                         Tensor(stat_shape, x.dtype(), Device::cuda)};
-    cuda::layernorm_forward(x.dtype() == DType::f64, x.raw_data(), gamma.raw_data(), beta.raw_data(), out.y.raw_data(),
-                            out.mean.raw_data(), out.rstd.raw_data(), N, C, eps);
+    launch_cuda("layernorm", x, [&]<cuda::Target D, class T> {
+      cuda::layernorm_forward<D>(x.cuda_data<T>(), gamma.cuda_data<T>(), beta.cuda_data<T>(), out.y.cuda_data<T>(),
+                                 out.mean.cuda_data<T>(), out.rstd.cuda_data<T>(), N, C, eps);
+    });
     return out;
   }
   return with_float(x, [&]<class T>(T) {
@@ -167,20 +172,22 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                   const Tensor& gamma) {
   check_layernorm_params("layernorm_backward", x, gamma, gamma);
-  check_float_pair_on_device("layernorm_backward", x, dy);
+  check_float_pair("layernorm_backward", x, dy);
   check_same_shape("layernorm_backward", dy, x, "dy", "x");
   int64_t C = x.size(-1), N = x.numel() / C;
-  check_float_pair_on_device("layernorm_backward", x, mean);
-  check_float_pair_on_device("layernorm_backward", x, rstd);
+  check_float_pair("layernorm_backward", x, mean);
+  check_float_pair("layernorm_backward", x, rstd);
   check(mean.numel() == N && rstd.numel() == N, "layernorm_backward",
         "mean and rstd need one value per row ({} rows), got {} and {}", N, mean.numel(), rstd.numel());
   if (x.is_cuda()) {
     check_cuda_rows("layernorm_backward", N);
     LayerNormGrads grads{Tensor(x.shape(), x.dtype(), Device::cuda), Tensor({C}, x.dtype(), Device::cuda),
                          Tensor({C}, x.dtype(), Device::cuda)};
-    cuda::layernorm_backward(x.dtype() == DType::f64, dy.raw_data(), x.raw_data(), mean.raw_data(), rstd.raw_data(),
-                             gamma.raw_data(), grads.dx.raw_data(), grads.dgamma.raw_data(), grads.dbeta.raw_data(), N,
-                             C);
+    launch_cuda("layernorm_backward", x, [&]<cuda::Target D, class T> {
+      cuda::layernorm_backward<D>(dy.cuda_data<T>(), x.cuda_data<T>(), mean.cuda_data<T>(), rstd.cuda_data<T>(),
+                                  gamma.cuda_data<T>(), grads.dx.cuda_data<T>(), grads.dgamma.cuda_data<T>(),
+                                  grads.dbeta.cuda_data<T>(), N, C);
+    });
     return grads;
   }
   return with_float(x, [&]<class T>(T) {
@@ -243,9 +250,12 @@ constexpr double kGeluCubic = 0.044715;
 const double kSqrt2OverPi = std::sqrt(2.0 / std::numbers::pi);
 
 Tensor gelu_forward(const Tensor& x, GeluKind kind) {
-  if (check_float_on_device("gelu", x)) {
+  check_float("gelu", x);
+  if (x.is_cuda()) {
     Tensor y(x.shape(), x.dtype(), Device::cuda);
-    cuda::gelu(x.dtype() == DType::f64, x.raw_data(), nullptr, y.raw_data(), x.numel(), kind == GeluKind::erf);
+    launch_cuda("gelu", x, [&]<cuda::Target D, class T> {
+      cuda::gelu_forward<D>(x.cuda_data<T>(), y.cuda_data<T>(), x.numel(), kind == GeluKind::erf);
+    });
     return y;
   }
   return with_float(x, [&]<class T>(T) {
@@ -263,11 +273,13 @@ Tensor gelu_forward(const Tensor& x, GeluKind kind) {
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
-  bool on_cuda = check_float_pair_on_device("gelu_backward", x, dy);
+  check_float_pair("gelu_backward", x, dy);
   check_same_shape("gelu_backward", x, dy, "x", "dy");
-  if (on_cuda) {
+  if (x.is_cuda()) {
     Tensor dx(x.shape(), x.dtype(), Device::cuda);
-    cuda::gelu(x.dtype() == DType::f64, x.raw_data(), dy.raw_data(), dx.raw_data(), x.numel(), kind == GeluKind::erf);
+    launch_cuda("gelu_backward", x, [&]<cuda::Target D, class T> {
+      cuda::gelu_backward<D>(x.cuda_data<T>(), dy.cuda_data<T>(), dx.cuda_data<T>(), x.numel(), kind == GeluKind::erf);
+    });
     return dx;
   }
   return with_float(x, [&]<class T>(T) {
@@ -305,18 +317,21 @@ static void check_ids_in_range(const char* op, const Tensor& ids, int64_t V) {
 
 // On cuda the weight decides, and the ids may come from either device (dispatch.h).
 Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
-  bool on_cuda = check_float_on_device("embedding", weight, "weight");
-  Tensor ids = on_cuda ? ids_on_host("embedding", ids_in, "ids") : ids_in;
+  check_float("embedding", weight, "weight");
+  Tensor ids = weight.is_cuda() ? ids_on_host("embedding", ids_in, "ids") : ids_in;
   check_ids("embedding", ids, "ids");
   check(weight.dim() == 2, "embedding", "weight must be (V, C), got shape {}", shape_str(weight.shape()));
   int64_t V = weight.size(0), C = weight.size(1);
   check_ids_in_range("embedding", ids, V);
   Shape out_shape = ids.shape();
   out_shape.push_back(C);
-  if (on_cuda) {  // one thread per output number (cuda/kernels/embedding.cu)
+  if (weight.is_cuda()) {  // one thread per output number (cuda/kernels/embedding.cu)
     Tensor out(out_shape, weight.dtype(), Device::cuda);  // (..., C)
-    cuda::embedding_forward(weight.dtype() == DType::f64, weight.raw_data(), device_ids(ids_in.to(Device::cuda)),
-                            out.raw_data(), ids.numel(), C);
+    Tensor ids_cuda = ids_in.to(Device::cuda);
+    launch_cuda("embedding", weight, [&]<cuda::Target D, class T> {
+      cuda::embedding_forward<D>(weight.cuda_data<T>(), ids_cuda.cuda_data<int32_t>(), out.cuda_data<T>(), ids.numel(),
+                                 C);
+    });
     return out;
   }
   return with_float(weight, [&]<class T>(T) {
@@ -352,21 +367,23 @@ static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_host
   Tensor order_d = from_vector(order, {int64_t(order.size())}).to(Device::cuda);
   Tensor starts_d = from_vector(starts, {int64_t(starts.size())}).to(Device::cuda);
   Tensor rows_d = from_vector(rows, {int64_t(rows.size())}).to(Device::cuda);
-  cuda::embedding_backward(dout.dtype() == DType::f64, dout.raw_data(), device_ids(order_d), device_ids(starts_d),
-                           device_ids(rows_d), dweight.raw_data(), int64_t(rows.size()), C);
+  launch_cuda("embedding_backward", dout, [&]<cuda::Target D, class T> {
+    cuda::embedding_backward<D>(dout.cuda_data<T>(), order_d.cuda_data<int32_t>(), starts_d.cuda_data<int32_t>(),
+                                rows_d.cuda_data<int32_t>(), dweight.cuda_data<T>(), int64_t(rows.size()), C);
+  });
   return dweight;
 }
 
 Tensor embedding_backward(const Tensor& dout, const Tensor& ids_in, int64_t vocab_size) {
-  bool on_cuda = check_float_on_device("embedding_backward", dout, "dout");
-  Tensor ids = on_cuda ? ids_on_host("embedding_backward", ids_in, "ids") : ids_in;
+  check_float("embedding_backward", dout, "dout");
+  Tensor ids = dout.is_cuda() ? ids_on_host("embedding_backward", ids_in, "ids") : ids_in;
   check_ids("embedding_backward", ids, "ids");
   check(dout.dim() == ids.dim() + 1 && std::equal(ids.shape().begin(), ids.shape().end(), dout.shape().begin()),
         "embedding_backward", "dout must be ids' shape plus C: ids {}, dout {}", shape_str(ids.shape()),
         shape_str(dout.shape()));
   check(vocab_size > 0, "embedding_backward", "vocab_size must be positive, got {}", vocab_size);
   check_ids_in_range("embedding_backward", ids, vocab_size);
-  if (on_cuda) return embedding_backward_cuda(dout, ids, vocab_size);
+  if (dout.is_cuda()) return embedding_backward_cuda(dout, ids, vocab_size);
   int64_t C = dout.size(-1);
   return with_float(dout, [&]<class T>(T) {
     Tensor dweight = zeros({vocab_size, C}, dout.dtype());  // (V, C)
@@ -433,15 +450,17 @@ template <class T> static LogSumExp<T> logsumexp(const T* x, int64_t V) {
 // On cuda (cuda/kernels/cross_entropy.cu) the targets may come from either device: the host
 // copy is checked and counted, the device copy read by the kernel.
 Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int64_t ignore_index) {
-  bool on_cuda = check_float_on_device("cross_entropy", logits, "logits");
-  Tensor targets = on_cuda ? ids_on_host("cross_entropy", targets_in, "targets") : targets_in;
+  check_float("cross_entropy", logits, "logits");
+  Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy", logits, targets, ignore_index);
   int64_t N = logits.size(0), V = logits.size(1);
-  if (on_cuda) {
+  if (logits.is_cuda()) {
     Tensor row_loss({N}, DType::f64, Device::cuda), loss({}, logits.dtype(), Device::cuda);
-    cuda::cross_entropy_forward(logits.dtype() == DType::f64, logits.raw_data(),
-                                device_ids(targets_in.to(Device::cuda)), static_cast<double*>(row_loss.raw_data()),
-                                loss.raw_data(), N, V, ignore_index, count);
+    Tensor targets_cuda = targets_in.to(Device::cuda);
+    launch_cuda("cross_entropy", logits, [&]<cuda::Target D, class T> {
+      cuda::cross_entropy_forward<D>(logits.cuda_data<T>(), targets_cuda.cuda_data<int32_t>(),
+                                     row_loss.cuda_data<double>(), loss.cuda_data<T>(), N, V, ignore_index, count);
+    });
     return loss;
   }
   return with_float(logits, [&]<class T>(T) {
@@ -461,16 +480,18 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int
 }
 
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, double dloss, int64_t ignore_index) {
-  bool on_cuda = check_float_on_device("cross_entropy_backward", logits, "logits");
-  Tensor targets = on_cuda ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
+  check_float("cross_entropy_backward", logits, "logits");
+  Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy_backward", logits, targets, ignore_index);
   int64_t N = logits.size(0), V = logits.size(1);
-  if (on_cuda) {
+  if (logits.is_cuda()) {
     Tensor dlogits(logits.shape(), logits.dtype(), Device::cuda);  // (N, V)
+    Tensor targets_cuda = targets_in.to(Device::cuda);
     double scale = count ? dloss / double(count) : 0.0;
-    cuda::cross_entropy_backward(logits.dtype() == DType::f64, logits.raw_data(),
-                                 device_ids(targets_in.to(Device::cuda)), dlogits.raw_data(), N, V, ignore_index,
-                                 scale);
+    launch_cuda("cross_entropy_backward", logits, [&]<cuda::Target D, class T> {
+      cuda::cross_entropy_backward<D>(logits.cuda_data<T>(), targets_cuda.cuda_data<int32_t>(), dlogits.cuda_data<T>(),
+                                      N, V, ignore_index, scale);
+    });
     return dlogits;
   }
   return with_float(logits, [&]<class T>(T) {

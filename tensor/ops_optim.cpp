@@ -13,16 +13,15 @@
 #include <cmath>
 #include <vector>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace kiso {
 
-// t must be a float cpu tensor with param's dtype and shape (the state and gradient tensors
+// t must be a float tensor with param's dtype, device and shape (the state and gradient tensors
 // of one parameter all look like the parameter).
 static void check_like_param(const char* op, const Tensor& param, const Tensor& t, const char* what) {
-  check_float_on_device(op, t, what);
+  check_float(op, t, what);
   check(t.dtype() == param.dtype(), op, "{} is {} {} but param is {} {}; expected the same dtype", what,
         to_string(t.dtype()), shape_str(t.shape()), to_string(param.dtype()), shape_str(param.shape()));
   check(t.device() == param.device(), op, "{} is on {} but param is on {}; expected one device", what,
@@ -43,7 +42,7 @@ static void check_like_param(const char* op, const Tensor& param, const Tensor& 
 // from before the Adam step (PyTorch's order). Nothing is saved: m and v are the state.
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWHyper& h) {
   const char* op = "adamw_update";
-  bool on_cuda = check_float_on_device(op, param, "param");
+  check_float(op, param, "param");
   check_like_param(op, param, grad, "grad");
   check_like_param(op, param, m, "m");
   check_like_param(op, param, v, "v");
@@ -61,9 +60,11 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
   const double step_size = h.lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
   const double beta1 = h.beta1, beta2 = h.beta2, eps = h.eps;
-  if (on_cuda) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
-    cuda::adamw(param.dtype() == DType::f64, param.raw_data(), grad.raw_data(), m.raw_data(), v.raw_data(),
-                param.numel(), {decay, beta1, beta2, eps, step_size, bias_correction2_sqrt});
+  if (param.is_cuda()) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
+    launch_cuda(op, param, [&]<cuda::Target D, class T> {
+      cuda::adamw<D>(param.cuda_data<T>(), grad.cuda_data<T>(), m.cuda_data<T>(), v.cuda_data<T>(), param.numel(),
+                     {decay, beta1, beta2, eps, step_size, bias_correction2_sqrt});
+    });
     return;
   }
 
@@ -97,7 +98,7 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double lr, double momentum,
                 double weight_decay) {
   const char* op = "sgd_update";
-  bool on_cuda = check_float_on_device(op, param, "param");
+  check_float(op, param, "param");
   check_like_param(op, param, grad, "grad");
   check(lr >= 0 && momentum >= 0 && weight_decay >= 0, op,
         "lr, momentum and weight_decay must be >= 0, got lr={} momentum={} weight_decay={}", lr, momentum,
@@ -109,9 +110,11 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
     if (first) momentum_buffer = Tensor(param.shape(), param.dtype(), param.device());  // filled with g below
     else check_like_param(op, param, momentum_buffer, "momentum_buffer");
   }
-  if (on_cuda) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
-    cuda::sgd(param.dtype() == DType::f64, param.raw_data(), grad.raw_data(),
-              use_momentum ? momentum_buffer.raw_data() : nullptr, param.numel(), lr, momentum, weight_decay, first);
+  if (param.is_cuda()) {  // the loop below, one thread per element (cuda/kernels/optim.cu)
+    launch_cuda(op, param, [&]<cuda::Target D, class T> {
+      cuda::sgd<D>(param.cuda_data<T>(), grad.cuda_data<T>(), use_momentum ? momentum_buffer.cuda_data<T>() : nullptr,
+                   param.numel(), lr, momentum, weight_decay, first);
+    });
     return;
   }
 
@@ -137,8 +140,11 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
 // ---- helpers of gradient clipping ----
 
 void scale_inplace(Tensor& x, double s) {
-  if (check_float_on_device("scale_inplace", x)) {  // x · s in double, rounded once: the mul-by-scalar kernel
-    cuda::unary(cuda::UnaryOp::mul_scalar, x.dtype() == DType::f64, x.raw_data(), x.raw_data(), x.numel(), s);
+  check_float("scale_inplace", x);
+  if (x.is_cuda()) {  // x · s in double, rounded once: the mul-by-scalar kernel
+    launch_cuda("scale_inplace", x, [&]<cuda::Target D, class T> {
+      cuda::unary<D>(cuda::UnaryOp::mul_scalar, x.cuda_data<T>(), x.cuda_data<T>(), x.numel(), s);
+    });
     return;
   }
   with_float(x, [&]<class T>(T) {
@@ -154,11 +160,13 @@ void scale_inplace(Tensor& x, double s) {
 // additions in the same order, so both devices give the same double.
 static_assert(cuda::kSumChunk == kDeterministicChunk, "the cuda chunks must be deterministic_sum's");
 double sum_of_squares(const Tensor& x) {
-  if (check_float_on_device("sum_of_squares", x)) {
+  check_float("sum_of_squares", x);
+  if (x.is_cuda()) {
     int64_t chunks = (x.numel() + cuda::kSumChunk - 1) / cuda::kSumChunk;
     Tensor partial({chunks}, DType::f64, Device::cuda);
-    cuda::sum_of_squares_chunks(x.dtype() == DType::f64, x.raw_data(), static_cast<double*>(partial.raw_data()),
-                                x.numel());
+    launch_cuda("sum_of_squares", x, [&]<cuda::Target D, class T> {
+      cuda::sum_of_squares_chunks<D>(x.cuda_data<T>(), partial.cuda_data<double>(), x.numel());
+    });
     double total = 0;
     for (double s : partial.to_vector<double>()) total += s;
     return total;

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <numbers>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -54,13 +53,14 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
 // backward: dx = dy * keep / (1 - p)  — the same function of dy with the same state
 // On cuda one thread per element draws the same numbers (cuda/kernels/dropout.cu).
 Tensor dropout(const Tensor& x, double p, PhiloxState state) {
-  bool on_cuda = check_float_on_device("dropout", x);
+  check_float("dropout", x);
   check(p >= 0 && p < 1, "dropout", "p must be in [0, 1), got {}", p);
   if (p == 0) return x.clone();
-  if (on_cuda) {
+  if (x.is_cuda()) {
     Tensor y(x.shape(), x.dtype(), Device::cuda);
-    cuda::dropout(x.dtype() == DType::f64, x.raw_data(), y.raw_data(), x.numel(), p, state.seed, state.stream,
-                  state.offset);
+    launch_cuda("dropout", x, [&]<cuda::Target D, class T> {
+      cuda::dropout<D>(x.cuda_data<T>(), y.cuda_data<T>(), x.numel(), p, state.seed, state.stream, state.offset);
+    });
     return y;
   }
   return with_float(x, [&]<class T>(T) {

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -16,7 +15,8 @@ namespace kiso {
 // ---- over the whole tensor ----
 
 Tensor sum(const Tensor& x) {
-  if (check_float_on_device("sum", x)) {
+  check_float("sum", x);
+  if (x.is_cuda()) {
     if (x.numel() == 0) return zeros({}, x.dtype(), Device::cuda);
     return sum_last(x.reshape({x.numel()})).reshape({});
   }
@@ -27,13 +27,13 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x) {
-  check_float_dtype("mean", x);
+  check_float("mean", x);
   check(x.numel() > 0, "mean", "the input is empty (shape {})", shape_str(x.shape()));
   return mul(sum(x), 1.0 / double(x.numel()));
 }
 
 Tensor max(const Tensor& x) {
-  check_float_dtype("max", x);
+  check_float("max", x);
   check(x.numel() > 0, "max", "the input is empty (shape {})", shape_str(x.shape()));
   return max_last(x.reshape({x.numel()})).reshape({});
 }
@@ -42,7 +42,7 @@ Tensor max(const Tensor& x) {
 
 // Checks x and returns (rows, N) for the last-axis loops.
 static std::pair<int64_t, int64_t> rows_cols(const char* op, const Tensor& x) {
-  check_float_dtype(op, x);
+  check_float(op, x);
   check(x.dim() >= 1, op, "expected at least one axis, got a 0-d tensor");
   int64_t cols = x.size(-1);
   check(cols > 0, op, "the last axis is empty (shape {})", shape_str(x.shape()));
@@ -55,11 +55,13 @@ static Shape keep_last_as_one(const Shape& s) {
   return out;
 }
 
-// The last-axis reductions on Device::cuda: one block per row.
+// sum_last and max_last on Device::cuda: one block per row.
 static Tensor reduce_last_cuda(const char* op, cuda::ReduceOp code, const Tensor& x, int64_t rows, int64_t cols) {
   check_cuda_rows(op, rows);
-  Tensor out(keep_last_as_one(x.shape()), code == cuda::ReduceOp::argmax ? DType::i32 : x.dtype(), Device::cuda);
-  cuda::reduce_last(code, x.dtype() == DType::f64, x.raw_data(), out.raw_data(), rows, cols);
+  Tensor out(keep_last_as_one(x.shape()), x.dtype(), Device::cuda);
+  launch_cuda(op, x, [&]<cuda::Target D, class T> {
+    cuda::reduce_last<D>(code, x.cuda_data<T>(), out.cuda_data<T>(), rows, cols);
+  });
   return out;
 }
 
@@ -100,7 +102,14 @@ Tensor max_last(const Tensor& x) {
 
 Tensor argmax_last(const Tensor& x) {
   auto [rows, cols] = rows_cols("argmax_last", x);
-  if (x.is_cuda()) return reduce_last_cuda("argmax_last", cuda::ReduceOp::argmax, x, rows, cols);
+  if (x.is_cuda()) {  // one block per row
+    check_cuda_rows("argmax_last", rows);
+    Tensor out(keep_last_as_one(x.shape()), DType::i32, Device::cuda);
+    launch_cuda("argmax_last", x, [&]<cuda::Target D, class T> {
+      cuda::argmax_last<D>(x.cuda_data<T>(), out.cuda_data<int32_t>(), rows, cols);
+    });
+    return out;
+  }
   return with_float(x, [&]<class T>(T) {
     Tensor out(keep_last_as_one(x.shape()), DType::i32);
     const T* px = x.data<T>();
@@ -131,7 +140,9 @@ static Shape check_one_hot(const Tensor& index, int64_t n, DType dtype) {
 Tensor one_hot(const Tensor& index, int64_t n, DType dtype) {
   if (index.defined() && index.is_cuda()) {  // checked on a host copy, built by a kernel
     Tensor out(check_one_hot(ids_on_host("one_hot", index, "index"), n, dtype), dtype, Device::cuda);
-    cuda::one_hot(dtype == DType::f64, device_ids(index), out.raw_data(), index.numel(), n);
+    launch_cuda("one_hot", out, [&]<cuda::Target D, class T> {
+      cuda::one_hot<D>(index.cuda_data<int32_t>(), out.cuda_data<T>(), index.numel(), n);
+    });
     return out;
   }
   Tensor out = zeros(check_one_hot(index, n, dtype), dtype);

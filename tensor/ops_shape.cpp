@@ -8,7 +8,6 @@
 #include <cstring>
 #include <numeric>
 
-#include "cuda/kernels.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
@@ -19,20 +18,22 @@ static void check_defined(const char* op, const Tensor& x, const char* what = "i
   check(x.defined(), op, "{} is an undefined tensor", what);
 }
 
-// `rows` slabs of `width` elements of `elem` bytes: slab r is read at src + r·src_pitch and
-// written at dst + r·dst_pitch (pitches in elements). On the cpu a memcpy per slab; on cuda
-// one kernel (cuda/kernels/copy.cu), which counts in 32-bit words (every dtype is 1 or 2).
-static void copy_slabs(Device device, const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows,
-                       int64_t width, size_t elem) {
-  if (device == Device::cuda) {
-    int64_t words = int64_t(elem / 4);
-    cuda::copy_2d(src, src_pitch * words, dst, dst_pitch * words, rows, width * words);
+// `rows` slabs of `width` elements, from src to dst (one dtype, one device): slab r is read at
+// element src_at + r·src_pitch of src and written at element dst_at + r·dst_pitch of dst. On the
+// cpu a memcpy per slab; on cuda one kernel (cuda/kernels/copy.cu) moving elements as words.
+static void copy_slabs(const char* op, const Tensor& src, int64_t src_at, int64_t src_pitch, const Tensor& dst,
+                       int64_t dst_at, int64_t dst_pitch, int64_t rows, int64_t width) {
+  if (dst.is_cuda()) {
+    launch_cuda_words(op, dst, [&]<cuda::Target D, class W> {
+      cuda::copy_2d<D>(cuda_words<W>(src) + src_at, src_pitch, cuda_words<W>(dst) + dst_at, dst_pitch, rows, width);
+    });
     return;
   }
-  const char* ps = static_cast<const char*>(src);
-  char* pd = static_cast<char*>(dst);
+  int64_t elem = int64_t(dtype_size(dst.dtype()));
+  const char* ps = static_cast<const char*>(src.raw_data()) + src_at * elem;
+  char* pd = static_cast<char*>(dst.raw_data()) + dst_at * elem;
   for (int64_t r = 0; r < rows; ++r)
-    std::memcpy(pd + r * dst_pitch * int64_t(elem), ps + r * src_pitch * int64_t(elem), size_t(width) * elem);
+    std::memcpy(pd + r * dst_pitch * elem, ps + r * src_pitch * elem, size_t(width * elem));
 }
 
 static int64_t outer_size(const Shape& s, int64_t axis) {
@@ -64,13 +65,10 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   }
   Tensor out(out_shape, first.dtype(), first.device());
   int64_t outer = outer_size(out_shape, axis), inner = inner_size(out_shape, axis);
-  size_t elem = dtype_size(first.dtype());
-  char* po = static_cast<char*>(out.raw_data());
   int64_t at = 0;  // where along the axis the current input starts
   for (const Tensor& x : xs) {
     int64_t slab = x.size(axis) * inner;  // numbers per outer index
-    copy_slabs(out.device(), x.raw_data(), slab, po + at * inner * int64_t(elem), out_shape[axis] * inner, outer, slab,
-               elem);
+    copy_slabs("concat", x, 0, slab, out, at * inner, out_shape[axis] * inner, outer, slab);
     at += x.size(axis);
   }
   return out;
@@ -86,11 +84,8 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end) {
   out_shape[axis] = end - start;
   Tensor out(out_shape, x.dtype(), x.device());
   int64_t outer = outer_size(x.shape(), axis), inner = inner_size(x.shape(), axis);
-  size_t elem = dtype_size(x.dtype());
-  const char* px = static_cast<const char*>(x.raw_data());
   int64_t slab = (end - start) * inner;
-  copy_slabs(x.device(), px + start * inner * int64_t(elem), x.size(axis) * inner, out.raw_data(), slab, outer, slab,
-             elem);
+  copy_slabs("slice", x, start * inner, x.size(axis) * inner, out, 0, slab, outer, slab);
   return out;
 }
 
@@ -106,11 +101,8 @@ Tensor slice_backward(const Tensor& dy, const Shape& x_shape, int64_t axis, int6
         shape_str(x_shape));
   Tensor dx = zeros(x_shape, dy.dtype(), dy.device());
   int64_t outer = outer_size(x_shape, axis), inner = inner_size(x_shape, axis);
-  size_t elem = dtype_size(dy.dtype());
-  char* px = static_cast<char*>(dx.raw_data());
   int64_t slab = dy.size(axis) * inner;
-  copy_slabs(dy.device(), dy.raw_data(), slab, px + start * inner * int64_t(elem), x_shape[axis] * inner, outer, slab,
-             elem);
+  copy_slabs("slice_backward", dy, 0, slab, dx, start * inner, x_shape[axis] * inner, outer, slab);
   return dx;
 }
 
@@ -135,16 +127,18 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   }
   Tensor out(out_shape, x.dtype(), x.device());
   int64_t n = out.numel();
-  size_t elem = dtype_size(x.dtype());
   if (x.is_cuda()) {  // the same walk, one thread per output element (cuda/kernels/copy.cu)
     check(rank <= cuda::kMaxRank, "permute", "the cuda kernel takes at most {} axes, got shape {}", cuda::kMaxRank,
           shape_str(x.shape()));
     cuda::Permute g;
     g.rank = int(rank);
     for (int64_t k = 0; k < rank; ++k) g.out_size[k] = out_shape[k], g.in_stride[k] = strides[k];
-    cuda::permute(int(elem / 4), x.raw_data(), out.raw_data(), n, g);
+    launch_cuda_words("permute", x, [&]<cuda::Target D, class W> {
+      cuda::permute<D>(cuda_words<W>(x), cuda_words<W>(out), n, g);
+    });
     return out;
   }
+  size_t elem = dtype_size(x.dtype());
   const char* px = static_cast<const char*>(x.raw_data());
   char* po = static_cast<char*>(out.raw_data());
 #pragma omp parallel for if (n > kParallelGrain)

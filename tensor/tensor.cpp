@@ -117,12 +117,23 @@ template <class T> T* Tensor::data() {
 
 template <class T> const T* Tensor::data() const { return const_cast<Tensor*>(this)->data<T>(); }
 
+template <class T> T* Tensor::cuda_data() const {
+  require_defined("Tensor::cuda_data");
+  check(dtype_ == dtype_of<T>(), "Tensor::cuda_data", "asked for {} elements of a {} tensor",
+        kiso::to_string(dtype_of<T>()), kiso::to_string(dtype_));
+  check(is_cuda(), "Tensor::cuda_data", "the tensor is on the cpu; copy it to cuda first");
+  return static_cast<T*>(storage_->data);
+}
+
 template float* Tensor::data<float>();
 template double* Tensor::data<double>();
 template int32_t* Tensor::data<int32_t>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 template const int32_t* Tensor::data<int32_t>() const;
+template float* Tensor::cuda_data<float>() const;
+template double* Tensor::cuda_data<double>() const;
+template int32_t* Tensor::cuda_data<int32_t>() const;
 
 Tensor Tensor::reshape(Shape shape) const {
   require_defined("reshape");
@@ -222,8 +233,14 @@ Tensor empty(const Shape& shape, DType dtype, Device device) { return Tensor(sha
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   if (device == Device::cuda) {  // filled where it lives: no host buffer, no copy
     Tensor out(shape, dtype, Device::cuda);
-    cuda::fill(dtype == DType::f64 ? cuda::Elem::f64 : dtype == DType::f32 ? cuda::Elem::f32 : cuda::Elem::i32,
-               out.raw_data(), out.numel(), value);
+    int64_t n = out.numel();
+    cuda::with_target("full", [&]<cuda::Target D> {
+      switch (dtype) {
+        case DType::f32: cuda::fill<D>(out.cuda_data<float>(), n, float(value)); break;
+        case DType::f64: cuda::fill<D>(out.cuda_data<double>(), n, value); break;
+        case DType::i32: cuda::fill<D>(out.cuda_data<int32_t>(), n, int32_t(value)); break;
+      }
+    });
     return out;
   }
   Tensor host(shape, dtype, Device::cpu);

@@ -5,8 +5,9 @@
 // same numbers. What it is not: a strided view library. `permute`, `transpose` and `slice`
 // (tensor/ops.h) copy, which keeps every kernel a plain loop over contiguous memory.
 //
-// dtypes: f32 (training), f64 (gradient checks, CPU only), i32 (token ids, labels).
-// devices: cpu now; the cuda slot exists so that ops can dispatch on it (cuda/ fills it in).
+// dtypes: f32 (training), f64 (gradient checks), i32 (token ids, labels), on either device.
+// devices: cpu, and cuda: a GPU, or the host-side simulator standing in for one (cuda/runtime.h
+// says which). An op runs where its inputs are (tensor/dispatch.h).
 //
 // Read next: tensor/ops.h (the op set), base/philox.h (random numbers).
 #pragma once
@@ -68,10 +69,13 @@ class Tensor {
   bool is_cuda() const { return device() == Device::cuda; }
 
   // Typed access to CPU memory. Throws when T does not match the dtype or the tensor is not on
-  // the CPU, so a kernel can never read f32 bytes as f64.
+  // the CPU, so a kernel can never read f32 bytes as f64, nor a CPU loop device memory.
   template <class T> T* data();
   template <class T> const T* data() const;
-  void* raw_data() const;  // untyped pointer, any device (for copies and kernels)
+  // The same for device memory, handed to the kernels of cuda/kernels.h: throws when T does not
+  // match the dtype or the tensor is not on cuda.
+  template <class T> T* cuda_data() const;
+  void* raw_data() const;  // untyped pointer, any device (for byte copies and file I/O)
 
   // A view with a new shape and the same storage. One size may be -1 (inferred).
   Tensor reshape(Shape shape) const;

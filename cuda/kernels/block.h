@@ -1,23 +1,31 @@
-// cuda/kernels/block.h — what the kernel files share: the block size, the grid of an
-// elementwise launch, the dtype switch of every launcher, and a reduction across the threads of
-// a block. Included by kernel files only (compiled for the GPU and for the simulator alike).
+// cuda/kernels/block.h — what the kernel files share: the target this compilation builds, the
+// block size, the grid of an elementwise launch, and a reduction across the threads of a block.
+// Included by kernel files only. Everything here sits in an unnamed namespace, as the kernels
+// do: the nvcc and g++ compilations of one file each keep their own copy, and the two never
+// meet at link time.
 #pragma once
 
+#include "cuda/kernels.h"
 #include "cuda/launch.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
-constexpr unsigned kBlockThreads = 256;  // threads a block, for every kernel but matmul's tiles;
-                                         // a power of two, as the reduction trees need
+// The target whose launchers this compilation defines: nvcc builds the GPU's, g++ (against
+// cuda/sim) the simulator's. Each kernel file instantiates its launchers for it.
+#ifdef __CUDACC__
+constexpr Target kTarget = Target::gpu;
+#else
+constexpr Target kTarget = Target::sim;
+#endif
+
+// [[maybe_unused]]: not every kernel file uses these, and nvcc warns of an unused one here.
+[[maybe_unused]] constexpr unsigned kBlockThreads = 256;  // threads a block, for every kernel but
+                                                          // matmul's tiles; a power of two, as the
+                                                          // reduction trees need
 
 // Blocks of kBlockThreads covering n elements, one thread each.
-inline dim3 blocks_for(int64_t n) { return dim3(unsigned((n + kBlockThreads - 1) / kBlockThreads)); }
-
-// The dtype switch of every launcher: f(T{}) with T = double when f64, else float.
-template <class F> void with_dtype(bool f64, F&& f) {
-  if (f64) f(double{});
-  else f(float{});
-}
+[[maybe_unused]] inline dim3 blocks_for(int64_t n) { return dim3(unsigned((n + kBlockThreads - 1) / kBlockThreads)); }
 
 // Every thread of a kBlockThreads block passes its v; every thread gets op over all of them.
 // `scratch` is shared memory of kBlockThreads elements. The tree halves the active threads
@@ -38,4 +46,5 @@ __device__ T block_reduce(T v, T* scratch, Op op) {
   return out;
 }
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+}  // namespace
+}  // namespace kiso::cuda

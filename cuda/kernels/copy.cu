@@ -4,31 +4,22 @@
 // cuda/kernels.h); tensor/ops_shape.cpp's memcpy loops are the oracle, and the results are
 // equal bit for bit, as a copy must be.
 //
-// Copies work in 32-bit words whatever the dtype: an f64 element is two words, so one kernel
-// serves every dtype and nothing is ever converted.
+// The copies move each element as one unsigned word W of its size (uint32_t for f32 and i32,
+// uint64_t for f64): its bits are never read as a number, so nothing is ever converted.
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 template <class T> __global__ void fill_kernel(T* out, int64_t n, T value) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = value;
 }
 
-void fill(Elem elem, void* out, int64_t n, double value) {
-  if (n == 0) return;
-  if (elem == Elem::f64)
-    KISO_LAUNCH(fill_kernel<double>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<double*>(out), n, value);
-  else if (elem == Elem::f32)
-    KISO_LAUNCH(fill_kernel<float>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<float*>(out), n, float(value));
-  else
-    KISO_LAUNCH(fill_kernel<int32_t>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<int32_t*>(out), n,
-                int32_t(value));
-}
-
-// Thread i moves word i of the rows × width block: row i / width, column i % width.
-__global__ void copy_2d_kernel(const uint32_t* src, int64_t src_pitch, uint32_t* dst, int64_t dst_pitch, int64_t rows,
+// Thread i moves element i of the rows × width block: row i / width, column i % width.
+template <class W>
+__global__ void copy_2d_kernel(const W* src, int64_t src_pitch, W* dst, int64_t dst_pitch, int64_t rows,
                                int64_t width) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * width) return;
@@ -36,15 +27,9 @@ __global__ void copy_2d_kernel(const uint32_t* src, int64_t src_pitch, uint32_t*
   dst[r * dst_pitch + c] = src[r * src_pitch + c];
 }
 
-void copy_2d(const void* src, int64_t src_pitch, void* dst, int64_t dst_pitch, int64_t rows, int64_t width) {
-  if (rows == 0 || width == 0) return;
-  KISO_LAUNCH(copy_2d_kernel, blocks_for(rows * width), dim3(kBlockThreads), 0, static_cast<const uint32_t*>(src),
-              src_pitch, static_cast<uint32_t*>(dst), dst_pitch, rows, width);
-}
-
 // Output element i is peeled into coordinates (last axis fastest); its source is
-// Σ coordinate · in_stride. `words` words are moved per element.
-__global__ void permute_kernel(int words, const uint32_t* x, uint32_t* out, int64_t n, Permute g) {
+// Σ coordinate · in_stride.
+template <class W> __global__ void permute_kernel(const W* x, W* out, int64_t n, Permute g) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   int64_t rest = i, from = 0;
@@ -52,13 +37,33 @@ __global__ void permute_kernel(int words, const uint32_t* x, uint32_t* out, int6
     from += (rest % g.out_size[axis]) * g.in_stride[axis];
     rest /= g.out_size[axis];
   }
-  for (int w = 0; w < words; ++w) out[i * words + w] = x[from * words + w];
+  out[i] = x[from];
 }
 
-void permute(int words, const void* x, void* out, int64_t n, const Permute& g) {
+}  // namespace
+
+template <Target D, class T> void fill(T* out, int64_t n, T value) {
   if (n == 0) return;
-  KISO_LAUNCH(permute_kernel, blocks_for(n), dim3(kBlockThreads), 0, words, static_cast<const uint32_t*>(x),
-              static_cast<uint32_t*>(out), n, g);
+  KISO_LAUNCH(fill_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, out, n, value);
 }
+template decltype(fill<kTarget, float>) fill<kTarget, float>;
+template decltype(fill<kTarget, double>) fill<kTarget, double>;
+template decltype(fill<kTarget, int32_t>) fill<kTarget, int32_t>;
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+template <Target D, class W>
+void copy_2d(const W* src, int64_t src_pitch, W* dst, int64_t dst_pitch, int64_t rows, int64_t width) {
+  if (rows == 0 || width == 0) return;
+  KISO_LAUNCH(copy_2d_kernel<W>, blocks_for(rows * width), dim3(kBlockThreads), 0, src, src_pitch, dst, dst_pitch,
+              rows, width);
+}
+template decltype(copy_2d<kTarget, uint32_t>) copy_2d<kTarget, uint32_t>;
+template decltype(copy_2d<kTarget, uint64_t>) copy_2d<kTarget, uint64_t>;
+
+template <Target D, class W> void permute(const W* x, W* out, int64_t n, const Permute& g) {
+  if (n == 0) return;
+  KISO_LAUNCH(permute_kernel<W>, blocks_for(n), dim3(kBlockThreads), 0, x, out, n, g);
+}
+template decltype(permute<kTarget, uint32_t>) permute<kTarget, uint32_t>;
+template decltype(permute<kTarget, uint64_t>) permute<kTarget, uint64_t>;
+
+}  // namespace kiso::cuda

@@ -13,7 +13,8 @@
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 // m and log_s of one row, in double, computed by the whole block (every thread gets them).
 template <class T> __device__ void row_logsumexp(const T* x, int64_t V, double* scratch, double& m, double& log_s) {
@@ -51,18 +52,6 @@ __global__ void cross_entropy_total_kernel(const double* row_loss, T* loss, int6
   if (threadIdx.x == 0) *loss = T(count ? s / double(count) : 0.0);
 }
 
-void cross_entropy_forward(bool f64, const void* logits, const int32_t* targets, double* row_loss, void* loss,
-                           int64_t N, int64_t V, int64_t ignore_index, int64_t count) {
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    if (N > 0)
-      KISO_LAUNCH(cross_entropy_rows_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0,
-                  static_cast<const T*>(logits), targets, row_loss, V, ignore_index);
-    KISO_LAUNCH(cross_entropy_total_kernel<T>, dim3(1), dim3(kBlockThreads), 0, row_loss, static_cast<T*>(loss), N,
-                count);
-  });
-}
-
 template <class T>
 __global__ void cross_entropy_backward_kernel(const T* logits, const int32_t* targets, T* dlogits, int64_t V,
                                               int64_t ignore_index, double scale) {
@@ -81,14 +70,27 @@ __global__ void cross_entropy_backward_kernel(const T* logits, const int32_t* ta
     d[c] = T(scale * (std::exp((double(x[c]) - m) - log_s) - (c == t ? 1.0 : 0.0)));
 }
 
-void cross_entropy_backward(bool f64, const void* logits, const int32_t* targets, void* dlogits, int64_t N,
-                            int64_t V, int64_t ignore_index, double scale) {
-  if (N == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(cross_entropy_backward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0,
-                static_cast<const T*>(logits), targets, static_cast<T*>(dlogits), V, ignore_index, scale);
-  });
-}
+}  // namespace
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+template <Target D, class T>
+void cross_entropy_forward(const T* logits, const int32_t* targets, double* row_loss, T* loss, int64_t N, int64_t V,
+                           int64_t ignore_index, int64_t count) {
+  if (N > 0)
+    KISO_LAUNCH(cross_entropy_rows_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0, logits, targets, row_loss, V,
+                ignore_index);
+  KISO_LAUNCH(cross_entropy_total_kernel<T>, dim3(1), dim3(kBlockThreads), 0, row_loss, loss, N, count);
+}
+template decltype(cross_entropy_forward<kTarget, float>) cross_entropy_forward<kTarget, float>;
+template decltype(cross_entropy_forward<kTarget, double>) cross_entropy_forward<kTarget, double>;
+
+template <Target D, class T>
+void cross_entropy_backward(const T* logits, const int32_t* targets, T* dlogits, int64_t N, int64_t V,
+                            int64_t ignore_index, double scale) {
+  if (N == 0) return;
+  KISO_LAUNCH(cross_entropy_backward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0, logits, targets, dlogits, V,
+              ignore_index, scale);
+}
+template decltype(cross_entropy_backward<kTarget, float>) cross_entropy_backward<kTarget, float>;
+template decltype(cross_entropy_backward<kTarget, double>) cross_entropy_backward<kTarget, double>;
+
+}  // namespace kiso::cuda

@@ -11,7 +11,8 @@
 #include "cuda/kernels/block.h"
 #include "base/philox.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 template <class T>
 __global__ void dropout_kernel(const T* x, T* y, int64_t n, float p, T scale, uint64_t seed, uint64_t stream,
@@ -23,13 +24,15 @@ __global__ void dropout_kernel(const T* x, T* y, int64_t n, float p, T scale, ui
   y[i] = uniform_from_bits(bits) >= p ? x[i] * scale : T(0);
 }
 
-void dropout(bool f64, const void* x, void* y, int64_t n, double p, uint64_t seed, uint64_t stream, uint64_t offset) {
-  if (n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(dropout_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<const T*>(x), static_cast<T*>(y),
-                n, float(p), T(1.0 / (1.0 - p)), seed, stream, offset);
-  });
-}
+}  // namespace
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+template <Target D, class T>
+void dropout(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t stream, uint64_t offset) {
+  if (n == 0) return;
+  KISO_LAUNCH(dropout_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, x, y, n, float(p), T(1.0 / (1.0 - p)), seed,
+              stream, offset);
+}
+template decltype(dropout<kTarget, float>) dropout<kTarget, float>;
+template decltype(dropout<kTarget, double>) dropout<kTarget, double>;
+
+}  // namespace kiso::cuda

@@ -4,7 +4,8 @@
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 // out[i] = a[ia] op b[ib]: i is peeled into coordinates along g.size (last axis fastest), and
 // each input's offset is Σ coordinate · its stride (0 on a broadcast axis, so it repeats).
@@ -28,13 +29,13 @@ __global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, int64
   }
 }
 
-void binary(BinaryOp op, bool f64, const void* a, const void* b, void* out, int64_t n, const Broadcast& g) {
-  if (n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(binary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(a),
-                static_cast<const T*>(b), static_cast<T*>(out), n, g);
-  });
-}
+}  // namespace
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+template <Target D, class T> void binary(BinaryOp op, const T* a, const T* b, T* out, int64_t n, const Broadcast& g) {
+  if (n == 0) return;
+  KISO_LAUNCH(binary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, a, b, out, n, g);
+}
+template decltype(binary<kTarget, float>) binary<kTarget, float>;
+template decltype(binary<kTarget, double>) binary<kTarget, double>;
+
+}  // namespace kiso::cuda

@@ -13,7 +13,8 @@
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 template <class T>
 __global__ void embedding_forward_kernel(const T* weight, const int32_t* ids, T* out, int64_t N, int64_t C) {
@@ -21,15 +22,6 @@ __global__ void embedding_forward_kernel(const T* weight, const int32_t* ids, T*
   if (i >= N * C) return;
   int64_t n = i / C, c = i % C;
   out[i] = weight[int64_t(ids[n]) * C + c];
-}
-
-void embedding_forward(bool f64, const void* weight, const int32_t* ids, void* out, int64_t N, int64_t C) {
-  if (N * C == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(embedding_forward_kernel<T>, blocks_for(N * C), dim3(kBlockThreads), 0, static_cast<const T*>(weight),
-                ids, static_cast<T*>(out), N, C);
-  });
 }
 
 // Block u owns row rows[u] of dweight; thread t adds channels t, t + 256, ... The sum starts
@@ -46,28 +38,36 @@ __global__ void embedding_backward_kernel(const T* dout, const int32_t* order, c
   }
 }
 
-void embedding_backward(bool f64, const void* dout, const int32_t* order, const int32_t* starts, const int32_t* rows,
-                        void* dweight, int64_t unique, int64_t C) {
+template <class T> __global__ void one_hot_kernel(const int32_t* index, T* out, int64_t N, int64_t C) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // i = n·C + c
+  if (i >= N * C) return;
+  out[i] = index[i / C] == i % C ? T(1) : T(0);
+}
+
+}  // namespace
+
+template <Target D, class T> void embedding_forward(const T* weight, const int32_t* ids, T* out, int64_t N, int64_t C) {
+  if (N * C == 0) return;
+  KISO_LAUNCH(embedding_forward_kernel<T>, blocks_for(N * C), dim3(kBlockThreads), 0, weight, ids, out, N, C);
+}
+template decltype(embedding_forward<kTarget, float>) embedding_forward<kTarget, float>;
+template decltype(embedding_forward<kTarget, double>) embedding_forward<kTarget, double>;
+
+template <Target D, class T>
+void embedding_backward(const T* dout, const int32_t* order, const int32_t* starts, const int32_t* rows, T* dweight,
+                        int64_t unique, int64_t C) {
   if (unique == 0 || C == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(embedding_backward_kernel<T>, dim3(unsigned(unique)), dim3(kBlockThreads), 0,
-                static_cast<const T*>(dout), order, starts, rows, static_cast<T*>(dweight), C);
-  });
+  KISO_LAUNCH(embedding_backward_kernel<T>, dim3(unsigned(unique)), dim3(kBlockThreads), 0, dout, order, starts, rows,
+              dweight, C);
 }
+template decltype(embedding_backward<kTarget, float>) embedding_backward<kTarget, float>;
+template decltype(embedding_backward<kTarget, double>) embedding_backward<kTarget, double>;
 
-template <class T> __global__ void one_hot_kernel(const int32_t* index, T* out, int64_t rows, int64_t n) {
-  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;  // i = row·n + column
-  if (i >= rows * n) return;
-  out[i] = index[i / n] == i % n ? T(1) : T(0);
+template <Target D, class T> void one_hot(const int32_t* index, T* out, int64_t N, int64_t C) {
+  if (N * C == 0) return;
+  KISO_LAUNCH(one_hot_kernel<T>, blocks_for(N * C), dim3(kBlockThreads), 0, index, out, N, C);
 }
+template decltype(one_hot<kTarget, float>) one_hot<kTarget, float>;
+template decltype(one_hot<kTarget, double>) one_hot<kTarget, double>;
 
-void one_hot(bool f64, const int32_t* index, void* out, int64_t rows, int64_t n) {
-  if (rows * n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(one_hot_kernel<T>, blocks_for(rows * n), dim3(kBlockThreads), 0, index, static_cast<T*>(out), rows, n);
-  });
-}
-
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+}  // namespace kiso::cuda

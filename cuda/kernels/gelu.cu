@@ -9,38 +9,57 @@
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;   // √(2/π)
 constexpr double kInvSqrt2 = 0.7071067811865476;      // 1/√2
 constexpr double kInvSqrt2Pi = 0.3989422804014327;    // 1/√(2π)
 constexpr double kCubic = 0.044715;
 
-// dy == nullptr: forward, out = gelu(x); otherwise backward, out = dy · gelu'(x).
-template <class T>
-__global__ void gelu_kernel(const T* x, const T* dy, T* out, int64_t n, bool exact) {
+// y = gelu(x)
+template <class T> __global__ void gelu_forward_kernel(const T* x, T* y, int64_t n, bool exact) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   T v = x[i];
   if (exact) {
     T cdf = T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
-    if (!dy) out[i] = v * cdf;
-    else out[i] = dy[i] * (cdf + v * std::exp(T(-0.5) * v * v) * T(kInvSqrt2Pi));
+    y[i] = v * cdf;
+    return;
+  }
+  const T k = T(kSqrt2OverPi), a = T(kCubic);
+  y[i] = T(0.5) * v * (T(1) + std::tanh(k * (v + a * v * v * v)));
+}
+
+// in the forward this was y = gelu(x), so now dx = dy · gelu'(x)
+template <class T> __global__ void gelu_backward_kernel(const T* x, const T* dy, T* dx, int64_t n, bool exact) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  T v = x[i];
+  if (exact) {
+    T cdf = T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
+    dx[i] = dy[i] * (cdf + v * std::exp(T(-0.5) * v * v) * T(kInvSqrt2Pi));
     return;
   }
   const T k = T(kSqrt2OverPi), a = T(kCubic);
   T t = std::tanh(k * (v + a * v * v * v));
-  if (!dy) out[i] = T(0.5) * v * (T(1) + t);
-  else out[i] = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * k * (T(1) + T(3) * a * v * v));
+  dx[i] = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * k * (T(1) + T(3) * a * v * v));
 }
 
-void gelu(bool f64, const void* x, const void* dy, void* out, int64_t n, bool exact) {
+}  // namespace
+
+template <Target D, class T> void gelu_forward(const T* x, T* y, int64_t n, bool exact) {
   if (n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(gelu_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<const T*>(x),
-                static_cast<const T*>(dy), static_cast<T*>(out), n, exact);
-  });
+  KISO_LAUNCH(gelu_forward_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, x, y, n, exact);
 }
+template decltype(gelu_forward<kTarget, float>) gelu_forward<kTarget, float>;
+template decltype(gelu_forward<kTarget, double>) gelu_forward<kTarget, double>;
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+template <Target D, class T> void gelu_backward(const T* x, const T* dy, T* dx, int64_t n, bool exact) {
+  if (n == 0) return;
+  KISO_LAUNCH(gelu_backward_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, x, dy, dx, n, exact);
+}
+template decltype(gelu_backward<kTarget, float>) gelu_backward<kTarget, float>;
+template decltype(gelu_backward<kTarget, double>) gelu_backward<kTarget, double>;
+
+}  // namespace kiso::cuda

@@ -12,7 +12,8 @@
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 template <class T>
 __global__ void layernorm_forward_kernel(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd,
@@ -67,29 +68,28 @@ __global__ void layernorm_backward_params_kernel(const T* dy, const T* x, const 
   dgamma[c] = T(dg), dbeta[c] = T(db);
 }
 
-void layernorm_forward(bool f64, const void* x, const void* gamma, const void* beta, void* y, void* mean, void* rstd,
-                       int64_t N, int64_t C, double eps) {
+}  // namespace
+
+template <Target D, class T>
+void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t N, int64_t C,
+                       double eps) {
   if (N == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(layernorm_forward_kernel<T>, dim3(static_cast<unsigned>(N)), dim3(kBlockThreads), 0,
-                static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<T*>(y),
-                static_cast<T*>(mean), static_cast<T*>(rstd), C, eps);
-  });
+  KISO_LAUNCH(layernorm_forward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0, x, gamma, beta, y, mean, rstd, C,
+              eps);
 }
+template decltype(layernorm_forward<kTarget, float>) layernorm_forward<kTarget, float>;
+template decltype(layernorm_forward<kTarget, double>) layernorm_forward<kTarget, double>;
 
-void layernorm_backward(bool f64, const void* dy, const void* x, const void* mean, const void* rstd,
-                        const void* gamma, void* dx, void* dgamma, void* dbeta, int64_t N, int64_t C) {
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    auto *pdy = static_cast<const T*>(dy), *px = static_cast<const T*>(x);
-    auto *pm = static_cast<const T*>(mean), *pr = static_cast<const T*>(rstd);
-    if (N > 0)
-      KISO_LAUNCH(layernorm_backward_dx_kernel<T>, dim3(static_cast<unsigned>(N)), dim3(kBlockThreads), 0, pdy, px, pm,
-                  pr, static_cast<const T*>(gamma), static_cast<T*>(dx), C);
-    KISO_LAUNCH(layernorm_backward_params_kernel<T>, blocks_for(C), dim3(kBlockThreads), 0, pdy, px, pm, pr,
-                static_cast<T*>(dgamma), static_cast<T*>(dbeta), N, C);
-  });
+template <Target D, class T>
+void layernorm_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* gamma, T* dx, T* dgamma,
+                        T* dbeta, int64_t N, int64_t C) {
+  if (N > 0)
+    KISO_LAUNCH(layernorm_backward_dx_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0, dy, x, mean, rstd, gamma,
+                dx, C);
+  KISO_LAUNCH(layernorm_backward_params_kernel<T>, blocks_for(C), dim3(kBlockThreads), 0, dy, x, mean, rstd, dgamma,
+              dbeta, N, C);
 }
+template decltype(layernorm_backward<kTarget, float>) layernorm_backward<kTarget, float>;
+template decltype(layernorm_backward<kTarget, double>) layernorm_backward<kTarget, double>;
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+}  // namespace kiso::cuda

@@ -2,11 +2,12 @@
 // computes a 16 x 16 tile of C, stepping along K one 16 x 16 tile of A and of B at a time.
 // Compiled by nvcc for the GPU and by g++ for the simulator (see cuda/kernels.h); Eigen's GEMM
 // on the CPU (tensor/ops_matmul.cpp) is the oracle. The first rung of the ladder: correct and
-// clear; faster versions (register blocking, tensor cores) come with the speed issue.
+// clear, not fast (no register blocking, no tensor cores).
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 constexpr int kTile = 16;
 
@@ -35,15 +36,15 @@ __global__ void matmul_kernel(const T* a, const T* b, T* c, int64_t M, int64_t N
   if (row < M && col < N) c[row * N + col] = acc;
 }
 
-void matmul(bool f64, const void* a, const void* b, void* c, int64_t batch, int64_t M, int64_t N, int64_t K,
-            bool trans_a, bool trans_b) {
+}  // namespace
+
+template <Target D, class T>
+void matmul(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b) {
   if (batch == 0 || M == 0 || N == 0) return;
   dim3 grid(unsigned((N + kTile - 1) / kTile), unsigned((M + kTile - 1) / kTile), unsigned(batch));
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(matmul_kernel<T>, grid, dim3(kTile, kTile), 0, static_cast<const T*>(a), static_cast<const T*>(b),
-                static_cast<T*>(c), M, N, K, trans_a, trans_b);
-  });
+  KISO_LAUNCH(matmul_kernel<T>, grid, dim3(kTile, kTile), 0, a, b, c, M, N, K, trans_a, trans_b);
 }
+template decltype(matmul<kTarget, float>) matmul<kTarget, float>;
+template decltype(matmul<kTarget, double>) matmul<kTarget, double>;
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+}  // namespace kiso::cuda

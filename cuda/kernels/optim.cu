@@ -8,7 +8,8 @@
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 // p ← decay·p − step_size·m / (√v / √(1 − β2^t) + eps), with m, v the updated moments.
 template <class T> __global__ void adamw_kernel(T* param, const T* grad, T* m, T* v, int64_t n, AdamWScalars s) {
@@ -22,15 +23,6 @@ template <class T> __global__ void adamw_kernel(T* param, const T* grad, T* m, T
   param[i] = T(p - s.step_size * m_i / denom);
   m[i] = T(m_i);
   v[i] = T(v_i);
-}
-
-void adamw(bool f64, void* param, const void* grad, void* m, void* v, int64_t n, const AdamWScalars& s) {
-  if (n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(adamw_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<T*>(param),
-                static_cast<const T*>(grad), static_cast<T*>(m), static_cast<T*>(v), n, s);
-  });
 }
 
 // g ← g + wd·p;  buf ← momentum·buf + g (buf = g on the first step);  p ← p − lr·buf (or lr·g).
@@ -49,16 +41,6 @@ __global__ void sgd_kernel(T* param, const T* grad, T* buf, int64_t n, double lr
   param[i] = T(p - lr * g);
 }
 
-void sgd(bool f64, void* param, const void* grad, void* buf, int64_t n, double lr, double momentum,
-         double weight_decay, bool first) {
-  if (n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(sgd_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, static_cast<T*>(param),
-                static_cast<const T*>(grad), static_cast<T*>(buf), n, lr, momentum, weight_decay, first);
-  });
-}
-
 // Thread k adds the squares of chunk k in order, in double: the CPU's deterministic_sum chunks.
 template <class T> __global__ void sum_of_squares_kernel(const T* x, double* partial, int64_t n) {
   int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -70,13 +52,30 @@ template <class T> __global__ void sum_of_squares_kernel(const T* x, double* par
   partial[k] = s;
 }
 
-void sum_of_squares_chunks(bool f64, const void* x, double* partial, int64_t n) {
-  if (n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(sum_of_squares_kernel<T>, blocks_for((n + kSumChunk - 1) / kSumChunk), dim3(kBlockThreads), 0,
-                static_cast<const T*>(x), partial, n);
-  });
-}
+}  // namespace
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+template <Target D, class T> void adamw(T* param, const T* grad, T* m, T* v, int64_t n, const AdamWScalars& s) {
+  if (n == 0) return;
+  KISO_LAUNCH(adamw_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, param, grad, m, v, n, s);
+}
+template decltype(adamw<kTarget, float>) adamw<kTarget, float>;
+template decltype(adamw<kTarget, double>) adamw<kTarget, double>;
+
+template <Target D, class T>
+void sgd(T* param, const T* grad, T* buf, int64_t n, double lr, double momentum, double weight_decay, bool first) {
+  if (n == 0) return;
+  KISO_LAUNCH(sgd_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, param, grad, buf, n, lr, momentum, weight_decay,
+              first);
+}
+template decltype(sgd<kTarget, float>) sgd<kTarget, float>;
+template decltype(sgd<kTarget, double>) sgd<kTarget, double>;
+
+template <Target D, class T> void sum_of_squares_chunks(const T* x, double* partial, int64_t n) {
+  if (n == 0) return;
+  KISO_LAUNCH(sum_of_squares_kernel<T>, blocks_for((n + kSumChunk - 1) / kSumChunk), dim3(kBlockThreads), 0, x,
+              partial, n);
+}
+template decltype(sum_of_squares_chunks<kTarget, float>) sum_of_squares_chunks<kTarget, float>;
+template decltype(sum_of_squares_chunks<kTarget, double>) sum_of_squares_chunks<kTarget, double>;
+
+}  // namespace kiso::cuda

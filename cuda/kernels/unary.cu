@@ -8,7 +8,8 @@
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 
-namespace kiso::cuda::KISO_KERNEL_TARGET {
+namespace kiso::cuda {
+namespace {
 
 template <class T>
 __global__ void unary_kernel(UnaryOp op, const T* x, T* out, int64_t n, double s) {
@@ -29,13 +30,13 @@ __global__ void unary_kernel(UnaryOp op, const T* x, T* out, int64_t n, double s
   }
 }
 
-void unary(UnaryOp op, bool f64, const void* x, void* out, int64_t n, double s) {
-  if (n == 0) return;
-  with_dtype(f64, [&](auto zero) {
-    using T = decltype(zero);
-    KISO_LAUNCH(unary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, static_cast<const T*>(x),
-                static_cast<T*>(out), n, s);
-  });
-}
+}  // namespace
 
-}  // namespace kiso::cuda::KISO_KERNEL_TARGET
+template <Target D, class T> void unary(UnaryOp op, const T* x, T* out, int64_t n, double s) {
+  if (n == 0) return;
+  KISO_LAUNCH(unary_kernel<T>, blocks_for(n), dim3(kBlockThreads), 0, op, x, out, n, s);
+}
+template decltype(unary<kTarget, float>) unary<kTarget, float>;
+template decltype(unary<kTarget, double>) unary<kTarget, double>;
+
+}  // namespace kiso::cuda
