@@ -239,7 +239,9 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   log << fmt::format("bench {}: {} parameters, B={} T={}, {} thread{}, load average {}\n", r.preset, r.parameters,
                      r.batch_size, r.seq_len, r.threads, r.threads == 1 ? "" : "s", r.load_average);
 
-  // Training: what one step of train/pretrain.cpp does, without the data loader and clipping.
+  // Training: what one step of train/pretrain.cpp does, without the data loader, the schedule
+  // and clipping; the learning rate is GPT-1's peak, 2.5e-4 (its value does not change the time).
+  constexpr double lr = 2.5e-4;
   AdamW optimizer(model.parameters());
   size_t i = 0;
   std::vector<double> train_ms = time_loop(r.warmup, r.steps, "training", log, [&] {
@@ -247,7 +249,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
     ++i;
     r.final_loss = loss.value().item();
     loss.backward();
-    optimizer.step();
+    optimizer.step(lr);
     optimizer.zero_grad();
     if (o.device == Device::cuda) cuda::synchronize();  // the step's kernels belong to this iteration
   });

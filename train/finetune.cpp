@@ -427,7 +427,7 @@ FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log) {
   int64_t trained = 0;
   for (const NamedParameter& p : params) trained += p.variable->value().numel();
   if (o.freeze_backbone) trained -= m.model.tokens_embed.weight.value().numel() - 3 * m.model.config.n_embd;
-  AdamW opt(params, AdamWConfig{o.lr, 0.9, 0.999, 1e-8, o.weight_decay});
+  AdamW opt(params, AdamWConfig{.weight_decay = o.weight_decay});
 
   // 4. the loop, with L3 on shuffled batches of examples
   int64_t n = int64_t(train.size());

@@ -128,7 +128,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   GPT model = o.resume ? load_model(model_dir) : GPT(config, init);
   if (o.resume) model.config = config;  // the dropout rates of this call (not stored by HF)
   move_parameters(model.parameters(), o.device);  // before the optimizer: its state goes where they are
-  AdamWConfig adamw{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
+  AdamWConfig adamw{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay};
   AdamW opt(model.parameters(), adamw);
   std::string train_path = o.data_dir + "/train.bin", val_path = o.data_dir + "/val.bin";
   TokenLoader loader(read_shard(train_path, vocab), o.batch_size, o.seq_len, o.seed, train_path);
