@@ -36,6 +36,7 @@
 #include "train/bench.h"
 #include "train/finetune.h"
 #include "train/loss_plot.h"
+#include "train/metrics.h"
 #include "train/prepare.h"
 #include "train/pretrain.h"
 #include "train/sample.h"
