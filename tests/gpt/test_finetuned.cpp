@@ -10,29 +10,11 @@
 #include "gpt/checkpoint.h"
 #include "gpt/finetuned.h"
 #include "gpt/safetensors.h"
+#include "tests/gpt/toy_finetuned.h"
 
 using namespace kiso;
 
 namespace {
-
-// A small classifier with random weights: a BPE trained on a few words (its special tokens
-// inside the vocabulary), a 1-layer GPT and a head over the labels "no" and "yes".
-FinetunedModel toy_classifier() {
-  std::string corpus;
-  for (int i = 0; i < 20; ++i) corpus += "tea good cake bad soup good ";
-  Tokenizer tok = Tokenizer::train(corpus, 280);
-  GPTConfig c;
-  c.vocab_size = tok.vocab_size(), c.n_ctx = 16, c.n_layer = 1, c.n_head = 2, c.n_embd = 8, c.n_inner = 16;
-  Generator gen{3};
-  TaskInfo info;
-  info.labels = {"no", "yes"};
-  info.max_len = 16;
-  info.special = {tok.special("<|start|>"), tok.special("<|delim|>"), tok.special("<|extract|>"),
-                  tok.special("<|endoftext|>")};
-  info.train_label_counts = {{"no", 4}, {"yes", 6}};
-  TaskHead head(info.kind, c.n_embd, head_classes(info), info.head_dropout, Init{&gen});
-  return FinetunedModel{GPT(c, gen), std::move(head), info, std::move(tok)};
-}
 
 std::vector<TaskExample> toy_examples(const Tokenizer& tok) {
   return {{{tok.encode("tea good")}, 1}, {{tok.encode("cake bad soup")}, 0}, {{tok.encode("soup")}, 1}};
@@ -44,7 +26,7 @@ TEST_SUITE("gpt") {
 
 TEST_CASE("save_finetuned -> load_finetuned: the same weights, task and predictions") {
   TempDir d("finetuned_roundtrip");
-  FinetunedModel m = toy_classifier();
+  FinetunedModel m = testing::toy_classifier();
   save_finetuned(d.str("ft"), m, Json{{"lr", 0.5}});
   FinetunedModel loaded = load_finetuned(d.str("ft"));
 
@@ -73,7 +55,7 @@ TEST_CASE("save_finetuned -> load_finetuned: the same weights, task and predicti
 
 TEST_CASE("load_finetuned: what is not a fine-tuned model directory is an error naming the file") {
   TempDir d("finetuned_errors");
-  FinetunedModel m = toy_classifier();
+  FinetunedModel m = testing::toy_classifier();
   // a pre-trained directory is not a fine-tuned one
   save_model(d.str("base"), m.model);
   CHECK_THROWS_WITH_AS(load_finetuned(d.str("base")), doctest::Contains("no task.json"), Error);
