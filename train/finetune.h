@@ -14,7 +14,8 @@
 //     with init = "scratch" only its config and tokenizer are used, the weights are drawn anew
 //     (the paper's "no pre-training" ablation); the special-token rows are drawn anew and the
 //     head W_y is new (train/special_rows.h)
-//   - what trains: everything, or with freeze_backbone only W_y and the special rows
+//   - what trains: everything, or with freeze_backbone only W_y and the special rows (the
+//     other rows of the embedding are held by a mask, train/special_rows.h)
 // Examples are served in epochs, each a Philox shuffle of the training file: batch k is a pure
 // function of (seed, k), like pre-training's loader. Dropout masks of step k come from stream
 // kDropoutStream + k.
