@@ -1,12 +1,13 @@
 // train/loop.h — kiso's one training loop, shared by pre-training and fine-tuning.
 //
-// Both phases of GPT-1 train the same way; they differ only in what a micro-batch's loss is, how the validation set is scored and what a checkpoint writes, so
-// those three come in as callbacks and everything else lives here, once:
+// Both phases of GPT-1 train the same way; they differ only in what a micro-batch's loss is,
+// how the validation set is scored and what a checkpoint writes, so those three come in as
+// callbacks and everything else lives here, once:
 //   for step = first_step .. end - 1:
 //     for each of grad_accum micro-batches: loss = hooks.loss(step, micro) / grad_accum; backward
-//     (hooks.before_update: e.g. zero the gradients of frozen rows)
+//     (hooks.before_update: e.g. mask the gradients of frozen rows)
 //     clip the global gradient norm; lr = schedule.at(step); AdamW step; zero the gradients
-//     (hooks.after_update)
+//     (hooks.after_update: e.g. put the frozen rows back)
 //     one line on the log stream, one JSON record in log.jsonl;
 //     every eval_every steps and at the end: hooks.validate; every checkpoint_every steps and at
 //     the end: hooks.checkpoint

@@ -46,7 +46,8 @@ static int run_eval(const Options& o) {
   if (o.as_json)
     std::cout << Json{{"loss", loss}, {"perplexity", std::exp(loss)}, {"tokens", predicted}, {"seq_len", T}} << "\n";
   else
-    std::cout << fmt::format("{}: loss {:.4f}, perplexity {:.2f} over {} predicted tokens (windows of {} from token 0)\n",
+    std::cout << fmt::format("{}: loss {:.4f}, perplexity {:.2f} over {} predicted tokens "
+                             "(windows of {} from token 0)\n",
                              o.data, loss, std::exp(loss), predicted, T);
   return 0;
 }

@@ -48,7 +48,8 @@ static int run_model(const Options& o) {
               << "\n";
     return 0;
   }
-  std::cout << fmt::format("{}: {} layers, {} heads, n_embd {}, n_inner {}, context {}, vocabulary {}, {}-LN, GELU ({})\n",
+  std::cout << fmt::format("{}: {} layers, {} heads, n_embd {}, n_inner {}, context {}, vocabulary {}, {}-LN, "
+                           "GELU ({})\n",
                            o.dir.empty() ? o.preset : o.dir, c.n_layer, c.n_head, c.n_embd, c.n_inner, c.n_ctx,
                            c.vocab_size, c.norm == Norm::post ? "post" : "pre",
                            c.activation == GeluKind::tanh ? "tanh" : "erf");

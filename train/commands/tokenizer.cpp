@@ -106,7 +106,8 @@ static void add_train(CLI::App& tokenizer) {
   auto options = std::make_shared<TrainOptions>();
   CLI::App* command = tokenizer.add_subcommand("train", "learn merges on text files, write vocab.json + merges.txt");
   command->add_option("--input", options->inputs, "text files (UTF-8)")->required();
-  command->add_option("--vocab-size", options->vocab_size, "256 bytes + merges + 4 special tokens")->capture_default_str();
+  command->add_option("--vocab-size", options->vocab_size, "256 bytes + merges + 4 special tokens")
+      ->capture_default_str();
   command->add_option("--out", options->out_dir, "output directory")->required();
   add_json_flag(*command, options->as_json);
   command->callback([options] { exit_with(run_tokenizer_train(*options)); });
