@@ -10,8 +10,8 @@
 //   4. void add_<command>(CLI::App& app): registers the subcommand and its flags into a
 //      std::shared_ptr<Options> and makes run_<command> its callback (exit_with, command.h)
 // To add a command: write train/commands/<command>.cpp in that shape, declare its add_ here,
-// call it from main in train/kiso.cpp, and give it --json (tests/train/test_commands.cpp checks
-// that every command has one).
+// call it from main in train/kiso.cpp and from kiso_app in tests/train/test_commands.cpp, which
+// checks that every command has --json.
 // What it is not: the work itself; a command is the thin layer between flags and the library.
 #pragma once
 
