@@ -29,9 +29,10 @@ ifneq ($(SANITIZE),)
   LDLIBS   += -fsanitize=$(SANITIZE)
 endif
 
-# train/ holds the command line's building blocks too; only its two programs stay out of the library.
+# train/ holds the command line's building blocks and its commands (train/commands/, so tests
+# can run them); only its two programs stay out of the library.
 LIB_SRC := $(wildcard tensor/*.cpp autograd/*.cpp nn/*.cpp gpt/*.cpp cuda/sim/*.cpp) \
-           $(filter-out train/kiso.cpp train/bench_ops.cpp,$(wildcard train/*.cpp))
+           $(filter-out train/kiso.cpp train/bench_ops.cpp,$(wildcard train/*.cpp train/commands/*.cpp))
 ifeq ($(CUDA),1)
   CU_SRC   := $(wildcard cuda/*.cu cuda/kernels/*.cu)
   LIB_SRC  += $(filter-out cuda/no_cuda.cpp,$(wildcard cuda/*.cpp))

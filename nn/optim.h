@@ -8,7 +8,8 @@
 // is differentiable.
 // What it is not: a parameter-group framework. There are no per-group options; the one choice
 // that differs between parameters, which ones get weight decay, is a fixed rule (below).
-// The learning rate comes from the caller each step (nn/schedule.h computes it).
+// The learning rate is not part of the optimizer: the caller passes it to every step(lr), so
+// the schedule (nn/schedule.h, its max_lr) is its one home.
 //
 // Reference: PyTorch's torch.optim.AdamW / torch.optim.SGD and torch.nn.utils.clip_grad_norm_.
 // Read next: nn/schedule.h, then the training loop.
@@ -32,7 +33,6 @@ using OptimizerState = std::vector<std::pair<std::string, Tensor>>;
 // non bias or gain weights" ([37] is Loshchilov & Hutter's decoupled weight decay, i.e. AdamW).
 // The betas and eps are PyTorch's defaults; the paper does not give them.
 struct AdamWConfig {
-  double lr = 2.5e-4;  // the peak; step(lr) takes the scheduled value instead
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0.01;
 };
@@ -47,7 +47,6 @@ class AdamW {
   // grad() is undefined are skipped: frozen, or not reached by this backward). Weight decay
   // only on parameters of rank >= 2. Counts one step even if every parameter was skipped.
   void step(double lr);
-  void step() { step(config_.lr); }
   void zero_grad();  // forgets every parameter's gradient
 
   const AdamWConfig& config() const { return config_; }
@@ -71,7 +70,6 @@ class AdamW {
 // Plain SGD with optional momentum and L2 weight decay on every parameter (PyTorch's SGD
 // applies weight_decay to all parameters of its group; there is no rank rule here).
 struct SGDConfig {
-  double lr = 0.1;
   double momentum = 0.0;
   double weight_decay = 0.0;
 };
@@ -81,7 +79,6 @@ class SGD {
   explicit SGD(Parameters params, SGDConfig config = {});
 
   void step(double lr);  // skips parameters without a gradient, like AdamW
-  void step() { step(config_.lr); }
   void zero_grad();
 
   const SGDConfig& config() const { return config_; }

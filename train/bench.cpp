@@ -1,5 +1,5 @@
 // train/bench.cpp — `kiso bench`: training and inference throughput of a whole GPT, and MFU.
-// The FLOP formula and what is timed are explained in train/bench.h.
+// What is timed is explained in train/bench.h, the FLOP formula in train/mfu.h.
 #include "train/bench.h"
 
 #include <algorithm>
@@ -7,8 +7,6 @@
 #include <cmath>
 #include <fstream>
 #include <ostream>
-#include <sstream>
-#include <thread>
 
 #include <fmt/core.h>
 
@@ -22,83 +20,7 @@
 
 namespace kiso {
 
-// ---- the FLOP count ----
-
-int64_t matmul_parameters(const GPTConfig& c) {
-  int64_t C = c.block.n_embd, inner = c.block.n_inner;
-  int64_t per_layer = C * 3 * C + C * C + C * inner + inner * C;  // c_attn, c_proj, c_fc, c_proj
-  return c.n_layer * per_layer + c.vocab_size * C;  // + the tied LM head (V, C)
-}
-
-double forward_flops_per_token(const GPTConfig& c, int64_t T) {
-  return 2.0 * double(matmul_parameters(c)) + 2.0 * double(c.n_layer) * double(T) * double(c.block.n_embd);
-}
-
-double training_flops_per_token(const GPTConfig& c, int64_t T) { return 3.0 * forward_flops_per_token(c, T); }
-
-// ---- the peak ----
-
-// The value of the first "key : value" line of /proc/cpuinfo whose key is `key`; "" if none.
-static std::string cpuinfo_field(const std::string& cpuinfo, const std::string& key) {
-  std::istringstream in(cpuinfo);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string k = line.substr(0, colon);
-    k.erase(k.find_last_not_of(" \t") + 1);
-    if (k != key) continue;
-    size_t start = line.find_first_not_of(" \t", colon + 1);
-    return start == std::string::npos ? "" : line.substr(start);
-  }
-  return "";
-}
-
-static bool has_flag(const std::string& flags, const std::string& flag) {
-  return (" " + flags + " ").find(" " + flag + " ") != std::string::npos;
-}
-
-PeakEstimate estimate_cpu_peak(const std::string& cpuinfo, int threads, int logical_cpus) {
-  std::string mhz = cpuinfo_field(cpuinfo, "cpu MHz");
-  if (mhz.empty()) return {0, "unknown: no 'cpu MHz' in /proc/cpuinfo; give the peak (--peak-gflops)"};
-  double ghz = std::atof(mhz.c_str()) / 1000.0;
-  if (!(ghz > 0)) return {0, fmt::format("unknown: cannot read 'cpu MHz: {}'; give the peak (--peak-gflops)", mhz)};
-
-  std::string flags = cpuinfo_field(cpuinfo, "flags");
-  int per_cycle = 8;
-  std::string isa = "SSE: 4-wide add + 4-wide multiply";
-  if (has_flag(flags, "avx512f")) per_cycle = 64, isa = "AVX-512F: 2 FMA units x 16 floats x 2";
-  else if (has_flag(flags, "avx2") && has_flag(flags, "fma")) per_cycle = 32, isa = "AVX2+FMA: 2 FMA units x 8 floats x 2";
-
-  // Hyperthreads of one core share its FMA units: count physical cores.
-  int physical = logical_cpus;
-  int cores_per_socket = std::atoi(cpuinfo_field(cpuinfo, "cpu cores").c_str());
-  int siblings = std::atoi(cpuinfo_field(cpuinfo, "siblings").c_str());
-  if (cores_per_socket > 0 && siblings > cores_per_socket) physical = logical_cpus * cores_per_socket / siblings;
-  int cores = std::max(1, std::min(threads, physical));
-
-  double gflops = double(cores) * ghz * double(per_cycle);
-  return {gflops, fmt::format("estimate: {} core{} x {:.3f} GHz ('cpu MHz' of /proc/cpuinfo) x {} FLOP/cycle ({})",
-                              cores, cores == 1 ? "" : "s", ghz, per_cycle, isa)};
-}
-
-PeakEstimate estimate_cpu_peak(int threads) {
-  std::ifstream f("/proc/cpuinfo");
-  std::stringstream text;
-  text << f.rdbuf();
-  int logical = int(std::max(1u, std::thread::hardware_concurrency()));
-  return estimate_cpu_peak(text.str(), threads, logical);
-}
-
 // ---- machine facts for the record ----
-
-static std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::stringstream text;
-  text << f.rdbuf();
-  std::string name = cpuinfo_field(text.str(), "model name");
-  return name.empty() ? "unknown" : name;
-}
 
 // The 1-, 5- and 15-minute load averages: near or above the thread count, other work competes.
 static std::string load_average() {
@@ -204,7 +126,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
 
   BenchThreads thread_count(o.threads);
   r.threads = current_threads();
-  r.cpu = cpu_model();
+  r.cpu = cpu_model_name();
   r.load_average = load_average();
   r.device = o.device;
   if (o.device == Device::cuda) {
@@ -240,7 +162,9 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   log << fmt::format("bench {}: {} parameters, B={} T={}, {} thread{}, load average {}\n", r.preset, r.parameters,
                      r.batch_size, r.seq_len, r.threads, r.threads == 1 ? "" : "s", r.load_average);
 
-  // Training: what one step of train/pretrain.cpp does, without the data loader and clipping.
+  // Training: what one step of train/pretrain.cpp does, without the data loader, the schedule
+  // and clipping; the learning rate is GPT-1's peak, 2.5e-4 (its value does not change the time).
+  constexpr double lr = 2.5e-4;
   AdamW optimizer(model.parameters());
   size_t i = 0;
   std::vector<double> train_ms = time_loop(r.warmup, r.steps, "training", log, [&] {
@@ -248,7 +172,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
     ++i;
     r.final_loss = loss.value().item();
     loss.backward();
-    optimizer.step();
+    optimizer.step(lr);
     optimizer.zero_grad();
     if (o.device == Device::cuda) cuda::synchronize();  // the step's kernels belong to this iteration
   });
@@ -275,7 +199,8 @@ void print_bench(const BenchResult& r, std::ostream& out) {
   out << fmt::format("CPU: {}; {} thread{}; load average (1, 5, 15 min) before the run: {}\n", r.cpu, r.threads,
                      r.threads == 1 ? "" : "s", r.load_average);
   out << fmt::format("model: L={} C={} NH={} n_inner={} V={} n_ctx={}, {} parameters ({} in matmuls: N)\n", c.n_layer,
-                     c.block.n_embd, c.block.n_head, c.block.n_inner, c.vocab_size, c.n_ctx, r.parameters, r.matmul_parameters);
+                     c.block.n_embd, c.block.n_head, c.block.n_inner, c.vocab_size, c.n_ctx, r.parameters,
+                     r.matmul_parameters);
   out << fmt::format("batch: B={} x T={} = {} tokens of random ids; {} warm-up, {} timed iterations (median, best)\n",
                      r.batch_size, r.seq_len, r.batch_size * r.seq_len, r.warmup, r.steps);
   out << "FLOPs/token: forward = 2*N + 2*L*T*C (Kaplan et al. 2020), training = 3 x forward\n";

@@ -1,5 +1,6 @@
-// train/bench.h — `kiso bench`: how fast a whole GPT trains and infers on the CPU, and what
-// fraction of the processor's peak that is (MFU, model FLOPs utilisation).
+// train/bench.h — `kiso bench`: how fast a whole GPT trains and infers on the CPU (or, on
+// Device::cuda, with kiso's kernels), and what fraction of the processor's peak that is (MFU,
+// model FLOPs utilisation).
 //
 // What it is: one model of a preset, random token ids (a fresh batch per iteration), and two
 // timed loops:
@@ -7,25 +8,10 @@
 //   inference  forward to the logits only, eval mode, no graph (NoGradGuard)
 // each after `warmup` untimed iterations, reported as the median and the best of `steps`.
 // Speed is turned into FLOP/s with the standard analytic count of a decoder-only transformer
-// (below), and divided by a stated peak to give MFU.
+// (train/mfu.h), and divided by a stated peak to give MFU.
 // What it is not: a test (nothing is asserted) nor a kernel benchmark (train/bench_ops.cpp times
 // single ops against OpenBLAS). The numbers depend on the machine and its load: record the
 // date, the CPU, the thread count and the load average with every table (docs/benchmarks.md).
-//
-// FLOPs per token (Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Table 1;
-// PaLM, Chowdhery et al. 2022, appendix B, for MFU):
-//   forward  = 2·N + 2·L·T·C
-//   training = 3 × forward   (the backward costs twice the forward: one product for the
-//                             gradient of the input, one for the gradient of the weight)
-// N counts the weights that take part in a matrix product, per layer the four of attention and
-// MLP, c_attn C·3C, c_proj C·C, c_fc C·n_inner, c_proj n_inner·C, plus the tied LM head V·C
-// once (the token lookup is not a product; the position embeddings are only added). Biases,
-// LayerNorm gains, softmax and GELU are elementwise and left out, as in both references.
-// 2·L·T·C is attention itself: per layer a token's scores q·k and its mixing Σ p·v each cost
-// 2·C FLOPs per position attended to, and under the causal mask a token attends to (T+1)/2
-// positions on average, so 4·C·T/2. (PaLM's 12·L·H·Q·T counts the full T×T square instead;
-// kiso does compute the full square and masks it, so the hardware does a little more work
-// than the model FLOPs counted here.)
 #pragma once
 
 #include <cstdint>
@@ -36,6 +22,7 @@
 #include "gpt/config.h"
 #include "gpt/json.h"
 #include "tensor/tensor.h"
+#include "train/mfu.h"
 
 namespace kiso {
 
@@ -80,24 +67,6 @@ struct BenchResult {
   double final_loss = 0;          // the last training step's loss (a sanity check: near ln V)
   LoopTiming training, inference;
 };
-
-// N: the weights in matrix products (see the file comment).
-int64_t matmul_parameters(const GPTConfig& config);
-// 2·N + 2·L·T·C and 3 × that, for sequences of T tokens.
-double forward_flops_per_token(const GPTConfig& config, int64_t T);
-double training_flops_per_token(const GPTConfig& config, int64_t T);
-
-// A CPU's peak f32 GFLOP/s, estimated as cores × GHz × FLOPs per cycle per core.
-struct PeakEstimate {
-  double gflops = 0;   // 0 when it could not be estimated
-  std::string source;  // e.g. "estimate: 2 cores x 2.600 GHz x 64 FLOP/cycle (AVX-512F, 2 FMA units) ..."
-};
-// From the text of /proc/cpuinfo: the clock is the first processor's "cpu MHz"; FLOPs per
-// cycle per core assume two FMA units: 64 with avx512f (2 × 16 floats × 2), 32 with avx2 and
-// fma (2 × 8 × 2), otherwise 8 (SSE: 4-wide add and multiply). `threads` is capped at the
-// physical cores: `logical_cpus` × "cpu cores" / "siblings" (hyperthreads share FMA units).
-PeakEstimate estimate_cpu_peak(const std::string& cpuinfo, int threads, int logical_cpus);
-PeakEstimate estimate_cpu_peak(int threads);  // reads /proc/cpuinfo; the machine's logical CPUs
 
 // Builds the preset's model and times it; progress lines go to `log`. Throws on a bad preset,
 // batch size, sequence length or step count.

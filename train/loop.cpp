@@ -49,6 +49,23 @@ static std::string validation_text(const Validation& v) {
   return fmt::format(" | val loss {:.4f}{}", v.loss, v.accuracy ? fmt::format(" | val acc {:.3f}", *v.accuracy) : "");
 }
 
+LoopSettings loop_settings(const std::string& what, const std::string& out_dir, double clip, int64_t eval_every,
+                           bool quiet, bool progress_bar) {
+  LoopSettings s;
+  s.what = what;
+  s.clip = clip;
+  s.eval_every = eval_every;
+  s.log_path = out_dir + "/log.jsonl";
+  s.checkpoint_dir = out_dir + "/model";
+  s.quiet = quiet;
+  s.progress_bar = progress_bar;
+  return s;
+}
+
+void override_dropout(GPTConfig& config, double p) {
+  if (p >= 0) config.embd_pdrop = config.block.attn_pdrop = config.block.resid_pdrop = p;
+}
+
 LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& opt, const LoopHooks& hooks,
                       std::ostream& log) {
   check(s.grad_accum >= 1, s.what.c_str(), "gradient accumulation must be at least 1, got {}", s.grad_accum);

@@ -1,17 +1,19 @@
 // train/loop.h — kiso's one training loop, shared by pre-training and fine-tuning.
 //
-// Both phases of GPT-1 train the same way (STYLE principle 8); they differ only in what a
-// micro-batch's loss is, how the validation set is scored and what a checkpoint writes, so
-// those three come in as callbacks and everything else lives here, once:
+// Both phases of GPT-1 train the same way; they differ only in what a micro-batch's loss is,
+// how the validation set is scored and what a checkpoint writes, so those three come in as
+// callbacks and everything else lives here, once:
 //   for step = first_step .. end - 1:
 //     for each of grad_accum micro-batches: loss = hooks.loss(step, micro) / grad_accum; backward
-//     (hooks.before_update: e.g. zero the gradients of frozen rows)
+//     (hooks.before_update: e.g. mask the gradients of frozen rows)
 //     clip the global gradient norm; lr = schedule.at(step); AdamW step; zero the gradients
-//     (hooks.after_update)
+//     (hooks.after_update: e.g. put the frozen rows back)
 //     one line on the log stream, one JSON record in log.jsonl;
 //     every eval_every steps and at the end: hooks.validate; every checkpoint_every steps and at
 //     the end: hooks.checkpoint
 // A non-finite loss stops the run with an error naming the step and the last checkpoint.
+// Also here, because both phases build them from their options alike: the settings they share
+// (loop_settings) and the --dropout override of a model's config (override_dropout).
 // What it is not: a data loader or a model builder (pretrain.cpp and finetune.cpp set those up).
 // Read next: train/pretrain.h (phase 1) and train/finetune.h (phase 2).
 #pragma once
@@ -22,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "gpt/config.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
 
@@ -70,6 +73,16 @@ struct LoopResult {
   Validation initial;               // before the first step of this call
   Validation final;                 // after the last (= initial when no step ran)
 };
+
+// The settings both phases fill alike: log_path OUT/log.jsonl and checkpoint_dir OUT/model of
+// the run directory `out_dir`, and the options of the same names. Each phase then sets its own:
+// first_step, end, grad_accum, schedule, checkpoint_every, tokens_per_step.
+LoopSettings loop_settings(const std::string& what, const std::string& out_dir, double clip, int64_t eval_every,
+                           bool quiet, bool progress_bar);
+
+// --dropout: p >= 0 sets the model's three dropout rates (embeddings, attention, residual
+// branches) to p; p < 0 keeps the config's.
+void override_dropout(GPTConfig& config, double p);
 
 // Runs steps first_step+1 .. end of `params` with `opt`; see the file header.
 LoopResult train_loop(const LoopSettings& settings, const Parameters& params, AdamW& opt, const LoopHooks& hooks,

@@ -57,7 +57,7 @@ static GPTConfig model_config(const PretrainOptions& o, int64_t vocab_size) {
   if (o.config_path.empty()) c = preset(o.preset);
   else c = config_from_json(parse_json_strict(read_file(o.config_path), o.config_path), o.config_path);
   c.vocab_size = vocab_size;
-  if (o.dropout >= 0) c.embd_pdrop = c.block.attn_pdrop = c.block.resid_pdrop = o.dropout;
+  override_dropout(c, o.dropout);
   c.validate();
   check(o.seq_len >= 1 && o.seq_len <= c.n_ctx, "pretrain", "--seq-len {} must be in 1..n_ctx = {} of the model",
         o.seq_len, c.n_ctx);
@@ -120,7 +120,14 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
         o.steps);
   int64_t vocab = data.vocab_size;
   GPTConfig config = model_config(o, vocab);
-  std::string model_dir = o.out_dir + "/model", log_path = o.out_dir + "/log.jsonl";
+  // The loop's settings (train/loop.h) with phase 1's own: the step range, warmup + cosine.
+  LoopSettings loop = loop_settings("pretrain", o.out_dir, o.clip, o.eval_every, o.quiet, o.progress_bar);
+  loop.end = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
+  loop.grad_accum = o.grad_accum;
+  loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, o.steps), o.steps};
+  loop.checkpoint_every = o.checkpoint_every;
+  loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
+  const std::string& model_dir = loop.checkpoint_dir;
   fs::create_directories(o.out_dir);
 
   // The model and the optimizer: fresh, or from the run's last checkpoint.
@@ -128,7 +135,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   GPT model = o.resume ? load_model(model_dir) : GPT(config, init);
   if (o.resume) model.config = config;  // the dropout rates of this call (not stored by HF)
   move_parameters(model.parameters(), o.device);  // before the optimizer: its state goes where they are
-  AdamWConfig adamw{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay};
+  AdamWConfig adamw{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay};
   AdamW opt(model.parameters(), adamw);
   std::string train_path = o.data_dir + "/train.bin", val_path = o.data_dir + "/val.bin";
   TokenLoader loader(read_shard(train_path, vocab), o.batch_size, o.seq_len, o.seed, train_path);
@@ -144,28 +151,15 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     safetensors::File st = safetensors::load(model_dir + "/state.safetensors");
     opt.load_state(st.tensors, get_int(state, "optimizer_steps", state_path));
     loader.seek(get_int(state, "loader_position", state_path));
-    truncate_log(log_path, step);
+    truncate_log(loop.log_path, step);
     log << fmt::format("resuming {} at step {} of {}\n", model_dir, step, o.steps);
   } else {
-    fs::remove(log_path);
+    fs::remove(loop.log_path);
   }
 
-  // The loop (train/loop.h) with phase 1's loss: next-token cross-entropy on the loader's
-  // windows. The loader's position k names the micro-batch, and with it its dropout masks.
-  LoopSettings loop;
-  loop.what = "pretrain";
+  // The loop with phase 1's loss: next-token cross-entropy on the loader's windows. The
+  // loader's position k names the micro-batch, and with it its dropout masks.
   loop.first_step = step;
-  loop.end = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
-  loop.grad_accum = o.grad_accum;
-  loop.clip = o.clip;
-  loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, o.steps), o.steps};
-  loop.eval_every = o.eval_every;
-  loop.checkpoint_every = o.checkpoint_every;
-  loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
-  loop.log_path = log_path;
-  loop.checkpoint_dir = model_dir;
-  loop.quiet = o.quiet;
-  loop.progress_bar = o.progress_bar;
   LoopHooks hooks;
   hooks.loss = [&](int64_t, int64_t) {
     int64_t k = loader.position();

@@ -26,6 +26,7 @@
 // different number of columns than its header.
 // What it is not: the other GLUE layouts (CoLA, MNLI, QNLI, QQP), the ROCStories training
 // stories (no endings to choose from), or a tokenizer (gpt/ encodes).
+// Read next: task_data.cpp (JSONL, plain TSV), task_layouts.h (GLUE, ROCStories).
 #pragma once
 
 #include <string>

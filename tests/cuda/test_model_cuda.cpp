@@ -99,7 +99,7 @@ TEST_CASE("a whole GPT on cuda: loss, gradients and 3 AdamW steps match the cpu,
       for (const NamedParameter& p : pd) p.variable->zero_grad();
 
       // three AdamW steps from the same start
-      AdamWConfig hyper{1e-2, 0.9, 0.999, 1e-8, 0.01};
+      AdamWConfig hyper{0.9, 0.999, 1e-8, 0.01};
       AdamW opt_cpu(pc, hyper), opt_dev(pd, hyper);
       std::vector<double> lc = train(cpu, ids, targets, 3, opt_cpu);
       std::vector<double> ld = train(dev, ids.to(Device::cuda), targets.to(Device::cuda), 3, opt_dev);

@@ -80,8 +80,8 @@ TEST_CASE("golden: logits, loss, every gradient and three AdamW steps match the 
   }
 
   // 2. Three AdamW steps, batch k on step k, with the reference's settings.
+  double lr = std::stod(batches.metadata.at("lr"));
   AdamWConfig cfg;
-  cfg.lr = std::stod(batches.metadata.at("lr"));
   cfg.beta1 = std::stod(batches.metadata.at("beta1"));
   cfg.beta2 = std::stod(batches.metadata.at("beta2"));
   cfg.eps = std::stod(batches.metadata.at("eps"));
@@ -96,7 +96,7 @@ TEST_CASE("golden: logits, loss, every gradient and three AdamW steps match the 
     INFO("step ", k);
     CHECK(std::abs(l.value().item() - step_loss[size_t(k)]) < 2e-5 * step_loss[size_t(k)]);
     l.backward();
-    opt.step();
+    opt.step(lr);
   }
   int64_t C = model.config.block.n_embd;
   for (const NamedParameter& p : model.parameters()) {

@@ -137,8 +137,8 @@ TEST_CASE("AdamW decays rank-2 parameters only (the paper's 'non bias or gain we
   Variable gain(from_vector({1.0, 1.0}, {2}, DType::f64), true);
   Parameters params = {{"matrix", &matrix}, {"embedding", &embedding}, {"bias", &bias}, {"gain", &gain}};
   for (const NamedParameter& p : params) p.variable->accumulate_grad(zeros_like(p.variable->value()));
-  AdamW opt(params, {.lr = 0.1, .weight_decay = 0.5});
-  opt.step();  // config lr
+  AdamW opt(params, {.weight_decay = 0.5});
+  opt.step(0.1);
   const double shrink = 1 - 0.1 * 0.5;
   // One multiplication in double each: the tolerance 1e-15 is a couple of ulp of values <= 4.
   CHECK(max_abs_diff(matrix.value().to_vector<double>(), {shrink, -2 * shrink, 3 * shrink, 4 * shrink}) < 1e-15);
@@ -243,8 +243,8 @@ TEST_CASE("adamw_update and sgd_update check their arguments") {
 TEST_CASE("SGD without momentum: p ← p − lr·(g + wd·p)") {
   Variable p(from_vector({1.0, -2.0}, {2}, DType::f64), true);
   p.accumulate_grad(from_vector({0.5, 1.0}, {2}, DType::f64));
-  SGD opt({{"p", &p}}, {.lr = 0.1, .momentum = 0.0, .weight_decay = 0.1});
-  opt.step();
+  SGD opt({{"p", &p}}, {.momentum = 0.0, .weight_decay = 0.1});
+  opt.step(0.1);
   // g + wd·p = [0.5 + 0.1, 1 − 0.2] = [0.6, 0.8]; p − 0.1·that = [0.94, −2.08]
   CHECK(max_abs_diff(p.value().to_vector<double>(), {0.94, -2.08}) < 1e-14);
   CHECK(opt.state().empty());  // no momentum, no buffer
@@ -253,11 +253,11 @@ TEST_CASE("SGD without momentum: p ← p − lr·(g + wd·p)") {
 
 TEST_CASE("SGD with momentum: the buffer starts as g, then buf ← μ·buf + g") {
   Variable p(from_vector({1.0, -2.0}, {2}, DType::f64), true);
-  SGD opt({{"p", &p}}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.0});
+  SGD opt({{"p", &p}}, {.momentum = 0.9, .weight_decay = 0.0});
   for (int t = 0; t < 2; ++t) {
     opt.zero_grad();
     p.accumulate_grad(from_vector({0.5, 1.0}, {2}, DType::f64));
-    opt.step();
+    opt.step(0.1);
     if (t == 0) CHECK(max_abs_diff(p.value().to_vector<double>(), {0.95, -2.1}) < 1e-14);  // buf = [0.5, 1]
   }
   // step 2: buf = 0.9·[0.5, 1] + [0.5, 1] = [0.95, 1.9]; p = [0.95 − 0.095, −2.1 − 0.19]

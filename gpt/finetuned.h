@@ -1,0 +1,66 @@
+// gpt/finetuned.h — a fine-tuned model: the GPT, its task head W_y, what it knows about its
+// task, and the directory format that holds them.
+//
+// A fine-tuned model directory (`kiso finetune`'s OUT/model) is a complete model directory
+// (gpt/checkpoint.h: config.json with the grown vocabulary, model.safetensors; the tokenizer
+// files) plus
+//   head.safetensors  W_y as "linear.weight" (C, classes) and "linear.bias" (classes,)
+//   task.json         {"task", "labels", "candidates", "max_len", "head_dropout", "special",
+//                      "train_label_counts", "options"}
+// so `kiso predict` and `kiso evaluate` need nothing else. Loading is strict: task.json's
+// fields are type-checked, the special ids must be the tokenizer's and inside the vocabulary,
+// and the head must hold exactly its two tensors with their shapes.
+// predict() is the model's inference: class (or candidate) probabilities of tokenised examples.
+// What it is not: training (train/finetune.h), reading task files or scoring predictions
+// (train/task_data.h, train/metrics.h), or resumable (no optimizer state is saved).
+// Read next: gpt/tasks.h (the input transformations and the head), train/finetune.h.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gpt/json.h"
+#include "gpt/tasks.h"
+#include "gpt/tokenizer.h"
+
+namespace kiso {
+
+// What a fine-tuned model directory records about its task (task.json).
+struct TaskInfo {
+  TaskKind kind = TaskKind::classification;
+  std::vector<std::string> labels;           // class names (index = head output); empty for multiple choice
+  int64_t candidates = 0;                    // K for multiple choice, else 0
+  int64_t max_len = 0;
+  double head_dropout = 0.1;
+  SpecialIds special{};
+  std::map<std::string, int64_t> train_label_counts;  // for the majority-class baseline
+};
+
+// The `classes` argument of the task's TaskHead: one per label; multiple choice scores each
+// candidate with one output, whatever this number is.
+int64_t head_classes(const TaskInfo& info);
+
+// A fine-tuned model, ready to predict.
+struct FinetunedModel {
+  GPT model;
+  TaskHead head;
+  TaskInfo info;
+  Tokenizer tokenizer;
+};
+
+// Writes `dir` as a whole (write_dir_atomic); `options` is recorded as task.json's "options".
+void save_finetuned(const std::string& dir, FinetunedModel& m, const Json& options);
+// Reads a fine-tuned model directory; its parameters are moved to `device`.
+FinetunedModel load_finetuned(const std::string& dir, Device device = Device::cpu);
+
+// Class (or candidate) probabilities of each example, in eval mode, in batches of
+// `batch_size`; `loss` gets the mean task cross-entropy when every example has a label.
+struct Predictions {
+  std::vector<std::vector<double>> probs;  // [example][class]
+  std::vector<int64_t> predicted;          // argmax of each row
+  double loss = 0;                         // NaN when some example has no label
+};
+Predictions predict(const FinetunedModel& m, const std::vector<TaskExample>& examples, int64_t batch_size = 32);
+
+}  // namespace kiso

@@ -1,0 +1,49 @@
+// train/commands/bench.cpp — `kiso bench`: training and inference tokens/s of a preset's whole
+// GPT and its model FLOPs utilisation (train/bench.h). Progress lines go to stderr, the table
+// (or --json's object) to stdout.
+// What it is not: the op benchmark against OpenBLAS (make bench, train/bench_ops.cpp).
+#include <iostream>
+
+#include "train/bench.h"
+#include "train/commands/command.h"
+#include "train/commands/commands.h"
+
+namespace kiso {
+
+namespace {
+
+struct Options {
+  BenchOptions bench;
+  std::string device = "cpu";
+  bool as_json = false;
+};
+
+}  // namespace
+
+// (run_bench is the library's: train/bench.h.)
+static int run_bench_command(const Options& o) {
+  BenchOptions options = o.bench;
+  options.device = start_device(o.device, "bench");
+  BenchResult r = run_bench(options, std::cerr);
+  if (o.as_json) std::cout << bench_json(r) << "\n";
+  else print_bench(r, std::cout);
+  return 0;
+}
+
+void add_bench(CLI::App& app) {
+  auto options = std::make_shared<Options>();
+  BenchOptions& b = options->bench;
+  CLI::App* command = app.add_subcommand("bench", "training and inference tokens/s and MFU of a preset");
+  command->add_option("--preset", b.preset, "gpt1, small or tiny")->capture_default_str();
+  command->add_option("--batch-size", b.batch_size, "0: 16 tiny, 8 small, 1 gpt1");
+  command->add_option("--seq-len", b.seq_len, "0: min(128, n_ctx)");
+  command->add_option("--warmup", b.warmup, "untimed steps first")->capture_default_str();
+  command->add_option("--steps", b.steps, "timed steps (0: 3, or 2 for gpt1)");
+  command->add_option("--threads", b.threads, "0: OMP_NUM_THREADS or all cores");
+  command->add_option("--peak-gflops", b.peak_gflops, "the peak MFU is measured against (0: estimate)");
+  add_device_option(*command, options->device);
+  add_json_flag(*command, options->as_json);
+  command->callback([options] { exit_with(run_bench_command(*options)); });
+}
+
+}  // namespace kiso

@@ -1,0 +1,31 @@
+// train/commands/command.cpp — the options and the exit status every command shares (see command.h).
+#include "train/commands/command.h"
+
+#include <fmt/core.h>
+
+#include "cuda/runtime.h"
+
+namespace kiso {
+
+void add_json_flag(CLI::App& command, bool& as_json, const std::string& description) {
+  command.add_flag("--json", as_json, description);
+}
+
+void add_device_option(CLI::App& command, std::string& device) {
+  command.add_option("--device", device, "cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+}
+
+Device start_device(const std::string& name, const char* command) {
+  if (name == "cpu") return Device::cpu;
+  cuda::require_device(command);
+  fmt::print(stderr, "{}: device cuda, {}\n", command, cuda::device_name());
+  return Device::cuda;
+}
+
+void exit_with(int status) {
+  if (status != 0) throw CLI::RuntimeError(status);
+}
+
+}  // namespace kiso

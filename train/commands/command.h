@@ -1,0 +1,34 @@
+// train/commands/command.h — what every command file shares: the --json flag, the --device
+// option and its start-up check, and how a command's exit status leaves the program.
+//
+// A command runs as its subcommand's CLI11 callback, after every flag has been parsed and
+// checked. Its run function returns the status; exit_with hands a non-zero one to main by
+// throwing CLI::RuntimeError(status), CLI11's documented way for a callback to set the exit
+// code (App::exit returns it and prints nothing).
+// What it is not: a command (each is its own file, listed in train/commands/commands.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace kiso {
+
+// --json: print the command's result as one JSON object on stdout.
+void add_json_flag(CLI::App& command, bool& as_json,
+                   const std::string& description = "print the result as one JSON object");
+
+// --device: cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator).
+void add_device_option(CLI::App& command, std::string& device);
+
+// The device `name` ("cpu" or "cuda") for `command`: cuda only after checking that there is a
+// device to run on (a usable GPU, or the simulator turned on with KISO_CUDA_SIM=1), and saying
+// which on stderr.
+Device start_device(const std::string& name, const char* command);
+
+// Ends a command's callback: a non-zero status becomes kiso's exit code.
+void exit_with(int status);
+
+}  // namespace kiso

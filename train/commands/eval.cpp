@@ -1,0 +1,67 @@
+// train/commands/eval.cpp — `kiso eval`: a model's loss and perplexity over consecutive,
+// non-overlapping windows of --seq-len tokens from token 0 of a token shard (.bin) or a text file
+// (encoded with the model directory's tokenizer); the last partial window is dropped.
+// What it is not: the validation inside training (the same evaluate_loss, on the run's val.bin),
+// or a fine-tuned model's task score (kiso evaluate).
+#include <cmath>
+#include <iostream>
+
+#include <fmt/core.h>
+
+#include "gpt/atomic_file.h"
+#include "gpt/checkpoint.h"
+#include "gpt/json.h"
+#include "gpt/tokenizer.h"
+#include "train/commands/command.h"
+#include "train/commands/commands.h"
+#include "train/pretrain.h"
+#include "train/shards.h"
+
+namespace kiso {
+
+namespace {
+
+struct Options {
+  std::string model_dir;
+  std::string data;        // a .bin shard or a text file
+  int64_t seq_len = 0;     // T; 0: the model's context
+  int64_t batch_size = 8;  // B windows per batch
+  std::string device = "cpu";
+  bool as_json = false;
+};
+
+}  // namespace
+
+static int run_eval(const Options& o) {
+  Device device = start_device(o.device, "eval");
+  GPT model = load_model(o.model_dir);
+  move_parameters(model.parameters(), device);
+  int64_t T = o.seq_len > 0 ? o.seq_len : model.config.n_ctx;
+  std::vector<int32_t> tokens = o.data.ends_with(".bin") ? read_shard(o.data, model.config.vocab_size)
+                                                         : Tokenizer::load(o.model_dir).encode(read_file(o.data));
+  std::vector<Batch> batches = sequential_windows(tokens, T, o.batch_size, o.data);
+  double loss = evaluate_loss(model, batches);
+  int64_t predicted = 0;
+  for (const Batch& b : batches) predicted += b.targets.numel();
+  if (o.as_json)
+    std::cout << Json{{"loss", loss}, {"perplexity", std::exp(loss)}, {"tokens", predicted}, {"seq_len", T}} << "\n";
+  else
+    std::cout << fmt::format("{}: loss {:.4f}, perplexity {:.2f} over {} predicted tokens "
+                             "(windows of {} from token 0)\n",
+                             o.data, loss, std::exp(loss), predicted, T);
+  return 0;
+}
+
+void add_eval(CLI::App& app) {
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand("eval", "loss and perplexity on a token shard (.bin) or a text file");
+  command->add_option("--model", options->model_dir, "a model directory")->required();
+  command->add_option("--data", options->data, "a .bin shard or a text file")->required();
+  command->add_option("--seq-len", options->seq_len, "window length (default: the model's context)");
+  command->add_option("--batch-size", options->batch_size, "windows per batch")->capture_default_str();
+  add_device_option(*command, options->device);
+  add_json_flag(*command, options->as_json);
+  command->callback([options] { exit_with(run_eval(*options)); });
+}
+
+}  // namespace kiso
