@@ -137,12 +137,13 @@ void save_model(const std::string& dir, GPT& model) {
   safetensors::save(dir + "/model.safetensors", tensors, {{"format", "pt"}});
 }
 
-GPT load_model(const std::string& dir) {
+GPT load_model(const std::string& dir, Device device) {
   std::string config_path = dir + "/config.json";
   GPTConfig config = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
   GPT model(config);  // zero weights, overwritten right below
   std::string weights_path = dir + "/model.safetensors";
   load_weights(model, safetensors::load(weights_path), weights_path);
+  move_parameters(model.parameters(), device);
   return model;
 }
 

@@ -28,8 +28,8 @@ GPTConfig config_from_json(const Json& json, const std::string& what);
 
 // Creates `dir` if needed and writes config.json and model.safetensors, each atomically.
 void save_model(const std::string& dir, GPT& model);
-// Reads a model directory into a new f32 model.
-GPT load_model(const std::string& dir);
+// Reads a model directory into a new f32 model, its parameters on `device`.
+GPT load_model(const std::string& dir, Device device = Device::cpu);
 // Copies the tensors of a safetensors file into `model`'s parameters (names checked, see above).
 void load_weights(GPT& model, const safetensors::File& file, const std::string& what);
 

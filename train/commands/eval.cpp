@@ -34,8 +34,7 @@ struct Options {
 
 static int run_eval(const Options& o) {
   Device device = start_device(o.device, "eval");
-  GPT model = load_model(o.model_dir);
-  move_parameters(model.parameters(), device);
+  GPT model = load_model(o.model_dir, device);
   int64_t T = o.seq_len > 0 ? o.seq_len : model.config.n_ctx;
   std::vector<int32_t> tokens = o.data.ends_with(".bin") ? read_shard(o.data, model.config.vocab_size)
                                                          : Tokenizer::load(o.model_dir).encode(read_file(o.data));

@@ -27,8 +27,7 @@ struct Options {
 
 static int run_sample(const Options& o) {
   Device device = start_device(o.device, "sample");
-  GPT model = load_model(o.model_dir);
-  move_parameters(model.parameters(), device);
+  GPT model = load_model(o.model_dir, device);
   Tokenizer tok = Tokenizer::load(o.model_dir);
   SampleOptions sample = o.sample;
   sample.stop_token = tok.special("<|endoftext|>");
