@@ -202,7 +202,7 @@ static Json options_record(const FinetuneOptions& o, const TaskInfo& info) {
   return Json{{"model", o.model_dir}, {"train", o.train_path}, {"val", o.val_path}, {"init", o.init},
               {"freeze_backbone", o.freeze_backbone}, {"lm_coef", o.lm_coef}, {"lr", o.lr},
               {"batch_size", o.batch_size}, {"epochs", o.epochs}, {"warmup", o.warmup_fraction},
-              {"clip", o.clip}, {"weight_decay", o.weight_decay}, {"seed", o.seed},
+              {"clip", o.loop.clip}, {"weight_decay", o.weight_decay}, {"seed", o.seed},
               {"train_limit", o.train_limit}, {"max_len", info.max_len}};
 }
 
@@ -215,7 +215,7 @@ static FinetuneResult train_on_task(const FinetuneOptions& o, FinetunedModel& m,
   AdamW opt(trainable.params, AdamWConfig{.weight_decay = o.weight_decay});
   int64_t n = int64_t(train.size());
   int64_t steps = std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(n) / double(o.batch_size))));
-  LoopSettings loop = loop_settings("finetune", o.out_dir, o.clip, o.eval_every, o.quiet, o.progress_bar);
+  LoopSettings loop = loop_settings("finetune", o.out_dir, o.loop);
   loop.end = steps;
   loop.schedule = {ScheduleKind::warmup_linear, o.lr, int64_t(std::ceil(o.warmup_fraction * double(steps))), steps};
   loop.tokens_per_step = mean_tokens(train, info) * double(o.batch_size);
@@ -241,7 +241,7 @@ static FinetuneResult train_on_task(const FinetuneOptions& o, FinetunedModel& m,
     hooks.before_update = [&] { trainable.rows->mask_gradient(); };
     hooks.after_update = [&] { trainable.rows->restore_frozen_rows(); };
   }
-  if (!o.quiet)
+  if (!o.loop.quiet)
     log << fmt::format("fine-tuning {} ({}{}) on {} examples ({} labels), {} validation; {} steps of {}, "
                        "{} parameters train\n",
                        to_string(info.kind), o.init, o.freeze_backbone ? ", frozen backbone" : "", n,

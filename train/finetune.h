@@ -47,7 +47,6 @@ struct FinetuneOptions {
   int64_t batch_size = 32;          // examples per step (a multiple-choice example is K rows)
   double epochs = 3;
   double warmup_fraction = 0.002;   // of the steps, then linear decay to 0
-  double clip = 1.0;
   double head_dropout = 0.1;        // dropout on h before W_y
   double dropout = -1;              // >= 0 overrides the backbone's three dropout rates
   double weight_decay = 0.01;
@@ -55,10 +54,9 @@ struct FinetuneOptions {
   int64_t train_limit = 0;          // > 0: a seeded random subset of this many training examples
                                     // (learning curves, quick runs); the label set stays the file's
   uint64_t seed = 1337;
-  int64_t eval_every = 0;           // 0: only at the end
   Device device = Device::cpu;  // where it trains (cuda: kiso's kernels, GPU or simulator)
-  bool quiet = false;
-  bool progress_bar = false;
+  LoopOptions loop{.clip = 1.0, .eval_every = 0};  // --clip, --eval-every (0: validation only at
+                                                   // the end), the log lines (train/loop.h)
 };
 
 struct FinetuneResult {

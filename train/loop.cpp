@@ -49,16 +49,15 @@ static std::string validation_text(const Validation& v) {
   return fmt::format(" | val loss {:.4f}{}", v.loss, v.accuracy ? fmt::format(" | val acc {:.3f}", *v.accuracy) : "");
 }
 
-LoopSettings loop_settings(const std::string& what, const std::string& out_dir, double clip, int64_t eval_every,
-                           bool quiet, bool progress_bar) {
+LoopSettings loop_settings(const std::string& what, const std::string& out_dir, const LoopOptions& options) {
   LoopSettings s;
   s.what = what;
-  s.clip = clip;
-  s.eval_every = eval_every;
+  s.clip = options.clip;
+  s.eval_every = options.eval_every;
   s.log_path = out_dir + "/log.jsonl";
   s.checkpoint_dir = out_dir + "/model";
-  s.quiet = quiet;
-  s.progress_bar = progress_bar;
+  s.quiet = options.quiet;
+  s.progress_bar = options.progress_bar;
   return s;
 }
 

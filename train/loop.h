@@ -42,6 +42,16 @@ struct StepRecord {
   std::optional<Validation> val;
 };
 
+// The loop's options that are flags of both phases (--clip, --eval-every) or set alike by the
+// command line (quiet, progress_bar): PretrainOptions and FinetuneOptions each hold one.
+struct LoopOptions {
+  double clip = 1.0;          // max global gradient norm; 0 turns clipping off
+  int64_t eval_every = 0;     // validation every N steps; 0: only at the end
+  bool quiet = false;         // no per-step lines on the log stream
+  bool progress_bar = false;  // redraw a bar under the step lines (for a terminal; the command
+                              // line sets it when stdout is one)
+};
+
 struct LoopSettings {
   std::string what = "train";  // "pretrain" or "finetune": names the errors
   int64_t first_step = 0;      // steps already done (a resumed run)
@@ -75,10 +85,9 @@ struct LoopResult {
 };
 
 // The settings both phases fill alike: log_path OUT/log.jsonl and checkpoint_dir OUT/model of
-// the run directory `out_dir`, and the options of the same names. Each phase then sets its own:
-// first_step, end, grad_accum, schedule, checkpoint_every, tokens_per_step.
-LoopSettings loop_settings(const std::string& what, const std::string& out_dir, double clip, int64_t eval_every,
-                           bool quiet, bool progress_bar);
+// the run directory `out_dir`, and `options`. Each phase then sets its own: first_step, end,
+// grad_accum, schedule, checkpoint_every, tokens_per_step.
+LoopSettings loop_settings(const std::string& what, const std::string& out_dir, const LoopOptions& options);
 
 // --dropout: p >= 0 sets the model's three dropout rates (embeddings, attention, residual
 // branches) to p; p < 0 keeps the config's.

@@ -23,7 +23,7 @@ static Json options_json(const PretrainOptions& o) {
               {"batch_size", o.batch_size},   {"seq_len", o.seq_len},       {"grad_accum", o.grad_accum},
               {"steps", o.steps},             {"lr", o.lr},                 {"warmup_steps", o.warmup_steps},
               {"beta1", o.beta1},             {"beta2", o.beta2},           {"eps", o.eps},
-              {"weight_decay", o.weight_decay}, {"clip", o.clip},           {"dropout", o.dropout},
+              {"weight_decay", o.weight_decay}, {"clip", o.loop.clip},           {"dropout", o.dropout},
               {"seed", o.seed}};
 }
 
@@ -121,7 +121,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   int64_t vocab = data.vocab_size;
   GPTConfig config = model_config(o, vocab);
   // The loop's settings (train/loop.h) with phase 1's own: the step range, warmup + cosine.
-  LoopSettings loop = loop_settings("pretrain", o.out_dir, o.clip, o.eval_every, o.quiet, o.progress_bar);
+  LoopSettings loop = loop_settings("pretrain", o.out_dir, o.loop);
   loop.end = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
   loop.grad_accum = o.grad_accum;
   loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, o.steps), o.steps};

@@ -48,19 +48,16 @@ struct PretrainOptions {
   int64_t warmup_steps = 20;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0.01;
-  double clip = 1.0;        // max global gradient norm; 0 turns clipping off
   double dropout = -1;      // >= 0 overrides the config's three dropout rates
   uint64_t seed = 1337;
-  int64_t eval_every = 50;    // 0: only at the end
   int64_t eval_batches = 8;   // validation batches (sequential windows from token 0)
   int64_t checkpoint_every = 100;
   bool resume = false;
   int64_t stop_at = 0;        // > 0: checkpoint and return after this step, as if interrupted
                               // (the schedule still spans `steps`; --resume continues)
   Device device = Device::cpu;  // where the model trains (cuda: kiso's kernels, GPU or simulator)
-  bool quiet = false;         // no per-step lines on the log stream
-  bool progress_bar = false;  // redraw a bar under the step lines (for a terminal; the CLI sets
-                              // it when stdout is one)
+  LoopOptions loop{.clip = 1.0, .eval_every = 50};  // --clip, --eval-every (validation every 50
+                                                    // steps), the log lines (train/loop.h)
 };
 
 struct PretrainResult {

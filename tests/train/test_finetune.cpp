@@ -92,7 +92,7 @@ FinetuneOptions toy_options(const TempDir& d, TaskKind kind, const std::string& 
   o.train_path = d.str(name + "_train.jsonl");
   o.val_path = d.str(name + "_val.jsonl");
   o.out_dir = d.str(out);
-  o.lr = 3e-3, o.batch_size = 16, o.epochs = 4, o.warmup_fraction = 0.1, o.quiet = true;
+  o.lr = 3e-3, o.batch_size = 16, o.epochs = 4, o.warmup_fraction = 0.1, o.loop.quiet = true;
   return o;
 }
 

@@ -43,7 +43,7 @@ PretrainOptions toy_options(const TempDir& d, const std::string& out) {
   o.out_dir = d.str(out);
   o.preset = "tiny";
   o.batch_size = 4, o.seq_len = 16, o.grad_accum = 2, o.steps = 6, o.lr = 3e-3, o.warmup_steps = 2;
-  o.eval_every = 2, o.eval_batches = 2, o.checkpoint_every = 2, o.quiet = true;
+  o.loop.eval_every = 2, o.eval_batches = 2, o.checkpoint_every = 2, o.loop.quiet = true;
   return o;
 }
 
@@ -91,7 +91,7 @@ TEST_CASE("pretrain: the loss falls on a learnable toy language") {
   TempDir d("learn");
   write_toy_data(d.str("data"));
   PretrainOptions o = toy_options(d, "run");
-  o.steps = 40, o.eval_every = 0, o.checkpoint_every = 0;
+  o.steps = 40, o.loop.eval_every = 0, o.checkpoint_every = 0;
   std::ostringstream log;
   PretrainResult r = pretrain(o, log);
   // ln 50 = 3.9 at the start; 40 steps of a 2-layer model learn most of the counting rule.
@@ -103,7 +103,7 @@ TEST_CASE("pretrain: a diverging run stops with a clear message and keeps its la
   TempDir d("nan");
   write_toy_data(d.str("data"));
   PretrainOptions o = toy_options(d, "run");
-  o.lr = 1e30, o.warmup_steps = 0, o.clip = 0, o.checkpoint_every = 1, o.steps = 5;
+  o.lr = 1e30, o.warmup_steps = 0, o.loop.clip = 0, o.checkpoint_every = 1, o.steps = 5;
   std::ostringstream log;
   CHECK_THROWS_WITH_AS(pretrain(o, log), doctest::Contains("stopping. The last good checkpoint"), Error);
   std::string state = read_file(d.str("run/model/state.json"));

@@ -28,7 +28,7 @@ struct Options {
 static int run_finetune(const Options& o) {
   FinetuneOptions options = o.finetune;
   options.device = start_device(o.device, "finetune");
-  options.progress_bar = !o.as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
+  options.loop.progress_bar = !o.as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
   FinetuneResult r = finetune(options, o.as_json ? std::cerr : std::cout);
   if (o.as_json)
     std::cout << Json{{"initial_val_loss", r.initial.loss}, {"final_val_loss", r.final.loss},
@@ -60,14 +60,14 @@ void add_finetune(CLI::App& app) {
   command->add_option("--epochs", f.epochs, "passes over the training examples")->capture_default_str();
   command->add_option("--warmup", f.warmup_fraction, "fraction of the steps for linear warmup, then linear decay")
       ->capture_default_str();
-  command->add_option("--clip", f.clip, "max gradient norm (0: off)")->capture_default_str();
+  command->add_option("--clip", f.loop.clip, "max gradient norm (0: off)")->capture_default_str();
   command->add_option("--head-dropout", f.head_dropout, "dropout before the head")->capture_default_str();
   command->add_option("--dropout", f.dropout, "override the backbone's dropout rates");
   command->add_option("--weight-decay", f.weight_decay, "AdamW, on weights of rank >= 2")->capture_default_str();
   command->add_option("--max-len", f.max_len, "tokens per sequence (0: the model's context)")->capture_default_str();
   command->add_option("--train-limit", f.train_limit, "use a seeded random subset of N training examples");
   command->add_option("--seed", f.seed, "seeds the head, data order and dropout")->capture_default_str();
-  command->add_option("--eval-every", f.eval_every, "validation every N steps (0: at the end)")->capture_default_str();
+  command->add_option("--eval-every", f.loop.eval_every, "validation every N steps (0: at the end)")->capture_default_str();
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json, "print the final result as one JSON object");
   command->callback([options] { exit_with(run_finetune(*options)); });

@@ -27,7 +27,7 @@ struct Options {
 static int run_pretrain(const Options& o) {
   PretrainOptions options = o.pretrain;
   options.device = start_device(o.device, "pretrain");
-  options.progress_bar = !o.as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
+  options.loop.progress_bar = !o.as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
   PretrainResult r = pretrain(options, o.as_json ? std::cerr : std::cout);
   if (o.as_json)
     std::cout << Json{{"initial_val_loss", r.initial_val_loss}, {"final_val_loss", r.final_val_loss},
@@ -54,10 +54,10 @@ void add_pretrain(CLI::App& app) {
   command->add_option("--beta1", p.beta1, "AdamW")->capture_default_str();
   command->add_option("--beta2", p.beta2, "AdamW")->capture_default_str();
   command->add_option("--weight-decay", p.weight_decay, "AdamW, on weights of rank >= 2")->capture_default_str();
-  command->add_option("--clip", p.clip, "max gradient norm (0: off)")->capture_default_str();
+  command->add_option("--clip", p.loop.clip, "max gradient norm (0: off)")->capture_default_str();
   command->add_option("--dropout", p.dropout, "override the config's dropout rates");
   command->add_option("--seed", p.seed, "seeds init, data order and dropout")->capture_default_str();
-  command->add_option("--eval-every", p.eval_every, "validation every N steps")->capture_default_str();
+  command->add_option("--eval-every", p.loop.eval_every, "validation every N steps")->capture_default_str();
   command->add_option("--eval-batches", p.eval_batches, "validation batches")->capture_default_str();
   command->add_option("--checkpoint-every", p.checkpoint_every, "checkpoint every N steps")->capture_default_str();
   command->add_flag("--resume", p.resume, "continue the run in --out from its checkpoint");
