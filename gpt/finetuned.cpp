@@ -74,8 +74,9 @@ FinetunedModel load_finetuned(const std::string& dir, Device device) {
   std::string task_path = dir + "/task.json";
   check(fs::exists(task_path), "load_finetuned", "{} is not a fine-tuned model directory (no task.json); "
         "fine-tune one with `kiso finetune`", dir);
-  FinetunedModel m{load_model(dir), {}, task_info_from_json(parse_json_strict(read_file(task_path), task_path),
-                                                             task_path), Tokenizer::load(dir)};
+  FinetunedModel m{load_model(dir, device), {},
+                   task_info_from_json(parse_json_strict(read_file(task_path), task_path), task_path),
+                   Tokenizer::load(dir)};
   const SpecialIds& s = m.info.special;
   check(s.start == m.tokenizer.special("<|start|>") && s.delim == m.tokenizer.special("<|delim|>") &&
             s.extract == m.tokenizer.special("<|extract|>"),
@@ -97,7 +98,6 @@ FinetunedModel load_finetuned(const std::string& dir, Device device) {
           p.name, shape_str(it->second.shape()), shape_str(p.variable->shape()));
     *p.variable = Variable(to_dtype(it->second, DType::f32), true);
   }
-  move_parameters(m.model.parameters(), device);
   move_parameters(m.head.parameters(), device);
   return m;
 }
