@@ -7,19 +7,11 @@
 #include <sstream>
 
 #include "gpt/model.h"
+#include "tests/train/toy_config.h"
 #include "train/bench.h"
 
 using namespace kiso;
-
-namespace {
-
-GPTConfig toy_config() {
-  GPTConfig c;
-  c.vocab_size = 10, c.n_ctx = 6, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 4, c.block.n_inner = 8;
-  return c;
-}
-
-}  // namespace
+using kiso::testing::toy_config;
 
 TEST_SUITE("train") {
 

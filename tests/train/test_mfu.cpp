@@ -4,23 +4,11 @@
 #include <doctest/doctest.h>
 
 #include "gpt/model.h"
+#include "tests/train/toy_config.h"
 #include "train/mfu.h"
 
 using namespace kiso;
-
-namespace {
-
-GPTConfig toy_config() {
-  GPTConfig c;
-  c.vocab_size = 10, c.n_ctx = 6, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 4, c.block.n_inner = 8;
-  return c;
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-}  // namespace
+using kiso::testing::toy_config;
 
 TEST_SUITE("train") {
 
@@ -47,7 +35,7 @@ TEST_CASE("bench flops: N is the model's matrix weights, counted from its parame
     GPT model(c, gen);
     int64_t n = 0;
     for (const NamedParameter& p : model.parameters())
-      if (ends_with(p.name, ".weight") && p.name.find("ln_") == std::string::npos && p.name != "positions_embed.weight")
+      if (p.name.ends_with(".weight") && p.name.find("ln_") == std::string::npos && p.name != "positions_embed.weight")
         n += p.variable->value().numel();
     CHECK(matmul_parameters(c) == n);
   }
