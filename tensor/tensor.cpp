@@ -10,6 +10,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "base/size.h"
 #include "cuda/kernels.h"
 #include "cuda/runtime.h"
 
@@ -42,8 +43,13 @@ size_t dtype_size(DType dtype) {
 }
 
 int64_t numel_of(const Shape& s) {
+  // A shape may come from a file (base/size.h): a negative size or a product past int64 is an
+  // Error here, not a wrapped count that would size a too-small buffer.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n))
+      fail("Tensor", "shape {} has {}", shape_str(s), d < 0 ? "a negative size" : "more than 2^63 - 1 elements");
+  }
   return n;
 }
 
@@ -76,7 +82,7 @@ Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
   keep_large_blocks_in_heap();
   size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
   data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!data) throw Error(fmt::format("Storage: out of memory allocating {} bytes", bytes));
+  if (!data) throw Error(fmt::format("Storage: out of memory allocating {} ({} bytes)", format_bytes(double(bytes)), bytes));
 }
 
 Storage::~Storage() {
@@ -87,8 +93,10 @@ Storage::~Storage() {
 // ---- Tensor ----
 
 Tensor::Tensor(Shape shape, DType dtype, Device device) : shape_(std::move(shape)), dtype_(dtype) {
-  for (int64_t d : shape_) check(d >= 0, "Tensor", "negative size in shape {}", shape_str(shape_));
-  storage_ = std::make_shared<Storage>(size_t(numel()) * dtype_size(dtype_), device);
+  int64_t bytes;
+  if (__builtin_mul_overflow(numel_of(shape_), int64_t(dtype_size(dtype_)), &bytes))
+    fail("Tensor", "shape {} has more than 2^63 - 1 bytes", shape_str(shape_));
+  storage_ = std::make_shared<Storage>(size_t(bytes), device);
 }
 
 void Tensor::require_defined(const char* what) const {
