@@ -12,6 +12,12 @@
 #
 # Every target that compiles first runs .ci/install-deps, which apt-gets what is missing.
 
+# Every core unless the caller chose (make -j N): CI's `make test` is one plain make call, and a
+# serial build was most of its time on the 2-core CI machine.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+  MAKEFLAGS += -j$(shell nproc)
+endif
+
 BUILD    ?= build
 OPT      ?= -O3 -march=native
 SANITIZE ?=
