@@ -5,7 +5,7 @@
 //   "matmul: inner dimensions differ: a is (4, 3), b is (5, 2); expected a.size(-1) == b.size(-2)"
 // Only main() turns an Error into an exit code. This file is the one place the message format
 // lives, so ops never repeat formatting boilerplate.
-// base/ holds the leaf headers that both tensor/ and cuda/ include (this one and philox.h); they
+// base/ holds the leaf headers that both tensor/ and cuda/ include (this one, size.h, philox.h); they
 // include nothing of kiso's, so the arrows between those two folders run one way.
 #pragma once
 
