@@ -205,7 +205,7 @@ std::string unicode_to_bytes(std::string_view text, const std::string& what) {
   return *bytes;
 }
 
-void check_utf8(std::string_view text, const char* op) {
+std::optional<Utf8Error> find_invalid_utf8(std::string_view text) {
   auto u = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
@@ -220,21 +220,40 @@ void check_utf8(std::string_view text, const char* op) {
     if (c >= 0xC2 && c <= 0xDF) length = 2, cp = c & 0x1F, smallest = 0x80;
     else if (c >= 0xE0 && c <= 0xEF) length = 3, cp = c & 0x0F, smallest = 0x800;
     else if (c >= 0xF0 && c <= 0xF4) length = 4, cp = c & 0x07, smallest = 0x10000;
-    else if (c <= 0xBF) fail(op, "invalid UTF-8 at byte {}: 0x{:02x} is a continuation byte with no lead byte before it", i, c);
-    else fail(op, "invalid UTF-8 at byte {}: 0x{:02x} never occurs in UTF-8", i, c);
-    check(i + length <= n, op, "invalid UTF-8 at byte {}: 0x{:02x} starts a {}-byte character but the text ends after {} byte(s)",
-          i, c, length, n - i);
+    else if (c <= 0xBF) return Utf8Error{i, fmt::format("0x{:02x} is a continuation byte with no lead byte before it", c)};
+    else return Utf8Error{i, fmt::format("0x{:02x} never occurs in UTF-8", c)};
+    if (i + length > n)
+      return Utf8Error{i, fmt::format("0x{:02x} starts a {}-byte character but the text ends after {} byte(s)", c,
+                                      length, n - i)};
     for (size_t k = 1; k < length; ++k) {
-      check((u(i + k) & 0xC0) == 0x80, op,
-            "invalid UTF-8 at byte {}: 0x{:02x} starts a {}-byte character but byte {} is 0x{:02x}, not a continuation byte",
-            i, c, length, i + k, u(i + k));
+      if ((u(i + k) & 0xC0) != 0x80)
+        return Utf8Error{i, fmt::format("0x{:02x} starts a {}-byte character but byte {} of it is 0x{:02x}, not a "
+                                        "continuation byte",
+                                        c, length, k + 1, u(i + k))};
       cp = (cp << 6) | (u(i + k) & 0x3F);
     }
-    check(cp >= smallest, op, "invalid UTF-8 at byte {}: overlong encoding of U+{:04X}", i, cp);
-    check(cp < 0xD800 || cp > 0xDFFF, op, "invalid UTF-8 at byte {}: U+{:04X} is a surrogate, not a character", i, cp);
-    check(cp <= 0x10FFFF, op, "invalid UTF-8 at byte {}: U+{:X} is beyond U+10FFFF", i, cp);
+    if (cp < smallest) return Utf8Error{i, fmt::format("overlong encoding of U+{:04X}", cp)};
+    if (cp >= 0xD800 && cp <= 0xDFFF) return Utf8Error{i, fmt::format("U+{:04X} is a surrogate, not a character", cp)};
+    if (cp > 0x10FFFF) return Utf8Error{i, fmt::format("U+{:X} is beyond U+10FFFF", cp)};
     i += length;
   }
+  return std::nullopt;
+}
+
+void check_utf8(std::string_view text, const char* op) {
+  if (std::optional<Utf8Error> bad = find_invalid_utf8(text))
+    fail(op, "invalid UTF-8 at byte {}: {}", bad->offset, bad->reason);
+}
+
+void check_utf8_file(std::string_view text, const std::string& path) {
+  std::optional<Utf8Error> bad = find_invalid_utf8(text);
+  if (!bad) return;
+  // The line holding the bad byte (lines end at '\n'; a CR before it is part of the line).
+  std::string_view before = text.substr(0, bad->offset);
+  int64_t line = 1 + int64_t(std::count(before.begin(), before.end(), '\n'));
+  size_t line_start = before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
+  fail(fmt::format("{}, line {}", path, line).c_str(), "invalid UTF-8 at byte {} of the line (byte {} of the file): {}",
+       bad->offset - line_start + 1, bad->offset + 1, bad->reason);
 }
 
 void for_each_pretoken(std::string_view text, const std::function<void(std::string_view)>& visit) {

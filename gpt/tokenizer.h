@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -138,9 +139,21 @@ class Tokenizer {
   std::shared_ptr<EncodeCache> cache_;
 };
 
-// Throws kiso::Error("<op>: invalid UTF-8 at byte N: ...") unless `text` is well-formed UTF-8
+// The first ill-formed sequence of `text`: where it starts (a byte offset from 0) and what is
+// wrong with it, e.g. "0xff never occurs in UTF-8"; nullopt when `text` is well-formed UTF-8
 // (no overlong forms, no surrogates, nothing above U+10FFFF, no truncated character).
+struct Utf8Error {
+  size_t offset;
+  std::string reason;
+};
+std::optional<Utf8Error> find_invalid_utf8(std::string_view text);
+// Throws kiso::Error("<op>: invalid UTF-8 at byte N: ...") unless `text` is well-formed UTF-8;
+// N counts from 0.
 void check_utf8(std::string_view text, const char* op);
+// The same check for the contents of a file, with the error in a reader's terms: the file, the
+// line and the byte within it, both counted from 1 as an editor does:
+//   "train.tsv, line 2: invalid UTF-8 at byte 3 of the line (byte 12 of the file): 0xff never ..."
+void check_utf8_file(std::string_view text, const std::string& path);
 
 // Calls visit(piece) for each pre-token of `text`, in order; the pieces tile `text` exactly.
 // `text` must be valid UTF-8 (check_utf8 first: this skips PCRE2's own check for speed).

@@ -558,7 +558,7 @@ TEST_CASE("encode and train refuse invalid UTF-8, naming the byte offset") {
            {"ok\xff", "invalid UTF-8 at byte 2: 0xff never occurs in UTF-8"},
            {"abc\x80", "invalid UTF-8 at byte 3: 0x80 is a continuation byte with no lead byte before it"},
            {"ab\xe6\x97", "invalid UTF-8 at byte 2: 0xe6 starts a 3-byte character but the text ends after 2 byte(s)"},
-           {"\xc3(", "invalid UTF-8 at byte 0: 0xc3 starts a 2-byte character but byte 1 is 0x28"},
+           {"\xc3(", "invalid UTF-8 at byte 0: 0xc3 starts a 2-byte character but byte 2 of it is 0x28"},
            {"xy\xc0\xaf", "invalid UTF-8 at byte 2: 0xc0 never occurs"},
            {"\xe0\x80\xaf", "invalid UTF-8 at byte 0: overlong encoding of U+002F"},
            {"a\xed\xa0\x80", "invalid UTF-8 at byte 1: U+D800 is a surrogate"},
