@@ -458,12 +458,29 @@ void Tokenizer::save(const std::string& dir) const {
   write_file_atomic((fs::path(dir) / "special_tokens.json").string(), specials);
 }
 
+// The two namings of a tokenizer's files, preferred first: kiso's and Hugging Face's, then the
+// one of OpenAI's GPT-2 release (the same formats under other names).
+struct FileNaming {
+  const char *vocab, *merges;
+};
+constexpr FileNaming kNamings[] = {{"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"}};
+
 Tokenizer Tokenizer::load(const std::string& dir) {
-  check(fs::is_directory(dir), "Tokenizer::load", "\"{}\" is not a directory (expected vocab.json and merges.txt in it)",
-        dir);
+  check(fs::is_directory(dir), "Tokenizer::load",
+        "\"{}\" is not a directory (expected vocab.json + merges.txt, or encoder.json + vocab.bpe, in it)", dir);
   fs::path specials = fs::path(dir) / "special_tokens.json";
-  return load_files((fs::path(dir) / "vocab.json").string(), (fs::path(dir) / "merges.txt").string(),
-                    fs::exists(specials) ? specials.string() : "");
+  std::string special_file = fs::exists(specials) ? specials.string() : "";
+  auto has = [&](const char* name) { return fs::is_regular_file(fs::path(dir) / name); };
+  for (const FileNaming& n : kNamings)
+    if (has(n.vocab) && has(n.merges))
+      return load_files((fs::path(dir) / n.vocab).string(), (fs::path(dir) / n.merges).string(), special_file);
+  for (const FileNaming& n : kNamings)  // half a pair: say which half is missing
+    if (has(n.vocab) != has(n.merges))
+      fail("Tokenizer::load", "{}: {} is there but {} is not; a tokenizer directory holds vocab.json + merges.txt, "
+           "or encoder.json + vocab.bpe (OpenAI's GPT-2 naming)", dir, has(n.vocab) ? n.vocab : n.merges,
+           has(n.vocab) ? n.merges : n.vocab);
+  fail("Tokenizer::load", "{} holds no tokenizer: expected vocab.json + merges.txt, or encoder.json + vocab.bpe "
+       "(OpenAI's GPT-2 naming)", dir);
 }
 
 Tokenizer Tokenizer::load(const std::string& vocab_json, const std::string& merges_txt) {

@@ -36,7 +36,8 @@
 // ordinary text (the pre-tokens "<|", "endoftext", "|>", merged as usual). A caller inserts
 // them by id (special("<|endoftext|>")); decode() turns them back into their names.
 //
-// Files (a tokenizer directory; save() writes all three, each one atomically):
+// Files (a tokenizer directory; save() writes all three, each one atomically; load() also takes
+// OpenAI's names for the first two, encoder.json and vocab.bpe):
 //   vocab.json           {"token": id, ...} for every id, special tokens included under their
 //                        names. Ordinary tokens are written with GPT-2's bytes-to-unicode map
 //                        (each byte becomes one printable character: 'Ġ' is the space byte).
@@ -89,7 +90,9 @@ class Tokenizer {
   // equal count go to the smallest (left id, right id). Throws when vocab_size < 260.
   static Tokenizer train(std::string_view corpus, int64_t vocab_size, TrainStats* stats = nullptr);
 
-  // Reads DIR/vocab.json, DIR/merges.txt and, when present, DIR/special_tokens.json.
+  // Reads DIR/vocab.json + DIR/merges.txt, or, when that pair is absent, OpenAI's names for the
+  // same two files, DIR/encoder.json + DIR/vocab.bpe; and DIR/special_tokens.json when present.
+  // A directory with neither pair is an error naming both.
   static Tokenizer load(const std::string& dir);
   // Reads two files by path, e.g. OpenAI's encoder.json and vocab.bpe; no special_tokens.json.
   static Tokenizer load(const std::string& vocab_json, const std::string& merges_txt);
