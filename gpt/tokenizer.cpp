@@ -487,13 +487,24 @@ Tokenizer Tokenizer::load(const std::string& vocab_json, const std::string& merg
   return load_files(vocab_json, merges_txt, "");
 }
 
-// Loading in four passes: vocab.json into names by id; the special tokens; each ordinary
-// name back to bytes; merges.txt into merges of ids. Everything is checked on the way.
 Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string& merges_txt,
                                 const std::string& special_tokens_json) {
+  std::string vocab = read_file(vocab_json), merges = read_file(merges_txt);
+  std::optional<std::string> specials;
+  if (!special_tokens_json.empty()) specials = read_file(special_tokens_json);
+  return from_text(vocab, merges, specials ? std::optional<std::string_view>(*specials) : std::nullopt,
+                   {vocab_json, merges_txt, special_tokens_json});
+}
+
+// Loading in four passes: vocab.json into names by id; the special tokens; each ordinary
+// name back to bytes; merges.txt into merges of ids. Everything is checked on the way.
+Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view merges_text,
+                               std::optional<std::string_view> special_text,
+                               const std::array<std::string, 3>& file_names) {
+  const std::string &vocab_json = file_names[0], &merges_txt = file_names[1], &special_tokens_json = file_names[2];
   // pass 1: vocab.json, {"token": id, ...} with each id 0..N-1 exactly once.
   const char* vocab_what = vocab_json.c_str();
-  Json vocab = parse_json_strict(read_file(vocab_json), vocab_json);
+  Json vocab = parse_json_strict(vocab_text, vocab_json);
   check(vocab.is_object(), vocab_what, "expected an object mapping token strings to ids, found {}", describe_json(vocab));
   const size_t n = vocab.size();
   check(n < size_t(INT32_MAX), vocab_what, "{} entries is more than int32 ids can number", n);
@@ -514,9 +525,9 @@ Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string
 
   // pass 2: the special tokens' ids, from special_tokens.json or by the GPT-2 convention.
   std::array<int32_t, 4> special_ids{};
-  if (!special_tokens_json.empty()) {
+  if (special_text) {
     const char* what = special_tokens_json.c_str();
-    Json specials = parse_json_strict(read_file(special_tokens_json), special_tokens_json);
+    Json specials = parse_json_strict(*special_text, special_tokens_json);
     check(specials.is_object(), what, "expected an object mapping special token names to ids, found {}",
           describe_json(specials));
     for (auto& [key, value] : specials.items()) {
@@ -566,7 +577,7 @@ Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string
 
   // pass 4: merges.txt, "#version: 0.2" and then "left right" lines, rank 0 first.
   const char* merges_what = merges_txt.c_str();
-  const std::string text = read_file(merges_txt);
+  const std::string_view text = merges_text;
   std::vector<BpeMerge> merges;
   std::unordered_map<uint64_t, size_t> line_of;  // (left, right) -> line, to refuse repeats
   size_t line_number = 0;

@@ -96,6 +96,12 @@ class Tokenizer {
   static Tokenizer load(const std::string& dir);
   // Reads two files by path, e.g. OpenAI's encoder.json and vocab.bpe; no special_tokens.json.
   static Tokenizer load(const std::string& vocab_json, const std::string& merges_txt);
+  // The same from the files' contents, already in memory (tests, fuzzing): `names` stand for
+  // vocab.json, merges.txt and special_tokens.json in errors; nullopt: no special_tokens.json.
+  static Tokenizer from_text(std::string_view vocab_json, std::string_view merges_txt,
+                             std::optional<std::string_view> special_tokens_json,
+                             const std::array<std::string, 3>& names = {"vocab.json", "merges.txt",
+                                                                        "special_tokens.json"});
   // Creates `dir` if needed and writes the three files (see the top of this file).
   void save(const std::string& dir) const;
 

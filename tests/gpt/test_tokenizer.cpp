@@ -677,3 +677,21 @@ TEST_CASE("malformed tokenizer files are errors naming the file and the entry, n
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("Tokenizer::from_text reads the files' contents from memory as load reads the files") {
+  TempDir dir("tokenizer_from_text");
+  const std::string vocab = tiny_vocab(R"("ab": 256, "abc": 257, )" + kTinySpecials);
+  const std::string specials = "{" + kTinySpecials + "}";
+  Tokenizer from_files = load_tiny(dir, vocab, kTinyMerges, specials);
+  Tokenizer from_memory = Tokenizer::from_text(vocab, kTinyMerges, specials);
+  CHECK(from_memory.vocab_size() == from_files.vocab_size());
+  CHECK(from_memory.encode("abcab ca") == from_files.encode("abcab ca"));
+  CHECK(from_memory.special("<|extract|>") == 261);
+  // errors name what the caller calls the texts
+  CHECK_THROWS_WITH_AS(Tokenizer::from_text(vocab, "#version: 0.2\nq\n", std::nullopt, {"v", "m.txt", "s"}),
+                       doctest::Contains("m.txt: line 2: expected two tokens"), Error);
+}
+
+}  // TEST_SUITE

@@ -195,6 +195,14 @@ TEST_CASE("commands: every option is checked before any work, the error naming t
   refused({"sample", "--model", m, "--top-k", "-2"}, "sample: --top-k must be >= 0");
   refused({"sample", "--model", m, "--top-p", "0"}, "sample: --top-p must be in (0, 1]");
   refused({"sample", "--model", none}, "sample: --model " + none + ": no such directory");
+  refused({"sample", "--model", m, "--prompt", "ok\xff"}, "sample: --prompt: invalid UTF-8 at byte 2");
+  refused({"tokenizer", "encode", "--tokenizer", m, "--text", "\xc3"}, "tokenizer encode: --text: invalid UTF-8 at byte 0");
+  write_file_atomic(f.dir.str("bad.txt"), "one\ntw\xffo\n");
+  refused({"tokenizer", "encode", "--tokenizer", m, "--file", f.dir.str("bad.txt")},
+          f.dir.str("bad.txt") + ", line 2: invalid UTF-8 at byte 3 of the line");
+  refused({"eval", "--model", m, "--data", f.dir.str("bad.txt")}, f.dir.str("bad.txt") + ", line 2: invalid UTF-8");
+  refused({"tokenizer", "train", "--input", text, "--input", f.dir.str("bad.txt"), "--out", f.dir.str("tok")},
+          f.dir.str("bad.txt") + ", line 2: invalid UTF-8", f.dir.str("tok"));
   // tokenizer
   refused({"tokenizer", "encode", "--tokenizer", m, "--text", ""}, "tokenizer encode: --text is empty");
   refused({"tokenizer", "encode", "--tokenizer", m}, "give exactly one of --text and --file (got neither)");

@@ -36,6 +36,7 @@ static void check_options(const Options& o) {
   require_dir(o.model_dir, "sample", "--model", "a model directory (with its tokenizer)");
   check(!o.prompt_given || !o.prompt.empty(), "sample",
         "--prompt is empty; give the text to continue, or leave --prompt out to start a new document");
+  check_utf8(o.prompt, "sample: --prompt");
   check(s.max_new_tokens >= 1, "sample", "--max-new-tokens must be >= 1, got {}", s.max_new_tokens);
   check(std::isfinite(s.temperature) && s.temperature >= 0, "sample",
         "--temperature must be a finite number >= 0 (0: greedy), got {}", s.temperature);

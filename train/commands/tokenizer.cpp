@@ -83,6 +83,7 @@ static int run_tokenizer_encode(const EncodeOptions& o) {
   check(text != file, "tokenizer encode", "give exactly one of --text and --file (got {})",
         text ? "both" : "neither");
   check(!text || !o.text.empty(), "tokenizer encode", "--text is empty: there is no text to encode");
+  if (text) check_utf8(o.text, "tokenizer encode: --text");
   if (file) require_file(o.file, "tokenizer encode", "--file");
   require_dir(o.tokenizer_dir, "tokenizer encode", "--tokenizer", "a tokenizer or model directory");
   std::string input = file ? read_file(o.file) : o.text;
