@@ -32,32 +32,88 @@ static Json task_json(const TaskInfo& info, const Json& options) {
               {"options", options}};
 }
 
-static TaskInfo task_info_from_json(const Json& j, const std::string& path) {
+// task.json's fields, type-checked and each within its range: the special ids inside the model's
+// vocabulary of V, every other field as task.json's comment in finetuned.h says.
+static TaskInfo task_info_from_json(const Json& j, const std::string& path, int64_t V) {
+  const char* where = path.c_str();
+  check(j.is_object(), where, "expected a JSON object, found {}", describe_json(j));
+  for (const auto& [key, value] : j.items()) {
+    static const char* known[] = {"task", "labels", "candidates", "max_len", "head_dropout", "special",
+                                  "train_label_counts", "options"};
+    check(std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) != std::end(known),
+          where, "unknown key \"{}\"; task.json holds task, labels, candidates, max_len, head_dropout, special, "
+          "train_label_counts and options", key);
+  }
   TaskInfo info;
-  info.kind = parse_task_kind(get_string(j, "task", path));
-  check(has_key(j, "labels") && j["labels"].is_array(), path.c_str(), "expected \"labels\": an array of strings");
+  try {
+    info.kind = parse_task_kind(get_string(j, "task", path));
+  } catch (const Error& e) {
+    fail(where, "{}", e.what());  // "task: unknown task 'x'; expected ...", said of this file
+  }
+  check(has_key(j, "labels") && j["labels"].is_array(), where, "expected \"labels\": an array of strings");
   for (const Json& l : j["labels"]) {
-    check(l.is_string(), path.c_str(), "a label must be a string, found {}", describe_json(l));
-    info.labels.push_back(l.get<std::string>());
+    check(l.is_string(), where, "a label must be a string, found {}", describe_json(l));
+    std::string label = l.get<std::string>();
+    check(!label.empty(), where, "labels: label {} is empty", info.labels.size());
+    check(std::find(info.labels.begin(), info.labels.end(), label) == info.labels.end(), where,
+          "labels: \"{}\" appears twice", label);
+    info.labels.push_back(std::move(label));
   }
   info.candidates = get_int(j, "candidates", path);
   info.max_len = get_int(j, "max_len", path);
   info.head_dropout = get_number(j, "head_dropout", path);
-  check(has_key(j, "special") && j["special"].is_object(), path.c_str(), "expected \"special\": an object");
+  check(info.head_dropout >= 0 && info.head_dropout < 1, where, "head_dropout is {}; expected a probability in [0, 1)",
+        info.head_dropout);
+  check(has_key(j, "special") && j["special"].is_object(), where, "expected \"special\": an object");
   const Json& s = j["special"];
-  info.special = {int32_t(get_int(s, "start", path)), int32_t(get_int(s, "delim", path)),
-                  int32_t(get_int(s, "extract", path)), int32_t(get_int(s, "pad", path))};
-  if (has_key(j, "train_label_counts"))
+  int32_t* ids[] = {&info.special.start, &info.special.delim, &info.special.extract, &info.special.pad};
+  const char* names[] = {"start", "delim", "extract", "pad"};
+  for (int k = 0; k < 4; ++k) {
+    int64_t id = get_int(s, names[k], path);  // checked as int64: 2^32 + 5 must not become 5
+    check(id >= 0 && id < V, where, "special \"{}\" is {}; expected an id in 0..{} (the model's vocabulary)",
+          names[k], id, V - 1);
+    *ids[k] = int32_t(id);
+  }
+  if (has_key(j, "train_label_counts")) {
+    check(j["train_label_counts"].is_object(), where, "expected \"train_label_counts\": an object");
     for (const auto& [label, count] : j["train_label_counts"].items()) {
-      check(count.is_number_integer(), path.c_str(), "train_label_counts[\"{}\"] must be an integer", label);
-      info.train_label_counts[label] = count.get<int64_t>();
+      check(count.is_number_integer(), where, "train_label_counts[\"{}\"] must be an integer", label);
+      check(info.kind == TaskKind::multiple_choice ||
+                std::find(info.labels.begin(), info.labels.end(), label) != info.labels.end(),
+            where, "train_label_counts: \"{}\" is not one of the labels", label);
+      int64_t n = get_int(j["train_label_counts"], label.c_str(), path);
+      check(n >= 0, where, "train_label_counts[\"{}\"] is {}; expected >= 0", label, n);
+      info.train_label_counts[label] = n;
     }
+  }
   bool mc = info.kind == TaskKind::multiple_choice;
   check(mc ? info.candidates >= 2 && info.labels.empty() : info.labels.size() >= 2 && info.candidates == 0,
-        path.c_str(), "a {} model needs {}; found {} labels and candidates = {}", to_string(info.kind),
+        where, "a {} model needs {}; found {} labels and candidates = {}", to_string(info.kind),
         mc ? "candidates >= 2 and no labels" : "at least 2 labels and candidates = 0", info.labels.size(),
         info.candidates);
   return info;
+}
+
+// The fields of task.json that must agree with the model and its tokenizer: the first three
+// special ids are the tokenizer's own, max_len is within the context.
+static void check_task_info(const TaskInfo& info, const GPT& model, const Tokenizer& tokenizer,
+                            const std::string& path, const std::string& dir) {
+  const char* where = path.c_str();
+  int64_t n_ctx = model.config.n_ctx;
+  const SpecialIds& s = info.special;
+  check(s.start == tokenizer.special("<|start|>") && s.delim == tokenizer.special("<|delim|>") &&
+            s.extract == tokenizer.special("<|extract|>"),
+        where, "the special token ids differ from those of the tokenizer files in {}", dir);
+  check(info.max_len >= 4 && info.max_len <= n_ctx, where,
+        "max_len is {}; expected 4..{} (the model's context n_ctx)", info.max_len, n_ctx);
+}
+
+// The first value of `t` (f32) that is NaN or infinite, as an error naming the tensor.
+static void check_finite(const Tensor& t, const std::string& path, const std::string& name) {
+  std::vector<float> values = t.to_vector<float>();
+  for (size_t i = 0; i < values.size(); ++i)
+    check(std::isfinite(values[i]), path.c_str(), "tensor '{}' holds {} at index {}; a model's weights must be finite",
+          name, values[i], i);
 }
 
 void save_finetuned(const std::string& dir, FinetunedModel& m, const Json& options) {
@@ -74,16 +130,11 @@ FinetunedModel load_finetuned(const std::string& dir, Device device) {
   std::string task_path = dir + "/task.json";
   check(fs::exists(task_path), "load_finetuned", "{} is not a fine-tuned model directory (no task.json); "
         "fine-tune one with `kiso finetune`", dir);
-  FinetunedModel m{load_model(dir, device), {},
-                   task_info_from_json(parse_json_strict(read_file(task_path), task_path), task_path),
-                   Tokenizer::load(dir)};
-  const SpecialIds& s = m.info.special;
-  check(s.start == m.tokenizer.special("<|start|>") && s.delim == m.tokenizer.special("<|delim|>") &&
-            s.extract == m.tokenizer.special("<|extract|>"),
-        task_path.c_str(), "the special token ids differ from those of the tokenizer files in {}", dir);
-  int64_t V = m.model.config.vocab_size;
-  check(std::max({s.start, s.delim, s.extract, s.pad}) < V, task_path.c_str(),
-        "a special token id is outside the model's vocabulary of {}", V);
+  GPT model = load_model(dir, device);
+  TaskInfo info = task_info_from_json(parse_json_strict(read_file(task_path), task_path), task_path,
+                                      model.config.vocab_size);
+  FinetunedModel m{std::move(model), {}, std::move(info), Tokenizer::load(dir)};
+  check_task_info(m.info, m.model, m.tokenizer, task_path, dir);
   int64_t C = m.model.config.block.n_embd;
   m.head = TaskHead(m.info.kind, C, head_classes(m.info), m.info.head_dropout, Init{nullptr});
   std::string head_path = dir + "/head.safetensors";
@@ -91,12 +142,16 @@ FinetunedModel load_finetuned(const std::string& dir, Device device) {
   Parameters want = m.head.parameters();
   check(f.tensors.size() == want.size(), head_path.c_str(), "expected {} tensors (linear.weight, linear.bias), found {}",
         want.size(), f.tensors.size());
+  const char* per = m.info.kind == TaskKind::multiple_choice ? "one output scores each candidate"
+                                                             : "one column per label of task.json";
   for (const NamedParameter& p : want) {
     auto it = std::find_if(f.tensors.begin(), f.tensors.end(), [&](const auto& t) { return t.first == p.name; });
     check(it != f.tensors.end(), head_path.c_str(), "missing tensor '{}'", p.name);
-    check(it->second.shape() == p.variable->shape(), head_path.c_str(), "tensor '{}' has shape {}, expected {}",
-          p.name, shape_str(it->second.shape()), shape_str(p.variable->shape()));
-    *p.variable = Variable(to_dtype(it->second, DType::f32), true);
+    check(it->second.shape() == p.variable->shape(), head_path.c_str(), "tensor '{}' has shape {}, expected {} ({})",
+          p.name, shape_str(it->second.shape()), shape_str(p.variable->shape()), per);
+    Tensor value = to_dtype(it->second, DType::f32);
+    check_finite(value, head_path, p.name);
+    *p.variable = Variable(value, true);
   }
   move_parameters(m.head.parameters(), device);
   return m;

@@ -7,9 +7,13 @@
 //   head.safetensors  W_y as "linear.weight" (C, classes) and "linear.bias" (classes,)
 //   task.json         {"task", "labels", "candidates", "max_len", "head_dropout", "special",
 //                      "train_label_counts", "options"}
-// so `kiso predict` and `kiso evaluate` need nothing else. Loading is strict: task.json's
-// fields are type-checked, the special ids must be the tokenizer's and inside the vocabulary,
-// and the head must hold exactly its two tensors with their shapes.
+// so `kiso predict` and `kiso evaluate` need nothing else. Loading is strict, each error naming
+// the file and the field or tensor: task.json has no unknown key, its task kind is known, its
+// labels are distinct non-empty strings (>= 2, or none for multiple choice with candidates >= 2),
+// every special id is inside the model's vocabulary (checked as int64, so 2^32 + 5 is not read
+// as 5) and the first three are the tokenizer's, max_len is in 4..n_ctx, head_dropout in [0, 1),
+// train_label_counts counts known labels, >= 0; the head holds exactly its two tensors, with
+// the shapes the labels give, every value finite (the backbone's are gpt/checkpoint.h's to check).
 // predict() is the model's inference: class (or candidate) probabilities of tokenised examples.
 // What it is not: training (train/finetune.h), reading task files or scoring predictions
 // (train/task_data.h, train/metrics.h), or resumable (no optimizer state is saved).

@@ -205,7 +205,7 @@ std::string unicode_to_bytes(std::string_view text, const std::string& what) {
   return *bytes;
 }
 
-void check_utf8(std::string_view text, const char* op) {
+std::optional<Utf8Error> find_invalid_utf8(std::string_view text) {
   auto u = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
@@ -220,21 +220,40 @@ void check_utf8(std::string_view text, const char* op) {
     if (c >= 0xC2 && c <= 0xDF) length = 2, cp = c & 0x1F, smallest = 0x80;
     else if (c >= 0xE0 && c <= 0xEF) length = 3, cp = c & 0x0F, smallest = 0x800;
     else if (c >= 0xF0 && c <= 0xF4) length = 4, cp = c & 0x07, smallest = 0x10000;
-    else if (c <= 0xBF) fail(op, "invalid UTF-8 at byte {}: 0x{:02x} is a continuation byte with no lead byte before it", i, c);
-    else fail(op, "invalid UTF-8 at byte {}: 0x{:02x} never occurs in UTF-8", i, c);
-    check(i + length <= n, op, "invalid UTF-8 at byte {}: 0x{:02x} starts a {}-byte character but the text ends after {} byte(s)",
-          i, c, length, n - i);
+    else if (c <= 0xBF) return Utf8Error{i, fmt::format("0x{:02x} is a continuation byte with no lead byte before it", c)};
+    else return Utf8Error{i, fmt::format("0x{:02x} never occurs in UTF-8", c)};
+    if (i + length > n)
+      return Utf8Error{i, fmt::format("0x{:02x} starts a {}-byte character but the text ends after {} byte(s)", c,
+                                      length, n - i)};
     for (size_t k = 1; k < length; ++k) {
-      check((u(i + k) & 0xC0) == 0x80, op,
-            "invalid UTF-8 at byte {}: 0x{:02x} starts a {}-byte character but byte {} is 0x{:02x}, not a continuation byte",
-            i, c, length, i + k, u(i + k));
+      if ((u(i + k) & 0xC0) != 0x80)
+        return Utf8Error{i, fmt::format("0x{:02x} starts a {}-byte character but byte {} of it is 0x{:02x}, not a "
+                                        "continuation byte",
+                                        c, length, k + 1, u(i + k))};
       cp = (cp << 6) | (u(i + k) & 0x3F);
     }
-    check(cp >= smallest, op, "invalid UTF-8 at byte {}: overlong encoding of U+{:04X}", i, cp);
-    check(cp < 0xD800 || cp > 0xDFFF, op, "invalid UTF-8 at byte {}: U+{:04X} is a surrogate, not a character", i, cp);
-    check(cp <= 0x10FFFF, op, "invalid UTF-8 at byte {}: U+{:X} is beyond U+10FFFF", i, cp);
+    if (cp < smallest) return Utf8Error{i, fmt::format("overlong encoding of U+{:04X}", cp)};
+    if (cp >= 0xD800 && cp <= 0xDFFF) return Utf8Error{i, fmt::format("U+{:04X} is a surrogate, not a character", cp)};
+    if (cp > 0x10FFFF) return Utf8Error{i, fmt::format("U+{:X} is beyond U+10FFFF", cp)};
     i += length;
   }
+  return std::nullopt;
+}
+
+void check_utf8(std::string_view text, const char* op) {
+  if (std::optional<Utf8Error> bad = find_invalid_utf8(text))
+    fail(op, "invalid UTF-8 at byte {}: {}", bad->offset, bad->reason);
+}
+
+void check_utf8_file(std::string_view text, const std::string& path) {
+  std::optional<Utf8Error> bad = find_invalid_utf8(text);
+  if (!bad) return;
+  // The line holding the bad byte (lines end at '\n'; a CR before it is part of the line).
+  std::string_view before = text.substr(0, bad->offset);
+  int64_t line = 1 + int64_t(std::count(before.begin(), before.end(), '\n'));
+  size_t line_start = before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
+  fail(fmt::format("{}, line {}", path, line).c_str(), "invalid UTF-8 at byte {} of the line (byte {} of the file): {}",
+       bad->offset - line_start + 1, bad->offset + 1, bad->reason);
 }
 
 void for_each_pretoken(std::string_view text, const std::function<void(std::string_view)>& visit) {
@@ -439,25 +458,53 @@ void Tokenizer::save(const std::string& dir) const {
   write_file_atomic((fs::path(dir) / "special_tokens.json").string(), specials);
 }
 
+// The two namings of a tokenizer's files, preferred first: kiso's and Hugging Face's, then the
+// one of OpenAI's GPT-2 release (the same formats under other names).
+struct FileNaming {
+  const char *vocab, *merges;
+};
+constexpr FileNaming kNamings[] = {{"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"}};
+
 Tokenizer Tokenizer::load(const std::string& dir) {
-  check(fs::is_directory(dir), "Tokenizer::load", "\"{}\" is not a directory (expected vocab.json and merges.txt in it)",
-        dir);
+  check(fs::is_directory(dir), "Tokenizer::load",
+        "\"{}\" is not a directory (expected vocab.json + merges.txt, or encoder.json + vocab.bpe, in it)", dir);
   fs::path specials = fs::path(dir) / "special_tokens.json";
-  return load_files((fs::path(dir) / "vocab.json").string(), (fs::path(dir) / "merges.txt").string(),
-                    fs::exists(specials) ? specials.string() : "");
+  std::string special_file = fs::exists(specials) ? specials.string() : "";
+  auto has = [&](const char* name) { return fs::is_regular_file(fs::path(dir) / name); };
+  for (const FileNaming& n : kNamings)
+    if (has(n.vocab) && has(n.merges))
+      return load_files((fs::path(dir) / n.vocab).string(), (fs::path(dir) / n.merges).string(), special_file);
+  for (const FileNaming& n : kNamings)  // half a pair: say which half is missing
+    if (has(n.vocab) != has(n.merges))
+      fail("Tokenizer::load", "{}: {} is there but {} is not; a tokenizer directory holds vocab.json + merges.txt, "
+           "or encoder.json + vocab.bpe (OpenAI's GPT-2 naming)", dir, has(n.vocab) ? n.vocab : n.merges,
+           has(n.vocab) ? n.merges : n.vocab);
+  fail("Tokenizer::load", "{} holds no tokenizer: expected vocab.json + merges.txt, or encoder.json + vocab.bpe "
+       "(OpenAI's GPT-2 naming)", dir);
 }
 
 Tokenizer Tokenizer::load(const std::string& vocab_json, const std::string& merges_txt) {
   return load_files(vocab_json, merges_txt, "");
 }
 
-// Loading in four passes: vocab.json into names by id; the special tokens; each ordinary
-// name back to bytes; merges.txt into merges of ids. Everything is checked on the way.
 Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string& merges_txt,
                                 const std::string& special_tokens_json) {
+  std::string vocab = read_file(vocab_json), merges = read_file(merges_txt);
+  std::optional<std::string> specials;
+  if (!special_tokens_json.empty()) specials = read_file(special_tokens_json);
+  return from_text(vocab, merges, specials ? std::optional<std::string_view>(*specials) : std::nullopt,
+                   {vocab_json, merges_txt, special_tokens_json});
+}
+
+// Loading in four passes: vocab.json into names by id; the special tokens; each ordinary
+// name back to bytes; merges.txt into merges of ids. Everything is checked on the way.
+Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view merges_text,
+                               std::optional<std::string_view> special_text,
+                               const std::array<std::string, 3>& file_names) {
+  const std::string &vocab_json = file_names[0], &merges_txt = file_names[1], &special_tokens_json = file_names[2];
   // pass 1: vocab.json, {"token": id, ...} with each id 0..N-1 exactly once.
   const char* vocab_what = vocab_json.c_str();
-  Json vocab = parse_json_strict(read_file(vocab_json), vocab_json);
+  Json vocab = parse_json_strict(vocab_text, vocab_json);
   check(vocab.is_object(), vocab_what, "expected an object mapping token strings to ids, found {}", describe_json(vocab));
   const size_t n = vocab.size();
   check(n < size_t(INT32_MAX), vocab_what, "{} entries is more than int32 ids can number", n);
@@ -478,9 +525,9 @@ Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string
 
   // pass 2: the special tokens' ids, from special_tokens.json or by the GPT-2 convention.
   std::array<int32_t, 4> special_ids{};
-  if (!special_tokens_json.empty()) {
+  if (special_text) {
     const char* what = special_tokens_json.c_str();
-    Json specials = parse_json_strict(read_file(special_tokens_json), special_tokens_json);
+    Json specials = parse_json_strict(*special_text, special_tokens_json);
     check(specials.is_object(), what, "expected an object mapping special token names to ids, found {}",
           describe_json(specials));
     for (auto& [key, value] : specials.items()) {
@@ -530,7 +577,7 @@ Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string
 
   // pass 4: merges.txt, "#version: 0.2" and then "left right" lines, rank 0 first.
   const char* merges_what = merges_txt.c_str();
-  const std::string text = read_file(merges_txt);
+  const std::string_view text = merges_text;
   std::vector<BpeMerge> merges;
   std::unordered_map<uint64_t, size_t> line_of;  // (left, right) -> line, to refuse repeats
   size_t line_number = 0;

@@ -36,7 +36,8 @@
 // ordinary text (the pre-tokens "<|", "endoftext", "|>", merged as usual). A caller inserts
 // them by id (special("<|endoftext|>")); decode() turns them back into their names.
 //
-// Files (a tokenizer directory; save() writes all three, each one atomically):
+// Files (a tokenizer directory; save() writes all three, each one atomically; load() also takes
+// OpenAI's names for the first two, encoder.json and vocab.bpe):
 //   vocab.json           {"token": id, ...} for every id, special tokens included under their
 //                        names. Ordinary tokens are written with GPT-2's bytes-to-unicode map
 //                        (each byte becomes one printable character: 'Ġ' is the space byte).
@@ -51,6 +52,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -88,10 +90,18 @@ class Tokenizer {
   // equal count go to the smallest (left id, right id). Throws when vocab_size < 260.
   static Tokenizer train(std::string_view corpus, int64_t vocab_size, TrainStats* stats = nullptr);
 
-  // Reads DIR/vocab.json, DIR/merges.txt and, when present, DIR/special_tokens.json.
+  // Reads DIR/vocab.json + DIR/merges.txt, or, when that pair is absent, OpenAI's names for the
+  // same two files, DIR/encoder.json + DIR/vocab.bpe; and DIR/special_tokens.json when present.
+  // A directory with neither pair is an error naming both.
   static Tokenizer load(const std::string& dir);
   // Reads two files by path, e.g. OpenAI's encoder.json and vocab.bpe; no special_tokens.json.
   static Tokenizer load(const std::string& vocab_json, const std::string& merges_txt);
+  // The same from the files' contents, already in memory (tests, fuzzing): `names` stand for
+  // vocab.json, merges.txt and special_tokens.json in errors; nullopt: no special_tokens.json.
+  static Tokenizer from_text(std::string_view vocab_json, std::string_view merges_txt,
+                             std::optional<std::string_view> special_tokens_json,
+                             const std::array<std::string, 3>& names = {"vocab.json", "merges.txt",
+                                                                        "special_tokens.json"});
   // Creates `dir` if needed and writes the three files (see the top of this file).
   void save(const std::string& dir) const;
 
@@ -138,9 +148,21 @@ class Tokenizer {
   std::shared_ptr<EncodeCache> cache_;
 };
 
-// Throws kiso::Error("<op>: invalid UTF-8 at byte N: ...") unless `text` is well-formed UTF-8
+// The first ill-formed sequence of `text`: where it starts (a byte offset from 0) and what is
+// wrong with it, e.g. "0xff never occurs in UTF-8"; nullopt when `text` is well-formed UTF-8
 // (no overlong forms, no surrogates, nothing above U+10FFFF, no truncated character).
+struct Utf8Error {
+  size_t offset;
+  std::string reason;
+};
+std::optional<Utf8Error> find_invalid_utf8(std::string_view text);
+// Throws kiso::Error("<op>: invalid UTF-8 at byte N: ...") unless `text` is well-formed UTF-8;
+// N counts from 0.
 void check_utf8(std::string_view text, const char* op);
+// The same check for the contents of a file, with the error in a reader's terms: the file, the
+// line and the byte within it, both counted from 1 as an editor does:
+//   "train.tsv, line 2: invalid UTF-8 at byte 3 of the line (byte 12 of the file): 0xff never ..."
+void check_utf8_file(std::string_view text, const std::string& path);
 
 // Calls visit(piece) for each pre-token of `text`, in order; the pieces tile `text` exactly.
 // `text` must be valid UTF-8 (check_utf8 first: this skips PCRE2's own check for speed).

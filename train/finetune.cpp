@@ -121,12 +121,13 @@ static std::vector<TaskRecord> seeded_subset(std::vector<TaskRecord> records, in
   return subset;
 }
 
-static TaskFiles read_task(const FinetuneOptions& o, const Tokenizer& tokenizer) {
+static TaskFiles read_task(const FinetuneOptions& o, const Tokenizer& tokenizer, std::ostream& log) {
   TaskFiles task;
   TaskInfo& info = task.info;
   info.kind = parse_task_kind(o.task);
-  task.train = read_task_file(o.train_path, info.kind);
-  task.val = read_task_file(o.val_path, info.kind);
+  TaskFile train = read_task_data(o.train_path, info.kind), val = read_task_data(o.val_path, info.kind);
+  for (const TaskFile* f : {&train, &val}) if (!f->note.empty()) log << f->note << "\n";  // the header decision
+  task.train = std::move(train.records), task.val = std::move(val.records);
   info.labels = label_set(task.train, info.kind);  // of the whole file, before --train-limit
   task.train = seeded_subset(std::move(task.train), o.train_limit, o.seed);
   if (info.kind == TaskKind::multiple_choice) info.candidates = int64_t(task.train.front().texts.size()) - 1;
@@ -265,7 +266,7 @@ FinetuneResult finetune(const FinetuneOptions& o, std::ostream& log) {
   auto t_start = std::chrono::steady_clock::now();
   check_options(o);
   Tokenizer tokenizer = Tokenizer::load(o.model_dir);
-  TaskFiles task = read_task(o, tokenizer);
+  TaskFiles task = read_task(o, tokenizer, log);
   FinetunedModel m = build_model(o, task.info, std::move(tokenizer));
   std::vector<TaskExample> train = encode_records(task.train, m.info, m.tokenizer, o.train_path);
   std::vector<TaskExample> val = encode_records(task.val, m.info, m.tokenizer, o.val_path);

@@ -11,26 +11,51 @@
 
 namespace kiso {
 
+constexpr int64_t kMaxShardVocab = 65536;  // an llm.c shard stores each id as a uint16
+
 static double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-PrepareResult prepare(const PrepareOptions& o, std::ostream& log) {
+// Every option, before any file is read or written.
+static void check_options(const PrepareOptions& o) {
+  namespace fs = std::filesystem;
+  std::error_code error;
   check(!o.inputs.empty(), "prepare", "no input files given");
+  for (const std::string& path : o.inputs)
+    check(fs::is_regular_file(path, error), "prepare", "--input {}: no such file", path);
   check(!o.out_dir.empty(), "prepare", "no output directory given");
+  check(!fs::exists(o.out_dir, error) || fs::is_directory(o.out_dir, error), "prepare",
+        "--out {}: is a file; expected a directory to write", o.out_dir);
+  check(o.tokenizer_dir.empty() || fs::is_directory(o.tokenizer_dir, error), "prepare",
+        "--tokenizer {}: not a directory; expected a tokenizer or model directory", o.tokenizer_dir);
+  check(!o.tokenizer_dir.empty() || (o.vocab_size >= 260 && o.vocab_size <= kMaxShardVocab), "prepare",
+        "--vocab-size must be in 260..{} (256 bytes + merges + 4 special tokens; shards store ids as uint16), got {}",
+        kMaxShardVocab, o.vocab_size);
   check(o.val_fraction > 0 && o.val_fraction < 1, "prepare", "the validation fraction must be in (0, 1), got {}",
         o.val_fraction);
+}
+
+PrepareResult prepare(const PrepareOptions& o, std::ostream& log) {
+  check_options(o);
   PrepareResult r;
   std::vector<std::string> texts;
   for (const std::string& path : o.inputs) {
     texts.push_back(read_file(path));
+    check_utf8_file(texts.back(), path);  // each file by its own lines, before they are joined
     r.bytes += int64_t(texts.back().size());
   }
 
   // 1. The tokenizer: trained on all the inputs, or an existing one.
   auto t0 = std::chrono::steady_clock::now();
   Tokenizer tok = [&] {
-    if (!o.tokenizer_dir.empty()) return Tokenizer::load(o.tokenizer_dir);
+    if (!o.tokenizer_dir.empty()) {
+      Tokenizer given = Tokenizer::load(o.tokenizer_dir);
+      check(given.vocab_size() <= kMaxShardVocab, "prepare",
+            "--tokenizer {} has {} tokens; token shards store ids as uint16, so at most {}", o.tokenizer_dir,
+            given.vocab_size(), kMaxShardVocab);
+      return given;
+    }
     std::string corpus;
     for (const std::string& t : texts) corpus += t;
     TrainStats stats;
@@ -47,12 +72,7 @@ PrepareResult prepare(const PrepareOptions& o, std::ostream& log) {
   t0 = std::chrono::steady_clock::now();
   std::vector<int32_t> tokens;
   for (size_t i = 0; i < texts.size(); ++i) {
-    std::vector<int32_t> ids;
-    try {
-      ids = tok.encode(texts[i]);
-    } catch (const Error& e) {
-      fail("prepare", "{}: {}", o.inputs[i], e.what());
-    }
+    std::vector<int32_t> ids = tok.encode(texts[i]);  // UTF-8 checked above, file by file
     if (i > 0) tokens.push_back(tok.special("<|endoftext|>"));
     tokens.insert(tokens.end(), ids.begin(), ids.end());
   }

@@ -5,8 +5,11 @@
 //   DIR/val.bin      the last val_fraction of the tokens (held out: never trained on)
 //   DIR/meta.json    {"vocab_size", "train_tokens", "val_tokens", "inputs", ...}
 // Each input file is one document, read as bytes (it must be UTF-8); documents are joined with
-// the <|endoftext|> token, as GPT-2's training data is. What it is not: a cleaner or a
-// deduplicator; the text is taken as it is.
+// the <|endoftext|> token, as GPT-2's training data is. Every option is checked before any
+// file is read or written (inputs exist, --vocab-size in 260..65536 since a shard stores uint16
+// ids, the fraction in (0, 1)), and each input's UTF-8 before the tokenizer sees it, so a bad
+// byte is named by its file and line, not by an offset in the joined text.
+// What it is not: a cleaner or a deduplicator; the text is taken as it is.
 #pragma once
 
 #include <iosfwd>

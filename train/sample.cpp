@@ -9,8 +9,9 @@ namespace kiso {
 
 int32_t sample_from_logits(const std::vector<float>& logits, const SampleOptions& o, double u) {
   check(!logits.empty(), "sample", "no logits");
-  check(o.temperature >= 0 && o.top_k >= 0 && o.top_p > 0 && o.top_p <= 1, "sample",
-        "expected temperature >= 0, top_k >= 0 and 0 < top_p <= 1; got {}, {}, {}", o.temperature, o.top_k, o.top_p);
+  check(std::isfinite(o.temperature) && o.temperature >= 0 && o.top_k >= 0 && o.top_p > 0 && o.top_p <= 1, "sample",
+        "expected a finite temperature >= 0, top_k >= 0 and 0 < top_p <= 1; got {}, {}, {}", o.temperature, o.top_k,
+        o.top_p);
   if (o.temperature == 0) return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   // Candidates by decreasing logit.
   std::vector<int32_t> order(logits.size());
@@ -43,6 +44,7 @@ int32_t sample_from_logits(const std::vector<float>& logits, const SampleOptions
 
 std::vector<int32_t> generate(const GPT& model, const std::vector<int32_t>& prompt, const SampleOptions& o) {
   check(!prompt.empty(), "generate", "the prompt is empty: give at least one token (e.g. <|endoftext|>)");
+  check(o.max_new_tokens >= 0, "generate", "max_new_tokens must be >= 0, got {}", o.max_new_tokens);
   NoGradGuard no_grad;
   std::vector<int32_t> ids = prompt;
   int64_t V = model.config.vocab_size, ctx = model.config.n_ctx;

@@ -24,12 +24,33 @@
 // file without the label column gives label "". A .tsv whose first line is not a GLUE header is
 // the plain TSV above; a header of another task's layout is an error, as is a row with a
 // different number of columns than its header.
+//
+// Header rows. One rule for every command that reads these files (finetune, evaluate,
+// predict): a published layout's header is known by its column names (above); a plain .tsv's
+// first non-blank line is a header when its last column is named "label" (any case, e.g.
+// "text<TAB>label", "premise<TAB>hypothesis<TAB>Label"), and an example otherwise. A command
+// may force it either way (--header, --no-header: HeaderRow::yes / no). What was decided comes
+// back as TaskFile::note for the command to print, e.g.
+//   "train.tsv: first line taken as a header (text, label)"
+// JSONL has no header row; a ROCStories .csv always has one.
+//
+// Labels. Any text is a label (a JSON integer is its decimal digits, however large). The class
+// order, which fixes the head's output index of each class, is a strict weak order chosen for
+// the whole set: when every label is an integer (an optional '-', then digits) numeric order, of
+// any length and never overflowing ("-12" < "-3" < "5" < "99999999999999999999"; equal values
+// written differently, "01" and "1", by their text); otherwise plain byte order of the text
+// ("10" < "1a" < "9" < "b"). A multiple-choice label is a decimal candidate index 0..K-1,
+// nothing else ("+1", " 1", "1.0" are refused).
+//
+// Text. Every file must be UTF-8 (a byte-order mark at the start is dropped); a bad byte is an
+// error naming the file, the line and the byte (gpt/tokenizer.h check_utf8_file).
 // What it is not: the other GLUE layouts (CoLA, MNLI, QNLI, QQP), the ROCStories training
 // stories (no endings to choose from), or a tokenizer (gpt/ encodes).
 // Read next: task_data.cpp (JSONL, plain TSV), task_layouts.h (GLUE, ROCStories).
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gpt/tasks.h"
@@ -42,12 +63,29 @@ struct TaskRecord {
   int64_t line = 0;                // 1-based physical line (a CSV record: the line it starts on)
 };
 
+// Whether a plain .tsv's first line is a header row: by the rule above, or as a command forces it.
+enum class HeaderRow { detect, yes, no };
+
+// A task file as read: its records and what the reader decided about a header row ("" when
+// there was nothing to decide, as for JSONL), for the command to print.
+struct TaskFile {
+  std::vector<TaskRecord> records;
+  std::string note;
+};
+
 // Reads `path` (.jsonl, .tsv or .csv) as examples of `kind`.
+TaskFile read_task_data(const std::string& path, TaskKind kind, HeaderRow header = HeaderRow::detect);
+// The same reader on text already in memory (tests, fuzzing): `path` chooses the format by its
+// extension and names the text in errors; no file is opened.
+TaskFile parse_task_data(std::string_view text, const std::string& path, TaskKind kind,
+                         HeaderRow header = HeaderRow::detect);
+// read_task_data(path, kind).records: the examples, with the header rule applied.
 std::vector<TaskRecord> read_task_file(const std::string& path, TaskKind kind);
 
 // The class names of a task: for multiple choice none (labels are indices); otherwise the
-// distinct labels of `records` in sorted order (integers sort numerically), so that a training
-// file fixes the label <-> index map that a model directory then records.
+// distinct non-empty labels of `records` in the class order above (numeric when all are
+// integers, else text), so that a training file fixes the label <-> index map that a model
+// directory then records.
 std::vector<std::string> label_set(const std::vector<TaskRecord>& records, TaskKind kind);
 
 // The index of a record's label in `labels` (or the candidate index for multiple choice).

@@ -15,7 +15,7 @@ namespace kiso {
 // A field that starts with a double quote runs to the matching closing quote and may hold
 // commas, newlines and "" (one literal quote); a quote inside an unquoted field is literal.
 // Blank lines are skipped.
-static std::vector<Row> read_csv_rows(const std::string& text, const std::string& path) {
+static std::vector<Row> read_csv_rows(std::string_view text, const std::string& path) {
   std::vector<Row> rows;
   const size_t n = text.size();
   auto line_end = [&](size_t i) { return text[i] == '\n' || (text[i] == '\r' && i + 1 < n && text[i + 1] == '\n'); };
@@ -150,18 +150,23 @@ static std::vector<TaskRecord> read_with_header(const std::vector<Row>& rows, co
   return records;
 }
 
-std::optional<std::vector<TaskRecord>> read_glue(const std::vector<Row>& rows, TaskKind kind, const std::string& path) {
+// What the reader says about a published layout's header.
+static std::string header_note(const std::string& path, const Layout& layout) {
+  return fmt::format("{}: first line taken as the {} header", path, layout.name);
+}
+
+std::optional<TaskFile> read_glue(const std::vector<Row>& rows, TaskKind kind, const std::string& path) {
   for (const Layout& layout : glue_layouts())
     if (!rows.empty() && header_matches(rows.front().fields, layout))
-      return read_with_header(rows, layout, kind, path, "tab-separated");
+      return TaskFile{read_with_header(rows, layout, kind, path, "tab-separated"), header_note(path, layout)};
   return std::nullopt;
 }
 
-std::vector<TaskRecord> read_rocstories(const std::string& text, TaskKind kind, const std::string& path) {
+TaskFile read_rocstories(std::string_view text, TaskKind kind, const std::string& path) {
   std::vector<Row> rows = read_csv_rows(text, path);
   const Layout& roc = rocstories_layout();
   if (!rows.empty() && header_matches(rows.front().fields, roc))
-    return read_with_header(rows, roc, kind, path, "comma-separated");
+    return {read_with_header(rows, roc, kind, path, "comma-separated"), header_note(path, roc)};
   fail(at_line(path, rows.empty() ? 1 : rows.front().line).c_str(),
        "a .csv file must be the {}, whose header is InputStoryid,InputSentence1..4,RandomFifthSentenceQuiz1,"
        "RandomFifthSentenceQuiz2[,AnswerRightEnding]; found \"{}\"",

@@ -24,13 +24,13 @@ struct Row {
   int64_t line = 0;
 };
 
-// The records of a .tsv whose first row is a GLUE header; nullopt when it is not one (the
-// file is then the plain TSV of task_data.h).
-std::optional<std::vector<TaskRecord>> read_glue(const std::vector<Row>& rows, TaskKind kind, const std::string& path);
+// The records of a .tsv whose first row is a GLUE header, with the note naming the layout;
+// nullopt when it is not one (the file is then the plain TSV of task_data.h).
+std::optional<TaskFile> read_glue(const std::vector<Row>& rows, TaskKind kind, const std::string& path);
 
 // The records of a .csv, which must be the ROCStories Cloze Test; anything else is an error
 // naming the header it expected.
-std::vector<TaskRecord> read_rocstories(const std::string& text, TaskKind kind, const std::string& path);
+TaskFile read_rocstories(std::string_view text, TaskKind kind, const std::string& path);
 
 // "FILE, line N": where an error points.
 inline std::string at_line(const std::string& path, int64_t line) { return fmt::format("{}, line {}", path, line); }

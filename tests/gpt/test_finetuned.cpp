@@ -12,6 +12,9 @@
 #include "gpt/safetensors.h"
 #include "tests/gpt/toy_finetuned.h"
 
+#include <functional>
+#include <limits>
+
 using namespace kiso;
 
 namespace {
@@ -69,6 +72,72 @@ TEST_CASE("load_finetuned: what is not a fine-tuned model directory is an error 
   CHECK_THROWS_WITH_AS(load_finetuned(d.str("ft")),
                        doctest::Contains("head.safetensors: tensor 'linear.weight' has shape (8, 3), expected (8, 2)"),
                        Error);
+}
+
+}  // TEST_SUITE
+
+// ---- issue 13: every field of task.json and the head's values are checked on load ----
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("load_finetuned: each task.json field out of range is an error naming the file and the field") {
+  TempDir d("finetuned_fields");
+  FinetunedModel m = testing::toy_classifier();  // vocabulary 278, n_ctx 16, labels no / yes
+  save_finetuned(d.str("ft"), m, Json::object());
+  const std::string task_path = d.str("ft/task.json");
+  const Json good = parse_json_strict(read_file(task_path), "task.json");
+  // Writes task.json with one change and expects loading to fail with `message`.
+  auto fails = [&](const std::function<void(Json&)>& change, const std::string& message) {
+    Json j = good;
+    change(j);
+    write_file_atomic(task_path, j.dump(2));
+    CHECK_THROWS_WITH_AS(load_finetuned(d.str("ft")), doctest::Contains((task_path + ": " + message).c_str()), Error);
+  };
+  // the report: pad -1 reached the embedding ("embedding: id -1"); 2^32 + 5 was cut to 5
+  fails([](Json& j) { j["special"]["pad"] = -1; }, "special \"pad\" is -1; expected an id in 0..277");
+  fails([](Json& j) { j["special"]["pad"] = (int64_t(1) << 32) + 5; },
+        "special \"pad\" is 4294967301; expected an id in 0..277");
+  fails([](Json& j) { j["special"]["start"] = 278; }, "special \"start\" is 278; expected an id in 0..277");
+  // the report: max_len 100000 surfaced as "sequence length ..." at the first long input
+  fails([](Json& j) { j["max_len"] = 100000; }, "max_len is 100000; expected 4..16 (the model's context n_ctx)");
+  fails([](Json& j) { j["max_len"] = 3; }, "max_len is 3; expected 4..16");
+  fails([](Json& j) { j["head_dropout"] = 5; }, "head_dropout is 5; expected a probability in [0, 1)");
+  fails([](Json& j) { j["head_dropout"] = -0.5; }, "head_dropout is -0.5");
+  fails([](Json& j) { j["task"] = "regression"; }, "task: unknown task 'regression'");
+  fails([](Json& j) { j["labels"] = {"no", "no"}; }, "labels: \"no\" appears twice");
+  fails([](Json& j) { j["labels"] = {"no", ""}; }, "labels: label 1 is empty");
+  fails([](Json& j) { j["train_label_counts"] = {{"maybe", 3}}; },
+        "train_label_counts: \"maybe\" is not one of the labels");
+  fails([](Json& j) { j["train_label_counts"] = {{"no", -3}}; }, "train_label_counts[\"no\"] is -3; expected >= 0");
+  fails([](Json& j) { j["colour"] = "blue"; }, "unknown key \"colour\"");
+  // the class list must match the head's shape: three labels, a two-output head
+  Json three = good;
+  three["labels"] = {"a", "b", "c"};
+  three["train_label_counts"] = {{"a", 1}};
+  write_file_atomic(task_path, three.dump(2));
+  CHECK_THROWS_WITH_AS(load_finetuned(d.str("ft")),
+                       doctest::Contains("head.safetensors: tensor 'linear.weight' has shape (8, 2), expected (8, 3) "
+                                         "(one column per label of task.json)"),
+                       Error);
+  // the untouched file still loads
+  write_file_atomic(task_path, good.dump(2));
+  CHECK_NOTHROW(load_finetuned(d.str("ft")));
+}
+
+TEST_CASE("load_finetuned: a head weight that is NaN or infinite is an error naming the tensor") {
+  TempDir d("finetuned_nan");
+  FinetunedModel m = testing::toy_classifier();
+  save_finetuned(d.str("ft"), m, Json::object());
+  Tensor bias = m.head.linear.bias.value().clone();
+  bias.data<float>()[1] = std::numeric_limits<float>::quiet_NaN();
+  safetensors::save(d.str("ft/head.safetensors"), {{"linear.weight", m.head.linear.weight.value()}, {"linear.bias", bias}});
+  CHECK_THROWS_WITH_AS(load_finetuned(d.str("ft")),
+                       doctest::Contains("head.safetensors: tensor 'linear.bias' holds nan at index 1"), Error);
+  Tensor weight = m.head.linear.weight.value().clone();
+  weight.data<float>()[5] = -std::numeric_limits<float>::infinity();
+  safetensors::save(d.str("ft/head.safetensors"), {{"linear.weight", weight}, {"linear.bias", m.head.linear.bias.value()}});
+  CHECK_THROWS_WITH_AS(load_finetuned(d.str("ft")),
+                       doctest::Contains("head.safetensors: tensor 'linear.weight' holds -inf at index 5"), Error);
 }
 
 }  // TEST_SUITE

@@ -558,7 +558,7 @@ TEST_CASE("encode and train refuse invalid UTF-8, naming the byte offset") {
            {"ok\xff", "invalid UTF-8 at byte 2: 0xff never occurs in UTF-8"},
            {"abc\x80", "invalid UTF-8 at byte 3: 0x80 is a continuation byte with no lead byte before it"},
            {"ab\xe6\x97", "invalid UTF-8 at byte 2: 0xe6 starts a 3-byte character but the text ends after 2 byte(s)"},
-           {"\xc3(", "invalid UTF-8 at byte 0: 0xc3 starts a 2-byte character but byte 1 is 0x28"},
+           {"\xc3(", "invalid UTF-8 at byte 0: 0xc3 starts a 2-byte character but byte 2 of it is 0x28"},
            {"xy\xc0\xaf", "invalid UTF-8 at byte 2: 0xc0 never occurs"},
            {"\xe0\x80\xaf", "invalid UTF-8 at byte 0: overlong encoding of U+002F"},
            {"a\xed\xa0\x80", "invalid UTF-8 at byte 1: U+D800 is a surrogate"},
@@ -599,3 +599,99 @@ TEST_CASE("encode is safe from several threads at once" *
 }
 
 }  // TEST_SUITE("gpt")
+
+// ---- issue 13: both namings of the files, and malformed files never crash ----
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("a tokenizer directory may use OpenAI's names, encoder.json + vocab.bpe") {
+  TempDir dir("tokenizer_namings");
+  // OpenAI's naming alone: loads, the same tokenizer as the kiso naming of the same files.
+  write_file_atomic(dir.str("encoder.json"), tiny_vocab());
+  write_file_atomic(dir.str("vocab.bpe"), kTinyMerges);
+  Tokenizer openai = Tokenizer::load(dir.str());
+  CHECK(openai.merges().size() == 2);
+  CHECK(openai.encode("abc") == std::vector<int32_t>{257});
+  // Both namings: vocab.json + merges.txt is preferred (here with one merge, to tell them apart).
+  write_file_atomic(dir.str("vocab.json"), tiny_vocab());
+  write_file_atomic(dir.str("merges.txt"), "#version: 0.2\na b\n");
+  CHECK(Tokenizer::load(dir.str()).merges().size() == 1);
+  // Half a pair of one naming and nothing of the other: the missing half is named.
+  fs::remove(dir.str("merges.txt"));
+  fs::remove(dir.str("vocab.bpe"));
+  CHECK_THROWS_WITH_AS(Tokenizer::load(dir.str()),
+                       doctest::Contains("vocab.json is there but merges.txt is not; a tokenizer directory holds "
+                                         "vocab.json + merges.txt, or encoder.json + vocab.bpe"),
+                       Error);
+  // Neither: both namings are listed.
+  fs::remove(dir.str("vocab.json"));
+  fs::remove(dir.str("encoder.json"));
+  CHECK_THROWS_WITH_AS(Tokenizer::load(dir.str()),
+                       doctest::Contains("holds no tokenizer: expected vocab.json + merges.txt, or encoder.json + "
+                                         "vocab.bpe (OpenAI's GPT-2 naming)"),
+                       Error);
+}
+
+TEST_CASE("OpenAI's GPT-2 directory loads by its name alone" * doctest::skip(!gpt2_files_present())) {
+  Tokenizer by_dir = Tokenizer::load(kGpt2Dir);
+  CHECK(by_dir.vocab_size() == gpt2().vocab_size());
+  CHECK(by_dir.encode("Hello, world! Ġ\n") == gpt2().encode("Hello, world! Ġ\n"));
+}
+
+TEST_CASE("malformed tokenizer files are errors naming the file and the entry, never a crash") {
+  TempDir dir("tokenizer_malformed");
+  auto load_vocab = [&](const std::string& vocab) { return load_tiny(dir, vocab, kTinyMerges); };
+  // ids above int64, above uint32, and the largest uint64: refused by value, not wrapped
+  for (const char* id : {"18446744073709551615", "9223372036854775808", "4294967552", "2147483648"}) {
+    CAPTURE(id);
+    CHECK_THROWS_WITH_AS(load_vocab(tiny_vocab(fmt::format(R"("ab": 256, "abc": {})", id))),
+                         doctest::Contains(fmt::format("token \"abc\" has the id {}; expected ids 0..257", id).c_str()),
+                         Error);
+  }
+  // an id given twice, a value that is an object or null
+  CHECK_THROWS_WITH_AS(load_vocab(tiny_vocab(R"("ab": 256, "abc": 97)")),
+                       doctest::Contains("vocab.json: the id 97 is given to both"), Error);
+  CHECK_THROWS_WITH_AS(load_vocab(tiny_vocab(R"("ab": 256, "abc": {"id": 257})")),
+                       doctest::Contains("token \"abc\": expected an integer id, found an object"), Error);
+  CHECK_THROWS_WITH_AS(load_vocab(tiny_vocab(R"("ab": 256, "abc": null)")),
+                       doctest::Contains("token \"abc\": expected an integer id, found null"), Error);
+  CHECK_THROWS_WITH_AS(load_vocab("{}"), doctest::Contains("vocab.json: no token for the byte 0x00"), Error);
+  CHECK_THROWS_WITH_AS(load_vocab("\"vocab\""), doctest::Contains("expected an object mapping token strings to ids"),
+                       Error);
+  // merges naming tokens vocab.json lacks, a merge of invalid UTF-8
+  auto load_merges = [&](const std::string& merges) { return load_tiny(dir, tiny_vocab(), merges); };
+  CHECK_THROWS_WITH_AS(load_merges("#version: 0.2\na b\nzz q\n"), doctest::Contains("merges.txt: line 3: \"zz\" is not a token"),
+                       Error);
+  CHECK_THROWS_WITH_AS(load_merges("#version: 0.2\na \xff\n"),
+                       doctest::Contains("merges.txt: line 2: invalid UTF-8 at byte 2"), Error);
+  // special_tokens.json with ids above int32 or naming nothing in vocab.json
+  const std::string vocab = tiny_vocab(R"("ab": 256, "abc": 257, )" + kTinySpecials);
+  CHECK_THROWS_WITH_AS(load_tiny(dir, vocab, kTinyMerges,
+                                 R"({"<|endoftext|>": 18446744073709551615, "<|start|>": 259, "<|delim|>": 260, "<|extract|>": 261})"),
+                       doctest::Contains("special_tokens.json: key \"<|endoftext|>\": the integer 18446744073709551615 does "
+                                         "not fit in int64"),
+                       Error);
+  CHECK_THROWS_WITH_AS(load_tiny(dir, vocab, kTinyMerges,
+                                 R"({"<|endoftext|>": 4294967554, "<|start|>": 259, "<|delim|>": 260, "<|extract|>": 261})"),
+                       doctest::Contains("<|endoftext|> has the id 4294967554 but"), Error);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("Tokenizer::from_text reads the files' contents from memory as load reads the files") {
+  TempDir dir("tokenizer_from_text");
+  const std::string vocab = tiny_vocab(R"("ab": 256, "abc": 257, )" + kTinySpecials);
+  const std::string specials = "{" + kTinySpecials + "}";
+  Tokenizer from_files = load_tiny(dir, vocab, kTinyMerges, specials);
+  Tokenizer from_memory = Tokenizer::from_text(vocab, kTinyMerges, specials);
+  CHECK(from_memory.vocab_size() == from_files.vocab_size());
+  CHECK(from_memory.encode("abcab ca") == from_files.encode("abcab ca"));
+  CHECK(from_memory.special("<|extract|>") == 261);
+  // errors name what the caller calls the texts
+  CHECK_THROWS_WITH_AS(Tokenizer::from_text(vocab, "#version: 0.2\nq\n", std::nullopt, {"v", "m.txt", "s"}),
+                       doctest::Contains("m.txt: line 2: expected two tokens"), Error);
+}
+
+}  // TEST_SUITE

@@ -7,6 +7,7 @@
 
 #include "tests/temp_dir.h"
 
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -162,6 +163,148 @@ TEST_CASE("commands: a command's status and errors reach main") {
                        Error);
   // a bad flag is CLI11's error
   CHECK_THROWS_AS(run_kiso({"predict", "--model", "m"}), CLI::RequiredError);
+}
+
+}  // TEST_SUITE
+
+// ---- issue 13: options checked up front, decode's ids from a file, one header rule ----
+
+TEST_SUITE("train") {
+
+namespace {
+
+// `args` must fail with an Error containing `message` (and, where given, leave `untouched` absent).
+void refused(const std::vector<std::string>& args, const std::string& message, const std::string& untouched = "") {
+  std::string joined;
+  for (const std::string& a : args) joined += a + " ";
+  CAPTURE(joined);
+  CHECK_THROWS_WITH_AS(run_kiso(args), doctest::Contains(message.c_str()), Error);
+  if (!untouched.empty()) CHECK_FALSE(std::filesystem::exists(untouched));
+}
+
+}  // namespace
+
+TEST_CASE("commands: every option is checked before any work, the error naming the flag") {
+  PredictFixture f;  // f.model_dir is a model directory with its tokenizer: n_ctx 16, vocabulary 278
+  const std::string m = f.model_dir, text = f.dir.str("corpus.txt"), none = f.dir.str("none");
+  write_file_atomic(text, "tea good cake bad soup good\n");
+  // sample
+  refused({"sample", "--model", m, "--max-new-tokens", "-1"}, "sample: --max-new-tokens must be >= 1, got -1");
+  refused({"sample", "--model", m, "--prompt", ""}, "sample: --prompt is empty");
+  refused({"sample", "--model", m, "--temperature", "-0.5"}, "sample: --temperature must be a finite number >= 0");
+  refused({"sample", "--model", m, "--top-k", "-2"}, "sample: --top-k must be >= 0");
+  refused({"sample", "--model", m, "--top-p", "0"}, "sample: --top-p must be in (0, 1]");
+  refused({"sample", "--model", none}, "sample: --model " + none + ": no such directory");
+  refused({"sample", "--model", m, "--prompt", "ok\xff"}, "sample: --prompt: invalid UTF-8 at byte 2");
+  refused({"tokenizer", "encode", "--tokenizer", m, "--text", "\xc3"}, "tokenizer encode: --text: invalid UTF-8 at byte 0");
+  write_file_atomic(f.dir.str("bad.txt"), "one\ntw\xffo\n");
+  refused({"tokenizer", "encode", "--tokenizer", m, "--file", f.dir.str("bad.txt")},
+          f.dir.str("bad.txt") + ", line 2: invalid UTF-8 at byte 3 of the line");
+  refused({"eval", "--model", m, "--data", f.dir.str("bad.txt")}, f.dir.str("bad.txt") + ", line 2: invalid UTF-8");
+  refused({"tokenizer", "train", "--input", text, "--input", f.dir.str("bad.txt"), "--out", f.dir.str("tok")},
+          f.dir.str("bad.txt") + ", line 2: invalid UTF-8", f.dir.str("tok"));
+  // tokenizer
+  refused({"tokenizer", "encode", "--tokenizer", m, "--text", ""}, "tokenizer encode: --text is empty");
+  refused({"tokenizer", "encode", "--tokenizer", m}, "give exactly one of --text and --file (got neither)");
+  refused({"tokenizer", "encode", "--tokenizer", m, "--file", none}, "tokenizer encode: --file " + none + ": no such file");
+  refused({"tokenizer", "encode", "--tokenizer", none, "--text", "x"}, "--tokenizer " + none + ": no such directory");
+  refused({"tokenizer", "decode", "--tokenizer", m, "--ids", ""}, "tokenizer decode: --ids is empty");
+  refused({"tokenizer", "decode", "--tokenizer", m}, "give exactly one of --ids and --ids-file (got neither)");
+  refused({"tokenizer", "train", "--input", none, "--out", f.dir.str("tok")}, "--input " + none + ": no such file",
+          f.dir.str("tok"));
+  refused({"tokenizer", "train", "--input", text, "--out", f.dir.str("tok"), "--vocab-size", "100"},
+          "--vocab-size must be in 260..2147483647", f.dir.str("tok"));
+  // prepare: nothing is written
+  refused({"prepare", "--input", text, "--out", f.dir.str("data"), "--vocab-size", "70000"},
+          "prepare: --vocab-size must be in 260..65536", f.dir.str("data"));
+  refused({"prepare", "--input", text, "--out", f.dir.str("data"), "--val-fraction", "1.5"},
+          "the validation fraction must be in (0, 1), got 1.5", f.dir.str("data"));
+  refused({"prepare", "--input", none, "--out", f.dir.str("data")}, "prepare: --input " + none + ": no such file",
+          f.dir.str("data"));
+  refused({"prepare", "--input", text, "--out", text}, "prepare: --out " + text + ": is a file");
+  // eval: checked against config.json before the weights load
+  refused({"eval", "--model", m, "--data", text, "--seq-len", "1000"},
+          "eval: --seq-len 1000 is longer than the model's context n_ctx = 16");
+  refused({"eval", "--model", m, "--data", text, "--seq-len", "-1"}, "eval: --seq-len must be >= 1");
+  refused({"eval", "--model", m, "--data", text, "--batch-size", "0"}, "eval: --batch-size must be >= 1, got 0");
+  refused({"eval", "--model", m, "--data", text, "--batch-size", "1000000000000"},
+          "eval: --batch-size 1000000000000 × --seq-len 16 (logits over 278 tokens) needs");
+  refused({"eval", "--model", m, "--data", none}, "eval: --data " + none + ": no such file");
+  // predict, evaluate
+  refused({"predict", "--model", m, "--input", none}, "predict: --input " + none + ": no such file");
+  refused({"predict", "--model", m, "--input", f.input, "--out", f.dir.str("no/such/dir/p.jsonl")},
+          "predict: --out " + f.dir.str("no/such/dir/p.jsonl") + ": the directory " + f.dir.str("no/such/dir") +
+              " does not exist");
+  refused({"evaluate", "--model", none, "--data", f.input}, "evaluate: --model " + none + ": no such directory");
+  refused({"evaluate", "--model", m, "--data", none}, "evaluate: --data " + none + ": no such file");
+  // model, plot
+  refused({"model", "--preset", "huge"}, "unknown preset 'huge'");
+  refused({"model", "--dir", none}, "model: --dir " + none + ": no such directory");
+  refused({"plot", "--run", none}, "plot: --run " + none + ": no such directory");
+  refused({"plot", "--run", m}, "plot: --run " + m + ": no log.jsonl in it");
+}
+
+TEST_CASE("commands: tokenizer decode reads any number of ids from a file or stdin, also encode --json's output") {
+  PredictFixture f;
+  const Tokenizer& tok = f.model.tokenizer;
+  std::string text;
+  for (int i = 0; i < 8000; ++i) text += "tea good cake bad soup ";
+  std::vector<int32_t> ids = tok.encode(text);
+  REQUIRE(ids.size() >= 40000);  // the report: 40k ids as one --ids argument hit "Argument list too long"
+  // separated by spaces, newlines and commas, mixed
+  std::string listed;
+  for (size_t i = 0; i < ids.size(); ++i) listed += std::to_string(ids[i]) + (i % 3 == 0 ? " " : i % 3 == 1 ? ",\n" : ",");
+  write_file_atomic(f.dir.str("ids.txt"), listed);
+  CHECK(run_kiso({"tokenizer", "decode", "--tokenizer", f.model_dir, "--ids-file", f.dir.str("ids.txt")}) ==
+        text + "\n");
+  // encode --json's output, as it is
+  write_file_atomic(f.dir.str("text.txt"), text);
+  write_file_atomic(f.dir.str("ids.json"),
+                    run_kiso({"tokenizer", "encode", "--tokenizer", f.model_dir, "--file", f.dir.str("text.txt"),
+                              "--json"}));
+  CHECK(run_kiso({"tokenizer", "decode", "--tokenizer", f.model_dir, "--ids-file", f.dir.str("ids.json")}) ==
+        text + "\n");
+  // stdin
+  std::istringstream in(Json(tok.encode("soup good")).dump());
+  std::streambuf* saved = std::cin.rdbuf(in.rdbuf());
+  std::string from_stdin = run_kiso({"tokenizer", "decode", "--tokenizer", f.model_dir, "--ids-file", "-"});
+  std::cin.rdbuf(saved);
+  CHECK(from_stdin == "soup good\n");
+  // bad ids are named with their position
+  write_file_atomic(f.dir.str("bad.txt"), "1 2\nx 4\n");
+  refused({"tokenizer", "decode", "--tokenizer", f.model_dir, "--ids-file", f.dir.str("bad.txt")},
+          "tokenizer decode: " + f.dir.str("bad.txt") + ": item 2 ('x') is not a token id");
+  write_file_atomic(f.dir.str("bad.json"), "{\"ids\": [1, 2.5]}");
+  refused({"tokenizer", "decode", "--tokenizer", f.model_dir, "--ids-file", f.dir.str("bad.json")},
+          "item 1 (the float 2.5) is not a token id");
+  refused({"tokenizer", "decode", "--tokenizer", f.model_dir, "--ids", "5 99999999999"},
+          "tokenizer decode: --ids: item 1 ('99999999999') is not a token id");
+  refused({"tokenizer", "decode", "--tokenizer", f.model_dir, "--ids", "5,9999"},
+          "Tokenizer::decode: unknown id 9999 at position 1; the vocabulary has ids 0..277");
+}
+
+TEST_CASE("commands: evaluate and predict take a TSV header row by the rule finetune uses") {
+  PredictFixture f;  // labels no / yes
+  write_file_atomic(f.dir.str("labelled.tsv"), "text\tlabel\ntea good\tyes\nsoup bad\tno\ncake\tyes\n");
+  // the report: evaluate refused the header finetune trained on; now both skip it
+  Json report = parse_json_strict(run_kiso({"evaluate", "--model", f.model_dir, "--data", f.dir.str("labelled.tsv"),
+                                            "--json"}),
+                                  "evaluate --json");
+  CHECK(report.at("examples") == 3);
+  refused({"evaluate", "--model", f.model_dir, "--data", f.dir.str("labelled.tsv"), "--no-header"},
+          "line 1: unknown label \"label\" (known: no, yes)");
+  CHECK_THROWS_AS(run_kiso({"evaluate", "--model", f.model_dir, "--data", f.dir.str("labelled.tsv"), "--header",
+                            "--no-header"}),
+                  CLI::ExcludesError);
+  // predict: a header-less file read whole, or its first line skipped with --header
+  write_file_atomic(f.dir.str("plain.tsv"), "tea good\t\nsoup\t\n");
+  Json all = parse_json_strict(run_kiso({"predict", "--model", f.model_dir, "--input", f.dir.str("plain.tsv"),
+                                         "--json"}), "predict");
+  Json skipped = parse_json_strict(run_kiso({"predict", "--model", f.model_dir, "--input", f.dir.str("plain.tsv"),
+                                             "--header", "--json"}), "predict --header");
+  REQUIRE(all.at("predictions").size() == 2);
+  REQUIRE(skipped.at("predictions").size() == 1);
+  CHECK(skipped["predictions"][0] == all["predictions"][1]);
 }
 
 }  // TEST_SUITE

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "gpt/atomic_file.h"
@@ -140,6 +141,50 @@ TEST_CASE("generate on cuda (the simulator) gives the cpu's tokens, KV cache and
   std::vector<int32_t> want = generate(cpu, prompt, o);
   CHECK(generate(dev, prompt, o) == want);
   CHECK(want.size() == prompt.size() + 14);
+}
+
+}  // TEST_SUITE
+
+// ---- issue 13: a bad byte is named by its input file and line, not an offset in the joined text ----
+
+TEST_SUITE("train") {
+
+TEST_CASE("prepare: invalid UTF-8 is named by the input file and line, before anything is written") {
+  TempDir d("prepare_utf8");
+  write_file_atomic(d.str("good.txt"), std::string(3000, 'a') + "\n");
+  write_file_atomic(d.str("bad.txt"), "fine\nalso fine\nbro\xffken\n");
+  PrepareOptions o;
+  o.inputs = {d.str("good.txt"), d.str("bad.txt")};
+  o.out_dir = d.str("data");
+  o.vocab_size = 270;
+  std::ostringstream log;
+  CHECK_THROWS_WITH_AS(prepare(o, log),
+                       doctest::Contains((d.str("bad.txt") + ", line 3: invalid UTF-8 at byte 4 of the line (byte 19 "
+                                          "of the file): 0xff never occurs in UTF-8").c_str()),
+                       Error);
+  CHECK_FALSE(std::filesystem::exists(d.str("data")));
+  // the options, before any file is read: a missing input, a vocabulary shards cannot hold
+  o.inputs = {d.str("good.txt"), d.str("missing.txt")};
+  CHECK_THROWS_WITH_AS(prepare(o, log), doctest::Contains(("--input " + d.str("missing.txt") + ": no such file").c_str()), Error);
+  o.inputs = {d.str("good.txt")};
+  o.vocab_size = 65537;
+  CHECK_THROWS_WITH_AS(prepare(o, log), doctest::Contains("--vocab-size must be in 260..65536"), Error);
+  CHECK_FALSE(std::filesystem::exists(d.str("data")));
+}
+
+TEST_CASE("generate and sample_from_logits refuse a negative token count and a non-finite temperature") {
+  SampleOptions o;
+  o.temperature = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(sample_from_logits({0.f, 1.f}, o, 0.5), doctest::Contains("expected a finite temperature"),
+                       Error);
+  GPTConfig c;
+  c.vocab_size = 8, c.n_ctx = 8, c.n_layer = 1;
+  c.block.n_head = 1, c.block.n_embd = 4, c.block.n_inner = 8;
+  Generator gen{1};
+  GPT model(c, gen);
+  SampleOptions negative;
+  negative.max_new_tokens = -1;
+  CHECK_THROWS_WITH_AS(generate(model, {1}, negative), doctest::Contains("max_new_tokens must be >= 0, got -1"), Error);
 }
 
 }  // TEST_SUITE

@@ -279,3 +279,133 @@ TEST_CASE("task files: GLUE and ROCStories errors name the file, the line and wh
 }
 
 }  // TEST_SUITE
+
+// ---- issue 13: labels, header rows, invalid UTF-8, text in memory ----
+
+TEST_SUITE("train") {
+
+namespace {
+
+// The classes of records labelled `labels`, in that order.
+std::vector<std::string> classes_of(const std::vector<std::string>& labels) {
+  std::vector<TaskRecord> records;
+  for (const std::string& l : labels) records.push_back({{"x"}, l, int64_t(records.size()) + 1});
+  return label_set(records, TaskKind::classification);
+}
+
+}  // namespace
+
+TEST_CASE("task files: any label text is a class, and classes sort by one strict weak order") {
+  // Labels that are integers sort numerically, however long (no int64 conversion to overflow).
+  CHECK(classes_of({"99999999999999999999", "5", "-3", "-12", "0"}) ==
+        std::vector<std::string>{"-12", "-3", "0", "5", "99999999999999999999"});
+  // "-" and "" are not integers: with them the order is the text's (byte order).
+  CHECK(classes_of({"5", "-"}) == std::vector<std::string>{"-", "5"});
+  // Integers of equal value written differently stay distinct classes, their text breaking the tie.
+  CHECK(classes_of({"1", "01"}) == std::vector<std::string>{"01", "1"});
+  CHECK(classes_of({"01", "1"}) == std::vector<std::string>{"01", "1"});
+  // Mixed integers and words: text order for all of them, whatever order the file has. The old
+  // comparator ("10" < "1a" < "9" as text but "9" < "10" as numbers) was a cycle, and the result
+  // depended on the input order.
+  std::vector<std::string> mixed = {"10", "1a", "9", "b"};
+  std::sort(mixed.begin(), mixed.end());
+  do {
+    CAPTURE(mixed);
+    CHECK(classes_of(mixed) == std::vector<std::string>{"10", "1a", "9", "b"});
+  } while (std::next_permutation(mixed.begin(), mixed.end()));
+  // A JSON integer above int64 keeps its digits (it used to wrap to a negative number).
+  TempDir d("task_data_labels");
+  write_file_atomic(d.str("big.jsonl"), "{\"text\": \"a\", \"label\": 18446744073709551615}\n"
+                                        "{\"text\": \"b\", \"label\": -9223372036854775808}\n");
+  auto big = read_task_file(d.str("big.jsonl"), TaskKind::classification);
+  CHECK(big[0].label == "18446744073709551615");
+  CHECK(big[1].label == "-9223372036854775808");
+  // A multiple-choice label is a plain decimal index: no sign, no space, no overflow.
+  for (const char* bad : {"+1", " 1", "1 ", "-", "99999999999999999999", "1.0"}) {
+    CAPTURE(bad);
+    TaskRecord m{{"c", "a", "b"}, bad, 4};
+    CHECK_THROWS_WITH_AS(label_index(m, {}, TaskKind::multiple_choice, "m.tsv", 2),
+                         doctest::Contains(fmt::format("m.tsv, line 4: label \"{}\" is not a candidate index 0..1", bad).c_str()),
+                         Error);
+  }
+}
+
+TEST_CASE("task files: a plain TSV's header row is detected or forced, and the decision is said") {
+  TempDir d("task_data_header");
+  // The report of issue 13: a `text<TAB>label` header trained as an example (a class "label").
+  write_file_atomic(d.str("train.tsv"), "text\tlabel\ngreat food\tpos\nawful\tneg\n");
+  TaskFile train = read_task_data(d.str("train.tsv"), TaskKind::classification);
+  REQUIRE(train.records.size() == 2);
+  CHECK(train.records[0].texts == std::vector<std::string>{"great food"});
+  CHECK(train.records[0].line == 2);
+  CHECK(label_set(train.records, TaskKind::classification) == std::vector<std::string>{"neg", "pos"});
+  CHECK(train.note == d.str("train.tsv") + ": first line taken as a header (text, label)");
+  // Any names, any case, as long as the last column is called "label"; every task.
+  write_file_atomic(d.str("ent.tsv"), "Premise\tHypothesis\tLABEL\nit rains\tit is wet\tyes\n");
+  TaskFile ent = read_task_data(d.str("ent.tsv"), TaskKind::entailment);
+  REQUIRE(ent.records.size() == 1);
+  CHECK(ent.records[0].label == "yes");
+  // Without such a header: line 1 is an example, and the note says so.
+  write_file_atomic(d.str("plain.tsv"), "sentence\tpositive\na fine film\tpositive\n");
+  TaskFile plain = read_task_data(d.str("plain.tsv"), TaskKind::classification);
+  CHECK(plain.records.size() == 2);
+  CHECK(plain.note == d.str("plain.tsv") + ": no header row (line 1's last column is not \"label\"); "
+                                           "line 1 read as an example");
+  // Forced either way.
+  TaskFile no = read_task_data(d.str("train.tsv"), TaskKind::classification, HeaderRow::no);
+  REQUIRE(no.records.size() == 3);
+  CHECK(no.records[0].label == "label");
+  CHECK(no.note == d.str("train.tsv") + ": no header row (--no-header); line 1 read as an example");
+  TaskFile yes = read_task_data(d.str("plain.tsv"), TaskKind::classification, HeaderRow::yes);
+  REQUIRE(yes.records.size() == 1);
+  CHECK(yes.records[0].line == 2);
+  CHECK(yes.note == d.str("plain.tsv") + ": first line taken as a header (sentence, positive) (--header)");
+  // A header with the wrong number of columns is an error, as a row would be.
+  write_file_atomic(d.str("wide.tsv"), "text\tsource\tlabel\ngood\tpos\n");
+  CHECK_THROWS_WITH_AS(read_task_data(d.str("wide.tsv"), TaskKind::classification),
+                       doctest::Contains("wide.tsv, line 1: the header has 3 tab-separated columns, a classification "
+                                         "file has 2 (text, label)"),
+                       Error);
+  // GLUE headers are headers (and say which); --header/--no-header mean nothing to JSONL.
+  write_file_atomic(d.str("sst2.tsv"), "sentence\tlabel\na gorgeous film\t1\n");
+  CHECK(read_task_data(d.str("sst2.tsv"), TaskKind::classification).note ==
+        d.str("sst2.tsv") + ": first line taken as the GLUE SST-2 header");
+  write_file_atomic(d.str("a.jsonl"), "{\"text\": \"x\", \"label\": \"p\"}\n");
+  CHECK(read_task_data(d.str("a.jsonl"), TaskKind::classification).note == "");
+  CHECK_THROWS_WITH_AS(read_task_data(d.str("a.jsonl"), TaskKind::classification, HeaderRow::yes),
+                       doctest::Contains("a.jsonl: --header and --no-header apply to .tsv files"), Error);
+}
+
+TEST_CASE("task files: invalid UTF-8 is an error naming the file, the line and the byte") {
+  TempDir d("task_data_utf8");
+  auto fails = [&](const std::string& name, const std::string& text, TaskKind kind, const std::string& message) {
+    write_file_atomic(d.str(name), text);
+    CHECK_THROWS_WITH_AS(read_task_file(d.str(name), kind), doctest::Contains((d.str(name) + message).c_str()), Error);
+  };
+  fails("bad.tsv", "good\tpos\nba\xff" "d\tneg\n", TaskKind::classification,
+        ", line 2: invalid UTF-8 at byte 3 of the line (byte 12 of the file): 0xff never occurs in UTF-8");
+  fails("bad.jsonl", "{\"text\": \"\xc3\", \"label\": 1}\n", TaskKind::classification,
+        ", line 1: invalid UTF-8 at byte 11 of the line (byte 11 of the file)");
+  fails("bad.csv", "InputStoryid,InputSentence1,InputSentence2,InputSentence3,InputSentence4,"
+                   "RandomFifthSentenceQuiz1,RandomFifthSentenceQuiz2\n\n\nid,\xe2\x82,b,c,d,e,f\n",
+        TaskKind::multiple_choice, ", line 4: invalid UTF-8 at byte 4 of the line");
+}
+
+TEST_CASE("task files: text in memory reads as the same text in a file") {
+  TempDir d("task_data_memory");
+  const std::string text = "text\tlabel\ngreat\tpos\n\nawful\tneg\n";
+  write_file_atomic(d.str("t.tsv"), text);
+  TaskFile from_file = read_task_data(d.str("t.tsv"), TaskKind::classification);
+  TaskFile from_memory = parse_task_data(text, d.str("t.tsv"), TaskKind::classification);
+  REQUIRE(from_memory.records.size() == from_file.records.size());
+  for (size_t i = 0; i < from_file.records.size(); ++i) {
+    CHECK(from_memory.records[i].texts == from_file.records[i].texts);
+    CHECK(from_memory.records[i].label == from_file.records[i].label);
+    CHECK(from_memory.records[i].line == from_file.records[i].line);
+  }
+  CHECK(from_memory.note == from_file.note);
+  CHECK_THROWS_WITH_AS(parse_task_data("x\ty\n", "memory.txt", TaskKind::classification),
+                       doctest::Contains("memory.txt: expected a .jsonl, .tsv or .csv file"), Error);
+}
+
+}  // TEST_SUITE

@@ -1,6 +1,9 @@
 // train/commands/eval.cpp — `kiso eval`: a model's loss and perplexity over consecutive,
 // non-overlapping windows of --seq-len tokens from token 0 of a token shard (.bin) or a text file
-// (encoded with the model directory's tokenizer); the last partial window is dropped.
+// (encoded with the model directory's tokenizer); the last partial window is dropped. The
+// options are checked before the weights load: --seq-len within the model's context, the
+// batch's logits within memory (base/size.h), --data a file (a text one UTF-8, a bad byte named
+// by line).
 // What it is not: the validation inside training (the same evaluate_loss, on the run's val.bin),
 // or a fine-tuned model's task score (kiso evaluate).
 #include <cmath>
@@ -8,12 +11,14 @@
 
 #include <fmt/core.h>
 
+#include "base/size.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/json.h"
 #include "gpt/tokenizer.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/commands/option_checks.h"
 #include "train/pretrain.h"
 #include "train/shards.h"
 
@@ -32,12 +37,37 @@ struct Options {
 
 }  // namespace
 
+// The window length T the options give, after checking them against the model's config.json
+// (read before the weights, so that a bad option costs no loading).
+static int64_t check_options(const Options& o) {
+  require_dir(o.model_dir, "eval", "--model", "a model directory");
+  require_file(o.data, "eval", "--data");
+  check(o.seq_len >= 0, "eval", "--seq-len must be >= 1 (or 0: the model's context), got {}", o.seq_len);
+  check(o.batch_size >= 1, "eval", "--batch-size must be >= 1, got {}", o.batch_size);
+  std::string config_path = o.model_dir + "/config.json";
+  GPTConfig c = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
+  int64_t T = o.seq_len > 0 ? o.seq_len : c.n_ctx;
+  check(T <= c.n_ctx, "eval", "--seq-len {} is longer than the model's context n_ctx = {}", T, c.n_ctx);
+  // the largest buffer of a batch: its logits, (B, T, V) floats
+  int64_t logits = mul_size(product_size({o.batch_size, T, c.vocab_size}, "eval", "the logits of a batch"), 4, "eval",
+                            "the logits of a batch");
+  check_memory(logits, "eval", fmt::format("--batch-size {} × --seq-len {} (logits over {} tokens)", o.batch_size, T,
+                                           c.vocab_size));
+  return T;
+}
+
 static int run_eval(const Options& o) {
+  int64_t T = check_options(o);
   Device device = start_device(o.device, "eval");
   GPT model = load_model(o.model_dir, device);
-  int64_t T = o.seq_len > 0 ? o.seq_len : model.config.n_ctx;
-  std::vector<int32_t> tokens = o.data.ends_with(".bin") ? read_shard(o.data, model.config.vocab_size)
-                                                         : Tokenizer::load(o.model_dir).encode(read_file(o.data));
+  std::vector<int32_t> tokens;
+  if (o.data.ends_with(".bin")) {
+    tokens = read_shard(o.data, model.config.vocab_size);
+  } else {
+    std::string text = read_file(o.data);
+    check_utf8_file(text, o.data);  // names the line, not the byte offset in the whole file
+    tokens = Tokenizer::load(o.model_dir).encode(text);
+  }
   std::vector<Batch> batches = sequential_windows(tokens, T, o.batch_size, o.data);
   double loss = evaluate_loss(model, batches);
   int64_t predicted = 0;

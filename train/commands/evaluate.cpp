@@ -1,13 +1,19 @@
 // train/commands/evaluate.cpp — `kiso evaluate`: a fine-tuned model on a labelled task file:
 // accuracy, loss, per-class precision / recall / F1, the confusion matrix and the majority-class
 // baseline (train/metrics.h), as a few lines or, with --json, one object.
+// The file is read by the one task-data reader (train/task_data.h), as finetune and predict read
+// it: a plain .tsv's header row is detected (--header / --no-header force it) and the decision
+// is said on stderr.
 // What it is not: the language-model loss of a model (kiso eval), or prediction on unlabelled
 // examples (kiso predict).
 #include <iostream>
 
+#include <fmt/core.h>
+
 #include "gpt/finetuned.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/commands/option_checks.h"
 #include "train/finetune.h"
 #include "train/metrics.h"
 
@@ -18,6 +24,7 @@ namespace {
 struct Options {
   std::string model_dir;  // a fine-tuned model directory
   std::string data;       // labelled examples
+  bool header = false, no_header = false;  // force a plain .tsv's header row either way
   std::string device = "cpu";
   bool as_json = false;
 };
@@ -25,9 +32,14 @@ struct Options {
 }  // namespace
 
 static int run_evaluate(const Options& o) {
+  require_dir(o.model_dir, "evaluate", "--model", "a fine-tuned model directory");
+  require_file(o.data, "evaluate", "--data");
   Device device = start_device(o.device, "evaluate");
   FinetunedModel m = load_finetuned(o.model_dir, device);
-  std::vector<TaskRecord> records = read_task_file(o.data, m.info.kind);
+  TaskFile file = read_task_data(o.data, m.info.kind,
+                                 o.header ? HeaderRow::yes : o.no_header ? HeaderRow::no : HeaderRow::detect);
+  if (!file.note.empty()) fmt::print(stderr, "{}\n", file.note);
+  const std::vector<TaskRecord>& records = file.records;
   for (const TaskRecord& r : records)
     check(!r.label.empty(), o.data.c_str(), "line {} has no label; evaluate needs a labelled file (predict does not)",
           r.line);
@@ -43,6 +55,8 @@ void add_evaluate(CLI::App& app) {
   CLI::App* command = app.add_subcommand("evaluate", "accuracy, F1 and confusion matrix on a labelled task file");
   command->add_option("--model", options->model_dir, "a fine-tuned model directory (RUN/model)")->required();
   command->add_option("--data", options->data, "labelled examples")->required();
+  CLI::Option* header = command->add_flag("--header", options->header, "a .tsv's first line is a header row");
+  command->add_flag("--no-header", options->no_header, "a .tsv's first line is an example")->excludes(header);
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json, "print the report as one JSON object");
   command->callback([options] { exit_with(run_evaluate(*options)); });

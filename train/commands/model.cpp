@@ -11,6 +11,7 @@
 #include "gpt/model.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/commands/option_checks.h"
 
 namespace kiso {
 
@@ -36,7 +37,9 @@ static std::string with_commas(int64_t n) {
 
 static int run_model(const Options& o) {
   check(o.preset.empty() != o.dir.empty(), "model", "give exactly one of --preset and --dir");
-  GPT model = o.dir.empty() ? GPT(preset(o.preset)) : load_model(o.dir);  // a preset's shape only: zero weights
+  if (!o.dir.empty()) require_dir(o.dir, "model", "--dir", "a model directory (config.json + model.safetensors)");
+  GPTConfig config = o.dir.empty() ? preset(o.preset) : GPTConfig{};  // an unknown preset: an error before any work
+  GPT model = o.dir.empty() ? GPT(config) : load_model(o.dir);      // a preset's shape only: zero weights
   const GPTConfig& c = model.config;
   int64_t embeddings = model.tokens_embed.weight.value().numel() + model.positions_embed.weight.value().numel();
   int64_t per_block = 0;

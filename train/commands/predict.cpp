@@ -3,6 +3,9 @@
 // candidate's index) and the probability of each class. The lines go to stdout, or to --out.
 // With --json, stdout holds one JSON object instead: {"predictions": [the same objects]}, or,
 // with --out, {"out": FILE, "predictions": N} (the lines still go to FILE).
+// The file is read by the one task-data reader (train/task_data.h): a plain .tsv's header row is
+// detected (--header / --no-header force it) and the decision is said on stderr. The options are
+// checked before the model loads: --model a directory, --input a file, --out writable.
 // What it is not: a score (kiso evaluate); any labels in the file are ignored.
 #include <iostream>
 
@@ -13,6 +16,7 @@
 #include "gpt/json.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/commands/option_checks.h"
 #include "train/finetune.h"
 
 namespace kiso {
@@ -23,6 +27,7 @@ struct Options {
   std::string model_dir;  // a fine-tuned model directory
   std::string input;      // the task file
   std::string out;        // the JSONL file; empty: stdout
+  bool header = false, no_header = false;  // force a plain .tsv's header row either way
   std::string device = "cpu";
   bool as_json = false;
 };
@@ -47,9 +52,15 @@ static Json prediction_json(const TaskInfo& info, const TaskRecord& record, cons
 }
 
 static int run_predict(const Options& o) {
+  require_dir(o.model_dir, "predict", "--model", "a fine-tuned model directory");
+  require_file(o.input, "predict", "--input");
+  if (!o.out.empty()) require_writable_file(o.out, "predict", "--out");
   Device device = start_device(o.device, "predict");
   FinetunedModel m = load_finetuned(o.model_dir, device);
-  std::vector<TaskRecord> records = read_task_file(o.input, m.info.kind);
+  TaskFile file = read_task_data(o.input, m.info.kind,
+                                 o.header ? HeaderRow::yes : o.no_header ? HeaderRow::no : HeaderRow::detect);
+  if (!file.note.empty()) fmt::print(stderr, "{}\n", file.note);
+  std::vector<TaskRecord>& records = file.records;
   for (TaskRecord& r : records) r.label.clear();  // predict ignores any labels the file has
   Predictions p = predict(m, encode_records(records, m.info, m.tokenizer, o.input));
   Json rows = Json::array();
@@ -75,6 +86,8 @@ void add_predict(CLI::App& app) {
   command->add_option("--model", options->model_dir, "a fine-tuned model directory (RUN/model)")->required();
   command->add_option("--input", options->input, "examples (their labels, if any, are ignored)")->required();
   command->add_option("--out", options->out, "write the JSONL here instead of stdout");
+  CLI::Option* header = command->add_flag("--header", options->header, "a .tsv's first line is a header row");
+  command->add_flag("--no-header", options->no_header, "a .tsv's first line is an example")->excludes(header);
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json,
                 "print {\"predictions\": [...]} (with --out: {\"out\", \"predictions\": N}) as one JSON object");
