@@ -45,8 +45,9 @@ void check_model_memory(const GPTConfig& c, int64_t bytes_per_parameter) {
   const char* op = "GPTConfig";
   const int64_t C = c.block.n_embd;
   const int64_t n = parameter_count(c);
-  const int64_t bytes = mul_size(n, bytes_per_parameter, op, "the model's bytes");
-  if (bytes <= memory_limit_bytes()) return;
+  int64_t bytes = 0;
+  const bool past_int64 = __builtin_mul_overflow(n, bytes_per_parameter, &bytes);
+  if (!past_int64 && bytes <= memory_limit_bytes()) return;
   // The parts of the count, largest first, so that the field to change leads the message.
   const int64_t block = parameter_count(c.block, op);
   std::vector<std::pair<int64_t, std::string>> parts = {
@@ -60,7 +61,9 @@ void check_model_memory(const GPTConfig& c, int64_t bytes_per_parameter) {
   std::string sum;
   for (const auto& [count, text] : parts) sum += (sum.empty() ? "" : " + ") + text;
   const char* dtype = bytes_per_parameter == 4 ? "f32" : bytes_per_parameter == 8 ? "f64" : "?";
-  check_memory(bytes, op, fmt::format("{} = {} parameters; the model as {}", sum, n, dtype));
+  const std::string what = fmt::format("{} = {} parameters; the model as {}", sum, n, dtype);
+  if (past_int64) fail(op, "{} needs more than 2^63 - 1 bytes (8 EiB)", what);
+  check_memory(bytes, op, what);
 }
 
 GPTConfig preset(const std::string& name) {

@@ -158,6 +158,17 @@ TEST_CASE("issue 13 defect 2: n_layer 1e9 is refused with the parameter count, t
                      "TiB, more than the") != std::string::npos);
   CHECK_THROWS_WITH_AS(config_from_json(config_to_json(c), "run/model/config.json"),
                        doctest::Contains("run/model/config.json: GPTConfig: n_layer 1000000000 × 668"), Error);
+  // A count that fits in int64 whose bytes do not (2^61 + 476 parameters, 4 bytes each): still
+  // the breakdown by field, not a bare overflow.
+  c.n_layer = (int64_t(1) << 61) / 668 + 1;  // 3451860792236069 blocks: 2^61 + 140 parameters in them
+  message = validate_error(c);
+  CHECK(message.find("GPTConfig: n_layer 3451860792236069 × 668 parameters a block (n_embd 8, n_inner 20) + "
+                     "vocab_size 30 × n_embd 8 + n_positions 12 × n_embd 8 = 2305843009213694428 parameters; the "
+                     "model as f32 needs more than 2^63 - 1 bytes (8 EiB)") != std::string::npos);
+  // Past int64 already in the count: the product that overflows names n_layer.
+  c.n_layer = int64_t(1) << 60;
+  CHECK(validate_error(c).find("GPTConfig: n_layer × a block's parameters overflows: 1152921504606846976 × 668") !=
+        std::string::npos);
 }
 
 TEST_CASE("the memory budget (KISO_MEMORY_LIMIT) is checked before the model is allocated, for each dtype") {
