@@ -56,8 +56,12 @@ inline int64_t product_size(std::initializer_list<int64_t> dims, const char* op,
   return product_size(std::span<const int64_t>(dims.begin(), dims.size()), op, what);
 }
 
-// "1.5 GiB", "512 MiB", "300 bytes": a byte count for an error message.
+// "45.2 TiB", "1.5 GiB", "512 MiB", "300 bytes": a byte count for an error message. int64's
+// 2^63 bytes are 8 EiB, so EiB is the largest unit a checked size can need.
 inline std::string format_bytes(double bytes) {
+  if (bytes >= double(int64_t(1) << 60)) return fmt::format("{:.1f} EiB", bytes / double(int64_t(1) << 60));
+  if (bytes >= double(int64_t(1) << 50)) return fmt::format("{:.1f} PiB", bytes / double(int64_t(1) << 50));
+  if (bytes >= double(int64_t(1) << 40)) return fmt::format("{:.1f} TiB", bytes / double(int64_t(1) << 40));
   if (bytes >= double(int64_t(1) << 30)) return fmt::format("{:.1f} GiB", bytes / double(int64_t(1) << 30));
   if (bytes >= double(1 << 20)) return fmt::format("{:.1f} MiB", bytes / double(1 << 20));
   return fmt::format("{:.0f} bytes", bytes);

@@ -2,10 +2,14 @@
 // the model's parameters (see checkpoint.h for the layout and the rules).
 #include "gpt/checkpoint.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <utility>
+#include <vector>
 
+#include "base/size.h"
 #include "gpt/atomic_file.h"
 
 namespace kiso {
@@ -64,7 +68,11 @@ GPTConfig config_from_json(const Json& j, const std::string& what) {
   b.n_embd = get_int(j, "n_embd", what);
   c.n_layer = get_int(j, "n_layer", what);
   b.n_head = get_int(j, "n_head", what);
-  b.n_inner = has_key(j, "n_inner") && !j["n_inner"].is_null() ? get_int(j, "n_inner", what) : 4 * b.n_embd;
+  // n_inner absent or null means Hugging Face's 4 · n_embd; the product is checked, since n_embd
+  // comes from the file (a non-positive n_embd is left for validate to name).
+  b.n_inner = has_key(j, "n_inner") && !j["n_inner"].is_null() ? get_int(j, "n_inner", what)
+              : b.n_embd > 0 ? mul_size(4, b.n_embd, what.c_str(), "the default n_inner (4 × n_embd)")
+                             : 0;
   // Defaults below are Hugging Face's OpenAIGPTConfig defaults, for configs that omit a key.
   std::string afn = has_key(j, "afn") ? get_string(j, "afn", what) : "gelu";
   check(afn == "gelu" || afn == "gelu_new" || afn == "gelu_exact", what.c_str(),
@@ -90,13 +98,50 @@ GPTConfig config_from_json(const Json& j, const std::string& what) {
 
 // ---- weights ----
 
+namespace {
+
+// The first element of x (f32 or f64, CPU) that is NaN or ±inf, or -1 when there is none.
+template <class T> int64_t first_non_finite(const Tensor& x) {
+  const T* p = x.data<T>();
+  for (int64_t i = 0, n = x.numel(); i < n; ++i)
+    if (!std::isfinite(p[i])) return i;
+  return -1;
+}
+
+// "[1, 3]": the row-major index of flat element i of `shape`.
+std::string index_str(int64_t i, const Shape& shape) {
+  std::vector<int64_t> index(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) index[d] = i % shape[d], i /= shape[d];
+  std::string out = "[";
+  for (size_t d = 0; d < index.size(); ++d) out += (d ? ", " : "") + std::to_string(index[d]);
+  return out + "]";
+}
+
+}  // namespace
+
+void check_finite(const Tensor& t, const std::string& name, const std::string& what) {
+  if (t.dtype() != DType::f32 && t.dtype() != DType::f64) return;  // integers are always finite
+  Tensor host = t.to(Device::cpu);
+  int64_t i = t.dtype() == DType::f32 ? first_non_finite<float>(host) : first_non_finite<double>(host);
+  if (i < 0) return;
+  double value = t.dtype() == DType::f32 ? double(host.data<float>()[i]) : host.data<double>()[i];
+  fail(what.c_str(),
+       "tensor '{}' holds a non-finite value: element {} (flat index {}) is {}; weights must be finite (was it saved "
+       "from a run that diverged?)",
+       name, index_str(i, t.shape()), i, value);
+}
+
 void load_weights(GPT& model, const safetensors::File& file, const std::string& what) {
+  // Every check comes before the first copy, so a refused file leaves the model as it was.
   const char* op = what.c_str();
   std::map<std::string, Tensor> stored;
   for (const auto& [raw, tensor] : file.tensors) {
     std::string name = raw.rfind("transformer.", 0) == 0 ? raw.substr(std::strlen("transformer.")) : raw;
     check(stored.emplace(name, tensor).second, op, "tensor '{}' appears twice (with and without 'transformer.')", name);
   }
+  // Every weight finite, in the file's order, before any is compared or copied: a NaN would
+  // otherwise load silently and print "loss nan" (or make a tied head "differ" from itself).
+  for (const auto& [name, tensor] : file.tensors) check_finite(tensor, name, what);
   // The LM head is tied to the token embedding: a file that stores it separately must hold
   // the same numbers.
   if (auto head = stored.find("lm_head.weight"); head != stored.end()) {
@@ -106,6 +151,7 @@ void load_weights(GPT& model, const safetensors::File& file, const std::string& 
           op, "lm_head.weight differs from tokens_embed.weight; kiso's LM head is tied to the token embedding");
     stored.erase(head);
   }
+  std::vector<std::pair<Tensor, Tensor>> copies;  // (parameter, file tensor)
   for (const NamedParameter& p : model.parameters()) {
     auto it = stored.find(p.name);
     check(it != stored.end(), op, "missing tensor '{}' (shape {})", p.name, shape_str(p.variable->shape()));
@@ -113,13 +159,15 @@ void load_weights(GPT& model, const safetensors::File& file, const std::string& 
     check(t.shape() == p.variable->shape(), op, "tensor '{}' has shape {}, but the config needs {}", p.name,
           shape_str(t.shape()), shape_str(p.variable->shape()));
     check(t.dtype() == DType::f32, op, "tensor '{}' is {}; model weights are F32", p.name, to_string(t.dtype()));
-    // Copy into the existing storage: a parameter keeps its identity (optimizers may hold it).
-    Tensor dst = p.variable->value();
-    Tensor src = to_dtype(t, dst.dtype());
-    std::memcpy(dst.raw_data(), src.raw_data(), size_t(src.numel()) * dtype_size(src.dtype()));
+    copies.emplace_back(p.variable->value(), t);
     stored.erase(it);
   }
   if (!stored.empty()) fail(op, "unexpected tensor '{}' (not a parameter of this config)", stored.begin()->first);
+  // Copy into the existing storage: a parameter keeps its identity (optimizers may hold it).
+  for (auto& [dst, t] : copies) {
+    Tensor src = to_dtype(t, dst.dtype());
+    std::memcpy(dst.raw_data(), src.raw_data(), size_t(src.numel()) * dtype_size(src.dtype()));
+  }
 }
 
 // ---- directories ----

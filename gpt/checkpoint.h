@@ -8,8 +8,10 @@
 //                          __metadata__ {"format": "pt"}
 //
 // Loading is strict: config keys are type-checked and unknown keys refused (known HF keys
-// kiso does not use are allowed); every tensor must be present with its exact shape, and no
-// other tensor may be in the file, each error naming the tensor. Names may carry HF's
+// kiso does not use are allowed), and the config is validated (gpt/config.h: every field, and
+// the parameter bytes against the memory budget) before a tensor is made; every tensor must be
+// present with its exact shape and finite (no NaN, no ±inf), and no other tensor may be in the
+// file, each error naming the tensor. A refused file leaves the model unchanged. Names may carry HF's
 // "transformer." prefix. What it is not: the training state (optimizer moments, step, data
 // position), which the trainer saves beside the model; nor the tokenizer files.
 #pragma once
@@ -32,5 +34,12 @@ void save_model(const std::string& dir, GPT& model);
 GPT load_model(const std::string& dir, Device device = Device::cpu);
 // Copies the tensors of a safetensors file into `model`'s parameters (names checked, see above).
 void load_weights(GPT& model, const safetensors::File& file, const std::string& what);
+
+// Throws when float tensor `t` holds a NaN or an infinity, naming `what` (the file), the tensor,
+// the first bad element and its value:
+//   "run/model/model.safetensors: tensor 'h.0.attn.c_attn.weight' holds a non-finite value:
+//    element [1, 3] (flat index 27) is nan; weights must be finite (...)"
+// Integer tensors pass. load_weights runs it on every tensor; a task head's loader can too.
+void check_finite(const Tensor& t, const std::string& name, const std::string& what);
 
 }  // namespace kiso

@@ -23,7 +23,11 @@ struct GPTConfig {
   BlockConfig block;  // each of the n_layer blocks: n_embd 768, n_head 12, n_inner 3072, attention
                       // and residual dropout 0.1, tanh GELU, post-LN (nn/block_config.h)
 
-  // Throws naming the field when a value is impossible (e.g. n_embd not divisible by n_head).
+  // Throws naming the field and the value when one is impossible: vocab_size, n_ctx, n_layer
+  // not positive, vocab_size or n_ctx past 2^31 (ids and positions are i32), embd_pdrop outside
+  // [0, 1), initializer_range negative or not finite, a bad BlockConfig (nn/block_config.h), a
+  // parameter count past int64, or more f32 weights than the memory budget allows
+  // (check_model_memory). Every model kiso builds is validated first, before any allocation.
   void validate() const;
 };
 
@@ -31,6 +35,18 @@ struct GPTConfig {
 // "small": 6 layers, 384 wide, 6 heads, 256 context (~15M parameters with a 16k vocabulary).
 // "tiny": 2 layers, 128 wide, 4 heads, 128 context: trains in minutes on 2 CPU cores.
 GPTConfig preset(const std::string& name);
+// The parameters of a GPT of this shape, counted without building it (the tied LM head once):
+//   vocab_size·C (tokens_embed) + n_positions·C (positions_embed) + n_layer·(a block, see
+//   nn/block_config.h's parameter_count) + 2C for pre-LN's final LayerNorm        (C = n_embd)
+// Overflow-checked: an Error naming the fields when the count does not fit in int64.
+int64_t parameter_count(const GPTConfig& config);
+// Refuses a model whose parameter_count × bytes_per_parameter (4 for f32, 8 for f64) is more than
+// base/size.h's memory_limit_bytes(), with the count broken down by field, largest first:
+//   "GPTConfig: n_layer 1000000000 × 668 parameters a block (n_embd 8, n_inner 20) + vocab_size 30
+//    × n_embd 8 + n_positions 12 × n_embd 8 = 668000000336 parameters; the model as f32 needs
+//    2.4 TiB, more than the 15.6 GiB of memory this machine has (KISO_MEMORY_LIMIT sets the limit)"
+// The weights alone: training needs about four times as much (gradients, two AdamW moments).
+void check_model_memory(const GPTConfig& config, int64_t bytes_per_parameter);
 std::vector<std::string> preset_names();
 
 }  // namespace kiso

@@ -6,7 +6,8 @@ namespace kiso {
 // Builds every module with `init`; the weights come from init.gen, or are zeros without one.
 static void build(GPT& m, const Init& init) {
   const GPTConfig& c = m.config;
-  c.validate();
+  c.validate();  // every field, and the f32 weights against the memory budget, before any tensor
+  if (dtype_size(init.dtype) > 4) check_model_memory(c, int64_t(dtype_size(init.dtype)));
   int64_t C = c.block.n_embd;
   m.tokens_embed = Embedding(c.vocab_size, C, init);
   m.positions_embed = Embedding(c.n_ctx, C, init);

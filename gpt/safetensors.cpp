@@ -12,6 +12,7 @@
 #include <set>
 #include <tuple>
 
+#include "base/size.h"
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
 
@@ -129,15 +130,13 @@ Entry parse_entry(const std::string& name, const Json& v, const std::string& wha
   e.end = offsets[1].get<uint64_t>();
   check(e.begin <= e.end, op, "tensor '{}': data_offsets [{}, {}] begin after they end", name, e.begin, e.end);
 
-  // byte count = product(shape) x dtype size, every multiplication checked: a hostile header
-  // could otherwise wrap around to a small number that matches its offsets.
-  uint64_t bytes = 1;
-  for (int64_t d : e.shape) {
-    check(!__builtin_mul_overflow(bytes, uint64_t(d), &bytes), op,
-          "tensor '{}': the element count of shape {} overflows 64 bits", name, json_list(e.shape));
-  }
-  check(!__builtin_mul_overflow(bytes, uint64_t(dtype_size(e.dtype)), &bytes), op,
-        "tensor '{}': the byte count of {} shape {} overflows 64 bits", name, dtype_str, json_list(e.shape));
+  // byte count = product(shape) x dtype size, every multiplication checked (base/size.h): a
+  // hostile header could otherwise wrap around to a small number that matches its offsets.
+  const int64_t elements =
+      product_size(e.shape, op, fmt::format("tensor '{}': the element count of shape {}", name, json_list(e.shape)));
+  const uint64_t bytes = uint64_t(mul_size(elements, int64_t(dtype_size(e.dtype)), op,
+                                           fmt::format("tensor '{}': the byte count of {} shape {}", name, dtype_str,
+                                                       json_list(e.shape))));
   check(bytes == e.end - e.begin, op,
         "tensor '{}': byte count mismatch: data_offsets [{}, {}] hold {} bytes, but {} shape {} needs {} bytes", name,
         e.begin, e.end, e.end - e.begin, dtype_str, json_list(e.shape), bytes);

@@ -17,7 +17,8 @@
 // header length at least 2, at most 100 MB (100,000,000 bytes, the reference's limit) and
 // inside the file; the header starts with '{' and is strict JSON (gpt/json.h: no duplicate
 // keys, no NUL); each entry has exactly the keys dtype, shape, data_offsets with the right
-// types; shape × dtype size is computed with every multiplication checked for overflow and
+// types; shape × dtype size is computed with every multiplication checked for overflow
+// (base/size.h: element and byte counts must fit in int64, like every size kiso computes) and
 // equals end − begin; the tensors, sorted by offset, tile the data buffer exactly from 0 to the
 // end of the file, with no gap, no overlap and no trailing byte. The writer packs the tensors
 // in the order given and pads the header with spaces so that the data starts at a multiple of 8.

@@ -132,16 +132,6 @@ Parameters MLP::parameters() {
 
 // ---- Block ----
 
-void BlockConfig::validate(const char* op) const {
-  check(n_head > 0, op, "n_head must be positive, got {}", n_head);
-  check(n_embd > 0 && n_embd % n_head == 0, op, "n_embd ({}) must be a positive multiple of n_head ({})", n_embd,
-        n_head);
-  check(n_inner > 0, op, "n_inner must be positive, got {}", n_inner);
-  for (auto [name, p] : {std::pair{"attn_pdrop", attn_pdrop}, std::pair{"resid_pdrop", resid_pdrop}})
-    check(p >= 0 && p < 1, op, "{} must be in [0, 1), got {}", name, p);
-  check(layer_norm_epsilon > 0, op, "layer_norm_epsilon must be positive, got {}", layer_norm_epsilon);
-}
-
 Block::Block(const BlockConfig& c, const Init& init)
     : attn(c, init), ln_1(c.n_embd, c.layer_norm_epsilon, init), mlp(c, init),
       ln_2(c.n_embd, c.layer_norm_epsilon, init), norm(c.norm) {}

@@ -10,8 +10,9 @@
 #include <limits>
 #include <utility>
 
-#include "gpt/atomic_file.h"
 #include "base/philox.h"
+#include "base/size.h"
+#include "gpt/atomic_file.h"
 
 namespace kiso {
 
@@ -39,8 +40,15 @@ void store_le16(char* p, int32_t v) {
 void check_window_sizes(const char* op, int64_t B, int64_t T, int64_t N, const std::string& source) {
   check(B >= 1, op, "{}: batch size B must be >= 1, got {}", source, B);
   check(T >= 1, op, "{}: sequence length T must be >= 1, got {}", source, T);
-  check(N >= T + 1, op, "{}: holds {} tokens, too short for one window of T + 1 = {} tokens (T = {}); use more data or a smaller T",
-        source, N, T + 1, T);
+  // N - 1 >= T rather than N >= T + 1: T + 1 overflows for T = 2^63 - 1 (the message prints it
+  // as an unsigned number for the same reason).
+  check(N - 1 >= T, op, "{}: holds {} tokens, too short for one window of T + 1 = {} tokens (T = {}); use more data or a smaller T",
+        source, N, uint64_t(T) + 1, T);
+  // A batch is two (B, T) i32 tensors (inputs and targets): B · T must fit in int64, and the
+  // batch in memory, before anything is reserved for it.
+  const int64_t BT = mul_size(B, T, op, fmt::format("{}: a batch of B × T tokens", source));
+  check_memory(mul_size(BT, 2 * int64_t(sizeof(int32_t)), op, fmt::format("{}: a batch's bytes", source)), op,
+               fmt::format("{}: a batch of B {} × T {} tokens (inputs and targets, i32)", source, B, T));
 }
 
 // A window's rows: inputs = window[0, T), targets = window[1, T + 1), appended to the batch.
@@ -83,9 +91,12 @@ void write_shard(const std::string& path, const std::vector<int32_t>& tokens) {
 }
 
 std::vector<int32_t> read_shard(const std::string& path, int64_t vocab_size) {
+  return parse_shard(read_file(path), vocab_size, path);
+}
+
+std::vector<int32_t> parse_shard(std::string_view bytes, int64_t vocab_size, const std::string& path) {
   const char* op = "read_shard";
   check(vocab_size >= 1, op, "{}: vocab_size must be >= 1, got {}", path, vocab_size);
-  const std::string bytes = read_file(path);
   const int64_t size = int64_t(bytes.size());
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
 
@@ -98,7 +109,14 @@ std::vector<int32_t> read_shard(const std::string& path, int64_t vocab_size) {
         magic);
   check(version == kShardVersion, op, "{}: unsupported version {}; expected {} (uint16 tokens)", path, version, kShardVersion);
   check(N >= 0, op, "{}: the header's token count is negative ({})", path, N);
-  const int64_t expected = kShardHeaderBytes + 2 * N;
+  const int64_t body_bytes = size - kShardHeaderBytes;
+  check(body_bytes % 2 == 0, op,
+        "{}: the {} bytes after the {}-byte header are not a whole number of 2-byte tokens (the file is {} bytes; "
+        "truncated?)",
+        path, body_bytes, kShardHeaderBytes, size);
+  // N is an int32, so this cannot overflow; computed with base/size.h all the same, like every
+  // size read from a file.
+  const int64_t expected = add_size(kShardHeaderBytes, mul_size(2, N, op, path), op, path);
   check(size == expected, op,
         "{}: token count {} in the header does not match the file size: expected {} bytes ({}-byte header + 2 bytes a token), "
         "found {}; truncated or padded?",
@@ -153,6 +171,9 @@ TokenLoader TokenLoader::from_shards(const std::vector<std::string>& paths, int6
   std::vector<int32_t> all;
   for (const std::string& path : paths) {
     std::vector<int32_t> shard = read_shard(path, vocab_size);
+    const int64_t total = add_size(int64_t(all.size()), int64_t(shard.size()), "TokenLoader", "the token count");
+    check_memory(mul_size(total, int64_t(sizeof(int32_t)), "TokenLoader", "the token bytes"), "TokenLoader",
+                 fmt::format("the tokens of {} (4 bytes each, through {})", describe_paths(paths), path));
     all.insert(all.end(), shard.begin(), shard.end());
   }
   return TokenLoader(std::move(all), B, T, seed, describe_paths(paths));
@@ -162,7 +183,10 @@ int64_t TokenLoader::window_start(int64_t k, int64_t b) const {
   check(k >= 0, "TokenLoader", "{}: batch number must be >= 0, got {}", source_, k);
   check(b >= 0 && b < B_, "TokenLoader", "{}: row {} is outside the batch (B = {})", source_, b, B_);
   const uint64_t M = uint64_t(num_tokens() - T_);  // valid starts 0 .. N - T - 1
-  const PhiloxCounter c = philox_block(seed_, kDataStream, uint64_t(k) * uint64_t(B_) + uint64_t(b));
+  // Draw k · B + b, checked: a wrapped number would silently repeat an earlier batch's windows.
+  const std::string what = fmt::format("{}: the draw number of batch {} (k × B + b)", source_, k);
+  const int64_t draw = add_size(mul_size(k, B_, "TokenLoader", what), b, "TokenLoader", what);
+  const PhiloxCounter c = philox_block(seed_, kDataStream, uint64_t(draw));
   const uint64_t r = uint64_t(c[1]) << 32 | c[0];
   return int64_t(r % M);
 }

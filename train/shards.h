@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -48,9 +49,13 @@ constexpr int64_t kShardHeaderBytes = kShardHeaderInts * 4;  // 1024
 void write_shard(const std::string& path, const std::vector<int32_t>& tokens);
 
 // The N tokens of the shard at `path`. Every error names the file: shorter than the header, bad
-// magic, unsupported version, a token count that does not match the file size, an empty shard,
-// or a token id >= vocab_size (naming the id, its position and the vocabulary size).
+// magic, unsupported version, a length after the header that is not a whole number of 2-byte
+// tokens, a token count that does not match the file size, an empty shard, or a token id >=
+// vocab_size (naming the id, its position and the vocabulary size).
 std::vector<int32_t> read_shard(const std::string& path, int64_t vocab_size);
+// The same checks on the bytes of a whole shard file held in memory; `what` names it in every
+// error (read_shard passes the path). The entry point for tests and fuzzing.
+std::vector<int32_t> parse_shard(std::string_view bytes, int64_t vocab_size, const std::string& what);
 
 // ---- train / validation split ----
 
@@ -101,7 +106,9 @@ constexpr uint64_t kDataStream = 0x64617461;
 // seek(k) is free and exact.
 class TokenLoader {
  public:
-  // `source` names the data in errors (a file name, "validation split", ...).
+  // `source` names the data in errors (a file name, "validation split", ...). B, T >= 1, at
+  // least T + 1 tokens, B · T within int64 and a batch (2 · B · T · 4 bytes) within the memory
+  // budget (base/size.h), each an Error naming the source otherwise.
   TokenLoader(std::vector<int32_t> tokens, int64_t B, int64_t T, uint64_t seed, std::string source = "tokens");
 
   // Reads the shards at `paths` (read_shard, each checked against vocab_size) and concatenates
@@ -114,7 +121,8 @@ class TokenLoader {
   int64_t position() const { return position_; }  // batches served so far
   void seek(int64_t batch);           // next() then returns batch(batch); batch >= 0
 
-  // Where row b of batch k starts in the token stream (the formula above).
+  // Where row b of batch k starts in the token stream (the formula above). k · B + b must fit
+  // in int64 (an Error otherwise, rather than a wrapped draw that repeats an earlier batch).
   int64_t window_start(int64_t k, int64_t b) const;
 
   int64_t num_tokens() const { return int64_t(tokens_.size()); }

@@ -50,6 +50,15 @@ TEST_CASE("check_memory: refuses more than KISO_MEMORY_LIMIT with the figure and
   CHECK_THROWS_WITH_AS(memory_limit_bytes(), doctest::Contains("found 'lots'"), Error);
 }
 
+TEST_CASE("format_bytes: the unit grows with the figure up to EiB, so a refused model reads as 46.2 TiB") {
+  CHECK(format_bytes(300) == "300 bytes");
+  CHECK(format_bytes(3 * 1024 * 1024) == "3.0 MiB");
+  CHECK(format_bytes(double(int64_t(3) << 30)) == "3.0 GiB");
+  CHECK(format_bytes(46.2 * double(int64_t(1) << 40)) == "46.2 TiB");  // was "47308.8 GiB"
+  CHECK(format_bytes(double(int64_t(5) << 50)) == "5.0 PiB");
+  CHECK(format_bytes(double(INT64_MAX)) == "8.0 EiB");  // the largest size base/size.h lets through
+}
+
 TEST_CASE("without KISO_MEMORY_LIMIT the limit is the machine's physical memory") {
   ::unsetenv("KISO_MEMORY_LIMIT");
   int64_t limit = memory_limit_bytes();

@@ -5,7 +5,9 @@
 
 #include "tests/temp_dir.h"
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
@@ -19,6 +21,9 @@ static GPTConfig test_config() {
   c.vocab_size = 30, c.n_ctx = 12, c.n_layer = 2, c.block.n_head = 2, c.block.n_embd = 8, c.block.n_inner = 20;
   return c;
 }
+
+// doctest::Contains of a message built at run time (it copies the text).
+static doctest::Contains contains(const std::string& s) { return doctest::Contains(s.c_str()); }
 
 static Tensor ids_2x5() { return from_vector(std::vector<int32_t>{1, 5, 9, 29, 0, 3, 3, 7, 12, 2}, {2, 5}); }
 
@@ -118,7 +123,7 @@ TEST_CASE("config.json: bad values and unknown keys are errors naming the key") 
     return j;
   };
   CHECK_THROWS_WITH_AS(config_from_json(with("n_embd", 8.5), "c.json"), doctest::Contains("n_embd"), Error);
-  CHECK_THROWS_WITH_AS(config_from_json(with("n_head", 3), "c.json"), doctest::Contains("c.json: GPTConfig: n_embd (8) must be a positive multiple of n_head (3)"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("n_head", 3), "c.json"), doctest::Contains("c.json: GPTConfig: n_embd (8) must be a multiple of n_head (3)"), Error);
   CHECK_THROWS_WITH_AS(config_from_json(with("afn", "relu"), "c.json"), doctest::Contains("afn \"relu\" is not supported"), Error);
   CHECK_THROWS_WITH_AS(config_from_json(with("n_embed", 8), "c.json"), doctest::Contains("unknown key \"n_embed\""), Error);
   CHECK_THROWS_WITH_AS(config_from_json(with("kiso_norm", "middle"), "c.json"), doctest::Contains("kiso_norm \"middle\""), Error);
@@ -134,6 +139,79 @@ TEST_CASE("config.json: bad values and unknown keys are errors naming the key") 
   CHECK(c.block.activation == GeluKind::tanh);  // HF's default afn "gelu" is the tanh form there
   CHECK(config_from_json(with("afn", "gelu_new"), "c.json").block.activation == GeluKind::tanh);
   CHECK(config_from_json(with("afn", "gelu_exact"), "c.json").block.activation == GeluKind::erf);
+}
+
+TEST_CASE("issue 13 defect 6: a NaN or infinite weight is refused, naming the tensor, the element and the value") {
+  Generator gen{6};
+  GPT model(test_config(), gen);
+  auto all = [&] {
+    safetensors::NamedTensors t;
+    for (const NamedParameter& p : model.parameters()) t.emplace_back(p.name, p.variable->value().clone());
+    return t;
+  };
+  Generator other{7};
+  GPT target(test_config(), other);
+  const std::vector<float> before = target.tokens_embed.weight.value().to_vector<float>();
+  auto load = [&](const safetensors::NamedTensors& t) {
+    load_weights(target, safetensors::parse(safetensors::serialize(t), "m.safetensors"), "m.safetensors");
+  };
+  // tensors[2] is h.0.attn.c_attn.weight, (8, 24): element [1, 3] is flat index 1·24 + 3 = 27.
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    safetensors::NamedTensors tensors = all();
+    REQUIRE(tensors[2].first == "h.0.attn.c_attn.weight");
+    tensors[2].second.data<float>()[27] = bad;
+    std::string value = std::isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf";
+    CHECK_THROWS_WITH_AS(load(tensors),
+                         contains("m.safetensors: tensor 'h.0.attn.c_attn.weight' holds a non-finite value: "
+                                  "element [1, 3] (flat index 27) is " + value),
+                         Error);
+  }
+  // Nothing was copied: the refusal comes before the first parameter is overwritten.
+  CHECK(target.tokens_embed.weight.value().to_vector<float>() == before);
+  // The first bad element is named, in the file's tensor order (a NaN in an lm_head.weight too).
+  safetensors::NamedTensors two = all();
+  two[0].second.data<float>()[5] = std::numeric_limits<float>::quiet_NaN();
+  two[0].second.data<float>()[3] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(load(two), doctest::Contains("tensor 'tokens_embed.weight' holds a non-finite value: element "
+                                                     "[0, 3] (flat index 3) is inf"),
+                       Error);
+  safetensors::NamedTensors head = all();
+  head.emplace_back("lm_head.weight", head[0].second.clone());
+  head.back().second.data<float>()[9] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(load(head), doctest::Contains("tensor 'lm_head.weight' holds a non-finite value: element [1, 1]"),
+                       Error);
+}
+
+TEST_CASE("issue 13 defect 6: load_model of a directory with a NaN weight names the file and the tensor") {
+  TempDir dir("ckpt_nan");
+  Generator gen{8};
+  GPT model(test_config(), gen);
+  Tensor bias = model.h[1].mlp.c_proj.bias.value();  // shares the parameter's storage
+  bias.data<float>()[2] = std::numeric_limits<float>::quiet_NaN();
+  save_model(dir.str(), model);  // saving is allowed: a diverged run's checkpoint is kept for a post-mortem
+  CHECK_THROWS_WITH_AS(load_model(dir.str()),
+                       contains(dir.str("model.safetensors") +
+                                ": tensor 'h.1.mlp.c_proj.bias' holds a non-finite value: element [2] (flat index 2) is nan"),
+                       Error);
+}
+
+TEST_CASE("issue 13 defects 1-2: a model directory whose config.json is too large is refused before allocating") {
+  TempDir dir("ckpt_huge");
+  Generator gen{9};
+  GPT model(test_config(), gen);
+  save_model(dir.str(), model);
+  Json j = parse_json_strict(read_file(dir.str("config.json")), "config.json");
+  j["n_layer"] = 1'000'000'000;
+  write_file_atomic(dir.str("config.json"), j.dump());
+  CHECK_THROWS_WITH_AS(load_model(dir.str()),
+                       contains(dir.str("config.json") + ": GPTConfig: n_layer 1000000000 × 668 parameters a block"),
+                       Error);
+  j["n_layer"] = 2;
+  j["vocab_size"] = int64_t(1) << 57;  // × n_embd 8 = 2^60 elements: once a wrapped or huge tensor
+  write_file_atomic(dir.str("config.json"), j.dump());
+  CHECK_THROWS_WITH_AS(load_model(dir.str()), contains(dir.str("config.json") + ": GPTConfig: vocab_size 144115188075855872"),
+                       Error);
 }
 
 TEST_CASE("a model directory that cannot be read names the file") {

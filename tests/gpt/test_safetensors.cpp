@@ -237,6 +237,24 @@ TEST_CASE("safetensors rule: header length at most 100 MB") {
                        doctest::Contains("is larger than the limit"), Error);
 }
 
+TEST_CASE("safetensors: absurd sizes in the header are refused before anything is allocated") {
+  // A header length of 2^63 (as a signed number it would be negative).
+  CHECK_THROWS_WITH_AS(safetensors::parse(le64(uint64_t(1) << 63) + "{}", "bad.safetensors"),
+                       doctest::Contains("header length 9223372036854775808 is larger than the limit"), Error);
+  // A 4 EiB tensor whose offsets agree with its shape: the data buffer is checked before the
+  // tensor is made, so this is an error about the file, not an allocation of 2^62 bytes.
+  std::string header = R"({"w":{"dtype":"F32","shape":[1152921504606846976],"data_offsets":[0,4611686018427387904]}})";
+  CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, zeros_bytes(8)), "bad.safetensors"),
+                       doctest::Contains("the data buffer ends early: tensor 'w' ends at byte 4611686018427387904 but "
+                                         "the buffer holds only 8 bytes"),
+                       Error);
+  // Offsets at the top of uint64, each tensor's size consistent with its shape.
+  header = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[18446744073709551607,18446744073709551615]}})";
+  CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, zeros_bytes(8)), "bad.safetensors"),
+                       doctest::Contains("gap in the data buffer: bytes [0, 18446744073709551607) belong to no tensor"),
+                       Error);
+}
+
 TEST_CASE("safetensors rule: the header lies inside the file") {
   CHECK_THROWS_WITH_AS(safetensors::parse(le64(100) + "{}        ", "bad.safetensors"),
                        doctest::Contains("header length 100 runs past the end of the file: only 10 bytes follow"),
@@ -354,13 +372,21 @@ TEST_CASE("safetensors rule: the byte count does not overflow") {
   std::string header = R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776,1099511627776],)"
                         R"("data_offsets":[0,0]}})";
   CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, ""), "bad.safetensors"),
-                       doctest::Contains("tensor 'w': the element count of shape [1099511627776, 1099511627776, "
-                                         "1099511627776] overflows 64 bits"),
+                       doctest::Contains("bad.safetensors: tensor 'w': the element count of shape [1099511627776, "
+                                         "1099511627776, 1099511627776] overflows: 1099511627776 × 1099511627776 is more "
+                                         "than 2^63 - 1"),
                        Error);
   // 2^62 elements fit in 64 bits, their 2^64 bytes do not (and would wrap to 0).
   header = R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})";
   CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, ""), "bad.safetensors"),
-                       doctest::Contains("tensor 'w': the byte count of F32 shape [4611686018427387904] overflows"),
+                       doctest::Contains("tensor 'w': the byte count of F32 shape [4611686018427387904] overflows: "
+                                         "4611686018427387904 × 4 is more than 2^63 - 1"),
+                       Error);
+  // 2^61 F32 elements are 2^63 bytes: past int64 (base/size.h's limit, as for every size kiso
+  // computes), though not past uint64.
+  header = R"({"w":{"dtype":"F32","shape":[2305843009213693952],"data_offsets":[0,0]}})";
+  CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, ""), "bad.safetensors"),
+                       doctest::Contains("tensor 'w': the byte count of F32 shape [2305843009213693952] overflows"),
                        Error);
   header = R"({"w":{"dtype":"F32","shape":[9223372036854775808, 0],"data_offsets":[0,0]}})";
   CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, ""), "bad.safetensors"),

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "gpt/atomic_file.h"
@@ -138,6 +139,15 @@ TEST_CASE("read_shard rejects malformed files, naming the file and what is wrong
     p = write("negative.bin", shard_bytes(20240520, 1, -3, {}));
     CHECK_THROWS_WITH_AS(read_shard(p, 10), contains(p + ": the header's token count is negative (-3)"), Error);
   }
+  SUBCASE("a length that is not a whole number of 2-byte tokens") {
+    std::string odd = shard_bytes(20240520, 1, 2, {1, 2});
+    odd.pop_back();  // 1027 bytes: 3 bytes of tokens
+    std::string p = write("odd.bin", odd);
+    CHECK_THROWS_WITH_AS(read_shard(p, 10),
+                         contains(p + ": the 3 bytes after the 1024-byte header are not a whole number of 2-byte "
+                                      "tokens (the file is 1027 bytes; truncated?)"),
+                         Error);
+  }
   SUBCASE("empty shard") {
     std::string p = write("empty.bin", shard_bytes(20240520, 1, 0, {}));
     CHECK_THROWS_WITH_AS(read_shard(p, 10), contains(p + ": empty shard"), Error);
@@ -152,6 +162,21 @@ TEST_CASE("read_shard rejects malformed files, naming the file and what is wrong
   SUBCASE("a missing file") {
     CHECK_THROWS_WITH_AS(read_shard(dir.str("missing.bin"), 10), contains(dir.str("missing.bin")), Error);
   }
+}
+
+TEST_CASE("parse_shard reads a shard from memory, with the same checks and the name it is given") {
+  std::string bytes = shard_bytes(20240520, 1, 3, {4, 0, 9});
+  CHECK(parse_shard(bytes, 10, "mem") == std::vector<int32_t>{4, 0, 9});
+  CHECK_THROWS_WITH_AS(parse_shard(bytes, 9, "mem"), doctest::Contains("mem: token id 9 at position 2"), Error);
+  CHECK_THROWS_WITH_AS(parse_shard(std::string_view(bytes).substr(0, 1025), 10, "mem"),
+                       doctest::Contains("mem: the 1 bytes after the 1024-byte header"), Error);
+  // The largest count the header's int32 can state: the expected size is computed without
+  // overflow (1024 + 2 · (2^31 - 1)) and reported, with nothing allocated for the tokens.
+  std::string big = shard_bytes(20240520, 1, std::numeric_limits<int32_t>::max(), {1, 2});
+  CHECK_THROWS_WITH_AS(parse_shard(big, 10, "big"),
+                       doctest::Contains("big: token count 2147483647 in the header does not match the file size: "
+                                         "expected 4294968318 bytes"),
+                       Error);
 }
 
 // ---- train / validation split ----
@@ -296,6 +321,33 @@ TEST_CASE("TokenLoader: too-short data, B or T < 1 are errors naming the source"
                        Error);
   CHECK_THROWS_WITH_AS(TokenLoader(iota_tokens(100), 2, 0, 1, "x"), doctest::Contains("x: sequence length T must be >= 1, got 0"),
                        Error);
+}
+
+TEST_CASE("TokenLoader and sequential_windows: B · T and batch numbers are overflow-checked, batches fit in memory") {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  // T + 1 once wrapped to -2^63, so the length check passed and the loader read past the tokens.
+  CHECK_THROWS_WITH_AS(TokenLoader(iota_tokens(100), 1, kMax, 1, "x"),
+                       doctest::Contains("x: holds 100 tokens, too short for one window of T + 1 = 9223372036854775808"),
+                       Error);
+  CHECK_THROWS_WITH_AS(sequential_windows(iota_tokens(100), kMax, 1, "x"), doctest::Contains("x: holds 100 tokens"),
+                       Error);
+  // B · T past int64, and B · T within int64 but a batch larger than any memory.
+  CHECK_THROWS_WITH_AS(TokenLoader(iota_tokens(100), int64_t(1) << 62, 8, 1, "x"),
+                       doctest::Contains("x: a batch of B × T tokens overflows: 4611686018427387904 × 8"), Error);
+  CHECK_THROWS_WITH_AS(TokenLoader(iota_tokens(100), 1'000'000'000'000, 8, 1, "x"),
+                       doctest::Contains("x: a batch of B 1000000000000 × T 8 tokens (inputs and targets, i32) needs "
+                                         "58.2 TiB, more than the"),
+                       Error);
+  CHECK_THROWS_WITH_AS(sequential_windows(iota_tokens(100), 8, int64_t(1) << 62, "x"),
+                       doctest::Contains("x: a batch of B × T tokens overflows"), Error);
+  // Batch k's draws are numbered k · B + b: a k that would wrap them is an error, not a repeat
+  // of an earlier batch.
+  TokenLoader loader(iota_tokens(100), 4, 8, 1, "x");
+  CHECK_NOTHROW(loader.window_start(kMax / 4 - 1, 3));
+  CHECK_THROWS_WITH_AS(loader.window_start(kMax / 4 + 1, 0),
+                       doctest::Contains("x: the draw number of batch 2305843009213693952 (k × B + b) overflows"), Error);
+  loader.seek(kMax / 2);
+  CHECK_THROWS_AS(loader.next(), Error);
 }
 
 TEST_CASE("TokenLoader::from_shards concatenates shards in order; windows may cross a shard boundary") {
