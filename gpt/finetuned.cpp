@@ -108,14 +108,6 @@ static void check_task_info(const TaskInfo& info, const GPT& model, const Tokeni
         "max_len is {}; expected 4..{} (the model's context n_ctx)", info.max_len, n_ctx);
 }
 
-// The first value of `t` (f32) that is NaN or infinite, as an error naming the tensor.
-static void check_finite(const Tensor& t, const std::string& path, const std::string& name) {
-  std::vector<float> values = t.to_vector<float>();
-  for (size_t i = 0; i < values.size(); ++i)
-    check(std::isfinite(values[i]), path.c_str(), "tensor '{}' holds {} at index {}; a model's weights must be finite",
-          name, values[i], i);
-}
-
 void save_finetuned(const std::string& dir, FinetunedModel& m, const Json& options) {
   write_dir_atomic(dir, [&](const std::string& tmp) {
     save_model(tmp, m.model);
@@ -150,7 +142,7 @@ FinetunedModel load_finetuned(const std::string& dir, Device device) {
     check(it->second.shape() == p.variable->shape(), head_path.c_str(), "tensor '{}' has shape {}, expected {} ({})",
           p.name, shape_str(it->second.shape()), shape_str(p.variable->shape()), per);
     Tensor value = to_dtype(it->second, DType::f32);
-    check_finite(value, head_path, p.name);
+    check_finite(value, p.name, head_path);  // gpt/checkpoint.h
     *p.variable = Variable(value, true);
   }
   move_parameters(m.head.parameters(), device);
