@@ -125,7 +125,7 @@ TEST_CASE("pretrain: bad options are errors") {
   pretrain(o, log);
   o.resume = true;
   o.batch_size = 8;
-  CHECK_THROWS_WITH_AS(pretrain(o, log), doctest::Contains("batch_size is 8 now but the run"), Error);
+  CHECK_THROWS_WITH_AS(pretrain(o, log), doctest::Contains("--batch-size is 8 now but the run used 4"), Error);
 }
 
 TEST_CASE("pretrain --device cuda: the simulator's run follows the cpu's, and resumes bit for bit") {
