@@ -96,7 +96,7 @@ StopOnSignals::~StopOnSignals() {
 
 int64_t check_training_memory(const GPTConfig& c, int64_t rows, int64_t T, const char* op, const std::string& flags) {
   const int64_t V = c.vocab_size, C = c.block.n_embd, L = c.n_layer, NH = c.block.n_head, F = c.block.n_inner;
-  const char* what = "the memory estimate";
+  std::string what = "the memory needed for training with " + flags;
   auto mul = [&](int64_t a, int64_t b) { return mul_size(a, b, op, what); };
   auto add = [&](int64_t a, int64_t b) { return add_size(a, b, op, what); };
   // parameters: token and position embeddings; per block q/k/v and output projections with
@@ -105,11 +105,12 @@ int64_t check_training_memory(const GPTConfig& c, int64_t rows, int64_t T, const
   int64_t params = add(add(mul(V, C), mul(c.n_ctx, C)), add(mul(L, per_block), mul(2, C)));
   int64_t state_bytes = mul(params, 16);  // weights, gradients, AdamW m and v: 4 floats
   int64_t per_token = add(mul(L, add(add(mul(14, C), mul(2, F)), mul(mul(3, NH), T))), add(mul(2, V), mul(3, C)));
-  int64_t activation_bytes = mul(mul(mul(rows, T), per_token), 4);
+  // ×4 bytes a float, ×2: the backward holds a gradient of about the same size for each
+  int64_t activation_bytes = mul(mul(mul(rows, T), per_token), 8);
   int64_t total = add(state_bytes, activation_bytes);
   check_memory(total, op,
                fmt::format("training with {} (about {} for the weights, gradients and AdamW moments, {} for the "
-                           "activations of one micro-batch)",
+                           "activations of one micro-batch and their gradients)",
                            flags, format_bytes(double(state_bytes)), format_bytes(double(activation_bytes))));
   return total;
 }

@@ -187,6 +187,12 @@ TEST_CASE("pretrain: sizes from the data and the flags are refused with their fi
   CHECK_THROWS_WITH_AS(pretrain(o, log),
                        doctest::Contains("training with --batch-size 1000000000000 and --seq-len 16 (about"), Error);
   CHECK_FALSE(fs::exists(d.str("run")));
+  o.seq_len = 128;  // a byte count past 2^63: named, not wrapped
+  CHECK_THROWS_WITH_AS(pretrain(o, log),
+                       doctest::Contains("the memory needed for training with --batch-size 1000000000000 and --seq-len "
+                                         "128 overflows"),
+                       Error);
+  CHECK_FALSE(fs::exists(d.str("run")));
   // --epochs 1e30 (defect 9): a float -> int conversion that ran 1 step; now its figure.
   o = toy_options(d, "run");
   o.epochs = 1e30;
