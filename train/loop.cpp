@@ -90,6 +90,7 @@ StopOnSignals::StopOnSignals() {
 StopOnSignals::~StopOnSignals() {
   sigaction(SIGINT, &previous_int_, nullptr);
   sigaction(SIGTERM, &previous_term_, nullptr);
+  g_stop_signal = 0;  // a later loop without a guard must not see this one's signal
 }
 
 // ---- memory ----

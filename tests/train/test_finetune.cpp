@@ -397,6 +397,10 @@ TEST_CASE("finetune: a SIGINT stops after the step in progress and saves the mod
   CHECK(r.records.empty());
   FinetunedModel m = load_finetuned(r.model_dir);
   CHECK(m.info.labels == std::vector<std::string>{"no", "yes"});
+  // the guard is gone, and with it the request: the next run goes to its end
+  CHECK(stop_signal() == 0);
+  o.out_dir = d.str("after"), o.epochs = 0.2;
+  CHECK(finetune(o, log).records.size() == 2);
 }
 
 }  // TEST_SUITE
