@@ -94,11 +94,13 @@ void commit_checkpoint(const std::string& run_dir, int64_t step, int64_t keep,
   std::error_code ec;
   fs::create_directories(run_dir + "/checkpoints", ec);
   if (ec) fail(kOp, "cannot create '{}/checkpoints': {}", run_dir, ec.message());
+  // RUN/model names this step already (a run resumed from it and stopped again before its
+  // next step): the state is the same, and rewriting the committed checkpoint in place would
+  // break the rule that RUN/model always names a whole one.
+  if (pointed_step(run_dir) == step) return;
   remove_path(tmp);
-  // A step-N that is already there was never committed (recover_run removes those newer than
-  // the pointer) unless RUN/model names it; replacing the committed one would break the rule
-  // that RUN/model always names a whole checkpoint.
-  check(pointed_step(run_dir) != step, kOp, "checkpoint {} is the committed one ({}); it is not rewritten", step, dir);
+  // A step-N that is there but not committed: recover_run removes those, so only a caller
+  // that skipped it gets here; replace it.
   if (exists_no_follow(dir)) remove_checkpoint(dir);
 
   // 1. fill step-N.tmp

@@ -15,7 +15,8 @@
 // Oracle: the uninterrupted run of the same binary with the same options.
 // Why a child process that execs kiso, and never a fork that trains: OpenMP's thread pool does
 // not survive fork() (the child can hang), and a kill must hit a whole process.
-// Cost: ~70 short runs of a 6k-parameter model (tests/train/toy_data.h), a few seconds.
+// Cost: ~150 short runs of a 6k-parameter model (tests/train/toy_data.h): about 7 s on an idle
+// 2-core machine, most of it in the fsyncs of the checkpoints.
 #include <doctest/doctest.h>
 
 #include "tests/temp_dir.h"
@@ -257,7 +258,7 @@ TEST_CASE("crash: kills at random moments, resumed each time, end in the uninter
   std::mt19937 rng(20240613);
   std::uniform_real_distribution<double> moment(0.0, 1.2 * straight_ms);  // the start, the steps, the saves
   int64_t kills = 0, in_swap = 0;
-  for (int trial = 0; trial < 12; ++trial) {
+  for (int trial = 0; trial < 24; ++trial) {
     CAPTURE(trial);
     std::string out = "run" + std::to_string(trial);
     // up to 4 kills in a row, each of a resumed run (or of a fresh one when none had committed)
