@@ -10,7 +10,9 @@
 
 #include "tests/temp_dir.h"
 
+#include <csignal>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "tests/cuda/each_device.h"
@@ -392,6 +394,32 @@ TEST_CASE("pretrain --resume repairs what a kill left, and continues bit for bit
     CHECK_FALSE(fs::exists(p.out_dir + "/model.old"));
     CHECK_FALSE(fs::exists(p.out_dir + "/model.tmp"));
   }
+}
+
+TEST_CASE("pretrain: a stop request before the first step saves step 0, twice, and the run resumes bit for bit") {
+  // The command's SIGINT handler (train/loop.h StopOnSignals) with the signal raised before the
+  // loop starts: a fresh run commits step 0; a resume from it, stopped again at once, finds that
+  // step already committed and leaves it (it used to try to rewrite RUN/model's own checkpoint).
+  TempDir d("stop0");
+  std::ostringstream log;
+  PretrainOptions o = small_options(d, "straight");
+  pretrain(o, log);
+  PretrainOptions p = small_options(d, "run");
+  for (bool resume : {false, true}) {
+    CAPTURE(resume);
+    p.resume = resume;
+    StopOnSignals stop;
+    std::raise(SIGINT);
+    PretrainResult r = pretrain(p, log);
+    CHECK(r.interrupted == SIGINT);
+    CHECK(r.steps_done == 0);
+    CHECK(fs::read_symlink(d.str("run/model")) == "checkpoints/step-00000000");
+  }
+  p.resume = true;
+  PretrainResult rest = pretrain(p, log);
+  CHECK(rest.interrupted == 0);
+  CHECK(rest.records.size() == 6);
+  CHECK(read_file(d.str("run/model/model.safetensors")) == read_file(d.str("straight/model/model.safetensors")));
 }
 
 TEST_CASE("pretrain --device cuda: the simulator's run follows the cpu's, and resumes bit for bit") {
