@@ -55,7 +55,7 @@ void validate(const PretrainOptions& o) {
   need(o.batch_size >= 1, "--batch-size", ">= 1", o.batch_size);
   need(o.seq_len >= 1, "--seq-len", ">= 1", o.seq_len);
   need(o.grad_accum >= 1, "--grad-accum", ">= 1", o.grad_accum);
-  need(o.steps >= 1, "--steps", ">= 1", o.steps);
+  if (o.steps) need(*o.steps >= 1, "--steps", ">= 1", *o.steps);
   need(std::isfinite(o.epochs) && o.epochs >= 0, "--epochs", "a finite number >= 0 (0: use --steps)", o.epochs);
   need(std::isfinite(o.lr) && o.lr > 0, "--lr", "a finite number > 0", o.lr);
   need(o.warmup_steps >= 0, "--warmup", ">= 0 (steps of linear warmup)", o.warmup_steps);
@@ -143,7 +143,7 @@ std::string tokens_hash(const std::vector<int32_t>& tokens) {
 Json options_json(const PretrainOptions& o) {
   return Json{{"data_dir", o.data_dir},       {"preset", o.preset},         {"config_path", o.config_path},
               {"batch_size", o.batch_size},   {"seq_len", o.seq_len},       {"grad_accum", o.grad_accum},
-              {"steps", o.steps},             {"lr", o.lr},                 {"warmup_steps", o.warmup_steps},
+              {"steps", o.steps.value()},             {"lr", o.lr},                 {"warmup_steps", o.warmup_steps},
               {"beta1", o.beta1},             {"beta2", o.beta2},           {"eps", o.eps},
               {"weight_decay", o.weight_decay}, {"clip", o.loop.clip},      {"seed", o.seed}};
 }
@@ -182,9 +182,9 @@ void check_resume_matches(const std::string& model_dir, const Json& state, const
                                       state.at("data").value("hash", Json()).dump()));
   // --steps may grow (a longer run), never shrink: a default --steps 200 given to a run of 1000
   // would otherwise end it early without a word (--stop-at stops early on purpose)
-  if (int64_t planned = get_int(saved_options, "steps", model_dir); o.steps < planned)
+  if (int64_t planned = get_int(saved_options, "steps", model_dir); *o.steps < planned)
     differences.push_back(fmt::format("--steps is {} now but the run planned {} (a run may be extended, not "
-                                      "shortened; --stop-at stops it early)", o.steps, planned));
+                                      "shortened; --stop-at stops it early)", *o.steps, planned));
   if (o.stop_at > 0 && o.stop_at <= step)
     differences.push_back(fmt::format("--stop-at {} is not after the step the run has reached ({})", o.stop_at, step));
   if (differences.empty()) return;
@@ -237,6 +237,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   // 1. the data's description, the model's size, the memory they need
   DataMeta meta = read_data_meta(o.data_dir);
   if (o.epochs > 0) o.steps = steps_for_epochs(o, meta.train_tokens);
+  if (!o.steps && !o.resume) o.steps = kDefaultSteps;  // a resumed run's: from its state, below
   GPTConfig config = model_config(o, meta.vocab_size);
   check_training_memory(config, o.batch_size, o.seq_len, kOp,
                         fmt::format("--batch-size {} and --seq-len {}", o.batch_size, o.seq_len));
@@ -274,6 +275,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     std::string state_path = model_dir + "/state.json", config_path = model_dir + "/config.json";
     state = parse_json_strict(read_file(state_path), state_path);
     step = get_int(state, "step", state_path);
+    if (!o.steps) o.steps = get_int(state.at("options"), "steps", state_path);  // the run's own
     GPTConfig saved = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
     check_resume_matches(model_dir, state, saved, config, o, data, step);
     if (!o.dropout)  // the run's own rates, so that a plain --resume continues the same run
@@ -286,6 +288,8 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     fs::create_directories(o.out_dir, ec);
     check(!ec, kOp, "cannot create the run directory {}: {}", o.out_dir, ec.message());
   }
+
+  const int64_t steps = *o.steps;
 
   // The model and the optimizer: fresh, or from the run's last checkpoint.
   Generator init{o.seed, kInitStream};
@@ -305,10 +309,10 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     loader.seek(get_int(state, "loader_position", state_path));
     truncate_log(loop.log_path, step);
     int64_t planned = get_int(state.at("options"), "steps", state_path);
-    log << fmt::format("resuming {} at step {} of {}{}\n", model_dir, step, o.steps,
-                       planned == o.steps ? ""
+    log << fmt::format("resuming {} at step {} of {}{}\n", model_dir, step, steps,
+                       planned == steps ? ""
                                           : fmt::format(" (the run planned {}: the learning-rate schedule now spans {})",
-                                                        planned, o.steps))
+                                                        planned, steps))
         << std::flush;
   } else {
     fs::remove(loop.log_path);
@@ -318,9 +322,9 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   // cross-entropy on the loader's windows. The loader's position k names the micro-batch, and
   // with it its dropout masks.
   loop.first_step = step;
-  loop.end = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
+  loop.end = o.stop_at > 0 ? std::min(o.stop_at, steps) : steps;
   loop.grad_accum = o.grad_accum;
-  loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, o.steps), o.steps};
+  loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, steps), steps};
   loop.checkpoint_every = o.checkpoint_every;
   loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
   LoopHooks hooks;

@@ -29,9 +29,9 @@
 // difference in one error. What must match is what the saved state depends on: the architecture
 // (every config.json field but the dropout rates), the training data (token count and hash),
 // --batch-size, --seq-len, --grad-accum, --seed, --lr, --warmup, --beta1, --beta2,
-// --weight-decay, --clip. What may change: --steps / --epochs may grow (extend the run; the
-// cosine schedule then spans the new total, so the run is no longer the uninterrupted one's),
-// never shrink (a default --steps would otherwise cut a long run short: --stop-at stops early),
+// --weight-decay, --clip. What may change: --steps / --epochs, not given, are the run's own; given,
+// they may grow (extend the run; the cosine schedule then spans the new total, so the run is no
+// longer the uninterrupted one's) but not shrink (--stop-at stops a run early),
 // --dropout (given, it replaces the run's rates; not given, the run's rates are kept),
 // --eval-every, --eval-batches, --checkpoint-every, --keep-checkpoints, --stop-at, --device,
 // the data directory's path (the data itself is compared).
@@ -51,6 +51,7 @@ namespace kiso {
 
 constexpr uint64_t kInitStream = 1;
 constexpr uint64_t kDropoutStream = uint64_t(1) << 40;  // + the micro-batch number
+constexpr int64_t kDefaultSteps = 200;                   // --steps of a new run when not given
 
 struct PretrainOptions {
   std::string data_dir;     // written by `kiso prepare`: train.bin, val.bin, meta.json, tokenizer/
@@ -60,7 +61,8 @@ struct PretrainOptions {
   int64_t batch_size = 16;  // B, sequences per micro-batch
   int64_t seq_len = 128;    // T, at most the model's n_ctx
   int64_t grad_accum = 1;   // micro-batches per optimizer step
-  int64_t steps = 200;
+  std::optional<int64_t> steps;  // optimizer steps; not given: kDefaultSteps for a new run, the
+                                // run's own for --resume
   double epochs = 0;        // > 0: instead of steps, this many passes' worth of the training
                             // tokens: steps = ceil(epochs · train tokens / (B · T · grad_accum))
   double lr = 2.5e-4;       // GPT-1's maximum learning rate

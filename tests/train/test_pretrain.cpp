@@ -288,7 +288,7 @@ TEST_CASE("pretrain --resume: every difference from the run is named in one erro
   CHECK(read_file(d.str("run/model/model.safetensors")) == saved);  // nothing was rewritten
 }
 
-TEST_CASE("pretrain --resume: --steps may grow, --dropout is the run's unless given") {
+TEST_CASE("pretrain --resume: --steps is the run's unless given, and may grow; --dropout is the run's unless given") {
   TempDir d("extend");
   std::ostringstream log;
   // dropout 0 throughout, straight and interrupted: a plain --resume keeps the run's rates
@@ -304,6 +304,9 @@ TEST_CASE("pretrain --resume: --steps may grow, --dropout is the run's unless gi
   PretrainResult resumed = pretrain(rest, log);
   CHECK(read_file(d.str("a/model/model.safetensors")) == read_file(d.str("b/model/model.safetensors")));
   CHECK(resumed.final_val_loss == straight.final_val_loss);
+  // without --steps, a resume is the run's own 6 steps (a default 200 extended it before)
+  rest.steps.reset();
+  CHECK(pretrain(rest, log).records.empty());
   // a finished run extended by 2 steps
   rest.steps = 8;
   std::ostringstream more;

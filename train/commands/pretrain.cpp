@@ -63,7 +63,7 @@ void add_pretrain(CLI::App& app) {
   command->add_option("--batch-size", p.batch_size, "sequences per micro-batch")->capture_default_str();
   command->add_option("--seq-len", p.seq_len, "tokens per sequence")->capture_default_str();
   command->add_option("--grad-accum", p.grad_accum, "micro-batches per step")->capture_default_str();
-  command->add_option("--steps", p.steps, "optimizer steps")->capture_default_str();
+  command->add_option("--steps", p.steps, "optimizer steps (default 200; on --resume: the run's)");
   command->add_option("--epochs", p.epochs, "or: passes' worth of training tokens (sets --steps)");
   command->add_option("--lr", p.lr, "maximum learning rate")->capture_default_str();
   command->add_option("--warmup", p.warmup_steps, "linear warmup steps, then cosine to 0")->capture_default_str();
