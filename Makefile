@@ -96,7 +96,8 @@ $(BUILD)/kiso_tests: $(TEST_OBJ) $(BUILD)/libkiso.a
 demo:
 	@train/demo.sh
 
-test: $(BUILD)/kiso_tests
+# kiso too: tests/train/test_crash.cpp runs the binary beside kiso_tests as a child process.
+test: $(BUILD)/kiso_tests $(BUILD)/kiso
 	@tests/run-suite $(BUILD)/kiso_tests
 
 gradcheck: $(BUILD)/kiso
@@ -123,7 +124,7 @@ $(BUILD)/make_fixture: $(BUILD)/obj/tests/reference/make_fixture.o $(BUILD)/libk
 
 # ASan reserves the address range CUDA's runtime wants; protect_shadow_gap=0 lets both live.
 debug:
-	@$(MAKE) --no-print-directory BUILD=build/debug OPT="-O1 -g" SANITIZE=address,undefined build/debug/kiso_tests
+	@$(MAKE) --no-print-directory BUILD=build/debug OPT="-O1 -g" SANITIZE=address,undefined build/debug/kiso_tests build/debug/kiso
 	@ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 tests/run-suite build/debug/kiso_tests
 
 clean:

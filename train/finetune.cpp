@@ -10,8 +10,10 @@
 #include <optional>
 #include <ostream>
 
+#include "base/size.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
+#include "train/checkpoints.h"
 #include "train/pretrain.h"
 #include "train/special_rows.h"
 
@@ -87,19 +89,40 @@ static std::vector<TaskExample> select(const std::vector<TaskExample>& all, cons
 
 // ---- 0. the options, before any work ----
 
-static void check_options(const FinetuneOptions& o) {
+// "a, b, c" (fmt::join trips a false -Wstringop-overflow in GCC 12 with fmt 9)
+static std::string joined(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : separator) + p;
+  return out;
+}
+
+
+// "--clip must be >= 0 (0 turns clipping off), got -1"
+template <class T>
+static void need(bool ok, const char* flag, const char* expected, const T& found) {
+  if (!ok) fail("finetune", "{} must be {}, got {}", flag, expected, found);
+}
+
+void validate(const FinetuneOptions& o) {
   check(!o.model_dir.empty() && !o.train_path.empty() && !o.val_path.empty() && !o.out_dir.empty(), "finetune",
         "needs --model, --train, --val and --out");
+  parse_task_kind(o.task);  // names the tasks there are
   check(o.init == "pretrained" || o.init == "scratch", "finetune", "--init must be pretrained or scratch, got \"{}\"",
         o.init);
-  check(o.lm_coef >= 0, "finetune", "--lm-coef must be >= 0, got {}", o.lm_coef);
-  check(o.batch_size >= 1 && o.epochs > 0, "finetune", "batch size ({}) must be >= 1 and epochs ({}) > 0",
-        o.batch_size, o.epochs);
-  check(o.warmup_fraction >= 0 && o.warmup_fraction <= 1, "finetune", "--warmup must be a fraction in [0, 1], got {}",
-        o.warmup_fraction);
-  check(o.head_dropout >= 0 && o.head_dropout < 1, "finetune", "--head-dropout must be in [0, 1), got {}",
-        o.head_dropout);
-  check(o.train_limit >= 0, "finetune", "--train-limit must be >= 0 (0: every example), got {}", o.train_limit);
+  need(std::isfinite(o.lm_coef) && o.lm_coef >= 0, "--lm-coef", "a finite number >= 0 (0 turns the LM loss off)",
+       o.lm_coef);
+  need(std::isfinite(o.lr) && o.lr > 0, "--lr", "a finite number > 0", o.lr);
+  need(o.batch_size >= 1, "--batch-size", ">= 1", o.batch_size);
+  need(std::isfinite(o.epochs) && o.epochs > 0, "--epochs", "a finite number > 0", o.epochs);
+  need(o.warmup_fraction >= 0 && o.warmup_fraction <= 1, "--warmup", "a fraction in [0, 1]", o.warmup_fraction);
+  need(o.head_dropout >= 0 && o.head_dropout < 1, "--head-dropout", "in [0, 1)", o.head_dropout);
+  if (o.dropout) need(*o.dropout >= 0 && *o.dropout < 1, "--dropout", "in [0, 1)", *o.dropout);
+  need(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay", "a finite number >= 0",
+       o.weight_decay);
+  need(o.max_len >= 0, "--max-len", ">= 0 (0: the model's context)", o.max_len);
+  need(o.train_limit >= 0, "--train-limit", ">= 0 (0: every example)", o.train_limit);
+  need(std::isfinite(o.loop.clip) && o.loop.clip >= 0, "--clip", ">= 0 (0 turns clipping off)", o.loop.clip);
+  need(o.loop.eval_every >= 0, "--eval-every", ">= 0 (0: validate only at the end)", o.loop.eval_every);
 }
 
 // ---- 1. the task ----
@@ -151,13 +174,20 @@ static TaskFiles read_task(const FinetuneOptions& o, const Tokenizer& tokenizer,
 static FinetunedModel build_model(const FinetuneOptions& o, TaskInfo info, Tokenizer tokenizer) {
   std::string config_path = o.model_dir + "/config.json";
   GPTConfig config = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
+  info.max_len = o.max_len > 0 ? o.max_len : config.n_ctx;
+  check(info.max_len >= 4 && info.max_len <= config.n_ctx, "finetune",
+        "--max-len {} must be in 4..{} (the model's context)", info.max_len, config.n_ctx);
+  // A batch is batch_size examples of 1 sequence (2 for similarity, K for multiple choice).
+  int64_t per_example = info.kind == TaskKind::similarity ? 2
+                        : info.kind == TaskKind::multiple_choice ? std::max<int64_t>(info.candidates, 1)
+                                                                 : 1;
+  check_training_memory(config, mul_size(o.batch_size, per_example, "finetune", "--batch-size × sequences"),
+                        info.max_len, "finetune",
+                        fmt::format("--batch-size {} and --max-len {}", o.batch_size, info.max_len));
   Generator init{o.seed, kInitStream}, head_init{o.seed, kHeadInitStream};
   GPT model = o.init == "scratch" ? GPT(config, init) : load_model(o.model_dir);
   override_dropout(model.config, o.dropout);
   draw_special_token_rows(model, info.special, head_init);
-  info.max_len = o.max_len > 0 ? o.max_len : model.config.n_ctx;
-  check(info.max_len >= 4 && info.max_len <= model.config.n_ctx, "finetune",
-        "--max-len {} must be in 4..{} (the model's context)", info.max_len, model.config.n_ctx);
   TaskHead head(info.kind, model.config.block.n_embd, head_classes(info), o.head_dropout, Init{&head_init});
   FinetunedModel m{std::move(model), std::move(head), std::move(info), std::move(tokenizer)};
   move_parameters(m.model.parameters(), o.device);  // before the optimizer: its state goes where they are
@@ -215,12 +245,20 @@ static FinetuneResult train_on_task(const FinetuneOptions& o, FinetunedModel& m,
   const TaskInfo& info = m.info;
   AdamW opt(trainable.params, AdamWConfig{.weight_decay = o.weight_decay});
   int64_t n = int64_t(train.size());
-  int64_t steps = std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(n) / double(o.batch_size))));
+  double planned = std::ceil(o.epochs * double(n) / double(o.batch_size));
+  check(planned <= double(int64_t(1) << 53), "finetune",
+        "--epochs {} means {:.3g} steps of {} examples over {} training examples, more than kiso counts (2^53)",
+        o.epochs, planned, o.batch_size, n);
+  int64_t steps = std::max<int64_t>(1, int64_t(planned));
   LoopSettings loop = loop_settings("finetune", o.out_dir, o.loop);
   loop.end = steps;
   loop.schedule = {ScheduleKind::warmup_linear, o.lr, int64_t(std::ceil(o.warmup_fraction * double(steps))), steps};
   loop.tokens_per_step = mean_tokens(train, info) * double(o.batch_size);
-  fs::create_directories(o.out_dir);
+  // Every input is read and checked: only now is the run directory written.
+  if (o.overwrite) clear_run(o.out_dir);
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  check(!ec, "finetune", "cannot create the run directory {}: {}", o.out_dir, ec.message());
   fs::remove(loop.log_path);
 
   EpochBatches batches{n, o.batch_size, o.seed, -1, {}};
@@ -259,12 +297,19 @@ static FinetuneResult train_on_task(const FinetuneOptions& o, FinetunedModel& m,
   result.train_examples = n;
   result.val_examples = int64_t(val.size());
   result.parameters_trained = trainable.numbers;
+  result.steps_done = run.steps_done;
+  result.interrupted = run.interrupted;
   return result;
 }
 
 FinetuneResult finetune(const FinetuneOptions& o, std::ostream& log) {
   auto t_start = std::chrono::steady_clock::now();
-  check_options(o);
+  validate(o);
+  std::vector<std::string> entries = run_entries(o.out_dir);
+  check(o.overwrite || entries.empty(), "finetune",
+        "the run directory {} already holds a run ({}); fine-tuning does not resume: delete it and start again with "
+        "--overwrite, or choose another --out",
+        o.out_dir, joined(entries, ", "));
   Tokenizer tokenizer = Tokenizer::load(o.model_dir);
   TaskFiles task = read_task(o, tokenizer, log);
   FinetunedModel m = build_model(o, task.info, std::move(tokenizer));

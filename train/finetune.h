@@ -21,11 +21,16 @@
 // kDropoutStream + k.
 //
 // The result is a fine-tuned model directory, out/model (gpt/finetuned.h), and out/log.jsonl.
+// Every option is checked before anything is read (validate), the batch's memory before the
+// weights are loaded, and out/ is created only once every input is read and checked; an out/
+// that already holds a run is refused unless --overwrite. SIGINT / SIGTERM (train/loop.h): the
+// step finishes and the model as trained so far is saved to out/model.
 // What it is not: resumable (runs are minutes long; pre-training's --resume is the one that
 // matters), or multi-task. Prediction and its scores are gpt/finetuned.h and train/metrics.h.
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,12 +53,13 @@ struct FinetuneOptions {
   double epochs = 3;
   double warmup_fraction = 0.002;   // of the steps, then linear decay to 0
   double head_dropout = 0.1;        // dropout on h before W_y
-  double dropout = -1;              // >= 0 overrides the backbone's three dropout rates
+  std::optional<double> dropout;    // given: overrides the backbone's three dropout rates
   double weight_decay = 0.01;
   int64_t max_len = 0;              // tokens per sequence; 0: the model's n_ctx
   int64_t train_limit = 0;          // > 0: a seeded random subset of this many training examples
                                     // (learning curves, quick runs); the label set stays the file's
   uint64_t seed = 1337;
+  bool overwrite = false;           // replace a run already in out_dir
   Device device = Device::cpu;  // where it trains (cuda: kiso's kernels, GPU or simulator)
   LoopOptions loop{.clip = 1.0, .eval_every = 0};  // --clip, --eval-every (0: validation only at
                                                    // the end), the log lines (train/loop.h)
@@ -64,8 +70,15 @@ struct FinetuneResult {
   Validation initial, final;  // on the validation file
   std::string model_dir;      // out/model
   int64_t steps = 0, train_examples = 0, val_examples = 0, parameters_trained = 0;
+  int64_t steps_done = 0;     // = steps, unless interrupted
+  int interrupted = 0;        // the signal that stopped the run early (train/loop.h), or 0
   double seconds = 0;
 };
+
+// Every option's range, before any work: "--warmup must be a fraction in [0, 1], got 5".
+// finetune() calls it first; the command line may call it sooner.
+void validate(const FinetuneOptions& options);
+
 FinetuneResult finetune(const FinetuneOptions& options, std::ostream& log);
 
 // The records of a task file as token ids, with labels as indices (-1 where a record has none).

@@ -1,14 +1,20 @@
 // train/loop.cpp — the training loop shared by pre-training and fine-tuning (see loop.h).
 #include "train/loop.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
 
-#include "gpt/atomic_file.h"
 #include "autograd/functions.h"
+#include "base/size.h"
+#include "gpt/atomic_file.h"
 #include "gpt/json.h"
 
 namespace kiso {
@@ -26,10 +32,88 @@ static std::string progress_bar(int64_t step, int64_t end, double seconds_per_st
                      eta / 60, eta % 60);
 }
 
+// One record at the end of log.jsonl, with POSIX calls so that a full disk says so ("No space
+// left on device", "File too large") instead of a bare failure.
 static void append_line(const std::string& path, const Json& record, const std::string& what) {
-  std::ofstream f(path, std::ios::app);
-  f << record.dump() << "\n";
-  check(bool(f), what.c_str(), "cannot append to {}", path);
+  std::string line = record.dump() + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) fail(what.c_str(), "cannot open {} to append a record: {}", path, std::strerror(errno));
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      fail(what.c_str(), "cannot append to {}: {}", path, std::strerror(err));
+    }
+    p += n, left -= size_t(n);
+  }
+  ::close(fd);
+}
+
+// ---- stopping on SIGINT / SIGTERM ----
+
+namespace {
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+// Async-signal-safe: sets one flag. A second signal gets the default action (the process ends).
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_stop_signal = sig;
+}
+}  // namespace
+
+int stop_signal() { return g_stop_signal; }
+
+std::string signal_name(int sig) {
+  if (sig == SIGINT) return "SIGINT";
+  if (sig == SIGTERM) return "SIGTERM";
+  return fmt::format("signal {}", sig);
+}
+
+StopOnSignals::StopOnSignals() {
+  g_stop_signal = 0;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // a read or write in progress carries on rather than failing with EINTR
+  sigaction(SIGINT, &action, &previous_int_);
+  sigaction(SIGTERM, &action, &previous_term_);
+}
+
+StopOnSignals::~StopOnSignals() {
+  sigaction(SIGINT, &previous_int_, nullptr);
+  sigaction(SIGTERM, &previous_term_, nullptr);
+  g_stop_signal = 0;  // a later loop without a guard must not see this one's signal
+}
+
+// ---- memory ----
+
+int64_t check_training_memory(const GPTConfig& c, int64_t rows, int64_t T, const char* op, const std::string& flags) {
+  const int64_t V = c.vocab_size, C = c.block.n_embd, L = c.n_layer, NH = c.block.n_head, F = c.block.n_inner;
+  std::string what = "the memory needed for training with " + flags;
+  auto mul = [&](int64_t a, int64_t b) { return mul_size(a, b, op, what); };
+  auto add = [&](int64_t a, int64_t b) { return add_size(a, b, op, what); };
+  // parameters: token and position embeddings; per block q/k/v and output projections with
+  // biases, the MLP's two matrices with biases, two LayerNorms; a pre-LN model's final LayerNorm
+  int64_t per_block = add(add(mul(mul(4, C), C), mul(9, C)), add(mul(mul(2, C), F), F));
+  int64_t params = add(add(mul(V, C), mul(c.n_ctx, C)), add(mul(L, per_block), mul(2, C)));
+  int64_t state_bytes = mul(params, 16);  // weights, gradients, AdamW m and v: 4 floats
+  int64_t per_token = add(mul(L, add(add(mul(14, C), mul(2, F)), mul(mul(3, NH), T))), add(mul(2, V), mul(3, C)));
+  // ×4 bytes a float, ×2: the backward holds a gradient of about the same size for each
+  int64_t activation_bytes = mul(mul(mul(rows, T), per_token), 8);
+  int64_t total = add(state_bytes, activation_bytes);
+  check_memory(total, op,
+               fmt::format("training with {} (about {} for the weights, gradients and AdamW moments, {} for the "
+                           "activations of one micro-batch and their gradients)",
+                           flags, format_bytes(double(state_bytes)), format_bytes(double(activation_bytes))));
+  return total;
 }
 
 void truncate_log(const std::string& path, int64_t step) {
@@ -61,8 +145,8 @@ LoopSettings loop_settings(const std::string& what, const std::string& out_dir, 
   return s;
 }
 
-void override_dropout(GPTConfig& config, double p) {
-  if (p >= 0) config.embd_pdrop = config.block.attn_pdrop = config.block.resid_pdrop = p;
+void override_dropout(GPTConfig& config, std::optional<double> p) {
+  if (p) config.embd_pdrop = config.block.attn_pdrop = config.block.resid_pdrop = *p;
 }
 
 LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& opt, const LoopHooks& hooks,
@@ -70,11 +154,18 @@ LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& op
   check(s.grad_accum >= 1, s.what.c_str(), "gradient accumulation must be at least 1, got {}", s.grad_accum);
   LoopResult result;
   result.initial = hooks.validate();
-  if (!s.quiet) log << fmt::format("step {:>5}{}\n", s.first_step, validation_text(result.initial));
+  if (!s.quiet) log << fmt::format("step {:>5}{}\n", s.first_step, validation_text(result.initial)) << std::flush;
   result.final = result.initial;
   int64_t step = s.first_step, last_checkpoint = s.first_step;
+  bool saved = s.first_step > 0;  // a resumed run starts from its checkpoint
 
   while (step < s.end) {
+    // 0. a signal asked to stop: keep the steps done so far, then return
+    if (int sig = stop_signal(); sig != 0) {
+      if (!saved || last_checkpoint != step) hooks.checkpoint(step);
+      result.interrupted = sig;
+      break;
+    }
     auto t0 = std::chrono::steady_clock::now();
     // 1. forward and backward of each micro-batch; the gradients add up to those of their mean
     double loss_sum = 0;
@@ -110,7 +201,8 @@ LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& op
     if (!s.quiet)
       log << fmt::format("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} ms | {:.0f} tok/s{}\n",
                          step, s.schedule.total_steps, r.loss, r.lr, r.grad_norm, r.ms, r.tokens_per_second,
-                         r.val ? validation_text(*r.val) : "");
+                         r.val ? validation_text(*r.val) : "")
+          << std::flush;  // line by line even when the log is a file or a pipe
     if (s.progress_bar) log << progress_bar(step, s.end, r.ms / 1000.0) << std::flush;
     Json rec{{"step", step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm}, {"ms", r.ms},
              {"tokens_per_second", r.tokens_per_second}};
@@ -122,10 +214,11 @@ LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& op
     // 4. the checkpoint
     if ((s.checkpoint_every > 0 && step % s.checkpoint_every == 0) || step == s.end) {
       hooks.checkpoint(step);
-      last_checkpoint = step;
+      last_checkpoint = step, saved = true;
     }
   }
-  if (s.progress_bar) log << "\n";
+  if (s.progress_bar) log << "\n" << std::flush;
+  result.steps_done = step;
   return result;
 }
 

@@ -12,12 +12,21 @@
 //     every eval_every steps and at the end: hooks.validate; every checkpoint_every steps and at
 //     the end: hooks.checkpoint
 // A non-finite loss stops the run with an error naming the step and the last checkpoint.
+// Each step line is flushed as it is written, so a log redirected to a file or a pipe (block
+// buffered) holds every finished step even when the process is killed.
+// SIGINT / SIGTERM (while a StopOnSignals lives: the commands hold one): the step in progress
+// finishes, the loop saves a checkpoint and returns with `interrupted` set to the signal; the
+// command then says where it was saved and exits 128 + the signal (130, 143). A second signal
+// ends the process at once (the checkpoint being written, if any, is then simply not
+// committed: train/checkpoints.h).
 // Also here, because both phases build them from their options alike: the settings they share
-// (loop_settings) and the --dropout override of a model's config (override_dropout).
+// (loop_settings), the --dropout override of a model's config (override_dropout) and the memory
+// check of a batch before anything is allocated (check_training_memory).
 // What it is not: a data loader or a model builder (pretrain.cpp and finetune.cpp set those up).
 // Read next: train/pretrain.h (phase 1) and train/finetune.h (phase 2).
 #pragma once
 
+#include <csignal>
 #include <functional>
 #include <iosfwd>
 #include <optional>
@@ -82,6 +91,8 @@ struct LoopResult {
   std::vector<StepRecord> records;  // the steps this call ran
   Validation initial;               // before the first step of this call
   Validation final;                 // after the last (= initial when no step ran)
+  int interrupted = 0;              // the signal (SIGINT, SIGTERM) that stopped the run early, or 0
+  int64_t steps_done = 0;           // the step the run stopped after (its last checkpoint's)
 };
 
 // The settings both phases fill alike: log_path OUT/log.jsonl and checkpoint_dir OUT/model of
@@ -89,9 +100,42 @@ struct LoopResult {
 // grad_accum, schedule, checkpoint_every, tokens_per_step.
 LoopSettings loop_settings(const std::string& what, const std::string& out_dir, const LoopOptions& options);
 
-// --dropout: p >= 0 sets the model's three dropout rates (embeddings, attention, residual
-// branches) to p; p < 0 keeps the config's.
-void override_dropout(GPTConfig& config, double p);
+// --dropout: a given p sets the model's three dropout rates (embeddings, attention, residual
+// branches) to p; none keeps the config's.
+void override_dropout(GPTConfig& config, std::optional<double> p);
+
+// Refuses, before anything is allocated, a run that cannot fit in memory (base/size.h
+// check_memory: the machine's RAM or KISO_MEMORY_LIMIT), with the figure and the flags that
+// ask for it (`flags`, e.g. "--batch-size 1000000000000 and --seq-len 128"). The estimate is
+// the weights, their gradients and AdamW's two moments (16 bytes a parameter) plus what the
+// autograd tape keeps for one micro-batch of `rows` sequences of T tokens: per token and layer
+// about 14·C + 2·n_inner + 3·NH·T floats (LayerNorm, q/k/v and their head-major copies, the
+// attention scores, probabilities and dropout mask, the MLP's two n_inner activations), plus
+// 2·V + 3·C per token (embeddings, logits, softmax), twice (the backward's gradients of them).
+// Measured against the peak resident memory of the tiny preset at T = 128: 158 MiB estimated,
+// 168 MiB peak at B = 16; 612 MiB estimated, 588 MiB peak at B = 64 — close, and a refusal
+// only comes at the machine's whole memory. Every product is overflow-checked, so
+// --batch-size 10^12 is this error and not a std::bad_alloc. Returns the estimate in bytes.
+int64_t check_training_memory(const GPTConfig& config, int64_t rows, int64_t T, const char* op,
+                              const std::string& flags);
+
+// The signal that asked the loop to stop (SIGINT, SIGTERM), or 0.
+int stop_signal();
+// "SIGINT", "SIGTERM" (or "signal N") for messages.
+std::string signal_name(int signal);
+
+// While one lives, SIGINT and SIGTERM ask the loop to stop after the current step (see the
+// file header) instead of killing the process; the previous handlers come back after it.
+class StopOnSignals {
+ public:
+  StopOnSignals();
+  ~StopOnSignals();
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+ private:
+  struct sigaction previous_int_, previous_term_;
+};
 
 // Runs steps first_step+1 .. end of `params` with `opt`; see the file header.
 LoopResult train_loop(const LoopSettings& settings, const Parameters& params, AdamW& opt, const LoopHooks& hooks,

@@ -1,87 +1,217 @@
-// train/pretrain.cpp — the pre-training loop, its checkpoints and its resume (see pretrain.h).
+// train/pretrain.cpp — the pre-training run, step by step (see pretrain.h): check the options,
+// read the data and size the model, refuse or repair the run directory, then the loop with its
+// checkpoints.
 #include "train/pretrain.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <ostream>
 
+#include "base/size.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/json.h"
+#include "gpt/tokenizer.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "train/checkpoints.h"
 #include "train/loop.h"
 
 namespace kiso {
 
 namespace fs = std::filesystem;
 
-// ---- options <-> state.json ----
+namespace {
 
-static Json options_json(const PretrainOptions& o) {
-  return Json{{"data_dir", o.data_dir},       {"preset", o.preset},         {"config_path", o.config_path},
-              {"batch_size", o.batch_size},   {"seq_len", o.seq_len},       {"grad_accum", o.grad_accum},
-              {"steps", o.steps},             {"lr", o.lr},                 {"warmup_steps", o.warmup_steps},
-              {"beta1", o.beta1},             {"beta2", o.beta2},           {"eps", o.eps},
-              {"weight_decay", o.weight_decay}, {"clip", o.loop.clip},           {"dropout", o.dropout},
-              {"seed", o.seed}};
+constexpr const char* kOp = "pretrain";
+
+// "a, b, c" (fmt::join trips a false -Wstringop-overflow in GCC 12 with fmt 9)
+std::string joined(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : separator) + p;
+  return out;
 }
 
-// A resumed run must read the same batches and build the same model as the run it continues.
-static void check_resume_compatible(const Json& saved, const PretrainOptions& o, const std::string& what) {
-  auto same_int = [&](const char* key, int64_t now) {
-    int64_t then = get_int(saved, key, what);
-    check(then == now, "resume", "{} is {} now but the run in {} used {}; resume with the same value", key, now, what,
-          then);
-  };
-  same_int("batch_size", o.batch_size);
-  same_int("seq_len", o.seq_len);
-  same_int("grad_accum", o.grad_accum);
-  check(uint64_t(get_int(saved, "seed", what)) == o.seed, "resume", "seed {} differs from the run's {} ({})", o.seed,
-        get_int(saved, "seed", what), what);
+
+// ---- 0. the options, before any work ----
+
+// "--clip must be >= 0 (0 turns clipping off), got -1"
+template <class T>
+void need(bool ok, const char* flag, const char* expected, const T& found) {
+  if (!ok) fail(kOp, "{} must be {}, got {}", flag, expected, found);
 }
 
-// What `kiso prepare` recorded about the data in DATA/meta.json.
+}  // namespace
+
+void validate(const PretrainOptions& o) {
+  check(!o.data_dir.empty(), kOp, "--data (a directory written by kiso prepare) is required");
+  check(!o.out_dir.empty(), kOp, "--out (the run directory) is required");
+  if (o.config_path.empty()) {
+    std::vector<std::string> names = preset_names();
+    check(std::find(names.begin(), names.end(), o.preset) != names.end(), kOp,
+          "--preset must be one of {}, got \"{}\"", joined(names, ", "), o.preset);
+  }
+  need(o.batch_size >= 1, "--batch-size", ">= 1", o.batch_size);
+  need(o.seq_len >= 1, "--seq-len", ">= 1", o.seq_len);
+  need(o.grad_accum >= 1, "--grad-accum", ">= 1", o.grad_accum);
+  if (o.steps) need(*o.steps >= 1, "--steps", ">= 1", *o.steps);
+  need(std::isfinite(o.epochs) && o.epochs >= 0, "--epochs", "a finite number >= 0 (0: use --steps)", o.epochs);
+  need(std::isfinite(o.lr) && o.lr > 0, "--lr", "a finite number > 0", o.lr);
+  need(o.warmup_steps >= 0, "--warmup", ">= 0 (steps of linear warmup)", o.warmup_steps);
+  need(o.beta1 >= 0 && o.beta1 < 1, "--beta1", "in [0, 1)", o.beta1);
+  need(o.beta2 >= 0 && o.beta2 < 1, "--beta2", "in [0, 1)", o.beta2);
+  need(std::isfinite(o.eps) && o.eps > 0, "--eps", "a finite number > 0", o.eps);
+  need(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay", "a finite number >= 0",
+       o.weight_decay);
+  need(std::isfinite(o.loop.clip) && o.loop.clip >= 0, "--clip", ">= 0 (0 turns clipping off)", o.loop.clip);
+  if (o.dropout) need(*o.dropout >= 0 && *o.dropout < 1, "--dropout", "in [0, 1)", *o.dropout);
+  need(o.loop.eval_every >= 0, "--eval-every", ">= 0 (0: validate only at the end)", o.loop.eval_every);
+  need(o.eval_batches >= 1, "--eval-batches", ">= 1", o.eval_batches);
+  need(o.checkpoint_every >= 0, "--checkpoint-every", ">= 0 (0: only at the end)", o.checkpoint_every);
+  need(o.keep_checkpoints >= 1, "--keep-checkpoints", ">= 1", o.keep_checkpoints);
+  need(o.stop_at >= 0, "--stop-at", ">= 0 (0: run to the end)", o.stop_at);
+  check(!(o.resume && o.overwrite), kOp,
+        "--resume continues the run in {} and --overwrite deletes it: give one of them", o.out_dir);
+  // tokens per step: the figure the loop and --epochs divide by; B·T·grad_accum must fit
+  mul_size(mul_size(o.batch_size, o.seq_len, kOp, "--batch-size × --seq-len"), o.grad_accum, kOp,
+           "--batch-size × --seq-len × --grad-accum");
+}
+
+namespace {
+
+// ---- 1. the data and the model ----
+
+// What `kiso prepare` recorded about the data in DATA/meta.json, checked against its tokenizer.
 struct DataMeta {
   int64_t vocab_size, train_tokens;
 };
-static DataMeta read_data_meta(const std::string& data_dir) {
+
+DataMeta read_data_meta(const std::string& data_dir) {
   std::string path = data_dir + "/meta.json";
   Json meta = parse_json_strict(read_file(path), path);
   // train_tokens is needed only for --epochs, so a hand-written meta.json may omit it (-1).
-  return {get_int(meta, "vocab_size", path), has_key(meta, "train_tokens") ? get_int(meta, "train_tokens", path) : -1};
+  DataMeta m{get_int(meta, "vocab_size", path), has_key(meta, "train_tokens") ? get_int(meta, "train_tokens", path) : -1};
+  check(m.vocab_size >= 1, path.c_str(), "\"vocab_size\" must be >= 1, found {}", m.vocab_size);
+  // The model's vocabulary is meta.json's; a tokenizer with another size would produce ids the
+  // model lacks (or never produce the rows it has).
+  std::string tokenizer_dir = data_dir + "/tokenizer";
+  if (fs::exists(tokenizer_dir)) {
+    int64_t tokens = Tokenizer::load(tokenizer_dir).vocab_size();
+    check(tokens == m.vocab_size, path.c_str(),
+          "\"vocab_size\" is {}, but the tokenizer in {} has {} tokens; they must agree (run kiso prepare again, or "
+          "correct meta.json)",
+          m.vocab_size, tokenizer_dir, tokens);
+  }
+  return m;
 }
 
-static GPTConfig model_config(const PretrainOptions& o, int64_t vocab_size) {
+// --epochs: steps = ceil(epochs · train tokens / tokens per step), checked to fit an int64 (a
+// float to int conversion of 1e30 is undefined behaviour, not a large number).
+int64_t steps_for_epochs(const PretrainOptions& o, int64_t tokens) {
+  check(tokens > 0, kOp, "--epochs needs \"train_tokens\" in {}/meta.json (written by kiso prepare)", o.data_dir);
+  double per_step = double(o.batch_size) * double(o.seq_len) * double(o.grad_accum);
+  double steps = std::ceil(o.epochs * double(tokens) / per_step);
+  check(steps <= double(int64_t(1) << 53), kOp,
+        "--epochs {} means {:.3g} steps of {} tokens over {} training tokens, more than kiso counts (2^53); give "
+        "fewer epochs",
+        o.epochs, steps, int64_t(per_step), tokens);
+  return std::max<int64_t>(1, int64_t(steps));
+}
+
+GPTConfig model_config(const PretrainOptions& o, int64_t vocab_size) {
   GPTConfig c;
   if (o.config_path.empty()) c = preset(o.preset);
   else c = config_from_json(parse_json_strict(read_file(o.config_path), o.config_path), o.config_path);
   c.vocab_size = vocab_size;
   override_dropout(c, o.dropout);
   c.validate();
-  check(o.seq_len >= 1 && o.seq_len <= c.n_ctx, "pretrain", "--seq-len {} must be in 1..n_ctx = {} of the model",
-        o.seq_len, c.n_ctx);
+  check(o.seq_len <= c.n_ctx, kOp, "--seq-len {} must be in 1..n_ctx = {} of the model", o.seq_len, c.n_ctx);
   return c;
 }
 
-// ---- checkpoints ----
+// FNV-1a over the token ids: the identity of the training data that a resumed run compares
+// (its path may change; its contents may not).
+std::string tokens_hash(const std::vector<int32_t>& tokens) {
+  uint64_t h = 1469598103934665603ull;
+  for (int32_t t : tokens) h = (h ^ uint32_t(t)) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
 
-// The model, the tokenizer files and the training state, swapped in for out/model as a whole
-// (write_dir_atomic): a reader sees the old checkpoint or the new one, never a mix.
-static void save_checkpoint(const PretrainOptions& o, GPT& model, const AdamW& opt, int64_t step,
-                            int64_t loader_position) {
-  write_dir_atomic(o.out_dir + "/model", [&](const std::string& tmp) {
-    save_model(tmp, model);
+// ---- 2. state.json: what a resumed run must agree with ----
+
+Json options_json(const PretrainOptions& o) {
+  return Json{{"data_dir", o.data_dir},       {"preset", o.preset},         {"config_path", o.config_path},
+              {"batch_size", o.batch_size},   {"seq_len", o.seq_len},       {"grad_accum", o.grad_accum},
+              {"steps", o.steps.value()},             {"lr", o.lr},                 {"warmup_steps", o.warmup_steps},
+              {"beta1", o.beta1},             {"beta2", o.beta2},           {"eps", o.eps},
+              {"weight_decay", o.weight_decay}, {"clip", o.loop.clip},      {"seed", o.seed}};
+}
+
+// The options that the saved state depends on, by their state.json key and flag.
+struct MustMatch {
+  const char* key;
+  const char* flag;
+};
+constexpr MustMatch kMustMatch[] = {
+    {"batch_size", "--batch-size"}, {"seq_len", "--seq-len"}, {"grad_accum", "--grad-accum"}, {"seed", "--seed"},
+    {"lr", "--lr"},                 {"warmup_steps", "--warmup"}, {"beta1", "--beta1"},       {"beta2", "--beta2"},
+    {"eps", "eps"},                 {"weight_decay", "--weight-decay"}, {"clip", "--clip"}};
+
+// Every difference between the run in `model_dir` and this call, in one Error; see pretrain.h
+// for what must match and why.
+void check_resume_matches(const std::string& model_dir, const Json& state, const GPTConfig& saved,
+                          const GPTConfig& now, const PretrainOptions& o, const Json& data, int64_t step) {
+  std::vector<std::string> differences;
+  Json a = config_to_json(now), b = config_to_json(saved);
+  for (const auto& [key, value] : a.items()) {
+    if (key == "embd_pdrop" || key == "attn_pdrop" || key == "resid_pdrop") continue;  // --dropout may change them
+    if (value != b[key]) differences.push_back(fmt::format("{} is {} now but the run used {}", key, value.dump(), b[key].dump()));
+  }
+  const Json& saved_options = state.at("options");
+  Json now_options = options_json(o);
+  for (const MustMatch& m : kMustMatch)
+    if (has_key(saved_options, m.key) && saved_options.at(m.key) != now_options.at(m.key))
+      differences.push_back(fmt::format("{} is {} now but the run used {}", m.flag, now_options.at(m.key).dump(),
+                                        saved_options.at(m.key).dump()));
+  if (has_key(state, "data") && state.at("data") != data)
+    differences.push_back(fmt::format("the training data ({}/train.bin) is {} tokens with hash {} now but the run "
+                                      "used {} tokens with hash {}",
+                                      o.data_dir, data.at("tokens").dump(), data.at("hash").dump(),
+                                      state.at("data").value("tokens", Json()).dump(),
+                                      state.at("data").value("hash", Json()).dump()));
+  // --steps may grow (a longer run), never shrink: a default --steps 200 given to a run of 1000
+  // would otherwise end it early without a word (--stop-at stops early on purpose)
+  if (int64_t planned = get_int(saved_options, "steps", model_dir); *o.steps < planned)
+    differences.push_back(fmt::format("--steps is {} now but the run planned {} (a run may be extended, not "
+                                      "shortened; --stop-at stops it early)", *o.steps, planned));
+  if (o.stop_at > 0 && o.stop_at <= step)
+    differences.push_back(fmt::format("--stop-at {} is not after the step the run has reached ({})", o.stop_at, step));
+  if (differences.empty()) return;
+  fail("--resume", "the run in {} differs from this call: {}. Resume with the run's values, or start a new run "
+       "(another --out, or --overwrite)", model_dir, joined(differences, "; "));
+}
+
+// ---- 3. checkpoints ----
+
+// The model, the tokenizer files and the training state, written as checkpoint `step` and then
+// committed as RUN/model (train/checkpoints.h).
+void save_checkpoint(const PretrainOptions& o, GPT& model, const AdamW& opt, int64_t step, int64_t loader_position,
+                     const Json& data) {
+  commit_checkpoint(o.out_dir, step, o.keep_checkpoints, [&](const std::string& dir) {
+    save_model(dir, model);
     for (const char* f : {"vocab.json", "merges.txt", "special_tokens.json"}) {
       std::string src = o.data_dir + "/tokenizer/" + f;
-      if (fs::exists(src)) write_file_atomic(tmp + "/" + f, read_file(src));
+      if (fs::exists(src)) write_file_atomic(dir + "/" + f, read_file(src));
     }
-    safetensors::save(tmp + "/state.safetensors", opt.state());
-    Json state{{"step", step}, {"loader_position", loader_position}, {"optimizer_steps", opt.steps()},
-               {"options", options_json(o)}};
-    write_file_atomic(tmp + "/state.json", state.dump(2) + "\n");
+    safetensors::save(dir + "/state.safetensors", opt.state());
+    Json state{{"step", step},         {"loader_position", loader_position}, {"optimizer_steps", opt.steps()},
+               {"options", options_json(o)}, {"data", data}};
+    write_file_atomic(dir + "/state.json", state.dump(2) + "\n");
   });
 }
+
+}  // namespace
 
 // ---- evaluation ----
 
@@ -93,73 +223,110 @@ double evaluate_loss(const GPT& model, const std::vector<Batch>& batches) {
     total += model.loss(b.inputs, b.targets, Mode::eval()).value().item() * n;
     count += n;
   }
-  check(count > 0, "evaluate_loss", "no validation windows (is the validation split shorter than seq_len + 1?)");
+  check(count > 0, "evaluate_loss", "no validation windows");
   return total / count;
 }
 
 // ---- the run ----
 
-// Steps for `epochs` passes over the training tokens (windows are sampled, so an "epoch" is a
-// token count, not a guarantee that every window was seen).
-static int64_t steps_for_epochs(const PretrainOptions& o, int64_t tokens) {
-  check(tokens > 0, "pretrain", "--epochs needs \"train_tokens\" in {}/meta.json (written by kiso prepare)",
-        o.data_dir);
-  double per_step = double(o.batch_size * o.seq_len * o.grad_accum);
-  return std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(tokens) / per_step)));
-}
-
 PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   PretrainOptions o = options;
-  check(!o.data_dir.empty() && !o.out_dir.empty(), "pretrain", "needs a data directory and an output directory");
-  check(o.epochs >= 0, "pretrain", "--epochs must be >= 0, got {}", o.epochs);
-  DataMeta data = read_data_meta(o.data_dir);
-  if (o.epochs > 0 && o.batch_size >= 1 && o.grad_accum >= 1 && o.seq_len >= 1)
-    o.steps = steps_for_epochs(o, data.train_tokens);
-  check(o.batch_size >= 1 && o.grad_accum >= 1 && o.steps >= 1, "pretrain",
-        "batch size ({}), gradient accumulation ({}) and steps ({}) must be at least 1", o.batch_size, o.grad_accum,
-        o.steps);
-  int64_t vocab = data.vocab_size;
-  GPTConfig config = model_config(o, vocab);
-  // The loop's settings (train/loop.h) with phase 1's own: the step range, warmup + cosine.
-  LoopSettings loop = loop_settings("pretrain", o.out_dir, o.loop);
-  loop.end = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
-  loop.grad_accum = o.grad_accum;
-  loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, o.steps), o.steps};
-  loop.checkpoint_every = o.checkpoint_every;
-  loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
+  // 0. every option, before any file is read
+  validate(o);
+
+  // 1. the data's description, the model's size, the memory they need
+  DataMeta meta = read_data_meta(o.data_dir);
+  if (o.epochs > 0) o.steps = steps_for_epochs(o, meta.train_tokens);
+  if (!o.steps && !o.resume) o.steps = kDefaultSteps;  // a resumed run's: from its state, below
+  GPTConfig config = model_config(o, meta.vocab_size);
+  check_training_memory(config, o.batch_size, o.seq_len, kOp,
+                        fmt::format("--batch-size {} and --seq-len {}", o.batch_size, o.seq_len));
+
+  // 2. the run directory: refused when it holds a run this call was not told what to do with
+  std::vector<std::string> entries = run_entries(o.out_dir);
+  if (!o.resume && !o.overwrite)
+    check(entries.empty(), kOp,
+          "the run directory {} already holds a run ({}); continue it with --resume, or delete it and start again "
+          "with --overwrite",
+          o.out_dir, joined(entries, ", "));
+  if (o.resume)
+    check(!entries.empty(), "--resume", "{} holds no run to resume (no model, checkpoints or log.jsonl); start it "
+          "without --resume", o.out_dir);
+
+  // 3. the data itself
+  std::string train_path = o.data_dir + "/train.bin", val_path = o.data_dir + "/val.bin";
+  std::vector<int32_t> train_tokens = read_shard(train_path, meta.vocab_size);
+  std::vector<int32_t> val_tokens = read_shard(val_path, meta.vocab_size);
+  check(int64_t(val_tokens.size()) >= o.seq_len + 1, val_path.c_str(),
+        "holds {} tokens, fewer than the --seq-len + 1 = {} of one validation window", val_tokens.size(),
+        o.seq_len + 1);
+  Json data{{"tokens", int64_t(train_tokens.size())}, {"hash", tokens_hash(train_tokens)}};
+
+  // 4. resume: repair the run directory, then compare the run with this call
+  LoopSettings loop = loop_settings(kOp, o.out_dir, o.loop);
   const std::string& model_dir = loop.checkpoint_dir;
-  fs::create_directories(o.out_dir);
+  int64_t step = 0;
+  Json state;
+  if (o.resume) {
+    check(!recover_run(o.out_dir).empty(), "--resume",
+          "the run in {} stopped before its first checkpoint, so there is nothing to resume; start it again with "
+          "--overwrite",
+          o.out_dir);
+    std::string state_path = model_dir + "/state.json", config_path = model_dir + "/config.json";
+    state = parse_json_strict(read_file(state_path), state_path);
+    step = get_int(state, "step", state_path);
+    if (!o.steps) o.steps = get_int(state.at("options"), "steps", state_path);  // the run's own
+    GPTConfig saved = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
+    check_resume_matches(model_dir, state, saved, config, o, data, step);
+    if (!o.dropout)  // the run's own rates, so that a plain --resume continues the same run
+      config.embd_pdrop = saved.embd_pdrop, config.block.attn_pdrop = saved.block.attn_pdrop,
+      config.block.resid_pdrop = saved.block.resid_pdrop;
+  } else {
+    // 5. a new run: only now, with every input checked, is anything written
+    if (o.overwrite) clear_run(o.out_dir);
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    check(!ec, kOp, "cannot create the run directory {}: {}", o.out_dir, ec.message());
+  }
+
+  const int64_t steps = *o.steps;
 
   // The model and the optimizer: fresh, or from the run's last checkpoint.
   Generator init{o.seed, kInitStream};
   GPT model = o.resume ? load_model(model_dir) : GPT(config, init);
-  if (o.resume) model.config = config;  // the dropout rates of this call (not stored by HF)
+  if (o.resume) model.config = config;  // this call's dropout rates (the architecture is the same)
   move_parameters(model.parameters(), o.device);  // before the optimizer: its state goes where they are
   AdamWConfig adamw{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay};
   AdamW opt(model.parameters(), adamw);
-  std::string train_path = o.data_dir + "/train.bin", val_path = o.data_dir + "/val.bin";
-  TokenLoader loader(read_shard(train_path, vocab), o.batch_size, o.seq_len, o.seed, train_path);
-  std::vector<Batch> val = sequential_windows(read_shard(val_path, vocab), o.seq_len, o.batch_size, val_path);
+  TokenLoader loader(std::move(train_tokens), o.batch_size, o.seq_len, o.seed, train_path);
+  std::vector<Batch> val = sequential_windows(val_tokens, o.seq_len, o.batch_size, val_path);
   if (int64_t(val.size()) > o.eval_batches) val.resize(size_t(o.eval_batches));
 
-  int64_t step = 0;
   if (o.resume) {
     std::string state_path = model_dir + "/state.json";
-    Json state = parse_json_strict(read_file(state_path), state_path);
-    check_resume_compatible(state.at("options"), o, state_path);
-    step = get_int(state, "step", state_path);
     safetensors::File st = safetensors::load(model_dir + "/state.safetensors");
     opt.load_state(st.tensors, get_int(state, "optimizer_steps", state_path));
     loader.seek(get_int(state, "loader_position", state_path));
     truncate_log(loop.log_path, step);
-    log << fmt::format("resuming {} at step {} of {}\n", model_dir, step, o.steps);
+    int64_t planned = get_int(state.at("options"), "steps", state_path);
+    log << fmt::format("resuming {} at step {} of {}{}\n", model_dir, step, steps,
+                       planned == steps ? ""
+                                          : fmt::format(" (the run planned {}: the learning-rate schedule now spans {})",
+                                                        planned, steps))
+        << std::flush;
   } else {
     fs::remove(loop.log_path);
   }
 
-  // The loop with phase 1's loss: next-token cross-entropy on the loader's windows. The
-  // loader's position k names the micro-batch, and with it its dropout masks.
+  // The loop with phase 1's settings (the step range, warmup + cosine) and loss: next-token
+  // cross-entropy on the loader's windows. The loader's position k names the micro-batch, and
+  // with it its dropout masks.
   loop.first_step = step;
+  loop.end = o.stop_at > 0 ? std::min(o.stop_at, steps) : steps;
+  loop.grad_accum = o.grad_accum;
+  loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, steps), steps};
+  loop.checkpoint_every = o.checkpoint_every;
+  loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
   LoopHooks hooks;
   hooks.loss = [&](int64_t, int64_t) {
     int64_t k = loader.position();
@@ -168,7 +335,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     return model.loss(b.inputs, b.targets, Mode::train(dropout_rng));
   };
   hooks.validate = [&] { return Validation{evaluate_loss(model, val), std::nullopt}; };
-  hooks.checkpoint = [&](int64_t done) { save_checkpoint(o, model, opt, done, loader.position()); };
+  hooks.checkpoint = [&](int64_t done) { save_checkpoint(o, model, opt, done, loader.position(), data); };
   LoopResult run = train_loop(loop, model.parameters(), opt, hooks, log);
 
   PretrainResult result;
@@ -176,6 +343,8 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   result.records = std::move(run.records);
   result.initial_val_loss = run.initial.loss;
   result.final_val_loss = run.final.loss;
+  result.steps_done = run.steps_done;
+  result.interrupted = run.interrupted;
   return result;
 }
 

@@ -2,13 +2,17 @@
 // from the command's code path, a keyword task is learned, the saved directory reloads to the
 // same answers, --freeze-backbone changes only the head and the special rows (on the cpu and
 // the simulator), GPT-2-style special ids grow the embedding, runs are deterministic, and bad
-// inputs are errors naming the file and line. Oracles: the run's own validation (for reload),
+// inputs are errors naming the file and line; every option is checked before anything is read,
+// an existing --out is never replaced without --overwrite, a failed start leaves no --out, and a
+// SIGINT saves the model so far. Oracles: the run's own validation (for reload),
 // the pre-trained files (for freezing), the cpu's run (for the simulator's).
 #include <doctest/doctest.h>
 
 #include "tests/temp_dir.h"
 
+#include <csignal>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -289,6 +293,114 @@ TEST_CASE("finetune, predict: bad inputs are clear errors") {
   std::vector<TaskRecord> two = read_task_file(d.str("two.jsonl"), TaskKind::multiple_choice);
   CHECK_THROWS_WITH_AS(encode_records(two, m.info, m.tokenizer, d.str("two.jsonl")),
                        doctest::Contains("line 1: 2 candidates, but the model was fine-tuned with 3"), Error);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("train") {
+
+TEST_CASE("finetune: every option is checked before anything is read or written") {
+  // The model directory does not exist: an option error must come first, and --out must not
+  // appear (issue 13, defect 9).
+  TempDir d("finetune_validate");
+  std::ostringstream log;
+  struct Case {
+    const char* message;
+    std::function<void(FinetuneOptions&)> set;
+  };
+  std::vector<Case> cases = {
+      {"--clip must be >= 0 (0 turns clipping off), got -1", [](FinetuneOptions& o) { o.loop.clip = -1; }},
+      {"--eval-every must be >= 0 (0: validate only at the end), got -1", [](FinetuneOptions& o) { o.loop.eval_every = -1; }},
+      {"--lr must be a finite number > 0, got -1", [](FinetuneOptions& o) { o.lr = -1; }},
+      {"--warmup must be a fraction in [0, 1], got 5", [](FinetuneOptions& o) { o.warmup_fraction = 5; }},
+      {"--epochs must be a finite number > 0, got inf", [](FinetuneOptions& o) { o.epochs = INFINITY; }},
+      {"--epochs must be a finite number > 0, got 0", [](FinetuneOptions& o) { o.epochs = 0; }},
+      {"--head-dropout must be in [0, 1), got 5", [](FinetuneOptions& o) { o.head_dropout = 5; }},
+      {"--dropout must be in [0, 1), got -0.5", [](FinetuneOptions& o) { o.dropout = -0.5; }},
+      {"--lm-coef must be a finite number >= 0 (0 turns the LM loss off), got -1", [](FinetuneOptions& o) { o.lm_coef = -1; }},
+      {"--max-len must be >= 0 (0: the model's context), got -3", [](FinetuneOptions& o) { o.max_len = -3; }},
+      {"--batch-size must be >= 1, got 0", [](FinetuneOptions& o) { o.batch_size = 0; }},
+      {"--weight-decay must be a finite number >= 0, got -1", [](FinetuneOptions& o) { o.weight_decay = -1; }},
+      {"--train-limit must be >= 0 (0: every example), got -5", [](FinetuneOptions& o) { o.train_limit = -5; }},
+      {"unknown task 'tagging'", [](FinetuneOptions& o) { o.task = "tagging"; }},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.message);
+    FinetuneOptions o = toy_options(d, TaskKind::classification, "run");
+    o.model_dir = d.str("no_such_model");
+    c.set(o);
+    CHECK_THROWS_WITH_AS(finetune(o, log), doctest::Contains(c.message), Error);
+    CHECK_FALSE(fs::exists(d.str("run")));
+  }
+}
+
+TEST_CASE("finetune: sizes are refused with their figures, and a failed start leaves no --out") {
+  TempDir d("finetune_sizes");
+  write_base_model(d.str("base"));
+  std::ostringstream log;
+  FinetuneOptions o = toy_options(d, TaskKind::classification, "run");
+  o.batch_size = 1000000000000;  // issue 13, defect 2: std::bad_alloc
+  CHECK_THROWS_WITH_AS(finetune(o, log), doctest::Contains("training with --batch-size 1000000000000 and --max-len 24 (about"),
+                       Error);
+  CHECK_FALSE(fs::exists(d.str("run")));
+  o = toy_options(d, TaskKind::classification, "run");
+  o.epochs = 1e30;  // defect 9: a float -> int conversion
+  CHECK_THROWS_WITH_AS(finetune(o, log), doctest::Contains("--epochs 1e+30 means 6e+30 steps of 16 examples over 96"),
+                       Error);
+  CHECK_FALSE(fs::exists(d.str("run")));
+  // a bad validation file: read before --out is made (defect 5: the directory stayed behind)
+  write_file_atomic(d.str("bad_val.jsonl"), "{\"text\": \"tea\", \"label\": \"maybe\"}\n");
+  o = toy_options(d, TaskKind::classification, "run");
+  o.val_path = d.str("bad_val.jsonl");
+  CHECK_THROWS_AS(finetune(o, log), Error);
+  CHECK_FALSE(fs::exists(d.str("run")));
+}
+
+TEST_CASE("finetune: an existing --out is refused unless --overwrite") {
+  TempDir d("finetune_existing");
+  write_base_model(d.str("base"));
+  std::ostringstream log;
+  FinetuneOptions o = toy_options(d, TaskKind::classification, "run");
+  o.epochs = 0.2;
+  finetune(o, log);
+  std::string before = read_file(d.str("run/model/head.safetensors"));
+  o.seed = 9;
+  // issue 13, defect 5: this replaced out/model and out/log.jsonl without a word
+  CHECK_THROWS_WITH_AS(finetune(o, log),
+                       doctest::Contains((d.str("run") + " already holds a run (model, log.jsonl); fine-tuning does "
+                                                          "not resume: delete it and start again with --overwrite")
+                                             .c_str()),
+                       Error);
+  CHECK(read_file(d.str("run/model/head.safetensors")) == before);
+  o.overwrite = true;
+  finetune(o, log);
+  CHECK(read_file(d.str("run/model/head.safetensors")) != before);  // another seed, another head
+}
+
+TEST_CASE("finetune: a SIGINT stops after the step in progress and saves the model so far") {
+  // The handler the command installs (train/loop.h StopOnSignals), with the signal raised before
+  // the first step: the loop saves at step 0 and returns with the signal; the saved directory
+  // is a whole fine-tuned model. (The command's exit status and message: tests/train/test_crash.cpp
+  // runs the real binary for pretrain.)
+  TempDir d("finetune_signal");
+  write_base_model(d.str("base"));
+  std::ostringstream log;
+  FinetuneOptions o = toy_options(d, TaskKind::classification, "run");
+  FinetuneResult r;
+  {
+    StopOnSignals stop;
+    std::raise(SIGINT);
+    r = finetune(o, log);
+  }
+  CHECK(r.interrupted == SIGINT);
+  CHECK(r.steps_done == 0);
+  CHECK(r.records.empty());
+  FinetunedModel m = load_finetuned(r.model_dir);
+  CHECK(m.info.labels == std::vector<std::string>{"no", "yes"});
+  // the guard is gone, and with it the request: the next run goes to its end
+  CHECK(stop_signal() == 0);
+  o.out_dir = d.str("after"), o.epochs = 0.2;
+  CHECK(finetune(o, log).records.size() == 2);
 }
 
 }  // TEST_SUITE

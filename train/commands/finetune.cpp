@@ -1,7 +1,9 @@
 // train/commands/finetune.cpp — `kiso finetune`: phase 2, a task head on a pre-trained model
 // (train/finetune.h), with GPT-1's recipe as the defaults. One line per step goes to stdout (to
 // stderr with --json), then the validation accuracy before and after; the run directory gets
-// model/ (a fine-tuned model directory, gpt/finetuned.h) and log.jsonl.
+// model/ (a fine-tuned model directory, gpt/finetuned.h) and log.jsonl. SIGINT or SIGTERM stops
+// the run after the step in progress and saves the model as trained so far: one line on stderr
+// says where, and the exit status is 130 or 143 (128 + the signal).
 // What it is not: prediction or evaluation of the result (kiso predict, kiso evaluate).
 #include <iostream>
 
@@ -27,9 +29,17 @@ struct Options {
 
 static int run_finetune(const Options& o) {
   FinetuneOptions options = o.finetune;
+  validate(options);  // before the device starts or anything is read
   options.device = start_device(o.device, "finetune");
   options.loop.progress_bar = !o.as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
+  StopOnSignals stop;  // SIGINT / SIGTERM: finish the step, save, return
   FinetuneResult r = finetune(options, o.as_json ? std::cerr : std::cout);
+  if (r.interrupted != 0) {
+    std::cerr << fmt::format("finetune: interrupted by {} after step {} of {}; the model as trained so far is saved "
+                             "to {} (fine-tuning does not resume: run it again with --overwrite)\n",
+                             signal_name(r.interrupted), r.steps_done, r.steps, r.model_dir);
+    return 128 + r.interrupted;
+  }
   if (o.as_json)
     std::cout << Json{{"initial_val_loss", r.initial.loss}, {"final_val_loss", r.final.loss},
                       {"initial_val_accuracy", *r.initial.accuracy}, {"final_val_accuracy", *r.final.accuracy},
@@ -67,6 +77,7 @@ void add_finetune(CLI::App& app) {
   command->add_option("--max-len", f.max_len, "tokens per sequence (0: the model's context)")->capture_default_str();
   command->add_option("--train-limit", f.train_limit, "use a seeded random subset of N training examples");
   command->add_option("--seed", f.seed, "seeds the head, data order and dropout")->capture_default_str();
+  command->add_flag("--overwrite", f.overwrite, "replace the run already in --out");
   command->add_option("--eval-every", f.loop.eval_every, "validation every N steps (0: at the end)")->capture_default_str();
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json, "print the final result as one JSON object");

@@ -1,0 +1,356 @@
+// tests/train/test_crash.cpp — a pre-training run loses no work to a kill, a full disk or a
+// signal (issue 13: "no run loses work"). The real `kiso` binary (beside this test binary) runs
+// as a child process; the test kills it
+//   - at each file-system step of its checkpoint swaps (KISO_FAULT_KILL_AT=N, gpt/atomic_file.h:
+//     SIGKILL just before the N-th rename, symlink or removal), N = 1, 2, ... until a run
+//     finishes untouched, so every step of every swap is hit once;
+//   - at random moments (seeded), again and again, resuming after each kill;
+// and after every kill checks that RUN/model, if there is one yet, loads as a whole model
+// without any repair, then finishes the run with --resume (or starts it again when it never
+// committed a checkpoint) and compares the final model.safetensors and state.safetensors byte
+// for byte, and log.jsonl's losses, with an uninterrupted run's. Then a save into a file-size
+// limit (RLIMIT_FSIZE, the unprivileged stand-in for a full tmpfs), SIGINT and SIGTERM (exit
+// 130 / 143, "saved to", a bit-exact resume), and step lines on a redirected stdout surviving
+// a kill -9.
+// Oracle: the uninterrupted run of the same binary with the same options.
+// Why a child process that execs kiso, and never a fork that trains: OpenMP's thread pool does
+// not survive fork() (the child can hang), and a kill must hit a whole process.
+// Cost: ~150 short runs of a 6k-parameter model (tests/train/toy_data.h): about 7 s on an idle
+// 2-core machine, most of it in the fsyncs of the checkpoints.
+#include <doctest/doctest.h>
+
+#include "tests/temp_dir.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "tests/train/toy_data.h"
+#include "gpt/atomic_file.h"
+#include "gpt/checkpoint.h"
+#include "gpt/json.h"
+#include "gpt/safetensors.h"
+#include "train/checkpoints.h"
+
+extern char** environ;
+
+using namespace kiso;
+namespace fs = std::filesystem;
+
+namespace {
+
+// build/<config>/kiso, beside build/<config>/kiso_tests.
+std::string kiso_binary() {
+  fs::path exe = fs::read_symlink("/proc/self/exe").parent_path() / "kiso";
+  REQUIRE_MESSAGE(fs::exists(exe), exe.string() << " is missing: the crash tests run the kiso binary (make builds it)");
+  return exe.string();
+}
+
+struct Launch {
+  std::vector<std::string> args;  // after "kiso"
+  std::vector<std::string> env;   // NAME=value, added to this process's environment
+  std::string out = "/dev/null", err = "/dev/null";  // where stdout and stderr go
+  rlim_t file_size_limit = RLIM_INFINITY;
+
+  Launch(std::vector<std::string> args_) : args(std::move(args_)) {}
+  Launch& with_env(const std::string& e) { return env.push_back(e), *this; }
+  Launch& stdout_to(const std::string& path) { return out = path, *this; }
+  Launch& stderr_to(const std::string& path) { return err = path, *this; }
+  Launch& file_size_at_most(rlim_t bytes) { return file_size_limit = bytes, *this; }
+};
+
+// Starts kiso as a child process. Everything the child needs is built before fork(): between
+// fork and exec only async-signal-safe calls (open, dup2, setrlimit, sigaction, execve).
+pid_t start(const Launch& l) {
+  std::vector<std::string> argv_s = {kiso_binary()};
+  argv_s.insert(argv_s.end(), l.args.begin(), l.args.end());
+  std::vector<std::string> env_s = {"OMP_NUM_THREADS=1"};  // 2 CI cores: no thread pools fighting
+  env_s.insert(env_s.end(), l.env.begin(), l.env.end());
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::string_view(*e).substr(0, 16) != "OMP_NUM_THREADS=" && std::string_view(*e).substr(0, 18) != "KISO_FAULT_KILL_AT")
+      env_s.push_back(*e);
+  std::vector<char*> argv, envp;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  for (std::string& e : env_s) envp.push_back(e.data());
+  argv.push_back(nullptr), envp.push_back(nullptr);
+  const char *out = l.out.c_str(), *err = l.err.c_str();
+  rlimit limit{l.file_size_limit, l.file_size_limit};
+
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int o = ::open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = ::open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(126);
+    // the test runner's signal mask and handlers are not the child's: a clean slate, with
+    // SIGXFSZ ignored so that a write over the file-size limit fails with EFBIG
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ignore, nullptr);
+    if (l.file_size_limit != RLIM_INFINITY) setrlimit(RLIMIT_FSIZE, &limit);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The child's wait status; a child still running after `seconds` is killed and fails the test.
+int wait_for(pid_t pid, double seconds = 120) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL("kiso did not finish within " << seconds << " s");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return status;
+}
+
+int run(const Launch& l) { return wait_for(start(l)); }
+
+bool exited(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+bool killed(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+
+int64_t count_lines(const std::string& path, const std::string& prefix) {
+  if (!fs::exists(path)) return 0;
+  std::string text = read_file(path);
+  int64_t n = 0;
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) break;  // a line not finished yet
+    n += text.compare(at, prefix.size(), prefix) == 0;
+    at = end + 1;
+  }
+  return n;
+}
+
+// Waits until `path` has at least `n` whole lines starting with `prefix`; false after 60 s.
+bool wait_for_lines(const std::string& path, const std::string& prefix, int64_t n) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (count_lines(path, prefix) < n)
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    else std::this_thread::sleep_for(std::chrono::microseconds(500));
+  return true;
+}
+
+// A toy run: data, config, options; `out` is the run directory.
+struct Toy {
+  TempDir dir;
+  int64_t steps, checkpoint_every, eval_every;
+  Toy(const std::string& name, int64_t steps_, int64_t checkpoint_every_, int64_t eval_every_)
+      : dir(name), steps(steps_), checkpoint_every(checkpoint_every_), eval_every(eval_every_) {
+    testing::write_toy_data(dir.str("data"));
+    testing::write_toy_config(dir.str("toy.json"));
+  }
+  std::vector<std::string> args(const std::string& out, const std::vector<std::string>& more = {}) const {
+    std::vector<std::string> a = {"pretrain", "--data", dir.str("data"), "--out", dir.str(out), "--config",
+                                  dir.str("toy.json"), "--steps", std::to_string(steps), "--batch-size", "4",
+                                  "--seq-len", "16", "--grad-accum", "2", "--lr", "3e-3", "--warmup", "2",
+                                  "--eval-every", std::to_string(eval_every), "--eval-batches", "1",
+                                  "--checkpoint-every", std::to_string(checkpoint_every)};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  }
+};
+
+// What the final state of a run is compared on: the weights, the optimizer state, and each
+// logged step's loss (and validation loss) as written, in order.
+struct Outcome {
+  std::string weights, state;
+  std::vector<std::string> losses;
+};
+
+Outcome outcome(const std::string& run) {
+  Outcome o;
+  o.weights = read_file(run + "/model/model.safetensors");
+  o.state = read_file(run + "/model/state.safetensors");
+  std::string log = read_file(run + "/log.jsonl");
+  for (size_t at = 0, end; (end = log.find('\n', at)) != std::string::npos; at = end + 1) {
+    Json r = parse_json_strict(log.substr(at, end - at), "log.jsonl");
+    o.losses.push_back(fmt::format("{} {} {}", r["step"].dump(), r["loss"].dump(), r.value("val_loss", Json()).dump()));
+  }
+  return o;
+}
+
+void check_same(const Outcome& got, const Outcome& want) {
+  CHECK(got.weights == want.weights);  // bit for bit
+  CHECK(got.state == want.state);
+  CHECK(got.losses == want.losses);    // every step once, in order, with the same loss
+}
+
+// Right after a kill, before any repair: RUN/model is absent (no checkpoint committed yet) or a
+// whole model directory that kiso eval / sample / finetune --model can read.
+void check_readable(const std::string& run) {
+  if (!fs::exists(fs::symlink_status(run + "/model"))) return;
+  CHECK_NOTHROW(load_model(run + "/model"));
+  CHECK_NOTHROW(safetensors::load(run + "/model/state.safetensors"));
+  CHECK_NOTHROW(parse_json_strict(read_file(run + "/model/state.json"), "state.json"));
+}
+
+// Whether a kill left a checkpoint half-saved: a *.tmp file or directory, or a new link not yet
+// renamed (for the count of kills that hit a save).
+bool mid_checkpoint(const std::string& run) {
+  if (fs::exists(fs::symlink_status(run + "/model.new"))) return true;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(run + "/checkpoints", ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->path().filename().string().find(".tmp") != std::string::npos) return true;
+  return false;
+}
+
+// Finishes an interrupted run as a user would: --resume, or, when the run stopped before its
+// first checkpoint (or before its directory existed), the same command with --overwrite.
+void finish(const Toy& toy, const std::string& out) {
+  std::string err = toy.dir.str("finish.err");
+  int status = run(Launch(toy.args(out, {"--resume"})).stderr_to(err));
+  if (exited(status, 2) && (read_file(err).find("before its first checkpoint") != std::string::npos ||
+                            read_file(err).find("holds no run to resume") != std::string::npos))
+    status = run(Launch(toy.args(out, {"--overwrite"})).stderr_to(err));
+  INFO(read_file(err));
+  REQUIRE(exited(status, 0));
+}
+
+}  // namespace
+
+TEST_SUITE("train") {
+
+TEST_CASE("crash: a kill at each step of every checkpoint swap loses nothing") {
+  Toy toy("crash_points", 8, 2, 4);
+  REQUIRE(exited(run(Launch(toy.args("straight"))), 0));
+  Outcome want = outcome(toy.dir.str("straight"));
+  int64_t points = 0;
+  for (int64_t n = 1; n < 200; ++n) {
+    CAPTURE(n);
+    std::string out = "run" + std::to_string(n);
+    int status = run(Launch(toy.args(out)).with_env("KISO_FAULT_KILL_AT=" + std::to_string(n)));
+    if (exited(status, 0)) break;  // fewer than n steps: every one has been hit
+    REQUIRE(killed(status));
+    ++points;
+    check_readable(toy.dir.str(out));
+    finish(toy, out);
+    check_same(outcome(toy.dir.str(out)), want);
+    fs::remove_all(toy.dir.str(out));
+  }
+  // 4 checkpoints (steps 2, 4, 6, 8) of 4 files, a directory rename, a link and its rename,
+  // and from the third on the pruning of the oldest (a rename and a removal)
+  CHECK(points == 4 * 7 + 2 * 2);
+  MESSAGE("killed at ", points, " file-system steps, each resumed bit-exactly");
+}
+
+TEST_CASE("crash: kills at random moments, resumed each time, end in the uninterrupted run's model") {
+  Toy toy("crash_random", 8, 2, 4);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(exited(run(Launch(toy.args("straight"))), 0));
+  double straight_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  Outcome want = outcome(toy.dir.str("straight"));
+  std::mt19937 rng(20240613);
+  std::uniform_real_distribution<double> moment(0.0, 1.2 * straight_ms);  // the start, the steps, the saves
+  int64_t kills = 0, in_swap = 0;
+  for (int trial = 0; trial < 24; ++trial) {
+    CAPTURE(trial);
+    std::string out = "run" + std::to_string(trial);
+    // up to 4 kills in a row, each of a resumed run (or of a fresh one when none had committed)
+    for (int k = 0; k < 4; ++k) {
+      bool resume = !run_entries(toy.dir.str(out)).empty();
+      pid_t pid = start(Launch(toy.args(out, {resume ? "--resume" : "--overwrite"})));
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(moment(rng)));
+      ::kill(pid, SIGKILL);
+      int status = wait_for(pid);
+      if (!killed(status)) break;  // it finished (or failed: finish() then shows why)
+      ++kills;
+      in_swap += mid_checkpoint(toy.dir.str(out));
+      check_readable(toy.dir.str(out));
+    }
+    finish(toy, out);
+    check_same(outcome(toy.dir.str(out)), want);
+  }
+  MESSAGE(kills, " kills at random moments of runs of ", straight_ms, " ms (", in_swap,
+          " inside a checkpoint save), each run resumed bit-exactly");
+}
+
+TEST_CASE("crash: a save into a full disk keeps the previous checkpoint and says what happened") {
+  Toy toy("crash_full", 8, 2, 4);
+  REQUIRE(exited(run(Launch(toy.args("straight"))), 0));
+  Outcome want = outcome(toy.dir.str("straight"));
+  REQUIRE(exited(run(Launch(toy.args("run", {"--stop-at", "4"}))), 0));
+  std::string run_dir = toy.dir.str("run");
+  std::string before = read_file(run_dir + "/model/model.safetensors");
+  REQUIRE(before.size() > 8192);
+  // 8 KiB per file: log.jsonl, config.json and state.json fit, model.safetensors does not
+  std::string err = toy.dir.str("full.err");
+  int status = run(Launch(toy.args("run", {"--resume"})).stderr_to(err).file_size_at_most(8192));
+  std::string message = read_file(err);
+  CAPTURE(message);
+  CHECK(exited(status, 2));
+  CHECK(message.find("kiso: error: write_file_atomic: write to '" + run_dir + "/checkpoints/step-00000006.tmp/model.safetensors.tmp.") !=
+        std::string::npos);
+  CHECK(message.find("File too large") != std::string::npos);
+  // the previous checkpoint is whole and still RUN/model's; the failed one left nothing
+  CHECK(fs::read_symlink(run_dir + "/model") == "checkpoints/step-00000004");
+  CHECK(read_file(run_dir + "/model/model.safetensors") == before);
+  CHECK_NOTHROW(load_model(run_dir + "/model"));
+  CHECK_FALSE(fs::exists(run_dir + "/checkpoints/step-00000006.tmp"));
+  // with room again, the run resumes from step 4 and ends where the uninterrupted one did
+  finish(toy, "run");
+  check_same(outcome(run_dir), want);
+}
+
+TEST_CASE("crash: SIGINT and SIGTERM finish the step, save, exit 130 / 143, and resume bit for bit") {
+  // Long enough (300 steps, ~0.5 s on an idle core) that the signal, sent once 3 steps are
+  // logged, arrives mid-run.
+  Toy toy("crash_signal", 300, 100, 0);
+  REQUIRE(exited(run(Launch(toy.args("straight"))), 0));
+  Outcome want = outcome(toy.dir.str("straight"));
+  for (int sig : {SIGINT, SIGTERM}) {
+    CAPTURE(sig);
+    std::string out = sig == SIGINT ? "int" : "term", err = toy.dir.str(out + ".err");
+    pid_t pid = start(Launch(toy.args(out)).stderr_to(err));
+    REQUIRE(wait_for_lines(toy.dir.str(out + "/log.jsonl"), "{", 3));
+    ::kill(pid, sig);
+    int status = wait_for(pid);
+    std::string message = read_file(err);
+    CAPTURE(message);
+    REQUIRE(exited(status, 128 + sig));
+    // "pretrain: interrupted by SIGINT after step 7; saved to RUN/model (checkpoints/step-00000007); ..."
+    int64_t step = int64_t(count_lines(toy.dir.str(out + "/log.jsonl"), "{"));
+    CHECK(step < 300);
+    CHECK(message.find(fmt::format("pretrain: interrupted by {} after step {}; saved to {} (checkpoints/step-{:08d}); "
+                                   "continue with --resume",
+                                   sig == SIGINT ? "SIGINT" : "SIGTERM", step, toy.dir.str(out + "/model"), step)) !=
+          std::string::npos);
+    CHECK(fs::read_symlink(toy.dir.str(out + "/model")) == fmt::format("checkpoints/step-{:08d}", step));
+    finish(toy, out);
+    check_same(outcome(toy.dir.str(out)), want);
+  }
+}
+
+TEST_CASE("crash: step lines on a redirected stdout survive a kill -9") {
+  // issue 13, defect 10: stdout to a file is block-buffered, and a kill lost the lines in the
+  // buffer; each line is now flushed as it is written, so the file has every step that
+  // log.jsonl has (the line is printed just before its record is appended).
+  Toy toy("crash_stdout", 300, 100, 0);
+  std::string stdout_path = toy.dir.str("stdout.txt");
+  pid_t pid = start(Launch(toy.args("run")).stdout_to(stdout_path));
+  REQUIRE(wait_for_lines(toy.dir.str("run/log.jsonl"), "{", 5));
+  ::kill(pid, SIGKILL);
+  REQUIRE(killed(wait_for(pid)));
+  int64_t logged = count_lines(toy.dir.str("run/log.jsonl"), "{");
+  int64_t printed = count_lines(stdout_path, "step ") - 1;  // less the "step 0 | val loss" line
+  CHECK(logged >= 5);
+  CHECK(printed >= logged);
+  CHECK(printed <= logged + 1);
+}
+
+}  // TEST_SUITE
