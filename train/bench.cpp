@@ -17,6 +17,7 @@
 #include "cuda/runtime.h"
 #include "gpt/model.h"
 #include "nn/optim.h"
+#include "train/loop.h"
 
 namespace kiso {
 
@@ -123,6 +124,10 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
         r.seq_len, config.n_ctx);
   check(o.warmup >= 0 && o.steps >= 0, "bench", "warm-up ({}) and steps ({}) must not be negative", o.warmup, o.steps);
   check(o.peak_gflops >= 0, "bench", "the peak must not be negative, got {} GFLOP/s", o.peak_gflops);
+  check(o.threads >= 0, "bench", "--threads must be >= 0 (0: OMP_NUM_THREADS or all cores), got {}", o.threads);
+  // The same estimate the trainers refuse with (train/loop.h), before the model is built.
+  check_training_memory(config, r.batch_size, r.seq_len, "bench",
+                        fmt::format("--batch-size {} and --seq-len {}", r.batch_size, r.seq_len));
 
   BenchThreads thread_count(o.threads);
   r.threads = current_threads();

@@ -3,6 +3,8 @@
 // count and the peak estimate are tests/train/test_mfu.cpp.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include <cmath>
 #include <sstream>
 
@@ -61,7 +63,19 @@ TEST_CASE("bench: the defaults per preset, and bad options are refused") {
   CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("n_ctx 128"), Error);
   o.seq_len = 4, o.batch_size = -1;
   CHECK_THROWS_AS(run_bench(o, log), Error);
-  o.batch_size = 1, o.preset = "huge";
+  // Issue 13: a batch that cannot fit is refused with its figure (was std::bad_alloc), and one
+  // whose size overflows int64 is refused as an overflow.
+  // (A 1 GiB limit, so the figure is refused on any machine: 10^6 × 4 tokens of 4096 logits alone
+  // are 16 GB.)
+  ::setenv("KISO_MEMORY_LIMIT", "1G", 1);
+  o.batch_size = 1000000;
+  CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("bench: training with --batch-size 1000000"), Error);
+  ::unsetenv("KISO_MEMORY_LIMIT");
+  o.batch_size = 1000000000000, o.seq_len = 128;
+  CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("overflows"), Error);
+  o.seq_len = 4, o.batch_size = 1, o.threads = -2;
+  CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("--threads must be >= 0"), Error);
+  o.threads = 0, o.preset = "huge";
   CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("unknown preset"), Error);
 
   // Defaults, on a cheap run: a toy config labelled "gpt1" gets gpt1's batch of 1 and 2 steps,
