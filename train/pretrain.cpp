@@ -92,7 +92,9 @@ DataMeta read_data_meta(const std::string& data_dir) {
   Json meta = parse_json_strict(read_file(path), path);
   // train_tokens is needed only for --epochs, so a hand-written meta.json may omit it (-1).
   DataMeta m{get_int(meta, "vocab_size", path), has_key(meta, "train_tokens") ? get_int(meta, "train_tokens", path) : -1};
-  check(m.vocab_size >= 1, path.c_str(), "\"vocab_size\" must be >= 1, found {}", m.vocab_size);
+  // Shards hold uint16 ids (train/shards.h), so no data directory has more than 65536 tokens.
+  check(m.vocab_size >= 1 && m.vocab_size <= 65536, path.c_str(),
+        "\"vocab_size\" must be in 1..65536 (token shards hold uint16 ids), found {}", m.vocab_size);
   // The model's vocabulary is meta.json's; a tokenizer with another size would produce ids the
   // model lacks (or never produce the rows it has).
   std::string tokenizer_dir = data_dir + "/tokenizer";

@@ -221,6 +221,15 @@ TEST_CASE("pretrain: meta.json's vocab_size must be the tokenizer's") {
                                                      tok.vocab_size() + 88, d.str("data/tokenizer"), tok.vocab_size())),
                        Error);
   CHECK_FALSE(fs::exists(d.str("run")));
+  // issue 13, defect 1: a vocab_size of 2^57 was an element count that wrapped to 0; it is now
+  // refused by meta.json's own bound (shards hold uint16 ids), naming the file.
+  fs::remove_all(d.str("data/tokenizer"));
+  write_file_atomic(d.str("data/meta.json"), R"({"vocab_size": 144115188075855872})");
+  CHECK_THROWS_WITH_AS(pretrain(toy_options(d, "run"), log),
+                       contains("meta.json: \"vocab_size\" must be in 1..65536 (token shards hold uint16 ids), "
+                                "found 144115188075855872"),
+                       Error);
+  CHECK_FALSE(fs::exists(d.str("run")));
 }
 
 TEST_CASE("pretrain: an existing run is continued with --resume or replaced with --overwrite, never silently") {
