@@ -3,6 +3,7 @@
 #include "train/task_data.h"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <sstream>
 
@@ -131,11 +132,18 @@ std::vector<std::string> label_set(const std::vector<TaskRecord>& records, TaskK
   std::vector<std::string> labels;
   for (const TaskRecord& r : records)
     if (!r.label.empty() && std::find(labels.begin(), labels.end(), r.label) == labels.end()) labels.push_back(r.label);
-  auto is_int = [](const std::string& s) {
-    return !s.empty() && std::all_of(s.begin() + (s[0] == '-'), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  // An integer label is one that parses whole as int64 (from_chars: "-" or 20 digits are text,
+  // not a std::stoll exception). Integers sort numerically before all text labels, which sort
+  // as strings, ties by text ("1", "01"): a strict weak order even when the two kinds mix.
+  auto as_int = [](const std::string& s) -> std::optional<int64_t> {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return ec == std::errc() && end == s.data() + s.size() ? std::optional<int64_t>(v) : std::nullopt;
   };
   std::sort(labels.begin(), labels.end(), [&](const std::string& a, const std::string& b) {
-    if (is_int(a) && is_int(b)) return std::stoll(a) < std::stoll(b);
+    std::optional<int64_t> x = as_int(a), y = as_int(b);
+    if (x.has_value() != y.has_value()) return x.has_value();
+    if (x && *x != *y) return *x < *y;
     return a < b;
   });
   return labels;
