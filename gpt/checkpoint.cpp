@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/size.h"
 #include "gpt/atomic_file.h"
 
 namespace kiso {
@@ -64,7 +65,10 @@ GPTConfig config_from_json(const Json& j, const std::string& what) {
   b.n_embd = get_int(j, "n_embd", what);
   c.n_layer = get_int(j, "n_layer", what);
   b.n_head = get_int(j, "n_head", what);
-  b.n_inner = has_key(j, "n_inner") && !j["n_inner"].is_null() ? get_int(j, "n_inner", what) : 4 * b.n_embd;
+  // Hugging Face's default n_inner is 4·n_embd, computed without overflow (n_embd <= 0 is refused by validate).
+  b.n_inner = has_key(j, "n_inner") && !j["n_inner"].is_null() ? get_int(j, "n_inner", what)
+              : b.n_embd > 0 ? mul_size(4, b.n_embd, what.c_str(), "the default n_inner (4 × n_embd)")
+                             : 0;
   // Defaults below are Hugging Face's OpenAIGPTConfig defaults, for configs that omit a key.
   std::string afn = has_key(j, "afn") ? get_string(j, "afn", what) : "gelu";
   check(afn == "gelu" || afn == "gelu_new" || afn == "gelu_exact", what.c_str(),
