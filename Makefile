@@ -68,7 +68,7 @@ FUZZ_CXX      ?= clang++
 FUZZ_BUILD    ?= build/fuzz
 FUZZ_SECONDS  ?= 60
 FUZZ_SMOKE_SECONDS ?= 2
-FUZZ_OPT      ?= -O1 -g
+FUZZ_OPT      ?= -O1 -gline-tables-only
 FUZZ_FLAGS    := -std=c++20 $(FUZZ_OPT) -I. -MMD -MP -D_GLIBCXX_ASSERTIONS -fno-omit-frame-pointer \
                  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                  -ffunction-sections -fdata-sections
@@ -152,11 +152,11 @@ debug:
 	@ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 tests/run-suite build/debug/kiso_tests
 
 # ---- fuzzing rules (the variables are above, with the others) ----
-$(FUZZ_BUILD)/obj/%.o: %.cpp
+$(FUZZ_BUILD)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
 
-$(FUZZ_BUILD)/obj/%.o: %.cu
+$(FUZZ_BUILD)/obj/%.o: %.cu | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -x c++ -c $< -o $@
 
