@@ -8,6 +8,7 @@
 #   make bench        f32 matmul GFLOP/s against OpenBLAS, and layernorm/softmax/GELU timings
 #   make golden       regenerates tests/golden/tiny with the PyTorch reference (python3-torch)
 #   make debug        the test suite built with -O1 -g and SANITIZE=address,undefined
+#   make fuzz         the libFuzzer targets of tests/fuzz (clang), FUZZ_SECONDS (60) each
 #   make CUDA=0|1     CUDA build off/on (default: on when nvcc is found)
 #
 # Every target that compiles first runs .ci/install-deps, which apt-gets what is missing.
@@ -57,12 +58,39 @@ endif
 # build (obj/sim/), so CI runs them, and by nvcc for the GPU (CU_SRC) in CUDA builds.
 SIM_OBJ   := $(patsubst %.cu,$(BUILD)/obj/sim/%.o,$(wildcard cuda/kernels/*.cu))
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o) $(SIM_OBJ)
-TEST_SRC  := $(filter-out tests/reference/%,$(wildcard tests/*.cpp tests/*/*.cpp))
+TEST_SRC  := $(filter-out tests/reference/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 KISO_OBJ  := $(BUILD)/obj/train/kiso.o
 BENCH_OBJ := $(BUILD)/obj/train/bench_ops.o
 
-.PHONY: all deps demo test gradcheck bench golden debug clean
+# ---- fuzzing (tests/fuzz/README.md) ----
+# libFuzzer targets, built by clang with ASan + UBSan into their own directory. Only the readers
+# and what they link against are compiled (FUZZ_LIB_SRC), not the whole library, so that the
+# short run in `make test` stays short; -ffunction-sections with lld's --gc-sections drops the
+# code those files hold but the readers never reach (checkpoint.cpp's model loading), so its
+# dependencies need not be built. A target that needs another file fails to link, naming it:
+# add it here. _GLIBCXX_ASSERTIONS turns an out-of-range std::vector index into a finding too.
+FUZZ_CXX      ?= clang++
+FUZZ_BUILD    ?= build/fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_SMOKE_SECONDS ?= 2
+FUZZ_OPT      ?= -O1 -gline-tables-only
+FUZZ_FLAGS    := -std=c++20 $(FUZZ_OPT) -I. -MMD -MP -D_GLIBCXX_ASSERTIONS -fno-omit-frame-pointer \
+                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                 -ffunction-sections -fdata-sections
+FUZZ_LDFLAGS  := -fsanitize=fuzzer,address,undefined -fuse-ld=lld -Wl,--gc-sections
+FUZZ_LIB_SRC  := gpt/json.cpp gpt/safetensors.cpp gpt/atomic_file.cpp gpt/tokenizer.cpp gpt/bpe_train.cpp \
+                 gpt/config.cpp gpt/checkpoint.cpp gpt/tasks.cpp nn/block_config.cpp \
+                 train/shards.cpp train/task_data.cpp train/task_layouts.cpp \
+                 tensor/tensor.cpp cuda/device.cpp cuda/allocator.cpp cuda/no_cuda.cpp cuda/sim/sim.cpp \
+                 cuda/kernels/copy.cu
+FUZZ_LIB_OBJ  := $(addsuffix .o,$(basename $(FUZZ_LIB_SRC:%=$(FUZZ_BUILD)/obj/%)))
+FUZZ_TARGETS  := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.cpp)))
+FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+# "yes" when $(FUZZ_CXX) links a libFuzzer program; probed only for the goals that use it.
+FUZZ_READY    := $(if $(filter test fuzz fuzz-smoke,$(MAKECMDGOALS)),$(shell tests/fuzz/run-fuzz probe $(FUZZ_CXX)))
+
+.PHONY: all deps demo test gradcheck bench golden debug fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-smoke clean
 all: $(BUILD)/libkiso.a $(BUILD)/kiso $(BUILD)/kiso_tests
 
 deps:
@@ -97,8 +125,11 @@ demo:
 	@train/demo.sh
 
 # kiso too: tests/train/test_crash.cpp runs the binary beside kiso_tests as a child process.
-test: $(BUILD)/kiso_tests $(BUILD)/kiso
-	@tests/run-suite $(BUILD)/kiso_tests
+# With clang and libFuzzer present, the suite also replays the fuzz seeds and regression
+# inputs and fuzzes each target briefly (fuzz-smoke below); its targets count in the last line.
+test: $(BUILD)/kiso_tests $(BUILD)/kiso $(if $(FUZZ_READY),$(FUZZ_BINS))
+	@$(if $(FUZZ_READY),true,echo "fuzz: skipped: no $(FUZZ_CXX) that links libFuzzer with lld (make fuzz-deps installs them)")
+	@tests/run-suite $(if $(FUZZ_READY),--also "tests/fuzz/run-fuzz smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)") $(BUILD)/kiso_tests
 
 gradcheck: $(BUILD)/kiso
 	$(BUILD)/kiso gradcheck
@@ -127,7 +158,49 @@ debug:
 	@$(MAKE) --no-print-directory BUILD=build/debug OPT="-O1 -g" SANITIZE=address,undefined build/debug/kiso_tests build/debug/kiso
 	@ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1 tests/run-suite build/debug/kiso_tests
 
+# ---- fuzzing rules (the variables are above, with the others) ----
+$(FUZZ_BUILD)/obj/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/obj/%.o: %.cu | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -x c++ -c $< -o $@
+
+$(FUZZ_BUILD)/libkiso_fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libkiso_fuzz.a
+	$(FUZZ_CXX) $(FUZZ_LDFLAGS) $^ -o $@ -lfmt -lpcre2-8
+
+# clang, lld and the compiler-rt package holding libFuzzer (named after clang's major version).
+fuzz-deps:
+	@.ci/install-deps clang lld
+	@.ci/install-deps libclang-rt-$$($(FUZZ_CXX) -dumpversion | cut -d. -f1)-dev
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run-fuzz fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# The targets' objects are kept (make would delete them as intermediate files of a chain).
+.SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/obj/tests/fuzz/%.o)
+
+# Rewrites the committed seed corpora (tests/fuzz/corpus) with kiso's own writers.
+fuzz-corpus: $(FUZZ_BUILD)/make_corpus
+	rm -rf tests/fuzz/corpus
+	$(FUZZ_BUILD)/make_corpus tests/fuzz/corpus $(CURDIR)
+
+$(FUZZ_BUILD)/make_corpus: $(FUZZ_BUILD)/obj/tests/fuzz/make_corpus.o $(FUZZ_BUILD)/libkiso_fuzz.a
+	$(FUZZ_CXX) -fsanitize=address,undefined -fuse-ld=lld -Wl,--gc-sections $^ -o $@ -lfmt -lpcre2-8
+
+# What `make test` runs: seeds and regressions replayed, FUZZ_SMOKE_SECONDS of fuzzing per target.
+fuzz-smoke: $(FUZZ_BINS)
+	@tests/fuzz/run-fuzz smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
