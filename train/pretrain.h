@@ -34,7 +34,9 @@
 // longer the uninterrupted one's) but not shrink (--stop-at stops a run early),
 // --dropout (given, it replaces the run's rates; not given, the run's rates are kept),
 // --eval-every, --eval-batches, --checkpoint-every, --keep-checkpoints, --stop-at, --device,
-// the data directory's path (the data itself is compared).
+// the data directory's path (the data itself is compared). `kiso pretrain --resume` fills each
+// must-match option and the architecture that its command line leaves out from the run's saved
+// ones (train/commands/pretrain.cpp), so only what is given can differ.
 // What it is not: distributed, mixed-precision, or aware of epochs (windows are sampled).
 #pragma once
 

@@ -13,6 +13,7 @@
 
 #include "gpt/atomic_file.h"
 #include "tests/gpt/toy_finetuned.h"
+#include "tests/train/toy_data.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
 #include "train/finetune.h"
@@ -308,3 +309,29 @@ TEST_CASE("commands: evaluate and predict take a TSV header row by the rule fine
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("commands: pretrain --resume takes the options it is not given from the run, and is bit-exact") {
+  // `kiso pretrain --data D --out RUN --resume` must continue any run, whatever flags started it:
+  // the options the saved state depends on come from RUN/model/state.json, the architecture from
+  // RUN/model/config.json. Oracle: the same run without a stop, through the same command line.
+  TempDir d("commands_resume");
+  testing::write_toy_data(d.str("data"));
+  testing::write_toy_config(d.str("toy.json"));
+  std::vector<std::string> start = {"pretrain", "--data", d.str("data"), "--config", d.str("toy.json"),
+                                    "--batch-size", "3", "--seq-len", "8", "--steps", "6", "--lr", "3e-3",
+                                    "--warmup", "2", "--clip", "0.5", "--seed", "11", "--eval-every", "0",
+                                    "--checkpoint-every", "2", "--weight-decay", "0.05", "--json"};
+  auto with = [&](std::vector<std::string> args, std::initializer_list<std::string> more) {
+    args.insert(args.end(), more);
+    return args;
+  };
+  run_kiso(with(start, {"--out", d.str("whole")}));
+  run_kiso(with(start, {"--out", d.str("split"), "--stop-at", "4"}));
+  run_kiso({"pretrain", "--data", d.str("data"), "--out", d.str("split"), "--resume", "--json"});
+  CHECK(read_file(d.str("split/model/model.safetensors")) == read_file(d.str("whole/model/model.safetensors")));
+  CHECK(read_file(d.str("split/model/state.safetensors")) == read_file(d.str("whole/model/state.safetensors")));
+  // A flag that is given still has to agree with the run, and the error names it.
+  CHECK_THROWS_WITH_AS(run_kiso({"pretrain", "--data", d.str("data"), "--out", d.str("split"), "--resume",
+                                 "--lr", "1e-3", "--steps", "8"}),
+                       doctest::Contains("--lr is 0.001 now but the run used 0.003"), Error);
+}

@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "gpt/atomic_file.h"
 #include "gpt/json.h"
 #include "train/commands/command.h"
 #include "train/checkpoints.h"
@@ -31,6 +32,38 @@ struct Options {
 };
 
 }  // namespace
+
+// --resume takes what the command line leaves out from the run itself, so `kiso pretrain --data D
+// --out RUN --resume` continues any run: the options its saved state depends on (train/pretrain.h)
+// and, when neither --preset nor --config is given, the run's own config.json. Options that are
+// given are kept, and pretrain() names each one that differs from the run.
+static void fill_from_run(const CLI::App& command, PretrainOptions& p) {
+  std::string model_dir = p.out_dir + "/model", state_path = model_dir + "/state.json";
+  if (!fs::exists(state_path)) return;  // pretrain() says what is missing
+  Json state = parse_json_strict(read_file(state_path), state_path);
+  if (!has_key(state, "options")) return;  // pretrain() names the malformed file
+  const Json& run = state["options"];
+  auto given = [&](const char* flag) { return command.count(flag) > 0; };
+  auto take_int = [&](const char* flag, const char* key, auto& value) {
+    if (!given(flag) && has_key(run, key)) value = decltype(+value)(get_int(run, key, state_path));
+  };
+  auto take_number = [&](const char* flag, const char* key, double& value) {
+    if ((flag == nullptr || !given(flag)) && has_key(run, key)) value = get_number(run, key, state_path);
+  };
+  take_int("--batch-size", "batch_size", p.batch_size);
+  take_int("--seq-len", "seq_len", p.seq_len);
+  take_int("--grad-accum", "grad_accum", p.grad_accum);
+  take_int("--warmup", "warmup_steps", p.warmup_steps);
+  take_int("--seed", "seed", p.seed);
+  take_number("--lr", "lr", p.lr);
+  take_number("--beta1", "beta1", p.beta1);
+  take_number("--beta2", "beta2", p.beta2);
+  take_number(nullptr, "eps", p.eps);  // no flag: always the run's
+  take_number("--weight-decay", "weight_decay", p.weight_decay);
+  take_number("--clip", "clip", p.loop.clip);
+  if (!given("--preset") && !given("--config") && fs::exists(model_dir + "/config.json"))
+    p.config_path = model_dir + "/config.json";
+}
 
 static int run_pretrain(const Options& o) {
   PretrainOptions options = o.pretrain;
@@ -84,7 +117,10 @@ void add_pretrain(CLI::App& app) {
       ->capture_default_str();
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json, "print the final result as one JSON object");
-  command->callback([options] { exit_with(run_pretrain(*options)); });
+  command->callback([options, command] {
+    if (options->pretrain.resume) fill_from_run(*command, options->pretrain);
+    exit_with(run_pretrain(*options));
+  });
 }
 
 }  // namespace kiso
