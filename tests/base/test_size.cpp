@@ -11,19 +11,10 @@
 
 #include "base/size.h"
 #include "tensor/tensor.h"
+#include "tests/scoped_env.h"
 
 using namespace kiso;
-
-namespace {
-
-// Sets an environment variable for one scope (tests run one at a time).
-struct ScopedEnv {
-  std::string name;
-  ScopedEnv(const char* n, const char* value) : name(n) { ::setenv(n, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name.c_str()); }
-};
-
-}  // namespace
+using kiso::testing::ScopedEnv;
 
 TEST_SUITE("base") {
 

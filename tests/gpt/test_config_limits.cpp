@@ -19,17 +19,12 @@
 #include <string>
 
 #include "gpt/checkpoint.h"
+#include "tests/scoped_env.h"
 
 using namespace kiso;
+using kiso::testing::ScopedEnv;
 
 namespace {
-
-// Sets an environment variable for one scope (tests run one at a time).
-struct ScopedEnv {
-  std::string name;
-  ScopedEnv(const char* n, const char* value) : name(n) { ::setenv(n, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name.c_str()); }
-};
 
 GPTConfig small_config() {
   GPTConfig c;

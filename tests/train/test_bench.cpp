@@ -3,12 +3,12 @@
 // count and the peak estimate are tests/train/test_mfu.cpp.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 
 #include <cmath>
 #include <sstream>
 
 #include "gpt/model.h"
+#include "tests/scoped_env.h"
 #include "tests/train/toy_config.h"
 #include "train/bench.h"
 
@@ -67,10 +67,11 @@ TEST_CASE("bench: the defaults per preset, and bad options are refused") {
   // whose size overflows int64 is refused as an overflow.
   // (A 1 GiB limit, so the figure is refused on any machine: 10^6 × 4 tokens of 4096 logits alone
   // are 16 GB.)
-  ::setenv("KISO_MEMORY_LIMIT", "1G", 1);
-  o.batch_size = 1000000;
-  CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("bench: training with --batch-size 1000000"), Error);
-  ::unsetenv("KISO_MEMORY_LIMIT");
+  {
+    testing::ScopedEnv limit("KISO_MEMORY_LIMIT", "1G");
+    o.batch_size = 1000000;
+    CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("bench: training with --batch-size 1000000"), Error);
+  }
   o.batch_size = 1000000000000, o.seq_len = 128;
   CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("overflows"), Error);
   o.seq_len = 4, o.batch_size = 1, o.threads = -2;
