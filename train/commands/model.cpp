@@ -1,14 +1,14 @@
 // train/commands/model.cpp — `kiso model`: a model's shape and parameter count, from a preset
 // (--preset gpt1) or a model directory (--dir). The count is split as the architecture is:
 // embeddings + L blocks × a block's parameters (+ the final LayerNorm of a pre-LN model).
-// What it is not: a loader for training (a preset's model here has zero weights).
+// What it is not: a loader: it reads config.json only and builds no weights.
 #include <iostream>
 
 #include <fmt/core.h>
 
+#include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/json.h"
-#include "gpt/model.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
 #include "train/commands/option_checks.h"
@@ -38,13 +38,15 @@ static std::string with_commas(int64_t n) {
 static int run_model(const Options& o) {
   check(o.preset.empty() != o.dir.empty(), "model", "give exactly one of --preset and --dir");
   if (!o.dir.empty()) require_dir(o.dir, "model", "--dir", "a model directory (config.json + model.safetensors)");
-  GPTConfig config = o.dir.empty() ? preset(o.preset) : GPTConfig{};  // an unknown preset: an error before any work
-  GPT model = o.dir.empty() ? GPT(config) : load_model(o.dir);      // a preset's shape only: zero weights
-  const GPTConfig& c = model.config;
-  int64_t embeddings = model.tokens_embed.weight.value().numel() + model.positions_embed.weight.value().numel();
-  int64_t per_block = 0;
-  for (const NamedParameter& p : model.h[0].parameters()) per_block += p.variable->value().numel();
-  int64_t total = model.num_parameters();
+  // The counts follow from the configuration alone (gpt/config.h parameter_count), so no
+  // weights are built or read: `model --preset gpt1` used to allocate all 117M of them.
+  std::string config_path = o.dir + "/config.json";
+  GPTConfig c = o.dir.empty() ? preset(o.preset)
+                              : config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
+  c.validate();
+  int64_t embeddings = (c.vocab_size + c.n_ctx) * c.block.n_embd;  // fits: validate counted it
+  int64_t per_block = parameter_count(c.block, "model");
+  int64_t total = parameter_count(c);
   if (o.as_json) {
     std::cout << Json{{"config", config_to_json(c)}, {"parameters", total}, {"embedding_parameters", embeddings},
                       {"parameters_per_block", per_block}}
