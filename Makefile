@@ -80,7 +80,7 @@ FUZZ_FLAGS    := -std=c++20 $(FUZZ_OPT) -I. -MMD -MP -D_GLIBCXX_ASSERTIONS -fno-
                  -ffunction-sections -fdata-sections
 FUZZ_LDFLAGS  := -fsanitize=fuzzer,address,undefined -fuse-ld=lld -Wl,--gc-sections
 FUZZ_LIB_SRC  := gpt/json.cpp gpt/safetensors.cpp gpt/atomic_file.cpp gpt/tokenizer.cpp gpt/bpe_train.cpp \
-                 gpt/config.cpp gpt/checkpoint.cpp gpt/tasks.cpp nn/block_config.cpp \
+                 gpt/config.cpp gpt/checkpoint.cpp gpt/tasks.cpp gpt/finetuned.cpp nn/block_config.cpp \
                  train/shards.cpp train/task_data.cpp train/task_layouts.cpp \
                  tensor/tensor.cpp cuda/device.cpp cuda/allocator.cpp cuda/no_cuda.cpp cuda/sim/sim.cpp \
                  cuda/kernels/copy.cu

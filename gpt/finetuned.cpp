@@ -20,7 +20,7 @@ int64_t head_classes(const TaskInfo& info) {
 
 // ---- task.json ----
 
-static Json task_json(const TaskInfo& info, const Json& options) {
+Json task_info_to_json(const TaskInfo& info, const Json& options) {
   return Json{{"task", to_string(info.kind)},
               {"labels", info.labels},
               {"candidates", info.candidates},
@@ -34,10 +34,11 @@ static Json task_json(const TaskInfo& info, const Json& options) {
 
 // task.json's fields, type-checked and each within its range: the special ids inside the model's
 // vocabulary of V, every other field as task.json's comment in finetuned.h says.
-static TaskInfo task_info_from_json(const Json& j, const std::string& path, int64_t V) {
+TaskInfo task_info_from_json(const Json& j, const std::string& path, int64_t V) {
   const char* where = path.c_str();
   check(j.is_object(), where, "expected a JSON object, found {}", describe_json(j));
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 (the fuzz build) cannot capture one
     static const char* known[] = {"task", "labels", "candidates", "max_len", "head_dropout", "special",
                                   "train_label_counts", "options"};
     check(std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) != std::end(known),
@@ -45,8 +46,9 @@ static TaskInfo task_info_from_json(const Json& j, const std::string& path, int6
           "train_label_counts and options", key);
   }
   TaskInfo info;
+  const std::string task = get_string(j, "task", path);  // its error names the file already
   try {
-    info.kind = parse_task_kind(get_string(j, "task", path));
+    info.kind = parse_task_kind(task);
   } catch (const Error& e) {
     fail(where, "{}", e.what());  // "task: unknown task 'x'; expected ...", said of this file
   }
@@ -114,7 +116,7 @@ void save_finetuned(const std::string& dir, FinetunedModel& m, const Json& optio
     m.tokenizer.save(tmp);
     safetensors::save(tmp + "/head.safetensors",
                       {{"linear.weight", m.head.linear.weight.value()}, {"linear.bias", m.head.linear.bias.value()}});
-    write_file_atomic(tmp + "/task.json", task_json(m.info, options).dump(2) + "\n");
+    write_file_atomic(tmp + "/task.json", task_info_to_json(m.info, options).dump(2) + "\n");
   });
 }
 

@@ -45,6 +45,14 @@ struct TaskInfo {
 // candidate with one output, whatever this number is.
 int64_t head_classes(const TaskInfo& info);
 
+// task.json as save_finetuned writes it; `options` becomes its "options".
+Json task_info_to_json(const TaskInfo& info, const Json& options);
+// task.json's fields, each checked as the top of this file says (errors name `path`), with the
+// special ids inside a vocabulary of `vocab_size`; the checks that need the model and its
+// tokenizer (max_len <= n_ctx, the special ids are the tokenizer's) are load_finetuned's. On
+// its own so that it can be tested and fuzzed without a model (tests/fuzz/fuzz_task_info.cpp).
+TaskInfo task_info_from_json(const Json& j, const std::string& path, int64_t vocab_size);
+
 // A fine-tuned model, ready to predict.
 struct FinetunedModel {
   GPT model;

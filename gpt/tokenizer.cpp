@@ -439,6 +439,13 @@ void Tokenizer::save(const std::string& dir) const {
   std::error_code error;
   fs::create_directories(dir, error);
   check(!error, "Tokenizer::save", "cannot create the directory \"{}\": {}", dir, error.message());
+  const std::array<std::string, 3> text = to_text();
+  write_file_atomic((fs::path(dir) / "vocab.json").string(), text[0]);
+  write_file_atomic((fs::path(dir) / "merges.txt").string(), text[1]);
+  write_file_atomic((fs::path(dir) / "special_tokens.json").string(), text[2]);
+}
+
+std::array<std::string, 3> Tokenizer::to_text() const {
   // vocab.json in id order, one entry per line (nlohmann's objects would sort the keys).
   auto name = [&](int32_t id) { return is_special(id) ? tokens_[id] : bytes_to_unicode(tokens_[id]); };
   std::string vocab = "{\n";
@@ -453,9 +460,7 @@ void Tokenizer::save(const std::string& dir) const {
     specials += fmt::format("  \"{}\": {}{}\n", kSpecialTokens[k], special_ids_[k], k + 1 < kSpecialTokens.size() ? "," : "");
   }
   specials += "}\n";
-  write_file_atomic((fs::path(dir) / "vocab.json").string(), vocab);
-  write_file_atomic((fs::path(dir) / "merges.txt").string(), merges);
-  write_file_atomic((fs::path(dir) / "special_tokens.json").string(), specials);
+  return {std::move(vocab), std::move(merges), std::move(specials)};
 }
 
 // The two namings of a tokenizer's files, preferred first: kiso's and Hugging Face's, then the

@@ -104,6 +104,9 @@ class Tokenizer {
                                                                         "special_tokens.json"});
   // Creates `dir` if needed and writes the three files (see the top of this file).
   void save(const std::string& dir) const;
+  // The texts save() writes: vocab.json, merges.txt, special_tokens.json, in that order, so
+  // that from_text(t[0], t[1], t[2]) is load() of a saved directory without the files (fuzzing).
+  std::array<std::string, 3> to_text() const;
 
   // Token ids of `text`. Throws, naming the byte offset, when `text` is not valid UTF-8.
   // Safe to call from several threads at once.

@@ -1,6 +1,7 @@
 // tests/fuzz/fuzz.h — what every libFuzzer target of kiso shares: the rule that only
-// kiso::Error may leave a reader, a memory budget below libFuzzer's, and a scratch file for
-// readers that take a path.
+// kiso::Error may leave a reader, and a memory budget below libFuzzer's. Every target calls a
+// reader's in-memory entry point (parse, parse_shard, parse_task_data, from_text), so no
+// target writes a file.
 //
 // The property every target asserts: on any input bytes a reader returns or throws
 // kiso::Error, and does nothing else. A crash, a sanitizer report (ASan, UBSan), a hang
@@ -15,14 +16,11 @@
 #pragma once
 
 #include <cxxabi.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
-#include <fstream>
 #include <new>
 #include <string>
 #include <string_view>
@@ -58,46 +56,27 @@ void expect_only_kiso_errors(const char* target, Body&& body) {
   }
 }
 
+// Runs body(), which works on input a reader has accepted and so must not be refused (e.g.
+// reading back what kiso wrote from it): any exception, kiso::Error included, is a finding.
+template <class Body>
+void expect_no_error(const char* target, const char* what, Body&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: FINDING: %s threw: %s\n", target, what, e.what());
+    std::abort();
+  } catch (...) {
+    std::fprintf(stderr, "%s: FINDING: %s threw a non-std exception\n", target, what);
+    std::abort();
+  }
+}
+
 // A property that must hold on accepted input (e.g. decode(encode(x)) == x); aborts otherwise.
 inline void require(bool cond, const char* target, const char* what) {
   if (!cond) {
     std::fprintf(stderr, "%s: FINDING: property violated: %s\n", target, what);
     std::abort();
   }
-}
-
-// A per-process scratch directory in /dev/shm (memory-backed, so writing each input costs no
-// disk I/O) or $TMPDIR when /dev/shm is missing. The readers that only take a path read the
-// input from a file written here; when in-memory entry points exist, a target calls them
-// instead and this is no longer needed.
-inline const std::filesystem::path& scratch_dir() {
-  // Allocated once and never freed, so that the atexit cleanup below never sees a destroyed path.
-  static const std::filesystem::path* dir = [] {
-    std::filesystem::path base = std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")
-                                                                           : std::filesystem::temp_directory_path();
-    auto* d = new std::filesystem::path(base / ("kiso_fuzz_" + std::to_string(::getpid())));
-    std::filesystem::create_directories(*d);
-    // Removed at exit; a crash leaves it behind (a few small files in tmpfs).
-    std::atexit([] {
-      std::error_code ignored;
-      std::filesystem::remove_all(scratch_dir(), ignored);
-    });
-    return d;
-  }();
-  return *dir;
-}
-
-// Writes `bytes` to scratch_dir()/name (plainly: not the code under test) and returns the path.
-inline std::string write_scratch(const std::string& name, std::string_view bytes) {
-  std::string path = (scratch_dir() / name).string();
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  out.close();
-  if (!out) {
-    std::fprintf(stderr, "fuzz: cannot write the scratch file %s\n", path.c_str());
-    std::abort();
-  }
-  return path;
 }
 
 inline std::string_view as_view(const uint8_t* data, size_t size) {

@@ -1,9 +1,9 @@
 // tests/fuzz/fuzz_shards.cpp — libFuzzer target: the token shard reader (train/shards.h
-// read_shard, llm.c's format).
+// parse_shard, the checks of read_shard on bytes in memory; llm.c's format).
 //
-// Feeds: the input bytes as a shard file (written to a scratch file in /dev/shm: read_shard
-// takes a path), read with a 50257-token vocabulary (GPT-2's) so that ids both inside and
-// outside the vocabulary occur.
+// Feeds: the input bytes as a whole shard file to parse_shard (read_shard is read_file +
+// parse_shard), with a 50257-token vocabulary (GPT-2's) so that ids both inside and outside
+// the vocabulary occur.
 // Asserts: no crash, no sanitizer report, no hang, only kiso::Error escapes (tests/fuzz/fuzz.h);
 // and an accepted shard holds exactly (size - 1024) / 2 tokens, each in [0, vocab) and equal
 // to the little-endian uint16 at its place in the file.
@@ -21,9 +21,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int64_t vocab = 50257;
-  std::string path = fuzz::write_scratch("input.bin", fuzz::as_view(data, size));
   fuzz::expect_only_kiso_errors("fuzz_shards", [&] {
-    std::vector<int32_t> tokens = read_shard(path, vocab);
+    std::vector<int32_t> tokens = parse_shard(fuzz::as_view(data, size), vocab, "fuzz.bin");
     fuzz::require(size >= size_t(kShardHeaderBytes) && tokens.size() == (size - size_t(kShardHeaderBytes)) / 2,
                   "fuzz_shards", "an accepted shard holds (size - 1024) / 2 tokens");
     for (size_t i = 0; i < tokens.size(); ++i) {

@@ -1,6 +1,6 @@
 // tests/fuzz/fuzz_task_csv.cpp — libFuzzer target: .csv task files (train/task_data.h).
 // What it feeds and asserts: tests/fuzz/fuzz_task_data.h (the input as a .csv file: ROCStories, read as
-// each task kind, labels resolved). Seeds: tests/fuzz/corpus/task_csv.
+// each task kind, labels resolved; --no-header refused). Seeds: tests/fuzz/corpus/task_csv.
 #include "tests/fuzz/fuzz_task_data.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

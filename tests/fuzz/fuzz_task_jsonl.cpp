@@ -1,6 +1,6 @@
 // tests/fuzz/fuzz_task_jsonl.cpp — libFuzzer target: .jsonl task files (train/task_data.h).
 // What it feeds and asserts: tests/fuzz/fuzz_task_data.h (the input as a .jsonl file, read as
-// each task kind, labels resolved). Seeds: tests/fuzz/corpus/task_jsonl.
+// each task kind, labels resolved; --header / --no-header refused). Seeds: tests/fuzz/corpus/task_jsonl.
 #include "tests/fuzz/fuzz_task_data.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

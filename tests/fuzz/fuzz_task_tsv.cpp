@@ -1,6 +1,6 @@
 // tests/fuzz/fuzz_task_tsv.cpp — libFuzzer target: .tsv task files (train/task_data.h).
 // What it feeds and asserts: tests/fuzz/fuzz_task_data.h (the input as a .tsv file: plain TSV or GLUE, read as
-// each task kind, labels resolved). Seeds: tests/fuzz/corpus/task_tsv.
+// each task kind with the header row detected and forced, labels resolved). Seeds: tests/fuzz/corpus/task_tsv.
 #include "tests/fuzz/fuzz_task_data.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

@@ -1,18 +1,19 @@
-// tests/fuzz/fuzz_tokenizer_load.cpp — libFuzzer target: loading a tokenizer directory from
-// arbitrary files (gpt/tokenizer.h Tokenizer::load).
+// tests/fuzz/fuzz_tokenizer_load.cpp — libFuzzer target: loading a tokenizer from arbitrary
+// files (gpt/tokenizer.h Tokenizer::from_text, the checks of Tokenizer::load on the files'
+// contents in memory).
 //
 // Feeds: the input split at each line "----8<----" into vocab.json, merges.txt and, when there
 // is a third part, special_tokens.json (a separator line keeps the seed files readable and
-// survives most mutations), written to a scratch directory in /dev/shm (load takes a path),
-// then Tokenizer::load(dir).
+// survives most mutations), given to Tokenizer::from_text (load() is read_file + from_text).
 // Asserts: no crash, no sanitizer report, no hang, only kiso::Error escapes (tests/fuzz/fuzz.h);
-// and a tokenizer that loads is usable: a fixed mixed-script text encodes, decodes back to
-// itself, every special token has an id inside the vocabulary, and save() then load() gives
-// the same vocabulary and merges.
+// and a tokenizer that loads is usable (no Error at all from here on): a fixed mixed-script
+// text encodes, decodes back to itself, every special token has an id inside the vocabulary,
+// and what save() would write (to_text) loads again as the same vocabulary, merges and
+// special ids.
 // Seeds: tests/fuzz/corpus/tokenizer_load (a small tokenizer saved by kiso, GPT-2-style files
 // without special_tokens.json, and broken ones: ids out of range or repeated, merges whose
 // parts are not tokens, bad UTF-8, a missing "#version" line).
-#include <filesystem>
+#include <optional>
 
 #include "gpt/tokenizer.h"
 #include "tests/fuzz/fuzz.h"
@@ -36,15 +37,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   parts.push_back(input);
   if (parts.size() < 2) return 0;  // needs at least vocab.json and merges.txt
 
-  std::filesystem::path dir = fuzz::scratch_dir() / "tokenizer";
-  std::filesystem::create_directories(dir);
-  std::filesystem::remove(dir / "special_tokens.json");
-  fuzz::write_scratch("tokenizer/vocab.json", parts[0]);
-  fuzz::write_scratch("tokenizer/merges.txt", parts[1]);
-  if (parts.size() == 3) fuzz::write_scratch("tokenizer/special_tokens.json", parts[2]);
-
+  std::optional<Tokenizer> loaded;
   fuzz::expect_only_kiso_errors(target, [&] {
-    Tokenizer tok = Tokenizer::load(dir.string());
+    std::optional<std::string_view> specials;
+    if (parts.size() == 3) specials = parts[2];
+    loaded.emplace(Tokenizer::from_text(parts[0], parts[1], specials));
+  });
+  if (!loaded) return 0;
+  // From here on the tokenizer was accepted, so an Error is a finding too (e.g. what to_text
+  // writes failing to load again).
+  const Tokenizer& tok = *loaded;
+  fuzz::expect_no_error(target, "using or re-reading an accepted tokenizer", [&] {
     for (std::string_view name : kSpecialTokens) {
       int32_t id = tok.special(name);
       fuzz::require(id >= 0 && id < tok.vocab_size() && tok.is_special(id), target,
@@ -53,15 +56,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text = "Hello, world! It's 1,234 naïve Ελληνικά 日本語 😀  \n\tend";
     fuzz::require(tok.decode(tok.encode(text)) == text, target, "decode(encode(x)) == x on a loaded tokenizer");
 
-    std::filesystem::path saved = fuzz::scratch_dir() / "saved";
-    tok.save(saved.string());
-    Tokenizer again = Tokenizer::load(saved.string());
+    const std::array<std::string, 3> saved = tok.to_text();
+    Tokenizer again = Tokenizer::from_text(saved[0], saved[1], saved[2],
+                                           {"vocab.json (saved)", "merges.txt (saved)", "special_tokens.json (saved)"});
     bool same = again.vocab_size() == tok.vocab_size() && again.merges().size() == tok.merges().size();
     for (int32_t id = 0; same && id < tok.vocab_size(); ++id) same = again.token(id) == tok.token(id);
     for (size_t r = 0; same && r < tok.merges().size(); ++r)
       same = again.merges()[r].left == tok.merges()[r].left && again.merges()[r].right == tok.merges()[r].right &&
              again.merges()[r].result == tok.merges()[r].result;
-    fuzz::require(same, target, "save() then load() gives the same tokens and merges");
+    for (std::string_view name : kSpecialTokens) same = same && again.special(name) == tok.special(name);
+    fuzz::require(same, target, "to_text() loads again as the same tokens, merges and special ids");
   });
   return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
+#include "gpt/finetuned.h"
 #include "gpt/json.h"
 #include "gpt/safetensors.h"
 #include "gpt/tokenizer.h"
@@ -172,14 +173,11 @@ void shards_corpus(const fs::path& scratch) {
   put(t, "bad_short_header", shard_bytes(kShardMagic, 1, 0, {}).substr(0, 100));
 }
 
-void tokenizer_corpus(const fs::path& scratch) {
+void tokenizer_corpus() {
   const std::string sep = "\n----8<----\n";
   std::string corpus;
   for (int i = 0; i < 4; ++i) corpus += "the cat sat on the mat; the dog's 12 bones, naïve café 日本 😀\n";
-  Tokenizer::train(corpus, 300).save((scratch / "tok").string());
-  std::string vocab = read_file((scratch / "tok/vocab.json").string());
-  std::string merges = read_file((scratch / "tok/merges.txt").string());
-  std::string specials = read_file((scratch / "tok/special_tokens.json").string());
+  const auto [vocab, merges, specials] = Tokenizer::train(corpus, 300).to_text();  // what save() writes
   const std::string t = "tokenizer_load";
   put(t, "kiso_saved", vocab + sep + merges + sep + specials);
   put(t, "gpt2_style_no_specials", vocab + sep + merges);
@@ -275,6 +273,74 @@ void task_corpus() {
   put("task_csv", "bad_quote_inside", header + "id,a\"b,c,d,e,f,g,1\n");
 }
 
+// task.json of a fine-tuned model (gpt/finetuned.h), as save_finetuned writes it; the special
+// ids are those of GPT-1's vocabulary grown by the 4 special tokens (fuzz_task_info's 40482).
+void task_info_corpus() {
+  const std::string t = "task_info";
+  const SpecialIds special{40479, 40480, 40481, 40478};
+  const Json options = {{"epochs", 3}, {"lr", 6.25e-5}, {"train", "train.tsv"}};
+  auto info = [&](TaskKind kind, std::vector<std::string> labels, int64_t candidates) {
+    TaskInfo i;
+    i.kind = kind;
+    i.labels = std::move(labels);
+    i.candidates = candidates;
+    i.max_len = 128;
+    i.head_dropout = 0.1;
+    i.special = special;
+    for (size_t k = 0; k < i.labels.size(); ++k) i.train_label_counts[i.labels[k]] = int64_t(10 * k + 3);
+    if (kind == TaskKind::multiple_choice) i.train_label_counts = {{"0", 7}, {"1", 5}};
+    return task_info_to_json(i, options);
+  };
+  const Json classification = info(TaskKind::classification, {"negative", "positive"}, 0);
+  put(t, "classification", classification.dump(2) + "\n");
+  put(t, "entailment", info(TaskKind::entailment, {"entailment", "not_entailment"}, 0).dump(2) + "\n");
+  put(t, "similarity", info(TaskKind::similarity, {"0", "1", "2", "3", "4", "5"}, 0).dump(2) + "\n");
+  put(t, "multiple_choice", info(TaskKind::multiple_choice, {}, 2).dump(2) + "\n");
+  Json minimal = classification;  // train_label_counts and options are optional
+  minimal.erase("train_label_counts");
+  minimal.erase("options");
+  put(t, "no_counts_no_options", minimal.dump());
+  auto variant = [&](const std::string& name, Json j, const std::string& key, Json value) {
+    if (value.is_discarded())
+      j.erase(key);
+    else
+      j[key] = value;
+    put(t, name, j.dump());
+  };
+  const Json mc = info(TaskKind::multiple_choice, {}, 2);
+  variant("bad_unknown_key", classification, "label", "x");
+  variant("bad_task", classification, "task", "regression");
+  variant("bad_task_number", classification, "task", 1);
+  variant("bad_labels_repeated", classification, "labels", {"a", "a"});
+  variant("bad_labels_empty_string", classification, "labels", {"a", ""});
+  Json one_label = classification;  // one label, and counts of it only, so that the count is what is wrong
+  one_label["train_label_counts"] = {{"positive", 3}};
+  variant("bad_labels_one", one_label, "labels", {"positive"});
+  variant("bad_labels_not_strings", classification, "labels", {1, 2});
+  variant("bad_labels_missing", classification, "labels", Json(Json::value_t::discarded));
+  variant("bad_candidates_with_labels", classification, "candidates", 2);
+  variant("bad_mc_one_candidate", mc, "candidates", 1);
+  variant("bad_mc_with_labels", mc, "labels", {"0", "1"});
+  variant("bad_max_len_float", classification, "max_len", 12.5);
+  variant("bad_dropout_1", classification, "head_dropout", 1.0);
+  variant("bad_dropout_negative", classification, "head_dropout", -0.1);
+  variant("bad_special_not_object", classification, "special", {40479, 40480, 40481, 40478});
+  variant("bad_special_past_vocab", classification, "special",
+          {{"start", 40482}, {"delim", 40480}, {"extract", 40481}, {"pad", 40478}});
+  variant("bad_special_2e32_plus_5", classification, "special",
+          {{"start", (int64_t(1) << 32) + 5}, {"delim", 40480}, {"extract", 40481}, {"pad", 40478}});
+  variant("bad_special_negative", classification, "special",
+          {{"start", 40479}, {"delim", -1}, {"extract", 40481}, {"pad", 40478}});
+  variant("bad_special_missing_pad", classification, "special",
+          {{"start", 40479}, {"delim", 40480}, {"extract", 40481}});
+  variant("bad_counts_unknown_label", classification, "train_label_counts", {{"neutral", 3}});
+  variant("bad_counts_negative", classification, "train_label_counts", {{"positive", -3}});
+  variant("bad_counts_float", classification, "train_label_counts", {{"positive", 2.5}});
+  variant("bad_counts_2e64", classification, "train_label_counts", {{"positive", uint64_t(18446744073709551615u)}});
+  put(t, "bad_not_object", "[\"classification\"]");
+  put(t, "bad_truncated", classification.dump().substr(0, 40));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -290,9 +356,10 @@ int main(int argc, char** argv) {
     json_corpus();
     config_corpus();
     shards_corpus(scratch);
-    tokenizer_corpus(scratch);
+    tokenizer_corpus();
     encode_corpus(argv[2]);
     task_corpus();
+    task_info_corpus();
   } catch (const std::exception& e) {
     std::cerr << "make_corpus: " << e.what() << "\n";
     fs::remove_all(scratch);

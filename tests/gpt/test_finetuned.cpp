@@ -142,4 +142,19 @@ TEST_CASE("load_finetuned: a head weight that is NaN or infinite is an error nam
                        doctest::Contains("(flat index 5) is -inf"), Error);
 }
 
+TEST_CASE("task_info_from_json: a task that is not a string is an error naming task.json once") {
+  // Found while writing tests/fuzz/fuzz_task_info.cpp: get_string's error, which already names
+  // the file, was wrapped in a second "task.json: " by the unknown-task handler.
+  Json j = parse_json_strict(R"({"task": 1, "labels": ["a", "b"], "candidates": 0, "max_len": 8, "head_dropout": 0.1,
+                                 "special": {"start": 1, "delim": 2, "extract": 3, "pad": 0}})",
+                             "task.json");
+  CHECK_THROWS_WITH_AS(task_info_from_json(j, "m/task.json", 10),
+                       "m/task.json: key \"task\": expected a string, found the integer 1", Error);
+  j["task"] = "regression";  // the unknown-task message keeps its one prefix
+  CHECK_THROWS_WITH_AS(task_info_from_json(j, "m/task.json", 10),
+                       doctest::Contains("m/task.json: task: unknown task 'regression'"), Error);
+  j["task"] = "classification";
+  CHECK(task_info_from_json(j, "m/task.json", 10).labels == std::vector<std::string>{"a", "b"});
+}
+
 }  // TEST_SUITE
