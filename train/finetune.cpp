@@ -148,7 +148,7 @@ static TaskFiles read_task(const FinetuneOptions& o, const Tokenizer& tokenizer,
   TaskFiles task;
   TaskInfo& info = task.info;
   info.kind = parse_task_kind(o.task);
-  TaskFile train = read_task_data(o.train_path, info.kind), val = read_task_data(o.val_path, info.kind);
+  TaskFile train = read_task_data(o.train_path, info.kind, o.header), val = read_task_data(o.val_path, info.kind, o.header);
   for (const TaskFile* f : {&train, &val}) if (!f->note.empty()) log << f->note << "\n";  // the header decision
   task.train = std::move(train.records), task.val = std::move(val.records);
   info.labels = label_set(task.train, info.kind);  // of the whole file, before --train-limit

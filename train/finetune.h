@@ -44,6 +44,7 @@ struct FinetuneOptions {
   std::string model_dir;  // the pre-trained model directory (with its tokenizer files)
   std::string task;       // classification | entailment | similarity | multiple-choice
   std::string train_path, val_path;
+  HeaderRow header = HeaderRow::detect;  // a plain .tsv's first line: detected, or forced (--header)
   std::string out_dir;    // the run directory: out/model and out/log.jsonl
   std::string init = "pretrained";  // or "scratch": the same architecture from random weights
   bool freeze_backbone = false;     // train only W_y and the special-token rows

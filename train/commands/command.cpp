@@ -17,6 +17,13 @@ void add_device_option(CLI::App& command, std::string& device) {
       ->capture_default_str();
 }
 
+void add_header_flags(CLI::App& command, HeaderRow& header) {
+  CLI::Option* yes = command.add_flag_callback("--header", [&header] { header = HeaderRow::yes; },
+                                               "a .tsv's first line is a header row (default: detected)");
+  command.add_flag_callback("--no-header", [&header] { header = HeaderRow::no; }, "a .tsv's first line is an example")
+      ->excludes(yes);
+}
+
 Device start_device(const std::string& name, const char* command) {
   if (name == "cpu") return Device::cpu;
   cuda::require_device(command);

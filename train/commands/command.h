@@ -13,6 +13,7 @@
 #include <string>
 
 #include "tensor/tensor.h"
+#include "train/task_data.h"
 
 namespace kiso {
 
@@ -22,6 +23,10 @@ void add_json_flag(CLI::App& command, bool& as_json,
 
 // --device: cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator).
 void add_device_option(CLI::App& command, std::string& device);
+
+// --header / --no-header: force a plain .tsv's first line to be a header row or an example
+// (train/task_data.h); neither: the reader's rule decides, and says what it decided.
+void add_header_flags(CLI::App& command, HeaderRow& header);
 
 // The device `name` ("cpu" or "cuda") for `command`: cuda only after checking that there is a
 // device to run on (a usable GPU, or the simulator turned on with KISO_CUDA_SIM=1), and saying

@@ -24,7 +24,7 @@ namespace {
 struct Options {
   std::string model_dir;  // a fine-tuned model directory
   std::string data;       // labelled examples
-  bool header = false, no_header = false;  // force a plain .tsv's header row either way
+  HeaderRow header = HeaderRow::detect;  // --header / --no-header
   std::string device = "cpu";
   bool as_json = false;
 };
@@ -37,7 +37,7 @@ static int run_evaluate(const Options& o) {
   Device device = start_device(o.device, "evaluate");
   FinetunedModel m = load_finetuned(o.model_dir, device);
   TaskFile file = read_task_data(o.data, m.info.kind,
-                                 o.header ? HeaderRow::yes : o.no_header ? HeaderRow::no : HeaderRow::detect);
+                                 o.header);
   if (!file.note.empty()) fmt::print(stderr, "{}\n", file.note);
   const std::vector<TaskRecord>& records = file.records;
   for (const TaskRecord& r : records)
@@ -55,8 +55,7 @@ void add_evaluate(CLI::App& app) {
   CLI::App* command = app.add_subcommand("evaluate", "accuracy, F1 and confusion matrix on a labelled task file");
   command->add_option("--model", options->model_dir, "a fine-tuned model directory (RUN/model)")->required();
   command->add_option("--data", options->data, "labelled examples")->required();
-  CLI::Option* header = command->add_flag("--header", options->header, "a .tsv's first line is a header row");
-  command->add_flag("--no-header", options->no_header, "a .tsv's first line is an example")->excludes(header);
+  add_header_flags(*command, options->header);
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json, "print the report as one JSON object");
   command->callback([options] { exit_with(run_evaluate(*options)); });

@@ -61,6 +61,7 @@ void add_finetune(CLI::App& app) {
   command->add_option("--train", f.train_path, "training examples (.jsonl, .tsv, GLUE .tsv, ROCStories .csv)")
       ->required();
   command->add_option("--val", f.val_path, "validation examples (same formats)")->required();
+  add_header_flags(*command, f.header);
   command->add_option("--out", f.out_dir, "the run directory (OUT/model, OUT/log.jsonl)")->required();
   command->add_option("--init", f.init, "pretrained, or scratch: random weights (ablation)")->capture_default_str();
   command->add_flag("--freeze-backbone", f.freeze_backbone, "train only the head and the special-token rows");

@@ -27,7 +27,7 @@ struct Options {
   std::string model_dir;  // a fine-tuned model directory
   std::string input;      // the task file
   std::string out;        // the JSONL file; empty: stdout
-  bool header = false, no_header = false;  // force a plain .tsv's header row either way
+  HeaderRow header = HeaderRow::detect;  // --header / --no-header
   std::string device = "cpu";
   bool as_json = false;
 };
@@ -58,7 +58,7 @@ static int run_predict(const Options& o) {
   Device device = start_device(o.device, "predict");
   FinetunedModel m = load_finetuned(o.model_dir, device);
   TaskFile file = read_task_data(o.input, m.info.kind,
-                                 o.header ? HeaderRow::yes : o.no_header ? HeaderRow::no : HeaderRow::detect);
+                                 o.header);
   if (!file.note.empty()) fmt::print(stderr, "{}\n", file.note);
   std::vector<TaskRecord>& records = file.records;
   for (TaskRecord& r : records) r.label.clear();  // predict ignores any labels the file has
@@ -86,8 +86,7 @@ void add_predict(CLI::App& app) {
   command->add_option("--model", options->model_dir, "a fine-tuned model directory (RUN/model)")->required();
   command->add_option("--input", options->input, "examples (their labels, if any, are ignored)")->required();
   command->add_option("--out", options->out, "write the JSONL here instead of stdout");
-  CLI::Option* header = command->add_flag("--header", options->header, "a .tsv's first line is a header row");
-  command->add_flag("--no-header", options->no_header, "a .tsv's first line is an example")->excludes(header);
+  add_header_flags(*command, options->header);
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json,
                 "print {\"predictions\": [...]} (with --out: {\"out\", \"predictions\": N}) as one JSON object");
