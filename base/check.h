@@ -13,6 +13,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace kiso {
 
@@ -29,6 +30,14 @@ inline void check(bool cond, const char* op, fmt::format_string<Args...> format,
 template <class... Args>
 [[noreturn]] inline void fail(const char* op, fmt::format_string<Args...> format, Args&&... args) {
   throw Error(std::string(op) + ": " + fmt::format(format, std::forward<Args>(args)...));
+}
+
+// "a, b, c": the parts of a message (a list of names, of differences) joined by `separator`.
+// (fmt::join would do, but trips a false -Wstringop-overflow in GCC 12 with fmt 9.)
+inline std::string join(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
 }
 
 }  // namespace kiso

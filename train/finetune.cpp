@@ -89,40 +89,29 @@ static std::vector<TaskExample> select(const std::vector<TaskExample>& all, cons
 
 // ---- 0. the options, before any work ----
 
-// "a, b, c" (fmt::join trips a false -Wstringop-overflow in GCC 12 with fmt 9)
-static std::string joined(const std::vector<std::string>& parts, const char* separator) {
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : separator) + p;
-  return out;
-}
-
-
-// "--clip must be >= 0 (0 turns clipping off), got -1"
-template <class T>
-static void need(bool ok, const char* flag, const char* expected, const T& found) {
-  if (!ok) fail("finetune", "{} must be {}, got {}", flag, expected, found);
-}
-
 void validate(const FinetuneOptions& o) {
   check(!o.model_dir.empty() && !o.train_path.empty() && !o.val_path.empty() && !o.out_dir.empty(), "finetune",
         "needs --model, --train, --val and --out");
   parse_task_kind(o.task);  // names the tasks there are
   check(o.init == "pretrained" || o.init == "scratch", "finetune", "--init must be pretrained or scratch, got \"{}\"",
         o.init);
-  need(std::isfinite(o.lm_coef) && o.lm_coef >= 0, "--lm-coef", "a finite number >= 0 (0 turns the LM loss off)",
-       o.lm_coef);
-  need(std::isfinite(o.lr) && o.lr > 0, "--lr", "a finite number > 0", o.lr);
-  need(o.batch_size >= 1, "--batch-size", ">= 1", o.batch_size);
-  need(std::isfinite(o.epochs) && o.epochs > 0, "--epochs", "a finite number > 0", o.epochs);
-  need(o.warmup_fraction >= 0 && o.warmup_fraction <= 1, "--warmup", "a fraction in [0, 1]", o.warmup_fraction);
-  need(o.head_dropout >= 0 && o.head_dropout < 1, "--head-dropout", "in [0, 1)", o.head_dropout);
-  if (o.dropout) need(*o.dropout >= 0 && *o.dropout < 1, "--dropout", "in [0, 1)", *o.dropout);
-  need(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay", "a finite number >= 0",
-       o.weight_decay);
-  need(o.max_len >= 0, "--max-len", ">= 0 (0: the model's context)", o.max_len);
-  need(o.train_limit >= 0, "--train-limit", ">= 0 (0: every example)", o.train_limit);
-  need(std::isfinite(o.loop.clip) && o.loop.clip >= 0, "--clip", ">= 0 (0 turns clipping off)", o.loop.clip);
-  need(o.loop.eval_every >= 0, "--eval-every", ">= 0 (0: validate only at the end)", o.loop.eval_every);
+  check_option(std::isfinite(o.lm_coef) && o.lm_coef >= 0, "finetune", "--lm-coef",
+               "a finite number >= 0 (0 turns the LM loss off)", o.lm_coef);
+  check_option(std::isfinite(o.lr) && o.lr > 0, "finetune", "--lr", "a finite number > 0", o.lr);
+  check_option(o.batch_size >= 1, "finetune", "--batch-size", ">= 1", o.batch_size);
+  check_option(std::isfinite(o.epochs) && o.epochs > 0, "finetune", "--epochs", "a finite number > 0", o.epochs);
+  check_option(o.warmup_fraction >= 0 && o.warmup_fraction <= 1, "finetune", "--warmup", "a fraction in [0, 1]",
+               o.warmup_fraction);
+  check_option(o.head_dropout >= 0 && o.head_dropout < 1, "finetune", "--head-dropout", "in [0, 1)", o.head_dropout);
+  if (o.dropout) check_option(*o.dropout >= 0 && *o.dropout < 1, "finetune", "--dropout", "in [0, 1)", *o.dropout);
+  check_option(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "finetune", "--weight-decay",
+               "a finite number >= 0", o.weight_decay);
+  check_option(o.max_len >= 0, "finetune", "--max-len", ">= 0 (0: the model's context)", o.max_len);
+  check_option(o.train_limit >= 0, "finetune", "--train-limit", ">= 0 (0: every example)", o.train_limit);
+  check_option(std::isfinite(o.loop.clip) && o.loop.clip >= 0, "finetune", "--clip", ">= 0 (0 turns clipping off)",
+               o.loop.clip);
+  check_option(o.loop.eval_every >= 0, "finetune", "--eval-every", ">= 0 (0: validate only at the end)",
+               o.loop.eval_every);
 }
 
 // ---- 1. the task ----
@@ -309,7 +298,7 @@ FinetuneResult finetune(const FinetuneOptions& o, std::ostream& log) {
   check(o.overwrite || entries.empty(), "finetune",
         "the run directory {} already holds a run ({}); fine-tuning does not resume: delete it and start again with "
         "--overwrite, or choose another --out",
-        o.out_dir, joined(entries, ", "));
+        o.out_dir, join(entries, ", "));
   Tokenizer tokenizer = Tokenizer::load(o.model_dir);
   TaskFiles task = read_task(o, tokenizer, log);
   FinetunedModel m = build_model(o, task.info, std::move(tokenizer));

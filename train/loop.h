@@ -104,6 +104,14 @@ LoopSettings loop_settings(const std::string& what, const std::string& out_dir, 
 // branches) to p; none keeps the config's.
 void override_dropout(GPTConfig& config, std::optional<double> p);
 
+// An option out of its range, the way both phases refuse one before any work:
+//   check_option(o.loop.clip >= 0, "pretrain", "--clip", ">= 0 (0 turns clipping off)", o.loop.clip)
+//   -> "pretrain: --clip must be >= 0 (0 turns clipping off), got -1"
+template <class T>
+void check_option(bool ok, const char* op, const char* flag, const char* expected, const T& found) {
+  if (!ok) fail(op, "{} must be {}, got {}", flag, expected, found);
+}
+
 // Refuses, before anything is allocated, a run that cannot fit in memory (base/size.h
 // check_memory: the machine's RAM or KISO_MEMORY_LIMIT), with the figure and the flags that
 // ask for it (`flags`, e.g. "--batch-size 1000000000000 and --seq-len 128"). The estimate is

@@ -26,23 +26,9 @@ namespace {
 
 constexpr const char* kOp = "pretrain";
 
-// "a, b, c" (fmt::join trips a false -Wstringop-overflow in GCC 12 with fmt 9)
-std::string joined(const std::vector<std::string>& parts, const char* separator) {
-  std::string out;
-  for (const std::string& p : parts) out += (out.empty() ? "" : separator) + p;
-  return out;
-}
-
+}  // namespace
 
 // ---- 0. the options, before any work ----
-
-// "--clip must be >= 0 (0 turns clipping off), got -1"
-template <class T>
-void need(bool ok, const char* flag, const char* expected, const T& found) {
-  if (!ok) fail(kOp, "{} must be {}, got {}", flag, expected, found);
-}
-
-}  // namespace
 
 void validate(const PretrainOptions& o) {
   check(!o.data_dir.empty(), kOp, "--data (a directory written by kiso prepare) is required");
@@ -50,27 +36,29 @@ void validate(const PretrainOptions& o) {
   if (o.config_path.empty()) {
     std::vector<std::string> names = preset_names();
     check(std::find(names.begin(), names.end(), o.preset) != names.end(), kOp,
-          "--preset must be one of {}, got \"{}\"", joined(names, ", "), o.preset);
+          "--preset must be one of {}, got \"{}\"", join(names, ", "), o.preset);
   }
-  need(o.batch_size >= 1, "--batch-size", ">= 1", o.batch_size);
-  need(o.seq_len >= 1, "--seq-len", ">= 1", o.seq_len);
-  need(o.grad_accum >= 1, "--grad-accum", ">= 1", o.grad_accum);
-  if (o.steps) need(*o.steps >= 1, "--steps", ">= 1", *o.steps);
-  need(std::isfinite(o.epochs) && o.epochs >= 0, "--epochs", "a finite number >= 0 (0: use --steps)", o.epochs);
-  need(std::isfinite(o.lr) && o.lr > 0, "--lr", "a finite number > 0", o.lr);
-  need(o.warmup_steps >= 0, "--warmup", ">= 0 (steps of linear warmup)", o.warmup_steps);
-  need(o.beta1 >= 0 && o.beta1 < 1, "--beta1", "in [0, 1)", o.beta1);
-  need(o.beta2 >= 0 && o.beta2 < 1, "--beta2", "in [0, 1)", o.beta2);
-  need(std::isfinite(o.eps) && o.eps > 0, "--eps", "a finite number > 0", o.eps);
-  need(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "--weight-decay", "a finite number >= 0",
-       o.weight_decay);
-  need(std::isfinite(o.loop.clip) && o.loop.clip >= 0, "--clip", ">= 0 (0 turns clipping off)", o.loop.clip);
-  if (o.dropout) need(*o.dropout >= 0 && *o.dropout < 1, "--dropout", "in [0, 1)", *o.dropout);
-  need(o.loop.eval_every >= 0, "--eval-every", ">= 0 (0: validate only at the end)", o.loop.eval_every);
-  need(o.eval_batches >= 1, "--eval-batches", ">= 1", o.eval_batches);
-  need(o.checkpoint_every >= 0, "--checkpoint-every", ">= 0 (0: only at the end)", o.checkpoint_every);
-  need(o.keep_checkpoints >= 1, "--keep-checkpoints", ">= 1", o.keep_checkpoints);
-  need(o.stop_at >= 0, "--stop-at", ">= 0 (0: run to the end)", o.stop_at);
+  check_option(o.batch_size >= 1, kOp, "--batch-size", ">= 1", o.batch_size);
+  check_option(o.seq_len >= 1, kOp, "--seq-len", ">= 1", o.seq_len);
+  check_option(o.grad_accum >= 1, kOp, "--grad-accum", ">= 1", o.grad_accum);
+  if (o.steps) check_option(*o.steps >= 1, kOp, "--steps", ">= 1", *o.steps);
+  check_option(std::isfinite(o.epochs) && o.epochs >= 0, kOp, "--epochs", "a finite number >= 0 (0: use --steps)",
+               o.epochs);
+  check_option(std::isfinite(o.lr) && o.lr > 0, kOp, "--lr", "a finite number > 0", o.lr);
+  check_option(o.warmup_steps >= 0, kOp, "--warmup", ">= 0 (steps of linear warmup)", o.warmup_steps);
+  check_option(o.beta1 >= 0 && o.beta1 < 1, kOp, "--beta1", "in [0, 1)", o.beta1);
+  check_option(o.beta2 >= 0 && o.beta2 < 1, kOp, "--beta2", "in [0, 1)", o.beta2);
+  check_option(std::isfinite(o.eps) && o.eps > 0, kOp, "--eps", "a finite number > 0", o.eps);
+  check_option(std::isfinite(o.weight_decay) && o.weight_decay >= 0, kOp, "--weight-decay", "a finite number >= 0",
+               o.weight_decay);
+  check_option(std::isfinite(o.loop.clip) && o.loop.clip >= 0, kOp, "--clip", ">= 0 (0 turns clipping off)",
+               o.loop.clip);
+  if (o.dropout) check_option(*o.dropout >= 0 && *o.dropout < 1, kOp, "--dropout", "in [0, 1)", *o.dropout);
+  check_option(o.loop.eval_every >= 0, kOp, "--eval-every", ">= 0 (0: validate only at the end)", o.loop.eval_every);
+  check_option(o.eval_batches >= 1, kOp, "--eval-batches", ">= 1", o.eval_batches);
+  check_option(o.checkpoint_every >= 0, kOp, "--checkpoint-every", ">= 0 (0: only at the end)", o.checkpoint_every);
+  check_option(o.keep_checkpoints >= 1, kOp, "--keep-checkpoints", ">= 1", o.keep_checkpoints);
+  check_option(o.stop_at >= 0, kOp, "--stop-at", ">= 0 (0: run to the end)", o.stop_at);
   check(!(o.resume && o.overwrite), kOp,
         "--resume continues the run in {} and --overwrite deletes it: give one of them", o.out_dir);
   // tokens per step: the figure the loop and --epochs divide by; B·T·grad_accum must fit
@@ -191,7 +179,7 @@ void check_resume_matches(const std::string& model_dir, const Json& state, const
     differences.push_back(fmt::format("--stop-at {} is not after the step the run has reached ({})", o.stop_at, step));
   if (differences.empty()) return;
   fail("--resume", "the run in {} differs from this call: {}. Resume with the run's values, or start a new run "
-       "(another --out, or --overwrite)", model_dir, joined(differences, "; "));
+       "(another --out, or --overwrite)", model_dir, join(differences, "; "));
 }
 
 // ---- 3. checkpoints ----
@@ -250,7 +238,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     check(entries.empty(), kOp,
           "the run directory {} already holds a run ({}); continue it with --resume, or delete it and start again "
           "with --overwrite",
-          o.out_dir, joined(entries, ", "));
+          o.out_dir, join(entries, ", "));
   if (o.resume)
     check(!entries.empty(), "--resume", "{} holds no run to resume (no model, checkpoints or log.jsonl); start it "
           "without --resume", o.out_dir);

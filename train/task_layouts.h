@@ -35,10 +35,4 @@ TaskFile read_rocstories(std::string_view text, TaskKind kind, const std::string
 // "FILE, line N": where an error points.
 inline std::string at_line(const std::string& path, int64_t line) { return fmt::format("{}, line {}", path, line); }
 
-inline std::string join(const std::vector<std::string>& parts, const char* separator) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
-  return out;
-}
-
 }  // namespace kiso
