@@ -100,11 +100,8 @@ int64_t check_training_memory(const GPTConfig& c, int64_t rows, int64_t T, const
   std::string what = "the memory needed for training with " + flags;
   auto mul = [&](int64_t a, int64_t b) { return mul_size(a, b, op, what); };
   auto add = [&](int64_t a, int64_t b) { return add_size(a, b, op, what); };
-  // parameters: token and position embeddings; per block q/k/v and output projections with
-  // biases, the MLP's two matrices with biases, two LayerNorms; a pre-LN model's final LayerNorm
-  int64_t per_block = add(add(mul(mul(4, C), C), mul(9, C)), add(mul(mul(2, C), F), F));
-  int64_t params = add(add(mul(V, C), mul(c.n_ctx, C)), add(mul(L, per_block), mul(2, C)));
-  int64_t state_bytes = mul(params, 16);  // weights, gradients, AdamW m and v: 4 floats
+  // weights, gradients, AdamW m and v: 4 floats a parameter (counted as gpt/config.h does)
+  int64_t state_bytes = mul(parameter_count(c), 16);
   int64_t per_token = add(mul(L, add(add(mul(14, C), mul(2, F)), mul(mul(3, NH), T))), add(mul(2, V), mul(3, C)));
   // ×4 bytes a float, ×2: the backward holds a gradient of about the same size for each
   int64_t activation_bytes = mul(mul(mul(rows, T), per_token), 8);
