@@ -82,7 +82,7 @@ FUZZ_LDFLAGS  := -fsanitize=fuzzer,address,undefined -fuse-ld=lld -Wl,--gc-secti
 FUZZ_LIB_SRC  := gpt/json.cpp gpt/safetensors.cpp gpt/atomic_file.cpp gpt/tokenizer.cpp gpt/bpe_train.cpp \
                  gpt/config.cpp gpt/checkpoint.cpp gpt/tasks.cpp gpt/finetuned.cpp nn/block_config.cpp \
                  train/shards.cpp train/task_data.cpp train/task_layouts.cpp \
-                 tensor/tensor.cpp cuda/device.cpp cuda/allocator.cpp cuda/no_cuda.cpp cuda/sim/sim.cpp \
+                 tensor/tensor.cpp tensor/profile.cpp cuda/device.cpp cuda/allocator.cpp cuda/no_cuda.cpp cuda/sim/sim.cpp \
                  cuda/kernels/copy.cu
 FUZZ_LIB_OBJ  := $(addsuffix .o,$(basename $(FUZZ_LIB_SRC:%=$(FUZZ_BUILD)/obj/%)))
 FUZZ_TARGETS  := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.cpp)))

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace kiso {
 
@@ -101,7 +102,9 @@ void Variable::backward(const Tensor& dout) {
     stack.pop_back();
   }
 
-  // 2. Seed the output's gradient, then run the nodes outputs-first.
+  // 2. Seed the output's gradient, then run the nodes outputs-first. (`kiso bench --profile`
+  //    files the ops called from here under the backward phase.)
+  ProfilePhaseScope phase(ProfilePhase::backward);
   accumulate_grad(dout);
   //    Outputs before inputs: when a node runs, every consumer of its output has already added
   // its share to the output's gradient.

@@ -5,6 +5,7 @@
 
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace kiso {
 
@@ -94,6 +95,7 @@ static Tensor binary_cuda(const char* op, cuda::BinaryOp code, const Tensor& a, 
 
 template <class F>
 static Tensor binary(const char* op, cuda::BinaryOp code, const Tensor& a, const Tensor& b, F f) {
+  OpScope scope(op, a, b);
   check_float_pair(op, a, b);
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   if (a.is_cuda()) return binary_cuda(op, code, a, b, out_shape);
@@ -126,6 +128,7 @@ static Tensor unary_cuda(const char* op, cuda::UnaryOp code, const Tensor& x, do
 // out = f(x) elementwise; f receives the value as T. On cuda, the kernel's case `code` (with
 // the scalar s) computes the same expression.
 template <class F> static Tensor unary(const char* op, cuda::UnaryOp code, const Tensor& x, F f, double s = 0) {
+  OpScope scope(op, x);
   check_float(op, x);
   if (x.is_cuda()) return unary_cuda(op, code, x, s);
   return with_float(x, [&]<class T>(T) {
@@ -180,6 +183,7 @@ static Tensor sum_to_cuda(const Tensor& x, const Shape& shape) {
 }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
+  OpScope scope("sum_to", x);
   check_float("sum_to", x);
   check(broadcast_shapes(shape, x.shape(), "sum_to") == x.shape(), "sum_to",
         "shape {} does not broadcast to the input's shape {}", shape_str(shape), shape_str(x.shape()));
@@ -205,6 +209,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 }
 
 void add_inplace(Tensor& dst, const Tensor& src) {
+  OpScope scope("add_inplace", dst, dst, src);  // dst is read and written
   check_float_pair("add_inplace", dst, src);
   check_same_shape("add_inplace", dst, src, "destination", "source");
   if (dst.is_cuda()) {  // the binary add kernel with out = dst: each thread reads, then writes, its own element

@@ -11,6 +11,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -47,6 +48,7 @@ static void gemm(const T* a, const T* b, T* c, int64_t M, int64_t K, int64_t N, 
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  OpScope scope("matmul", a, b);
   check_float_pair("matmul", a, b);
   check(a.dim() >= 2 && b.dim() >= 2, "matmul", "both inputs need at least 2 axes, got a {} and b {}",
         shape_str(a.shape()), shape_str(b.shape()));
@@ -63,6 +65,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   out_shape.push_back(M);
   out_shape.push_back(N);
   int64_t batch = numel_of(out_shape) / std::max<int64_t>(1, M * N);
+  scope.set_flops(2.0 * double(batch) * double(M) * double(N) * double(K));
+  scope.set_detail([&] {  // e.g. "64× 128x32·32x128 Bᵀ": 64 products, b read transposed
+    return fmt::format("{}{}x{}·{}x{}{}{}", batch > 1 ? fmt::format("{}× ", batch) : "", M, K, K, N,
+                       trans_a ? " Aᵀ" : "", trans_b ? " Bᵀ" : "");
+  });
   if (M * N == 0 || K == 0) return zeros(out_shape, a.dtype(), a.device());
   if (a.is_cuda()) {
     check(batch <= 65535 && (M + 15) / 16 <= 65535, "matmul", "{} products of {} rows; the cuda kernel takes at most "

@@ -17,6 +17,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -37,6 +38,7 @@ template <class T> static ConstRow<T> row(const T* p, int64_t n) { return ConstR
 // ---------------------------------------------------------------------------------------------
 
 Tensor softmax_forward(const Tensor& x, bool causal) {
+  OpScope scope("softmax_forward", x);
   check_float("softmax", x);
   check(x.dim() >= 1 && x.size(-1) > 0, "softmax", "expected a non-empty last axis, got shape {}", shape_str(x.shape()));
   int64_t Tk = x.size(-1);
@@ -80,6 +82,7 @@ Tensor softmax_forward(const Tensor& x, bool causal) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy) {
+  OpScope scope("softmax_backward", y, dy);
   check_float_pair("softmax_backward", y, dy);
   check_same_shape("softmax_backward", y, dy, "y", "dy");
   int64_t cols = y.dim() == 0 ? 1 : y.size(-1);
@@ -130,6 +133,7 @@ static void check_layernorm_params(const char* op, const Tensor& x, const Tensor
 }
 
 LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  OpScope scope("layernorm_forward", x, gamma, beta);
   check_layernorm_params("layernorm", x, gamma, beta);
   check(eps > 0, "layernorm", "eps must be positive, got {}", eps);
   int64_t C = x.size(-1), N = x.numel() / C;
@@ -171,6 +175,7 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
 
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                   const Tensor& gamma) {
+  OpScope scope("layernorm_backward", dy, x, mean, rstd, gamma);
   check_layernorm_params("layernorm_backward", x, gamma, gamma);
   check_float_pair("layernorm_backward", x, dy);
   check_same_shape("layernorm_backward", dy, x, "dy", "x");
@@ -250,6 +255,7 @@ constexpr double kGeluCubic = 0.044715;
 const double kSqrt2OverPi = std::sqrt(2.0 / std::numbers::pi);
 
 Tensor gelu_forward(const Tensor& x, GeluKind kind) {
+  OpScope scope("gelu_forward", x);
   check_float("gelu", x);
   if (x.is_cuda()) {
     Tensor y(x.shape(), x.dtype(), Device::cuda);
@@ -273,6 +279,7 @@ Tensor gelu_forward(const Tensor& x, GeluKind kind) {
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind) {
+  OpScope scope("gelu_backward", x, dy);
   check_float_pair("gelu_backward", x, dy);
   check_same_shape("gelu_backward", x, dy, "x", "dy");
   if (x.is_cuda()) {
@@ -317,6 +324,7 @@ static void check_ids_in_range(const char* op, const Tensor& ids, int64_t V) {
 
 // On cuda the weight decides, and the ids may come from either device (dispatch.h).
 Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
+  OpScope scope("embedding_forward", ids_in);
   check_float("embedding", weight, "weight");
   Tensor ids = weight.is_cuda() ? ids_on_host("embedding", ids_in, "ids") : ids_in;
   check_ids("embedding", ids, "ids");
@@ -375,6 +383,7 @@ static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_host
 }
 
 Tensor embedding_backward(const Tensor& dout, const Tensor& ids_in, int64_t vocab_size) {
+  OpScope scope("embedding_backward", dout, ids_in);
   check_float("embedding_backward", dout, "dout");
   Tensor ids = dout.is_cuda() ? ids_on_host("embedding_backward", ids_in, "ids") : ids_in;
   check_ids("embedding_backward", ids, "ids");
@@ -450,6 +459,7 @@ template <class T> static LogSumExp<T> logsumexp(const T* x, int64_t V) {
 // On cuda (cuda/kernels/cross_entropy.cu) the targets may come from either device: the host
 // copy is checked and counted, the device copy read by the kernel.
 Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int64_t ignore_index) {
+  OpScope scope("cross_entropy_forward", logits, targets_in);
   check_float("cross_entropy", logits, "logits");
   Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy", logits, targets, ignore_index);
@@ -480,6 +490,7 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int
 }
 
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, double dloss, int64_t ignore_index) {
+  OpScope scope("cross_entropy_backward", logits, targets_in);
   check_float("cross_entropy_backward", logits, "logits");
   Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy_backward", logits, targets, ignore_index);

@@ -15,6 +15,7 @@
 
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace kiso {
 
@@ -41,6 +42,7 @@ static void check_like_param(const char* op, const Tensor& param, const Tensor& 
 // which is the same expression with the corrections folded into two scalars. The decay uses p
 // from before the Adam step (PyTorch's order). Nothing is saved: m and v are the state.
 void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWHyper& h) {
+  OpScope scope("adamw_update", param, grad, m, v, param, m, v);  // read 4, write 3
   const char* op = "adamw_update";
   check_float(op, param, "param");
   check_like_param(op, param, grad, "grad");
@@ -97,6 +99,7 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
 // and with momentum == 0 simply p ← p − lr·g. The gradient tensor itself is not changed.
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, double lr, double momentum,
                 double weight_decay) {
+  OpScope scope("sgd_update", param, grad, momentum_buffer, param, momentum_buffer);
   const char* op = "sgd_update";
   check_float(op, param, "param");
   check_like_param(op, param, grad, "grad");
@@ -140,6 +143,7 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
 // ---- helpers of gradient clipping ----
 
 void scale_inplace(Tensor& x, double s) {
+  OpScope scope("scale_inplace", x, x);
   check_float("scale_inplace", x);
   if (x.is_cuda()) {  // x · s in double, rounded once: the mul-by-scalar kernel
     launch_cuda("scale_inplace", x, [&]<cuda::Target D, class T> {
@@ -160,6 +164,7 @@ void scale_inplace(Tensor& x, double s) {
 // additions in the same order, so both devices give the same double.
 static_assert(cuda::kSumChunk == kDeterministicChunk, "the cuda chunks must be deterministic_sum's");
 double sum_of_squares(const Tensor& x) {
+  OpScope scope("sum_of_squares", x);
   check_float("sum_of_squares", x);
   if (x.is_cuda()) {
     int64_t chunks = (x.numel() + cuda::kSumChunk - 1) / cuda::kSumChunk;

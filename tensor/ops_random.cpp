@@ -6,6 +6,7 @@
 
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace kiso {
 
@@ -32,6 +33,7 @@ static void check_sampler_dtype(const char* op, DType dtype) {
 }
 
 Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
+  OpScope scope("rand");
   check_sampler_dtype("rand", dtype);  // before take(): a refused call leaves gen untouched
   PhiloxState s = gen.take(uint64_t(numel_of(shape)));
   return fill_from_stream(shape, dtype, [&](uint64_t i) { return uniform_from_bits(draw(s, i)); });
@@ -40,6 +42,7 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
 // Box-Muller: two uniforms u1 in (0, 1] and u2 in [0, 1) give z = sqrt(-2 ln u1) cos(2π u2),
 // a standard normal. Computed in double so that float results round the same on any device.
 Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
+  OpScope scope("randn");
   check_sampler_dtype("randn", dtype);
   PhiloxState s = gen.take(2 * uint64_t(numel_of(shape)));
   return fill_from_stream(shape, dtype, [&](uint64_t i) {
@@ -53,6 +56,7 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
 // backward: dx = dy * keep / (1 - p)  — the same function of dy with the same state
 // On cuda one thread per element draws the same numbers (cuda/kernels/dropout.cu).
 Tensor dropout(const Tensor& x, double p, PhiloxState state) {
+  OpScope scope("dropout", x);
   check_float("dropout", x);
   check(p >= 0 && p < 1, "dropout", "p must be in [0, 1), got {}", p);
   if (p == 0) return x.clone();

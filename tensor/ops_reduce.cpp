@@ -9,12 +9,14 @@
 
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace kiso {
 
 // ---- over the whole tensor ----
 
 Tensor sum(const Tensor& x) {
+  OpScope scope("sum", x);
   check_float("sum", x);
   if (x.is_cuda()) {
     if (x.numel() == 0) return zeros({}, x.dtype(), Device::cuda);
@@ -27,12 +29,14 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x) {
+  OpScope scope("mean", x);
   check_float("mean", x);
   check(x.numel() > 0, "mean", "the input is empty (shape {})", shape_str(x.shape()));
   return mul(sum(x), 1.0 / double(x.numel()));
 }
 
 Tensor max(const Tensor& x) {
+  OpScope scope("max", x);
   check_float("max", x);
   check(x.numel() > 0, "max", "the input is empty (shape {})", shape_str(x.shape()));
   return max_last(x.reshape({x.numel()})).reshape({});
@@ -66,6 +70,7 @@ static Tensor reduce_last_cuda(const char* op, cuda::ReduceOp code, const Tensor
 }
 
 Tensor sum_last(const Tensor& x) {
+  OpScope scope("sum_last", x);
   auto [rows, cols] = rows_cols("sum_last", x);
   if (x.is_cuda()) return reduce_last_cuda("sum_last", cuda::ReduceOp::sum, x, rows, cols);
   return with_float(x, [&]<class T>(T) {
@@ -83,11 +88,13 @@ Tensor sum_last(const Tensor& x) {
 }
 
 Tensor mean_last(const Tensor& x) {
+  OpScope scope("mean_last", x);
   auto [rows, cols] = rows_cols("mean_last", x);
   return mul(sum_last(x), 1.0 / double(cols));
 }
 
 Tensor max_last(const Tensor& x) {
+  OpScope scope("max_last", x);
   auto [rows, cols] = rows_cols("max_last", x);
   if (x.is_cuda()) return reduce_last_cuda("max_last", cuda::ReduceOp::max, x, rows, cols);
   return with_float(x, [&]<class T>(T) {
@@ -101,6 +108,7 @@ Tensor max_last(const Tensor& x) {
 }
 
 Tensor argmax_last(const Tensor& x) {
+  OpScope scope("argmax_last", x);
   auto [rows, cols] = rows_cols("argmax_last", x);
   if (x.is_cuda()) {  // one block per row
     check_cuda_rows("argmax_last", rows);
@@ -138,6 +146,7 @@ static Shape check_one_hot(const Tensor& index, int64_t n, DType dtype) {
 }
 
 Tensor one_hot(const Tensor& index, int64_t n, DType dtype) {
+  OpScope scope("one_hot", index);
   if (index.defined() && index.is_cuda()) {  // checked on a host copy, built by a kernel
     Tensor out(check_one_hot(ids_on_host("one_hot", index, "index"), n, dtype), dtype, Device::cuda);
     launch_cuda("one_hot", out, [&]<cuda::Target D, class T> {

@@ -10,6 +10,7 @@
 
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/profile.h"
 
 namespace kiso {
 
@@ -44,6 +45,7 @@ static int64_t inner_size(const Shape& s, int64_t axis) {
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
+  OpScope scope("concat");
   check(!xs.empty(), "concat", "needs at least one tensor");
   for (const Tensor& x : xs) check_defined("concat", x);
   const Tensor& first = xs[0];
@@ -75,6 +77,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
 }
 
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end) {
+  OpScope scope("slice", x);
   check_defined("slice", x);
   axis = normalize_axis(axis, x.dim(), "slice");
   check(0 <= start && start <= end && end <= x.size(axis), "slice",
@@ -92,6 +95,7 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end) {
 // forward:  y = x[..., start:start+n, ...] along axis
 // backward: dx = zeros(x.shape), with dx[..., start:start+n, ...] = dy
 Tensor slice_backward(const Tensor& dy, const Shape& x_shape, int64_t axis, int64_t start) {
+  OpScope scope("slice_backward", dy);
   check_defined("slice_backward", dy, "dy");
   axis = normalize_axis(axis, int64_t(x_shape.size()), "slice_backward");
   Shape expect = x_shape;
@@ -109,6 +113,7 @@ Tensor slice_backward(const Tensor& dy, const Shape& x_shape, int64_t axis, int6
 // out[i0, i1, ...] = x[...] with out axis k reading x axis dims[k]: walk the output in order
 // and step through x with the permuted strides.
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+  OpScope scope("permute", x);
   check_defined("permute", x);
   int64_t rank = x.dim();
   check(int64_t(dims.size()) == rank, "permute", "{} axes given for a tensor of rank {} (shape {})", dims.size(), rank,
@@ -154,6 +159,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t axis0, int64_t axis1) {
+  OpScope scope("transpose", x);
   check_defined("transpose", x);
   std::vector<int64_t> dims(static_cast<size_t>(x.dim()));
   std::iota(dims.begin(), dims.end(), 0);

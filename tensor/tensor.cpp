@@ -13,6 +13,7 @@
 #include "base/size.h"
 #include "cuda/kernels.h"
 #include "cuda/runtime.h"
+#include "tensor/profile.h"
 
 namespace kiso {
 
@@ -75,6 +76,7 @@ static void keep_large_blocks_in_heap() {
 }
 
 Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
+  profile_allocation(bytes);
   if (device == Device::cuda) {
     data = cuda::device_alloc(bytes);
     return;
@@ -168,6 +170,7 @@ Tensor Tensor::reshape(Shape shape) const {
 }
 
 Tensor Tensor::clone() const {
+  OpScope scope("clone", *this);
   require_defined("clone");
   Tensor out(shape_, dtype_, device());
   size_t bytes = size_t(numel()) * dtype_size(dtype_);
@@ -177,6 +180,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::to(Device target) const {
+  OpScope scope("to_device", *this);
   require_defined("to");
   if (target == device()) return *this;
   Tensor out(shape_, dtype_, target);
@@ -239,6 +243,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_
 Tensor empty(const Shape& shape, DType dtype, Device device) { return Tensor(shape, dtype, device); }
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
+  OpScope scope("full");
   if (device == Device::cuda) {  // filled where it lives: no host buffer, no copy
     Tensor out(shape, dtype, Device::cuda);
     int64_t n = out.numel();

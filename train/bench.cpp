@@ -6,9 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <ostream>
 
 #include <fmt/core.h>
+
+#include <sys/resource.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -18,6 +22,7 @@
 #include "gpt/model.h"
 #include "nn/optim.h"
 #include "train/loop.h"
+#include "train/profile_table.h"
 
 namespace kiso {
 
@@ -62,10 +67,14 @@ struct BenchThreads {
 
 // ---- timing ----
 
-// Runs `iteration` warmup times untimed, then `steps` times under steady_clock.
-template <class F>
-static std::vector<double> time_loop(int warmup, int steps, const char* what, std::ostream& log, F iteration) {
+// Runs `iteration` warmup times untimed, then `steps` times under steady_clock; `prepare` runs
+// untimed before each (the decode loop fills its KV cache there). With a profile, each timed
+// iteration is recorded into it.
+template <class Prepare, class F>
+static std::vector<double> time_loop(int warmup, int steps, const char* what, std::ostream& log, Profile* profile,
+                                     Prepare prepare, F iteration) {
   for (int i = 0; i < warmup; ++i) {
+    prepare();
     auto t0 = std::chrono::steady_clock::now();
     iteration();
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -73,9 +82,13 @@ static std::vector<double> time_loop(int warmup, int steps, const char* what, st
   }
   std::vector<double> times;
   for (int i = 0; i < steps; ++i) {
+    prepare();
+    std::optional<Profiling> recording;
+    if (profile) recording.emplace(*profile);
     auto t0 = std::chrono::steady_clock::now();
     iteration();
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    recording.reset();
     log << fmt::format("  {} step {}/{}: {:.1f} ms\n", what, i + 1, steps, times.back()) << std::flush;
   }
   return times;
@@ -104,6 +117,32 @@ static Tensor random_ids(int64_t B, int64_t T, int64_t V, Generator& gen) {
   return from_vector(ids, {B, T});  // (B, T) i32
 }
 
+// The loops named in --loops ("training,inference,decode"), each at most once.
+struct Loops {
+  bool training = false, inference = false, decode = false;
+};
+static Loops parse_loops(const std::string& text) {
+  Loops l;
+  std::stringstream in(text);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    bool* flag = name == "training" ? &l.training : name == "inference" ? &l.inference : name == "decode" ? &l.decode
+                                                                                                          : nullptr;
+    check(flag != nullptr, "bench", "--loops: unknown loop '{}' in '{}'; expected training, inference or decode, "
+          "comma-separated", name, text);
+    check(!*flag, "bench", "--loops: '{}' is named twice in '{}'", name, text);
+    *flag = true;
+  }
+  check(l.training || l.inference || l.decode, "bench", "--loops is empty; expected training, inference or decode");
+  return l;
+}
+
+static int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return int64_t(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
 // ---- the benchmark ----
 
 BenchResult run_bench(const BenchOptions& o, std::ostream& log) { return run_bench(preset(o.preset), o, log); }
@@ -125,6 +164,9 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   check(o.warmup >= 0 && o.steps >= 0, "bench", "warm-up ({}) and steps ({}) must not be negative", o.warmup, o.steps);
   check(o.peak_gflops >= 0, "bench", "the peak must not be negative, got {} GFLOP/s", o.peak_gflops);
   check(o.threads >= 0, "bench", "--threads must be >= 0 (0: OMP_NUM_THREADS or all cores), got {}", o.threads);
+  Loops loops = parse_loops(o.loops);
+  check(!loops.decode || r.seq_len >= 2, "bench", "the decode loop needs --seq-len >= 2 (a prompt and a new token), "
+        "got {}", r.seq_len);
   // The same estimate the trainers refuse with (train/loop.h), before the model is built.
   check_training_memory(config, r.batch_size, r.seq_len, "bench",
                         fmt::format("--batch-size {} and --seq-len {}", r.batch_size, r.seq_len));
@@ -167,30 +209,71 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   log << fmt::format("bench {}: {} parameters, B={} T={}, {} thread{}, load average {}\n", r.preset, r.parameters,
                      r.batch_size, r.seq_len, r.threads, r.threads == 1 ? "" : "s", r.load_average);
 
+  Profile* profile = nullptr;
+  auto nothing = [] {};
   // Training: what one step of train/pretrain.cpp does, without the data loader, the schedule
   // and clipping; the learning rate is GPT-1's peak, 2.5e-4 (its value does not change the time).
-  constexpr double lr = 2.5e-4;
-  AdamW optimizer(model.parameters());
-  size_t i = 0;
-  std::vector<double> train_ms = time_loop(r.warmup, r.steps, "training", log, [&] {
-    Variable loss = model.loss(inputs[i], targets[i], Mode::train(dropout));
-    ++i;
-    r.final_loss = loss.value().item();
-    loss.backward();
-    optimizer.step(lr);
-    optimizer.zero_grad();
-    if (o.device == Device::cuda) cuda::synchronize();  // the step's kernels belong to this iteration
-  });
-  r.training = summarise(train_ms, tokens, r.training_flops_per_token, r.peak_gflops);
+  if (loops.training) {
+    constexpr double lr = 2.5e-4;
+    AdamW optimizer(model.parameters());
+    size_t i = 0;
+    profile = o.profile ? &r.training_profile : nullptr;
+    std::vector<double> ms = time_loop(r.warmup, r.steps, "training", log, profile, nothing, [&] {
+      Variable loss = model.loss(inputs[i], targets[i], Mode::train(dropout));
+      ++i;
+      r.final_loss = loss.value().item();
+      loss.backward();
+      ProfilePhaseScope phase(ProfilePhase::optimizer);
+      optimizer.step(lr);
+      optimizer.zero_grad();
+      if (o.device == Device::cuda) cuda::synchronize();  // the step's kernels belong to this iteration
+    });
+    r.training = summarise(ms, tokens, r.training_flops_per_token, r.peak_gflops);
+    r.ran_training = true;
+  }
 
   // Inference: the forward pass to the logits (B, T, V), no graph kept.
-  i = 0;
-  std::vector<double> infer_ms = time_loop(r.warmup, r.steps, "inference", log, [&] {
-    NoGradGuard no_grad;
-    Variable logits = model.logits(inputs[i++], Mode::eval());  // (B, T, V)
-    if (o.device == Device::cuda) cuda::synchronize();  // the launches are asynchronous: time their work
-  });
-  r.inference = summarise(infer_ms, tokens, r.forward_flops_per_token, r.peak_gflops);
+  if (loops.inference) {
+    size_t i = 0;
+    profile = o.profile ? &r.inference_profile : nullptr;
+    std::vector<double> ms = time_loop(r.warmup, r.steps, "inference", log, profile, nothing, [&] {
+      NoGradGuard no_grad;
+      Variable logits = model.logits(inputs[i++], Mode::eval());  // (B, T, V)
+      if (o.device == Device::cuda) cuda::synchronize();  // the launches are asynchronous: time their work
+    });
+    r.inference = summarise(ms, tokens, r.forward_flops_per_token, r.peak_gflops);
+    r.ran_inference = true;
+  }
+
+  // Decode: B = 1; the first T/2 ids of each batch's first row are the prompt (fed untimed), then
+  // T - T/2 tokens are generated greedily through the KV cache, as train/sample.cpp does.
+  if (loops.decode) {
+    r.decode_prompt = r.seq_len / 2;
+    r.decode_new_tokens = r.seq_len - r.decode_prompt;
+    size_t i = 0;
+    KVCache cache;
+    Tensor next;  // (1, 1) i32: the token fed next
+    auto prefill = [&] {
+      NoGradGuard no_grad;
+      cache = KVCache{};
+      Tensor prompt = slice(inputs[i++].to(Device::cpu), 0, 0, 1);  // (1, T)
+      prompt = slice(prompt, 1, 0, r.decode_prompt);                 // (1, T/2)
+      Variable logits = model.logits(prompt.to(o.device), Mode::eval(), &cache);  // (1, T/2, V)
+      next = argmax_last(slice(logits.value(), 1, r.decode_prompt - 1, r.decode_prompt).to(Device::cpu));
+      if (o.device == Device::cuda) cuda::synchronize();
+    };
+    profile = o.profile ? &r.decode_profile : nullptr;
+    std::vector<double> ms = time_loop(r.warmup, r.steps, "decode", log, profile, prefill, [&] {
+      NoGradGuard no_grad;
+      for (int64_t t = 0; t < r.decode_new_tokens; ++t) {
+        Variable logits = model.logits(next.reshape({1, 1}).to(o.device), Mode::eval(), &cache);  // (1, 1, V)
+        next = argmax_last(logits.value().to(Device::cpu));  // (1, 1, 1): the greedy choice
+      }
+    });
+    r.decode = summarise(ms, double(r.decode_new_tokens), r.forward_flops_per_token, r.peak_gflops);
+    r.ran_decode = true;
+  }
+  r.peak_rss_bytes = peak_rss_bytes();
   return r;
 }
 
@@ -212,16 +295,31 @@ void print_bench(const BenchResult& r, std::ostream& out) {
   out << fmt::format("             forward {:.4g} MFLOP, training {:.4g} MFLOP\n", r.forward_flops_per_token * 1e-6,
                      r.training_flops_per_token * 1e-6);
   out << fmt::format("peak: {:.1f} GFLOP/s, {}\n", r.peak_gflops, r.peak_source);
-  out << "training = forward + loss + backward + AdamW step, dropout on; inference = forward to logits, eval, no graph\n\n";
+  out << "training = forward + loss + backward + AdamW step, dropout on; inference = forward to logits, eval, no graph\n";
+  if (r.ran_decode)
+    out << fmt::format("decode = B=1, a {}-token prompt in the KV cache, then {} new tokens one at a time (greedy); "
+                       "tokens/s counts new tokens\n", r.decode_prompt, r.decode_new_tokens);
+  out << "\n";
   out << fmt::format("{:<10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>6}\n", "", "ms/iter", "ms/iter", "tokens/s",
                      "tokens/s", "GFLOP/s", "MFU");
   out << fmt::format("{:<10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>6}\n", "", "median", "best", "median", "best",
                      "median", "");
-  for (auto [name, t] : {std::pair{"training", &r.training}, std::pair{"inference", &r.inference}})
-    out << fmt::format("{:<10} {:>10.1f} {:>10.1f} {:>10.0f} {:>10.0f} {:>9.1f} {:>5.1f}%\n", name, t->median_ms,
-                       t->best_ms, t->tokens_per_second, t->best_tokens_per_second, t->gflops, 100.0 * t->mfu);
-  out << fmt::format("last training loss {:.4f} (random ids, a fresh batch each step: near ln V = {:.4f})\n", r.final_loss,
-                     std::log(double(c.vocab_size)));
+  for (auto [name, t, ran] : {std::tuple{"training", &r.training, r.ran_training},
+                              std::tuple{"inference", &r.inference, r.ran_inference},
+                              std::tuple{"decode", &r.decode, r.ran_decode}})
+    if (ran)
+      out << fmt::format("{:<10} {:>10.1f} {:>10.1f} {:>10.0f} {:>10.0f} {:>9.1f} {:>5.1f}%\n", name, t->median_ms,
+                         t->best_ms, t->tokens_per_second, t->best_tokens_per_second, t->gflops, 100.0 * t->mfu);
+  if (r.ran_training)
+    out << fmt::format("last training loss {:.4f} (random ids, a fresh batch each step: near ln V = {:.4f})\n",
+                       r.final_loss, std::log(double(c.vocab_size)));
+  out << fmt::format("peak resident memory of the process: {:.1f} MiB\n", double(r.peak_rss_bytes) / (1 << 20));
+  if (r.ran_training && !r.training_profile.ops.empty())
+    print_profile(r.training_profile, r.steps, "training step", out);
+  if (r.ran_inference && !r.inference_profile.ops.empty())
+    print_profile(r.inference_profile, r.steps, "inference step", out);
+  if (r.ran_decode && !r.decode_profile.ops.empty())
+    print_profile(r.decode_profile, r.steps, fmt::format("decode of {} tokens", r.decode_new_tokens), out);
 }
 
 static Json timing_json(const LoopTiming& t) {
@@ -236,7 +334,7 @@ static Json timing_json(const LoopTiming& t) {
 
 Json bench_json(const BenchResult& r) {
   const GPTConfig& c = r.config;
-  return Json{{"preset", r.preset},
+  Json j{{"preset", r.preset},
               {"device", to_string(r.device)},
               {"device_name", r.device_name},
               {"cpu", r.cpu},
@@ -260,9 +358,23 @@ Json bench_json(const BenchResult& r) {
               {"training_flops_per_token", r.training_flops_per_token},
               {"peak_gflops", r.peak_gflops},
               {"peak_source", r.peak_source},
-              {"final_loss", r.final_loss},
-              {"training", timing_json(r.training)},
-              {"inference", timing_json(r.inference)}};
+              {"peak_rss_bytes", r.peak_rss_bytes}};
+  if (r.ran_training) {
+    j["final_loss"] = r.final_loss;
+    j["training"] = timing_json(r.training);
+    if (!r.training_profile.ops.empty()) j["training"]["profile"] = profile_json(r.training_profile, r.steps);
+  }
+  if (r.ran_inference) {
+    j["inference"] = timing_json(r.inference);
+    if (!r.inference_profile.ops.empty()) j["inference"]["profile"] = profile_json(r.inference_profile, r.steps);
+  }
+  if (r.ran_decode) {
+    j["decode"] = timing_json(r.decode);
+    j["decode"]["prompt_tokens"] = r.decode_prompt;
+    j["decode"]["new_tokens"] = r.decode_new_tokens;
+    if (!r.decode_profile.ops.empty()) j["decode"]["profile"] = profile_json(r.decode_profile, r.steps);
+  }
+  return j;
 }
 
 }  // namespace kiso

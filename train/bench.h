@@ -2,11 +2,16 @@
 // Device::cuda, with kiso's kernels), and what fraction of the processor's peak that is (MFU,
 // model FLOPs utilisation).
 //
-// What it is: one model of a preset, random token ids (a fresh batch per iteration), and two
-// timed loops:
+// What it is: one model of a preset, random token ids (a fresh batch per iteration), and up to
+// three timed loops (--loops picks them):
 //   training   forward + cross-entropy + backward + AdamW step, dropout on (Mode::train)
 //   inference  forward to the logits only, eval mode, no graph (NoGradGuard)
+//   decode     what `kiso sample` does per token: B = 1, a prompt of T/2 random ids fed once
+//              into the KV cache (untimed), then T - T/2 new tokens one at a time through the
+//              cache, each the argmax of the last logits; tokens/s counts the new tokens
 // each after `warmup` untimed iterations, reported as the median and the best of `steps`.
+// With --profile every timed iteration is also recorded op by op (tensor/profile.h) and printed
+// per step (train/profile_table.h): where the time goes, before anything is made faster.
 // Speed is turned into FLOP/s with the standard analytic count of a decoder-only transformer
 // (train/mfu.h), and divided by a stated peak to give MFU.
 // What it is not: a test (nothing is asserted) nor a kernel benchmark (train/bench_ops.cpp times
@@ -21,6 +26,7 @@
 
 #include "gpt/config.h"
 #include "gpt/json.h"
+#include "tensor/profile.h"
 #include "tensor/tensor.h"
 #include "train/mfu.h"
 
@@ -38,6 +44,8 @@ struct BenchOptions {
   uint64_t seed = 1234;         // initial weights, token ids and dropout masks
   Device device = Device::cpu;  // cuda: kiso's kernels on the GPU (or the simulator); the peak
                                 // is then not estimated: give it with peak_gflops
+  std::string loops = "training,inference,decode";  // which timed loops run, comma-separated
+  bool profile = false;         // record an op profile of every timed iteration
 };
 
 // One timed loop: milliseconds per iteration, sorted from fastest.
@@ -65,7 +73,11 @@ struct BenchResult {
   std::string cpu;                // /proc/cpuinfo "model name"
   std::string load_average;       // /proc/loadavg's three averages before the run
   double final_loss = 0;          // the last training step's loss (a sanity check: near ln V)
-  LoopTiming training, inference;
+  bool ran_training = false, ran_inference = false, ran_decode = false;
+  LoopTiming training, inference, decode;  // decode: B = 1, new tokens per second
+  int64_t decode_prompt = 0, decode_new_tokens = 0;
+  Profile training_profile, inference_profile, decode_profile;  // with --profile, all timed steps
+  int64_t peak_rss_bytes = 0;     // the process's peak resident memory after the run (getrusage)
 };
 
 // Builds the preset's model and times it; progress lines go to `log`. Throws on a bad preset,

@@ -5,6 +5,7 @@
 
 
 #include <cmath>
+#include <set>
 #include <sstream>
 
 #include "gpt/model.h"
@@ -53,6 +54,69 @@ TEST_CASE("bench: a smoke run of tiny; rates, GFLOP/s and MFU follow from the ti
   Json j = bench_json(r);
   CHECK(j.at("training").at("mfu").get<double>() == r.training.mfu);
   CHECK(j.at("inference").at("tokens_per_second").get<double>() == r.inference.tokens_per_second);
+}
+
+TEST_CASE("bench: the decode loop counts new tokens; --loops picks the loops") {
+  BenchOptions o;
+  o.preset = "tiny";
+  o.batch_size = 2, o.seq_len = 9, o.warmup = 0, o.steps = 1, o.peak_gflops = 100;
+  o.loops = "decode";
+  std::ostringstream log;
+  BenchResult r = run_bench(o, log);
+  CHECK_FALSE(r.ran_training);
+  CHECK_FALSE(r.ran_inference);
+  REQUIRE(r.ran_decode);
+  CHECK(r.decode_prompt == 4);      // T/2
+  CHECK(r.decode_new_tokens == 5);  // T - T/2, one at a time, B = 1 whatever --batch-size says
+  CHECK(r.decode.tokens_per_second == doctest::Approx(5 / (r.decode.median_ms / 1000)));
+  CHECK(r.peak_rss_bytes > 0);
+  Json j = bench_json(r);
+  CHECK(j.contains("decode"));
+  CHECK_FALSE(j.contains("training"));
+  CHECK(j.at("decode").at("new_tokens").get<int64_t>() == 5);
+
+  for (const char* bad : {"training,bogus", "inference,inference", ""}) {
+    o.loops = bad;
+    CHECK_THROWS_WITH_AS(run_bench(o, log), doctest::Contains("--loops"), Error);
+  }
+}
+
+// The profile's FLOPs are counted per matmul call from its shapes; their sum over an inference
+// step must equal the analytic count of the model's products: 2 FLOPs per weight per token
+// (matmul_parameters, the tied head included) plus, per layer, Q·Kᵀ and P·V at 2·T·T·C each.
+TEST_CASE("bench --profile: every op of a step is timed; the matmul FLOPs add up to the model's") {
+  BenchOptions o;
+  o.preset = "tiny";
+  o.batch_size = 2, o.seq_len = 16, o.warmup = 0, o.steps = 2, o.peak_gflops = 100, o.profile = true;
+  std::ostringstream log;
+  BenchResult r = run_bench(o, log);
+  GPTConfig c = preset("tiny");
+  double B = 2, T = 16, C = double(c.block.n_embd), L = double(c.n_layer);
+  double flops = 0;
+  for (const auto& [key, row] : r.inference_profile.ops)
+    if (std::get<0>(key) == "matmul") flops += row.flops;
+  flops /= r.steps;  // the profile holds every timed step
+  CHECK(flops == doctest::Approx(2 * B * T * double(matmul_parameters(c)) + L * 4 * B * T * T * C));
+  for (const Profile* p : {&r.training_profile, &r.inference_profile, &r.decode_profile}) {
+    CHECK(p->seconds > 0);
+    CHECK(p->seconds_in_ops() <= p->seconds);  // the outermost scopes only: nothing counted twice
+    CHECK(p->allocations > 0);
+  }
+  // Training has all three phases; the optimizer's op is there once per parameter and step.
+  std::set<ProfilePhase> phases;
+  int64_t adamw_calls = 0;
+  for (const auto& [key, row] : r.training_profile.ops) {
+    phases.insert(std::get<1>(key));
+    if (std::get<0>(key) == "adamw_update") adamw_calls += row.calls;
+  }
+  CHECK(phases.size() == 3);
+  GPT model(c);
+  CHECK(adamw_calls == 2 * int64_t(model.parameters().size()));
+  std::ostringstream table;
+  print_bench(r, table);
+  CHECK(table.str().find("profile: training step, per step (mean of 2)") != std::string::npos);
+  CHECK(table.str().find("outside ops") != std::string::npos);
+  CHECK(bench_json(r).at("inference").at("profile").at("ops").size() > 0);
 }
 
 TEST_CASE("bench: the defaults per preset, and bad options are refused") {

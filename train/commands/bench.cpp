@@ -33,7 +33,7 @@ static int run_bench_command(const Options& o) {
 void add_bench(CLI::App& app) {
   auto options = std::make_shared<Options>();
   BenchOptions& b = options->bench;
-  CLI::App* command = app.add_subcommand("bench", "training and inference tokens/s and MFU of a preset");
+  CLI::App* command = app.add_subcommand("bench", "training, inference and decode tokens/s and MFU of a preset");
   command->add_option("--preset", b.preset, "gpt1, small or tiny")->capture_default_str();
   command->add_option("--batch-size", b.batch_size, "0: 16 tiny, 8 small, 1 gpt1");
   command->add_option("--seq-len", b.seq_len, "0: min(128, n_ctx)");
@@ -41,6 +41,9 @@ void add_bench(CLI::App& app) {
   command->add_option("--steps", b.steps, "timed steps (0: 3, or 2 for gpt1)");
   command->add_option("--threads", b.threads, "0: OMP_NUM_THREADS or all cores");
   command->add_option("--peak-gflops", b.peak_gflops, "the peak MFU is measured against (0: estimate)");
+  command->add_option("--loops", b.loops, "timed loops, comma-separated: training, inference, decode")
+      ->capture_default_str();
+  command->add_flag("--profile", b.profile, "also print where each step's time goes, op by op");
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json);
   command->callback([options] { exit_with(run_bench_command(*options)); });
