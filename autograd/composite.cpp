@@ -58,4 +58,22 @@ Variable cross_entropy(const Variable& logits, const Tensor& targets, int64_t ig
   return mul(picked, count ? -1.0 / double(count) : 0.0);
 }
 
+// attention: (B, T, 3C) -> heads (B·NH, T, HS) by slice + permute, then the maths per head,
+// with the fused softmax (its own twin is above; the fused one is what the unfused model ran).
+static Variable split_heads(const Variable& x, int64_t NH) {
+  int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2];
+  return reshape(permute(reshape(x, {B, T, NH, C / NH}), {0, 2, 1, 3}), {B * NH, T, C / NH});
+}
+
+Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen) {
+  int64_t B = qkv.shape()[0], T = qkv.shape()[1], C = qkv.shape()[2] / 3, HS = C / n_head;
+  Variable q = split_heads(slice(qkv, -1, 0, C), n_head);  // (B·NH, T, HS)
+  Variable k = split_heads(slice(qkv, -1, C, 2 * C), n_head);
+  Variable v = split_heads(slice(qkv, -1, 2 * C, 3 * C), n_head);
+  Variable att = kiso::softmax(mul(matmul(q, k, false, true), 1.0 / std::sqrt(double(HS))), /*causal=*/true);
+  if (p > 0) att = dropout(att, p, *gen);                                    // (B·NH, T, T)
+  Variable y = reshape(matmul(att, v), {B, n_head, T, HS});                  // (B, NH, T, HS)
+  return reshape(permute(y, {0, 2, 1, 3}), {B, T, C});                       // (B, T, C)
+}
+
 }  // namespace kiso::composite

@@ -15,5 +15,9 @@ Variable softmax(const Variable& x, bool causal = false);
 Variable layernorm(const Variable& x, const Variable& gamma, const Variable& beta, double eps = 1e-5);
 Variable gelu(const Variable& x, GeluKind kind = GeluKind::tanh);
 Variable cross_entropy(const Variable& logits, const Tensor& targets, int64_t ignore_index = -100);
+// The unfused attention: slices of qkv permuted into heads, Q·Kᵀ, scale, causal softmax,
+// dropout (from *gen when p > 0), ·V, heads merged back. What nn/modules.cpp ran before the fused
+// op, and what attention_forward's cuda path still runs.
+Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen);
 
 }  // namespace kiso::composite

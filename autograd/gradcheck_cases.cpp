@@ -142,6 +142,16 @@ std::vector<GradcheckCase> op_gradcheck_cases() {
     });
   }
 
+  // Fused attention: one head and several, with dropout (a fresh generator per call, as above).
+  add_case("attention", "qkv (1, 4, 3·2), 1 head", {in.normal({1, 4, 6})},
+           [](V x) { return attention(x[0], 1, 0.0, nullptr); });
+  add_case("attention", "qkv (2, 5, 3·6), 3 heads", {in.normal({2, 5, 18})},
+           [](V x) { return attention(x[0], 3, 0.0, nullptr); });
+  add_case("attention", "qkv (2, 3, 3·4), 2 heads, p = 0.3", {in.normal({2, 3, 12})}, [](V x) {
+    Generator gen{7};
+    return attention(x[0], 2, 0.3, &gen);
+  });
+
   // ---- shape ops ----
   add_case("concat", "(2, 3), (2, 1), (2, 4) on axis 1", {in.normal({2, 3}), in.normal({2, 1}), in.normal({2, 4})},
            [](V x) { return concat({x[0], x[1], x[2]}, 1); });

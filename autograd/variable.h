@@ -41,6 +41,7 @@ struct Node {
 struct VariableState {
   Tensor value;
   Tensor grad;                 // undefined until a gradient arrives
+  bool grad_shared = false;    // grad's storage may be another tensor's too: copy before writing
   bool requires_grad = false;
   std::shared_ptr<Node> node;  // the op that made this Variable; null for leaves
 };
@@ -61,9 +62,16 @@ class Variable {
   const Tensor& grad() const;
   void zero_grad();  // forgets the gradient (the next backward starts from zero)
 
-  // Adds g to the gradient (the first gradient is copied, later ones are added in place).
-  // A no-op when this Variable does not require a gradient.
+  // Adds g to the gradient. A leaf's first gradient is copied (it is the caller's to change:
+  // clipping scales it in place), later ones are added in place. An intermediate Variable's
+  // gradient is only read, by its node's closure, so its first gradient is shared with g, not
+  // copied (most arrive as a view of the gradient above them: reshape, add); a second one is
+  // then added out of place, so that g is never changed. A no-op when this Variable does not
+  // require a gradient.
   void accumulate_grad(const Tensor& g);
+  // The same for a temporary: when no other tensor shares its storage (a fresh result, as in
+  // accumulate_grad(matmul(...))), the first gradient takes it over instead of copying it.
+  void accumulate_grad(Tensor&& g);
 
   // Backpropagates from this Variable. The no-argument form needs a one-element value and
   // seeds d(self)/d(self) = 1. Frees the graph: a second backward through it throws.

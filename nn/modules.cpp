@@ -85,18 +85,24 @@ Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, Layer
   check(x.shape().size() == 3, "CausalSelfAttention", "input must be (B, T, C), got {}", shape_str(x.shape()));
   int64_t B = x.shape()[0], C = x.shape()[2];
   Variable qkv = c_attn.forward(x);                        // (B, T, 3C)
+  if (!cache) {  // the fused op (tensor/ops_attention.cpp): the steps below, without their copies
+    double p = mode.training ? attn_dropout.p : 0.0;
+    Variable y = attention(qkv, n_head, p, p > 0 ? mode.rng : nullptr);  // (B, T, C)
+    return resid_dropout.forward(c_proj.forward(y), mode);
+  }
+  // With the KV cache (generation): the same maths, step by step, on the new tokens' queries
+  // and all the cached keys and values.
   Variable q = split_heads(slice(qkv, -1, 0, C), n_head);  // (B·NH, T, HS)
   Variable k = split_heads(slice(qkv, -1, C, 2 * C), n_head);
   Variable v = split_heads(slice(qkv, -1, 2 * C, 3 * C), n_head);
-  if (cache) {  // the new tokens see the cached past: K, V (B·NH, T_past + T, HS)
-    check(!grad_enabled(), "CausalSelfAttention", "the KV cache is for inference: call under a NoGradGuard");
-    if (cache->k.defined()) {
-      k = Variable(concat({cache->k, k.value()}, 1));
-      v = Variable(concat({cache->v, v.value()}, 1));
-    }
-    cache->k = k.value();
-    cache->v = v.value();
+  // the new tokens see the cached past: K, V (B·NH, T_past + T, HS)
+  check(!grad_enabled(), "CausalSelfAttention", "the KV cache is for inference: call under a NoGradGuard");
+  if (cache->k.defined()) {
+    k = Variable(concat({cache->k, k.value()}, 1));
+    v = Variable(concat({cache->v, v.value()}, 1));
   }
+  cache->k = k.value();
+  cache->v = v.value();
   // Scores scaled by 1/√HS: q·k sums HS products, so unscaled scores grow like √HS and would
   // push the softmax into its flat, tiny-gradient regions.
   double scale = 1.0 / std::sqrt(double(C / n_head));

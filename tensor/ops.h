@@ -116,6 +116,22 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double dloss,
                               int64_t ignore_index = -100);
 
+// ---- masked multi-head self-attention, fused (ops_attention.cpp) ----
+// qkv (B, T, 3C): [Q | K | V] along the last axis (the c_attn output), C = NH·HS. For every batch
+// b and head h, with Q, K, V the head's (T, HS) blocks:
+//   att = softmax(Q Kᵀ / √HS, causal)        (B·NH, T, T), saved
+//   att_dropped = dropout(att, p, state)      (B·NH, T, T), saved (att itself when p == 0)
+//   y[b, :, h·HS:(h+1)·HS] = att_dropped V    y (B, T, C)
+// exactly the ops of the unfused attention (split heads, matmul, scale, causal softmax, dropout
+// of the whole (B·NH, T, T) tensor, matmul, merge heads), without the copies between them.
+struct AttentionOutput {
+  Tensor y, att, att_dropped;
+};
+AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, PhiloxState state);
+// dqkv (B, T, 3C) from dy (B, T, C) and what the forward saved (the same p and state).
+Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOutput& saved, int64_t n_head, double p,
+                          PhiloxState state);
+
 // ---- dropout ----
 // y = x * keep / (1 - p) with keep = (uniform draw >= p), draw i taken at state.offset + i.
 // The map is linear in x, so the backward is the same call on dy with the same state: the

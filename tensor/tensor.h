@@ -82,6 +82,8 @@ class Tensor {
   Tensor clone() const;  // a deep copy
   Tensor to(Device device) const;  // a copy on `device` (the tensor itself if it is already there)
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
+  // No other Tensor (view or copy) holds this storage: its numbers can be taken over and changed.
+  bool is_sole_owner() const { return storage_ != nullptr && storage_.use_count() == 1; }
 
   // Values back on the host. item() requires exactly one element.
   double item() const;

@@ -62,6 +62,31 @@ TEST_CASE("softmax matches its composite twin, plain and causal") {
   }
 }
 
+// The fused attention (tensor/ops_attention.cpp) against the unfused ops it replaced, with and
+// without dropout (each side draws its mask from its own generator of one seed: the same draws),
+// on shapes with one head, several heads, odd T and a batch. Parallel over heads or not (the
+// (2, 7, 3·12) case is below kParallelGrain's work, the (3, 33, 3·16) one above it).
+TEST_CASE("attention matches its composite twin, with and without dropout") {
+  Generator gen{11};
+  struct Case { int64_t B, T, C, NH; double p; };
+  for (Case c : {Case{1, 5, 4, 1, 0.0}, Case{2, 7, 12, 3, 0.0}, Case{2, 7, 12, 3, 0.25}, Case{3, 33, 16, 4, 0.1}}) {
+    INFO("B ", c.B, " T ", c.T, " C ", c.C, " NH ", c.NH, " p ", c.p);
+    for (DType dt : {DType::f64, DType::f32}) {
+      double tol = dt == DType::f64 ? 1e-12 : 2e-5;
+      compare_twins({randn({c.B, c.T, 3 * c.C}, gen, DType::f64)}, dt, tol,
+                    [c](V x) { Generator g{3}; return attention(x[0], c.NH, c.p, &g); },
+                    [c](V x) { Generator g{3}; return composite::attention(x[0], c.NH, c.p, &g); });
+    }
+  }
+}
+
+TEST_CASE("attention: bad shapes and a missing generator are refused with their sizes") {
+  Variable x(zeros({2, 3, 12}), true);
+  CHECK_THROWS_WITH_AS(attention(x, 5, 0.0, nullptr), doctest::Contains("not divisible by n_head = 5"), Error);
+  CHECK_THROWS_WITH_AS(attention(Variable(zeros({2, 3, 10})), 1, 0.0, nullptr), doctest::Contains("(B, T, 3C)"), Error);
+  CHECK_THROWS_WITH_AS(attention(x, 2, 0.1, nullptr), doctest::Contains("needs a generator"), Error);
+}
+
 TEST_CASE("layernorm matches its composite twin") {
   Generator gen{2};
   for (DType dt : {DType::f64, DType::f32}) {

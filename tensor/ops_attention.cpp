@@ -1,0 +1,235 @@
+// tensor/ops_attention.cpp — masked multi-head self-attention as one op, forward and backward,
+// reading Q, K and V straight out of the c_attn output and writing each head's result straight
+// into its columns of y.
+//
+// The unfused version (nn/modules.cpp before issue 14, kept as composite::attention in
+// autograd/composite.cpp and, on cuda, as attention_*_composite below) slices qkv three times,
+// permutes each slice into (B·NH, T, HS), scales the scores in a separate pass and permutes the
+// result back: seven copies of a (B, T, C) tensor each way, which `kiso bench --profile` put at
+// 12% of a tiny training step. Here an Eigen map with a row stride (OuterStride) reads a head's
+// (T, HS) block of qkv in place: row t of head h is at qkv[b, t, h·HS], 3C numbers after row
+// t - 1. One OpenMP thread takes a whole (b, h) pair at a time: its three small products and
+// its softmax rows stay in that core's cache.
+//
+// What it is not: flash attention. The (B·NH, T, T) probabilities are materialised and saved,
+// as the composite saves them (the backward needs them), and the masked upper triangle of QKᵀ
+// is computed and thrown away; at T <= 512 both are small next to the linear layers.
+//
+// The arithmetic follows the composite op for op (scale after the product, the same softmax
+// passes, dropout drawn by dropout() on the whole (B·NH, T, T) tensor with the same state), so
+// the two agree to the last bit wherever Eigen's products do (tests/tensor/test_attention.cpp).
+#include <cmath>
+
+#include "tensor/dispatch.h"
+#include "tensor/eigen.h"
+#include "tensor/ops.h"
+#include "tensor/profile.h"
+
+namespace kiso {
+
+template <class T> using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// A (rows, cols) block of a larger row-major buffer: consecutive rows are `stride` numbers apart.
+template <class T> using Block = Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>>;
+template <class T> using ConstBlock = Eigen::Map<const RowMatrix<T>, 0, Eigen::OuterStride<>>;
+template <class T> using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+namespace {
+
+// The sizes of one call, from qkv (B, T, 3C) and the head count.
+struct Dims {
+  int64_t B, T, C, NH, HS;
+  int64_t heads() const { return B * NH; }
+  // Element offset in qkv of head h's query block of batch b (its key block is C further, its
+  // value block 2C further); in y (B, T, C) of its output block.
+  int64_t qkv_at(int64_t b, int64_t h) const { return b * T * 3 * C + h * HS; }
+  int64_t y_at(int64_t b, int64_t h) const { return b * T * C + h * HS; }
+};
+
+Dims attention_dims(const char* op, const Tensor& qkv, int64_t n_head) {
+  check_float(op, qkv, "qkv");
+  check(qkv.dim() == 3 && qkv.size(2) % 3 == 0, op, "qkv must be (B, T, 3C), got shape {}", shape_str(qkv.shape()));
+  int64_t C = qkv.size(2) / 3;
+  check(n_head > 0 && C % n_head == 0, op, "C = {} (qkv {}) is not divisible by n_head = {}", C,
+        shape_str(qkv.shape()), n_head);
+  return {qkv.size(0), qkv.size(1), C, n_head, C / n_head};
+}
+
+// Split threads over the B·NH heads when there is enough work to pay for the parallel region.
+bool parallel_heads(const Dims& d) { return d.heads() > 1 && d.heads() * d.T * d.T * d.HS > kParallelGrain; }
+
+// ---- the unfused version, from the primitives of tensor/ops.h: the cuda path ----
+
+// (B, T, C) -> (B·NH, T, HS) and back.
+Tensor split_heads(const Tensor& x, int64_t NH) {
+  int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  return permute(x.reshape({B, T, NH, C / NH}), {0, 2, 1, 3}).reshape({B * NH, T, C / NH});
+}
+Tensor merge_heads(const Tensor& y, int64_t B) {
+  int64_t NH = y.size(0) / B, T = y.size(1), HS = y.size(2);
+  return permute(y.reshape({B, NH, T, HS}), {0, 2, 1, 3}).reshape({B, T, NH * HS});
+}
+
+AttentionOutput attention_forward_composite(const Tensor& qkv, const Dims& d, double p, PhiloxState state) {
+  Tensor q = split_heads(slice(qkv, 2, 0, d.C), d.NH);  // (B·NH, T, HS)
+  Tensor k = split_heads(slice(qkv, 2, d.C, 2 * d.C), d.NH);
+  Tensor v = split_heads(slice(qkv, 2, 2 * d.C, 3 * d.C), d.NH);
+  double scale = 1.0 / std::sqrt(double(d.HS));
+  Tensor att = softmax_forward(mul(matmul(q, k, false, true), scale), /*causal=*/true);  // (B·NH, T, T)
+  Tensor dropped = p > 0 ? dropout(att, p, state) : att;
+  return {merge_heads(matmul(dropped, v), d.B), att, dropped};
+}
+
+Tensor attention_backward_composite(const Tensor& dy, const Tensor& qkv, const AttentionOutput& saved, const Dims& d,
+                                    double p, PhiloxState state) {
+  Tensor q = split_heads(slice(qkv, 2, 0, d.C), d.NH);
+  Tensor k = split_heads(slice(qkv, 2, d.C, 2 * d.C), d.NH);
+  Tensor v = split_heads(slice(qkv, 2, 2 * d.C, 3 * d.C), d.NH);
+  Tensor dyh = split_heads(dy, d.NH);                                  // (B·NH, T, HS)
+  Tensor ddropped = matmul(dyh, v, false, true);                       // dP̃ = dY Vᵀ
+  Tensor dv = matmul(saved.att_dropped, dyh, true, false);             // dV = P̃ᵀ dY
+  Tensor datt = p > 0 ? dropout(ddropped, p, state) : ddropped;        // dP: the same mask
+  double scale = 1.0 / std::sqrt(double(d.HS));
+  Tensor ds = mul(softmax_backward(saved.att, datt), scale);           // dS, scaled as S was
+  Tensor dq = matmul(ds, k), dk = matmul(ds, q, true, false);          // dQ = dS K, dK = dSᵀ Q
+  return concat({merge_heads(dq, d.B), merge_heads(dk, d.B), merge_heads(dv, d.B)}, 2);  // (B, T, 3C)
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// forward, per batch b and head h (Q, K, V: (T, HS) blocks of qkv):
+//   pass 1: S = Q Kᵀ · 1/√HS, then each row i a softmax over keys 0..i   -> att   (T, T)
+//   pass 2: P̃ = dropout(att)  (one call over all heads: the composite's draws)
+//   pass 3: Y = P̃ V, into y's columns h·HS .. (h+1)·HS                    -> y     (T, HS)
+// Without dropout passes 1 and 3 run back to back for each head.
+// ---------------------------------------------------------------------------------------------
+
+AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, PhiloxState state) {
+  OpScope scope("attention_forward", qkv);
+  Dims d = attention_dims("attention_forward", qkv, n_head);
+  check(p >= 0 && p < 1, "attention_forward", "dropout p must be in [0, 1), got {}", p);
+  scope.set_flops(4.0 * double(d.heads()) * double(d.T) * double(d.T) * double(d.HS));  // Q·Kᵀ and P̃·V
+  if (qkv.is_cuda()) return attention_forward_composite(qkv, d, p, state);
+  return with_float(qkv, [&]<class T>(T) {
+    Tensor att({d.heads(), d.T, d.T}, qkv.dtype());  // (B·NH, T, T)
+    Tensor y({d.B, d.T, d.C}, qkv.dtype());           // (B, T, C)
+    const T* pqkv = qkv.data<T>();
+    T* patt = att.data<T>();
+    T* py = y.data<T>();
+    double scale = 1.0 / std::sqrt(double(d.HS));
+    int64_t Tn = d.T, ld = 3 * d.C;  // ld: the row stride of a block of qkv
+
+    auto scores = [&](int64_t bh) {  // pass 1 for one head
+      int64_t b = bh / d.NH, h = bh % d.NH;
+      ConstBlock<T> Q(pqkv + d.qkv_at(b, h), Tn, d.HS, Eigen::OuterStride<>(ld));
+      ConstBlock<T> K(pqkv + d.qkv_at(b, h) + d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
+      Eigen::Map<RowMatrix<T>> S(patt + bh * Tn * Tn, Tn, Tn);
+      S.noalias() = Q * K.transpose();  // (T, T)
+      for (int64_t i = 0; i < Tn; ++i) {
+        T* s_i = patt + (bh * Tn + i) * Tn;
+        Row<T> x(s_i, i + 1);  // query i sees keys 0..i
+        for (int64_t j = 0; j <= i; ++j) s_i[j] = T(double(s_i[j]) * scale);  // as mul(x, scale) rounds
+        T m = x.maxCoeff();    // the max, subtracted so that exp never overflows
+        x = (x - m).exp();
+        T sum = x.sum();
+        x *= T(1) / sum;
+        std::fill(s_i + i + 1, s_i + Tn, T(0));  // future keys: probability exactly 0
+      }
+    };
+    auto weighted_values = [&](const T* pdropped, int64_t bh) {  // pass 3 for one head
+      int64_t b = bh / d.NH, h = bh % d.NH;
+      Eigen::Map<const RowMatrix<T>> P(pdropped + bh * Tn * Tn, Tn, Tn);
+      ConstBlock<T> V(pqkv + d.qkv_at(b, h) + 2 * d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
+      Block<T> Y(py + d.y_at(b, h), Tn, d.HS, Eigen::OuterStride<>(d.C));
+      Y.noalias() = P * V;  // (T, HS)
+    };
+
+    bool parallel = parallel_heads(d);
+    if (p == 0) {
+#pragma omp parallel for if (parallel)
+      for (int64_t bh = 0; bh < d.heads(); ++bh) {
+        scores(bh);
+        weighted_values(patt, bh);
+      }
+      return AttentionOutput{y, att, att};
+    }
+#pragma omp parallel for if (parallel)
+    for (int64_t bh = 0; bh < d.heads(); ++bh) scores(bh);
+    Tensor dropped = dropout(att, p, state);  // (B·NH, T, T)
+    const T* pdropped = dropped.data<T>();
+#pragma omp parallel for if (parallel)
+    for (int64_t bh = 0; bh < d.heads(); ++bh) weighted_values(pdropped, bh);
+    return AttentionOutput{y, att, dropped};
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// backward, per head, from dY (T, HS) (head h's columns of dy) and the saved att, P̃:
+//   pass 1: dP̃ = dY Vᵀ (T, T);  dV = P̃ᵀ dY, into dqkv's value columns
+//   pass 2: dP = dropout(dP̃) with the forward's mask (one call over all heads)
+//   pass 3: each row i: dS_ij = att_ij (dP_ij - Σ_k att_ik dP_ik) · 1/√HS   (softmax, then scale)
+//           dQ = dS K, dK = dSᵀ Q, into dqkv's query and key columns
+// Every element of dqkv is written exactly once, so it needs no zeroing.
+// ---------------------------------------------------------------------------------------------
+
+Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOutput& saved, int64_t n_head, double p,
+                          PhiloxState state) {
+  OpScope scope("attention_backward", dy, qkv, saved.att, saved.att_dropped);
+  Dims d = attention_dims("attention_backward", qkv, n_head);
+  check_float_pair("attention_backward", dy, qkv);
+  Shape y_shape{d.B, d.T, d.C}, att_shape{d.heads(), d.T, d.T};
+  check(dy.shape() == y_shape, "attention_backward", "dy must be {} for qkv {}, got {}", shape_str(y_shape),
+        shape_str(qkv.shape()), shape_str(dy.shape()));
+  check(saved.att.defined() && saved.att.shape() == att_shape && saved.att_dropped.defined() &&
+            saved.att_dropped.shape() == att_shape,
+        "attention_backward", "the saved probabilities must be {}", shape_str(att_shape));
+  scope.set_flops(8.0 * double(d.heads()) * double(d.T) * double(d.T) * double(d.HS));  // four products
+  if (qkv.is_cuda()) return attention_backward_composite(dy, qkv, saved, d, p, state);
+  return with_float(qkv, [&]<class T>(T) {
+    Tensor dqkv(qkv.shape(), qkv.dtype());                 // (B, T, 3C)
+    Tensor ddropped(att_shape, qkv.dtype());               // dP̃, then dP, then dS: (B·NH, T, T)
+    const T* pqkv = qkv.data<T>();
+    const T* pdy = dy.data<T>();
+    const T* patt = saved.att.data<T>();
+    const T* pdropped = saved.att_dropped.data<T>();
+    T* pdqkv = dqkv.data<T>();
+    double scale = 1.0 / std::sqrt(double(d.HS));
+    int64_t Tn = d.T, ld = 3 * d.C;
+    bool parallel = parallel_heads(d);
+
+#pragma omp parallel for if (parallel)
+    for (int64_t bh = 0; bh < d.heads(); ++bh) {  // pass 1
+      int64_t b = bh / d.NH, h = bh % d.NH;
+      ConstBlock<T> dY(pdy + d.y_at(b, h), Tn, d.HS, Eigen::OuterStride<>(d.C));
+      ConstBlock<T> V(pqkv + d.qkv_at(b, h) + 2 * d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
+      Eigen::Map<const RowMatrix<T>> P(pdropped + bh * Tn * Tn, Tn, Tn);
+      Eigen::Map<RowMatrix<T>> dP(ddropped.data<T>() + bh * Tn * Tn, Tn, Tn);
+      Block<T> dV(pdqkv + d.qkv_at(b, h) + 2 * d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
+      dP.noalias() = dY * V.transpose();
+      dV.noalias() = P.transpose() * dY;
+    }
+    Tensor datt = p > 0 ? dropout(ddropped, p, state) : ddropped;  // (B·NH, T, T), owned by this call
+    T* pdatt = datt.data<T>();
+#pragma omp parallel for if (parallel)
+    for (int64_t bh = 0; bh < d.heads(); ++bh) {  // pass 3
+      int64_t b = bh / d.NH, h = bh % d.NH;
+      for (int64_t i = 0; i < Tn; ++i) {
+        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> y_i(patt + (bh * Tn + i) * Tn, Tn);
+        Row<T> g_i(pdatt + (bh * Tn + i) * Tn, Tn);
+        T dot = (y_i * g_i).sum();  // Σ_k att_ik dP_ik
+        g_i = y_i * (g_i - dot);
+        for (int64_t j = 0; j < Tn; ++j) g_i[j] = T(double(g_i[j]) * scale);  // as mul(dy, scale) rounds
+      }
+      Eigen::Map<const RowMatrix<T>> dS(pdatt + bh * Tn * Tn, Tn, Tn);
+      ConstBlock<T> Q(pqkv + d.qkv_at(b, h), Tn, d.HS, Eigen::OuterStride<>(ld));
+      ConstBlock<T> K(pqkv + d.qkv_at(b, h) + d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
+      Block<T> dQ(pdqkv + d.qkv_at(b, h), Tn, d.HS, Eigen::OuterStride<>(ld));
+      Block<T> dK(pdqkv + d.qkv_at(b, h) + d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
+      dQ.noalias() = dS * K;
+      dK.noalias() = dS.transpose() * Q;
+    }
+    return dqkv;
+  });
+}
+
+}  // namespace kiso
