@@ -29,7 +29,10 @@ Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache)
   check(T >= 1 && past + T <= config.n_ctx, "GPT",
         "sequence length {} is outside 1..n_ctx = {} (the model has {} positions)", past + T, config.n_ctx,
         config.n_ctx);
-  if (cache) cache->layers.resize(h.size());
+  if (cache) {
+    cache->layers.resize(h.size());
+    for (LayerCache& layer : cache->layers) layer.capacity = config.n_ctx;  // room for the whole context
+  }
   Tensor positions = arange(past, past + T, DType::i32);                         // (T,) absolute positions
   Variable x = tokens_embed.forward(ids) + positions_embed.forward(positions);  // (B, T, C) + (T, C)
   x = drop.forward(x, mode);

@@ -66,20 +66,6 @@ CausalSelfAttention::CausalSelfAttention(const BlockConfig& c, const Init& init)
         c.n_embd, n_head);
 }
 
-// (B, T, C) -> (B·NH, T, HS): split the channels into heads, heads next to the batch.
-static Variable split_heads(const Variable& x, int64_t NH) {
-  int64_t B = x.shape()[0], T = x.shape()[1], C = x.shape()[2];
-  Variable h = permute(reshape(x, {B, T, NH, C / NH}), {0, 2, 1, 3});  // (B, NH, T, HS)
-  return reshape(h, {B * NH, T, C / NH});
-}
-
-// (B·NH, T, HS) -> (B, T, C): the inverse of split_heads.
-static Variable merge_heads(const Variable& y, int64_t B) {
-  int64_t NH = y.shape()[0] / B, T = y.shape()[1], HS = y.shape()[2];
-  Variable h = permute(reshape(y, {B, NH, T, HS}), {0, 2, 1, 3});  // (B, T, NH, HS)
-  return reshape(h, {B, T, NH * HS});
-}
-
 // attention(Q, K, V) = softmax(Q Kᵀ / √HS, causal) V, per head (Vaswani et al. 2017).
 Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, LayerCache* cache) const {
   check(x.shape().size() == 3, "CausalSelfAttention", "input must be (B, T, C), got {}", shape_str(x.shape()));
@@ -90,26 +76,17 @@ Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, Layer
     Variable y = attention(qkv, n_head, p, p > 0 ? mode.rng : nullptr);  // (B, T, C)
     return resid_dropout.forward(c_proj.forward(y), mode);
   }
-  // With the KV cache (generation): the same maths, step by step, on the new tokens' queries
-  // and all the cached keys and values.
-  Variable q = split_heads(slice(qkv, -1, 0, C), n_head);  // (B·NH, T, HS)
-  Variable k = split_heads(slice(qkv, -1, C, 2 * C), n_head);
-  Variable v = split_heads(slice(qkv, -1, 2 * C, 3 * C), n_head);
-  // the new tokens see the cached past: K, V (B·NH, T_past + T, HS)
+  // With the KV cache (generation): the new tokens' queries attend to every cached key and
+  // value and their own (tensor/ops_attention.cpp); the cache is filled in place.
   check(!grad_enabled(), "CausalSelfAttention", "the KV cache is for inference: call under a NoGradGuard");
-  if (cache->k.defined()) {
-    k = Variable(concat({cache->k, k.value()}, 1));
-    v = Variable(concat({cache->v, v.value()}, 1));
+  int64_t T = x.shape()[1], HS = C / n_head;
+  if (!cache->k.defined()) {
+    int64_t capacity = std::max(cache->capacity, T);
+    cache->k = zeros({B * n_head, capacity, HS}, x.value().dtype(), x.value().device());  // (B·NH, capacity, HS)
+    cache->v = zeros({B * n_head, capacity, HS}, x.value().dtype(), x.value().device());
   }
-  cache->k = k.value();
-  cache->v = v.value();
-  // Scores scaled by 1/√HS: q·k sums HS products, so unscaled scores grow like √HS and would
-  // push the softmax into its flat, tiny-gradient regions.
-  double scale = 1.0 / std::sqrt(double(C / n_head));
-  Variable att = mul(matmul(q, k, false, true), scale);   // (B·NH, T, T_past + T): the causal
-                                                          // mask lets query i see keys up to T_past + i
-  att = attn_dropout.forward(softmax(att, /*causal=*/true), mode);
-  Variable y = merge_heads(matmul(att, v), B);            // (B·NH, T, HS) -> (B, T, C)
+  Variable y(attention_cached(qkv.value(), n_head, cache->k, cache->v, cache->length));  // (B, T, C)
+  cache->length += T;
   return resid_dropout.forward(c_proj.forward(y), mode);  // (B, T, C)
 }
 

@@ -89,7 +89,9 @@ struct Dropout {
 // The keys and values one attention layer has computed for the tokens seen so far, so that
 // generation feeds each new token once instead of the whole context again (inference only).
 struct LayerCache {
-  Tensor k, v;  // (B·NH, T_past, HS) each; undefined before the first token
+  Tensor k, v;           // (B·NH, capacity, HS) each; undefined before the first token
+  int64_t length = 0;    // positions held: the first `length` rows of each head
+  int64_t capacity = 0;  // positions to allocate room for (the model's n_ctx); 0: just the first call's
 };
 
 // Masked multi-head self-attention: each position attends to itself and the past only.

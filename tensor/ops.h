@@ -132,6 +132,12 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
 Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOutput& saved, int64_t n_head, double p,
                           PhiloxState state);
 
+// Attention of new tokens over a KV cache (generation; no gradient). qkv (B, Tn, 3C) holds the
+// new tokens; cache_k, cache_v (B·NH, capacity, HS) hold `past` positions of each head. The new
+// keys and values are written into the cache at positions past .. past+Tn-1; then new query i
+// attends to keys 0 .. past+i. Returns y (B, Tn, C).
+Tensor attention_cached(const Tensor& qkv, int64_t n_head, Tensor& cache_k, Tensor& cache_v, int64_t past);
+
 // ---- dropout ----
 // y = x * keep / (1 - p) with keep = (uniform draw >= p), draw i taken at state.offset + i.
 // The map is linear in x, so the backward is the same call on dy with the same state: the

@@ -94,6 +94,24 @@ Tensor attention_backward_composite(const Tensor& dy, const Tensor& qkv, const A
   return concat({merge_heads(dq, d.B), merge_heads(dk, d.B), merge_heads(dv, d.B)}, 2);  // (B, T, 3C)
 }
 
+// With a KV cache: the new keys and values are written after the `past` cached positions of
+// each head (one 2-D copy: B·NH rows of Tn·HS numbers), then the cached prefix is sliced out
+// whole (a copy) for the two products.
+Tensor attention_cached_composite(const Tensor& qkv, const Dims& d, Tensor& cache_k, Tensor& cache_v, int64_t past) {
+  int64_t cap = cache_k.size(1), L = past + d.T;
+  for (auto [cache, at] : {std::pair{&cache_k, d.C}, std::pair{&cache_v, 2 * d.C}}) {
+    Tensor fresh = split_heads(slice(qkv, 2, at, at + d.C), d.NH);  // (B·NH, Tn, HS)
+    launch_cuda_words("attention_cached", fresh, [&]<cuda::Target D, class W> {
+      cuda::copy_2d<D>(cuda_words<W>(fresh), d.T * d.HS, cuda_words<W>(*cache) + past * d.HS, cap * d.HS, d.heads(),
+                       d.T * d.HS);
+    });
+  }
+  Tensor q = split_heads(slice(qkv, 2, 0, d.C), d.NH);  // (B·NH, Tn, HS)
+  Tensor k = slice(cache_k, 1, 0, L), v = slice(cache_v, 1, 0, L);  // (B·NH, L, HS)
+  Tensor att = softmax_forward(mul(matmul(q, k, false, true), 1.0 / std::sqrt(double(d.HS))), /*causal=*/true);
+  return merge_heads(matmul(att, v), d.B);  // (B, Tn, C)
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -229,6 +247,63 @@ Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOu
       dK.noalias() = dS.transpose() * Q;
     }
     return dqkv;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// with a KV cache (generation, no gradient), per batch b and head h:
+//   copy the new tokens' K, V (Tn, HS) into the cache at positions past .. past+Tn-1
+//   S = Q Kᵀ · 1/√HS over the L = past + Tn cached keys (Tn, L); row i a softmax over keys
+//   0..past+i; Y = P V, into y's columns of the head
+// The cache's first L rows of a head are one contiguous (L, HS) block, read in place: a new
+// token costs O(L·C) work and no copy of the past (the unfused path concatenated, and so
+// copied, the whole cache for every token).
+// ---------------------------------------------------------------------------------------------
+
+Tensor attention_cached(const Tensor& qkv, int64_t n_head, Tensor& cache_k, Tensor& cache_v, int64_t past) {
+  OpScope scope("attention_cached", qkv);
+  Dims d = attention_dims("attention_cached", qkv, n_head);
+  check_float_pair("attention_cached", qkv, cache_k);
+  check_float_pair("attention_cached", qkv, cache_v);
+  check(cache_k.dim() == 3 && cache_k.size(0) == d.heads() && cache_k.size(2) == d.HS &&
+            cache_v.shape() == cache_k.shape(),
+        "attention_cached", "the cache must be (B·NH, capacity, HS) = ({}, capacity, {}) for keys and values alike, got "
+        "{} and {}", d.heads(), d.HS, shape_str(cache_k.shape()), shape_str(cache_v.shape()));
+  int64_t cap = cache_k.size(1), L = past + d.T;
+  check(past >= 0 && L <= cap, "attention_cached", "{} cached + {} new positions do not fit the cache's {}", past, d.T,
+        cap);
+  scope.set_flops(4.0 * double(d.heads()) * double(d.T) * double(L) * double(d.HS));
+  if (qkv.is_cuda()) return attention_cached_composite(qkv, d, cache_k, cache_v, past);
+  return with_float(qkv, [&]<class T>(T) {
+    Tensor y({d.B, d.T, d.C}, qkv.dtype());  // (B, Tn, C)
+    const T* pqkv = qkv.data<T>();
+    T* pk = cache_k.data<T>();
+    T* pv = cache_v.data<T>();
+    T* py = y.data<T>();
+    double scale = 1.0 / std::sqrt(double(d.HS));
+    int64_t ld = 3 * d.C;
+#pragma omp parallel for if (d.heads() > 1 && d.heads() * d.T * L * d.HS > kParallelGrain)
+    for (int64_t bh = 0; bh < d.heads(); ++bh) {
+      int64_t b = bh / d.NH, h = bh % d.NH;
+      Eigen::Map<RowMatrix<T>> K(pk + bh * cap * d.HS, L, d.HS), V(pv + bh * cap * d.HS, L, d.HS);  // (L, HS)
+      K.bottomRows(d.T) = ConstBlock<T>(pqkv + d.qkv_at(b, h) + d.C, d.T, d.HS, Eigen::OuterStride<>(ld));
+      V.bottomRows(d.T) = ConstBlock<T>(pqkv + d.qkv_at(b, h) + 2 * d.C, d.T, d.HS, Eigen::OuterStride<>(ld));
+      ConstBlock<T> Q(pqkv + d.qkv_at(b, h), d.T, d.HS, Eigen::OuterStride<>(ld));
+      RowMatrix<T> S = Q * K.transpose();  // (Tn, L)
+      for (int64_t i = 0; i < d.T; ++i) {
+        int64_t visible = past + i + 1;  // query i sees keys 0..past+i
+        Row<T> x(S.data() + i * L, visible);
+        for (int64_t j = 0; j < visible; ++j) x[j] = T(double(x[j]) * scale);
+        T m = x.maxCoeff();
+        x = (x - m).exp();
+        T sum = x.sum();
+        x *= T(1) / sum;
+        std::fill(S.data() + i * L + visible, S.data() + (i + 1) * L, T(0));
+      }
+      Block<T> Y(py + d.y_at(b, h), d.T, d.HS, Eigen::OuterStride<>(d.C));
+      Y.noalias() = S * V;  // (Tn, HS)
+    }
+    return y;
   });
 }
 

@@ -81,10 +81,11 @@ TEST_CASE("bench: the decode loop counts new tokens; --loops picks the loops") {
   }
 }
 
-// The profile's FLOPs are counted per matmul call from its shapes; their sum over an inference
-// step must equal the analytic count of the model's products: 2 FLOPs per weight per token
-// (matmul_parameters, the tied head included) plus, per layer, Q·Kᵀ and P·V at 2·T·T·C each.
-TEST_CASE("bench --profile: every op of a step is timed; the matmul FLOPs add up to the model's") {
+// The profile's FLOPs are counted per call from the shapes (matmul, and the fused attention's
+// two products); their sum over an inference step must equal the analytic count of the model's
+// products: 2 FLOPs per weight per token (matmul_parameters, the tied head included) plus, per
+// layer, Q·Kᵀ and P·V at 2·T·T·C each.
+TEST_CASE("bench --profile: every op of a step is timed; the FLOPs add up to the model's") {
   BenchOptions o;
   o.preset = "tiny";
   o.batch_size = 2, o.seq_len = 16, o.warmup = 0, o.steps = 2, o.peak_gflops = 100, o.profile = true;
@@ -93,8 +94,7 @@ TEST_CASE("bench --profile: every op of a step is timed; the matmul FLOPs add up
   GPTConfig c = preset("tiny");
   double B = 2, T = 16, C = double(c.block.n_embd), L = double(c.n_layer);
   double flops = 0;
-  for (const auto& [key, row] : r.inference_profile.ops)
-    if (std::get<0>(key) == "matmul") flops += row.flops;
+  for (const auto& [key, row] : r.inference_profile.ops) flops += row.flops;  // matmul and attention_forward
   flops /= r.steps;  // the profile holds every timed step
   CHECK(flops == doctest::Approx(2 * B * T * double(matmul_parameters(c)) + L * 4 * B * T * T * C));
   for (const Profile* p : {&r.training_profile, &r.inference_profile, &r.decode_profile}) {
