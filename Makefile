@@ -6,6 +6,8 @@
 #   make test         builds and runs the doctest suite; ends with "N passed, N failed"
 #   make gradcheck    table of every differentiable op: shapes, max abs/rel error, pass/fail
 #   make bench        f32 matmul GFLOP/s against OpenBLAS, and layernorm/softmax/GELU timings
+#   make bench-torch  kiso bench against PyTorch on this CPU, alternating, tokens/s and peak RSS
+#                     (tests/bench; TORCH=debian|pypi|both, BENCH_TORCH_ARGS="--shapes tiny:16 ...")
 #   make golden       regenerates tests/golden/tiny with the PyTorch reference (python3-torch)
 #   make debug        the test suite built with -O1 -g and SANITIZE=address,undefined
 #   make fuzz         the libFuzzer targets of tests/fuzz (clang), FUZZ_SECONDS (60) each
@@ -90,7 +92,7 @@ FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # "yes" when $(FUZZ_CXX) links a libFuzzer program; probed only for the goals that use it.
 FUZZ_READY    := $(if $(filter test fuzz fuzz-smoke,$(MAKECMDGOALS)),$(shell tests/fuzz/run-fuzz probe $(FUZZ_CXX)))
 
-.PHONY: all deps demo test gradcheck bench golden debug fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-smoke clean
+.PHONY: all deps demo test gradcheck bench bench-torch golden debug fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-smoke clean
 all: $(BUILD)/libkiso.a $(BUILD)/kiso $(BUILD)/kiso_tests
 
 deps:
@@ -142,6 +144,15 @@ bench:
 
 $(BUILD)/bench_ops: $(BENCH_OBJ) $(BUILD)/libkiso.a
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) -lopenblas
+
+# PyTorch is only the yardstick of the comparison; the engine never uses it. TORCH chooses the
+# builds: Debian's python3-torch (1.13 on OpenBLAS), the PyPI wheel in $(TORCH_VENV) (MKL and
+# oneDNN; ~5 GB with the CUDA libraries it depends on), or both (tests/bench/README.md).
+TORCH ?= both
+TORCH_VENV ?= build/torch-venv
+bench-torch: $(BUILD)/kiso
+	@args=$$(tests/bench/install-torch $(TORCH) $(TORCH_VENV)) && \
+	  tests/bench/compare-torch --kiso $(BUILD)/kiso $$args --json $(BUILD)/bench-torch.json $(BENCH_TORCH_ARGS)
 
 # The golden files are committed, so `make test` needs no Python; this rewrites them.
 GOLDEN := tests/golden/tiny
