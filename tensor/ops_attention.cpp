@@ -6,8 +6,8 @@
 // autograd/composite.cpp and, on cuda, as attention_*_composite below) slices qkv three times,
 // permutes each slice into (B·NH, T, HS), scales the scores in a separate pass and permutes the
 // result back: seven copies of a (B, T, C) tensor each way, which `kiso bench --profile` put at
-// 12% of a tiny training step. Here an Eigen map with a row stride (OuterStride) reads a head's
-// (T, HS) block of qkv in place: row t of head h is at qkv[b, t, h·HS], 3C numbers after row
+// 12% of a tiny training step. Here a product with a row stride (the leading dimension of
+// tensor/gemm.h's sgemm, Eigen's OuterStride for f64) reads a head's (T, HS) block of qkv in place: row t of head h is at qkv[b, t, h·HS], 3C numbers after row
 // t - 1. One OpenMP thread takes a whole (b, h) pair at a time: its three small products and
 // its softmax rows stay in that core's cache.
 //
@@ -19,9 +19,11 @@
 // passes, dropout drawn by dropout() on the whole (B·NH, T, T) tensor with the same state), so
 // the two agree to the last bit wherever Eigen's products do (tests/tensor/test_attention.cpp).
 #include <cmath>
+#include <type_traits>
 
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
+#include "tensor/gemm.h"
 #include "tensor/ops.h"
 #include "tensor/profile.h"
 
@@ -32,6 +34,23 @@ template <class T> using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dyn
 template <class T> using Block = Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>>;
 template <class T> using ConstBlock = Eigen::Map<const RowMatrix<T>, 0, Eigen::OuterStride<>>;
 template <class T> using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+// C (M, N) = op(A) · op(B) for row-major blocks with row strides lda, ldb, ldc (op = transpose
+// when ta / tb): kiso's packed kernel for f32 (tensor/gemm.h), Eigen maps for f64.
+template <class T>
+static void product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
+                    int64_t ldb, T* C, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_sgemm(M)) return sgemm(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
+  }
+  ConstBlock<T> a(A, ta ? K : M, ta ? M : K, Eigen::OuterStride<>(lda));  // as stored
+  ConstBlock<T> b(B, tb ? N : K, tb ? K : N, Eigen::OuterStride<>(ldb));
+  Block<T> c(C, M, N, Eigen::OuterStride<>(ldc));
+  if (!ta && !tb) c.noalias() = a * b;
+  else if (!ta) c.noalias() = a * b.transpose();
+  else if (!tb) c.noalias() = a.transpose() * b;
+  else c.noalias() = a.transpose() * b.transpose();
+}
 
 namespace {
 
@@ -139,10 +158,9 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
 
     auto scores = [&](int64_t bh) {  // pass 1 for one head
       int64_t b = bh / d.NH, h = bh % d.NH;
-      ConstBlock<T> Q(pqkv + d.qkv_at(b, h), Tn, d.HS, Eigen::OuterStride<>(ld));
-      ConstBlock<T> K(pqkv + d.qkv_at(b, h) + d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
-      Eigen::Map<RowMatrix<T>> S(patt + bh * Tn * Tn, Tn, Tn);
-      S.noalias() = Q * K.transpose();  // (T, T)
+      const T* Q = pqkv + d.qkv_at(b, h);  // (T, HS) blocks of qkv, rows ld apart
+      const T* K = Q + d.C;
+      product(false, true, Tn, Tn, d.HS, Q, ld, K, ld, patt + bh * Tn * Tn, Tn);  // S = Q Kᵀ (T, T)
       for (int64_t i = 0; i < Tn; ++i) {
         T* s_i = patt + (bh * Tn + i) * Tn;
         Row<T> x(s_i, i + 1);  // query i sees keys 0..i
@@ -156,10 +174,8 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
     };
     auto weighted_values = [&](const T* pdropped, int64_t bh) {  // pass 3 for one head
       int64_t b = bh / d.NH, h = bh % d.NH;
-      Eigen::Map<const RowMatrix<T>> P(pdropped + bh * Tn * Tn, Tn, Tn);
-      ConstBlock<T> V(pqkv + d.qkv_at(b, h) + 2 * d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
-      Block<T> Y(py + d.y_at(b, h), Tn, d.HS, Eigen::OuterStride<>(d.C));
-      Y.noalias() = P * V;  // (T, HS)
+      const T* V = pqkv + d.qkv_at(b, h) + 2 * d.C;
+      product(false, false, Tn, d.HS, Tn, pdropped + bh * Tn * Tn, Tn, V, ld, py + d.y_at(b, h), d.C);  // Y = P̃ V
     };
 
     bool parallel = parallel_heads(d);
@@ -218,13 +234,11 @@ Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOu
 #pragma omp parallel for if (parallel)
     for (int64_t bh = 0; bh < d.heads(); ++bh) {  // pass 1
       int64_t b = bh / d.NH, h = bh % d.NH;
-      ConstBlock<T> dY(pdy + d.y_at(b, h), Tn, d.HS, Eigen::OuterStride<>(d.C));
-      ConstBlock<T> V(pqkv + d.qkv_at(b, h) + 2 * d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
-      Eigen::Map<const RowMatrix<T>> P(pdropped + bh * Tn * Tn, Tn, Tn);
-      Eigen::Map<RowMatrix<T>> dP(ddropped.data<T>() + bh * Tn * Tn, Tn, Tn);
-      Block<T> dV(pdqkv + d.qkv_at(b, h) + 2 * d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
-      dP.noalias() = dY * V.transpose();
-      dV.noalias() = P.transpose() * dY;
+      const T* dY = pdy + d.y_at(b, h);  // (T, HS), rows C apart
+      const T* V = pqkv + d.qkv_at(b, h) + 2 * d.C;
+      const T* P = pdropped + bh * Tn * Tn;  // (T, T)
+      product(false, true, Tn, Tn, d.HS, dY, d.C, V, ld, ddropped.data<T>() + bh * Tn * Tn, Tn);  // dP̃ = dY Vᵀ
+      product(true, false, Tn, d.HS, Tn, P, Tn, dY, d.C, pdqkv + d.qkv_at(b, h) + 2 * d.C, ld);     // dV = P̃ᵀ dY
     }
     Tensor datt = p > 0 ? dropout(ddropped, p, state) : ddropped;  // (B·NH, T, T), owned by this call
     T* pdatt = datt.data<T>();
@@ -238,13 +252,11 @@ Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOu
         g_i = y_i * (g_i - dot);
         for (int64_t j = 0; j < Tn; ++j) g_i[j] = T(double(g_i[j]) * scale);  // as mul(dy, scale) rounds
       }
-      Eigen::Map<const RowMatrix<T>> dS(pdatt + bh * Tn * Tn, Tn, Tn);
-      ConstBlock<T> Q(pqkv + d.qkv_at(b, h), Tn, d.HS, Eigen::OuterStride<>(ld));
-      ConstBlock<T> K(pqkv + d.qkv_at(b, h) + d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
-      Block<T> dQ(pdqkv + d.qkv_at(b, h), Tn, d.HS, Eigen::OuterStride<>(ld));
-      Block<T> dK(pdqkv + d.qkv_at(b, h) + d.C, Tn, d.HS, Eigen::OuterStride<>(ld));
-      dQ.noalias() = dS * K;
-      dK.noalias() = dS.transpose() * Q;
+      const T* dS = pdatt + bh * Tn * Tn;  // (T, T)
+      const T* Q = pqkv + d.qkv_at(b, h);
+      const T* K = Q + d.C;
+      product(false, false, Tn, d.HS, Tn, dS, Tn, K, ld, pdqkv + d.qkv_at(b, h), ld);        // dQ = dS K
+      product(true, false, Tn, d.HS, Tn, dS, Tn, Q, ld, pdqkv + d.qkv_at(b, h) + d.C, ld);   // dK = dSᵀ Q
     }
     return dqkv;
   });
@@ -288,8 +300,8 @@ Tensor attention_cached(const Tensor& qkv, int64_t n_head, Tensor& cache_k, Tens
       Eigen::Map<RowMatrix<T>> K(pk + bh * cap * d.HS, L, d.HS), V(pv + bh * cap * d.HS, L, d.HS);  // (L, HS)
       K.bottomRows(d.T) = ConstBlock<T>(pqkv + d.qkv_at(b, h) + d.C, d.T, d.HS, Eigen::OuterStride<>(ld));
       V.bottomRows(d.T) = ConstBlock<T>(pqkv + d.qkv_at(b, h) + 2 * d.C, d.T, d.HS, Eigen::OuterStride<>(ld));
-      ConstBlock<T> Q(pqkv + d.qkv_at(b, h), d.T, d.HS, Eigen::OuterStride<>(ld));
-      RowMatrix<T> S = Q * K.transpose();  // (Tn, L)
+      RowMatrix<T> S(d.T, L);  // (Tn, L)
+      product(false, true, d.T, L, d.HS, pqkv + d.qkv_at(b, h), ld, K.data(), d.HS, S.data(), L);  // S = Q Kᵀ
       for (int64_t i = 0; i < d.T; ++i) {
         int64_t visible = past + i + 1;  // query i sees keys 0..past+i
         Row<T> x(S.data() + i * L, visible);
@@ -300,8 +312,7 @@ Tensor attention_cached(const Tensor& qkv, int64_t n_head, Tensor& cache_k, Tens
         x *= T(1) / sum;
         std::fill(S.data() + i * L + visible, S.data() + (i + 1) * L, T(0));
       }
-      Block<T> Y(py + d.y_at(b, h), d.T, d.HS, Eigen::OuterStride<>(d.C));
-      Y.noalias() = S * V;  // (Tn, HS)
+      product(false, false, d.T, d.HS, L, S.data(), L, V.data(), d.HS, py + d.y_at(b, h), d.C);  // Y = P V (Tn, HS)
     }
     return y;
   });

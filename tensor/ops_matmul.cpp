@@ -8,7 +8,10 @@
 // small products is instead split over the batch. On Device::cuda: the tiled kernel of
 // cuda/kernels/matmul.cu.
 
+#include <type_traits>
+
 #include "tensor/dispatch.h"
+#include "tensor/gemm.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
 #include "tensor/profile.h"
@@ -30,6 +33,13 @@ static void gemm(const T* a, const T* b, T* c, int64_t M, int64_t K, int64_t N, 
   Eigen::Map<const RowMatrix<T>> B(b, trans_b ? N : K, trans_b ? K : N);
   Eigen::Map<RowMatrix<T>> C(c, M, N);
   auto band = [&](int64_t r0, int64_t rows) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (use_sgemm(rows)) {  // kiso's packed kernel (tensor/gemm.h); Eigen below is its oracle
+        const float* a_band = trans_a ? a + r0 : a + r0 * K;  // op(A)'s rows r0.. of the stored A
+        sgemm(trans_a, trans_b, rows, N, K, a_band, trans_a ? M : K, b, trans_b ? K : N, c + r0 * N, N);
+        return;
+      }
+    }
     auto Cb = C.middleRows(r0, rows);
     if (!trans_a && !trans_b) Cb.noalias() = A.middleRows(r0, rows) * B;
     else if (!trans_a && trans_b) Cb.noalias() = A.middleRows(r0, rows) * B.transpose();
