@@ -88,32 +88,36 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
 }
 
 // Packs op(A)[i0 : i0+mc, p0 : p0+kc] into MR-row panels: panel r holds, for each k, the MR
-// numbers op(A)(i0 + r·MR + i, p0 + k), zeros past row mc.
+// numbers op(A)(i0 + r·MR + i, p0 + k), zeros past row mc. Each source line is read along its
+// contiguous axis (k for a plain A, i for a transposed one); the writes land in the panel, which
+// is small enough to stay in L1.
 void pack_a(const float* A, int64_t lda, bool trans, int64_t i0, int64_t p0, int64_t mc, int64_t kc, float* out) {
   for (int64_t r = 0; r < mc; r += MR, out += MR * kc) {
     int64_t rows = std::min(MR, mc - r);
-    for (int64_t k = 0; k < kc; ++k)
-      for (int64_t i = 0; i < MR; ++i) {
-        int64_t row = i0 + r + i, col = p0 + k;
-        out[k * MR + i] = i < rows ? (trans ? A[col * lda + row] : A[row * lda + col]) : 0.0f;
+    if (rows < MR) std::fill_n(out, MR * kc, 0.0f);
+    if (!trans) {
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* src = A + (i0 + r + i) * lda + p0;  // row i0+r+i of A, from column p0
+        for (int64_t k = 0; k < kc; ++k) out[k * MR + i] = src[k];
       }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) std::copy_n(A + (p0 + k) * lda + i0 + r, rows, out + k * MR);  // row p0+k of Aᵀ's storage
+    }
   }
 }
 
 // Packs op(B)[p0 : p0+kc, j0 : j0+nc] into NR-column panels: panel s holds, for each k, the NR
-// numbers op(B)(p0 + k, j0 + s·NR + j), zeros past column nc.
+// numbers op(B)(p0 + k, j0 + s·NR + j), zeros past column nc. Read as pack_a reads.
 void pack_b(const float* B, int64_t ldb, bool trans, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out) {
   for (int64_t s = 0; s < nc; s += NR, out += NR * kc) {
     int64_t cols = std::min(NR, nc - s);
-    for (int64_t k = 0; k < kc; ++k) {
-      float* o = out + k * NR;
-      if (!trans && cols == NR) {  // the common case: one contiguous run of B's row
-        std::copy_n(B + (p0 + k) * ldb + j0 + s, NR, o);
-        continue;
-      }
-      for (int64_t j = 0; j < NR; ++j) {
-        int64_t row = p0 + k, col = j0 + s + j;
-        o[j] = j < cols ? (trans ? B[col * ldb + row] : B[row * ldb + col]) : 0.0f;
+    if (cols < NR) std::fill_n(out, NR * kc, 0.0f);
+    if (!trans) {
+      for (int64_t k = 0; k < kc; ++k) std::copy_n(B + (p0 + k) * ldb + j0 + s, cols, out + k * NR);
+    } else {
+      for (int64_t j = 0; j < cols; ++j) {
+        const float* src = B + (j0 + s + j) * ldb + p0;  // row j0+s+j of the stored Bᵀ, from column p0
+        for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = src[k];
       }
     }
   }
