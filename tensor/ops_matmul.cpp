@@ -25,7 +25,8 @@ namespace kiso {
 template <class T> using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // C (M, N) = op(A) · op(B) for one batch element; op is identity or transpose. Splits C's rows
-// into `bands` contiguous bands (a band's rows of op(A) give the same rows of C).
+// into `bands` contiguous bands (a band's rows of op(A) give the same rows of C), or its columns
+// (see below).
 template <class T>
 static void gemm(const T* a, const T* b, T* c, int64_t M, int64_t K, int64_t N, bool trans_a, bool trans_b,
                  int bands) {
@@ -49,6 +50,22 @@ static void gemm(const T* a, const T* b, T* c, int64_t M, int64_t K, int64_t N, 
   if (bands <= 1) {
     band(0, M);
     return;
+  }
+  // With kiso's kernel, a band of rows packs all of op(B) for itself. When op(B) is the larger
+  // operand (N > M: the LM head's (V, C) table, a weight at gpt1's 128-row batch) the threads
+  // split C's columns instead, and each packs only its share of B (and all of the smaller A).
+  // Band edges are multiples of 32 columns, whole micro-panels.
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_sgemm(M) && N > M) {
+#pragma omp parallel for num_threads(bands)
+      for (int t = 0; t < bands; ++t) {
+        int64_t c0 = (N * t / bands) / 32 * 32, c1 = t + 1 == bands ? N : (N * (t + 1) / bands) / 32 * 32;
+        if (c1 <= c0) continue;
+        const float* b_band = trans_b ? b + c0 * K : b + c0;  // op(B)'s columns c0.. of the stored B
+        sgemm(trans_a, trans_b, M, c1 - c0, K, a, trans_a ? M : K, b_band, trans_b ? K : N, c + c0, N);
+      }
+      return;
+    }
   }
 #pragma omp parallel for num_threads(bands)
   for (int t = 0; t < bands; ++t) {

@@ -467,6 +467,16 @@ TEST_CASE_TEMPLATE("matmul: 200x300 · 300x100, split over threads into row band
   }
 }
 
+// N > M with kiso's f32 kernel: the threads split C's columns (at multiples of 32), each packing
+// its share of op(B). 300 columns in 2 and 3 bands give edges at 128 / 96, 192 and ragged last
+// bands; 40·700·300 multiply-adds are above matmul's threshold for threads (2^22).
+TEST_CASE_TEMPLATE("matmul: 40x700 · 700x300, split over threads into column bands", T, float, double) {
+  for (int threads : {2, 3}) {
+    ThreadCount t(threads);
+    check_matmul<T>({}, 40, 700, 300, 50);
+  }
+}
+
 // =============================================================================================
 // softmax
 // =============================================================================================
