@@ -6,22 +6,25 @@
 // Speed (tiny preset training step, 2 threads, perf): dropout was 9% of all CPU samples
 // drawing one whole block per element; see docs/benchmarks.md for what batching bought.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numbers>
+#include <type_traits>
 
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 
 namespace kiso {
 
-// Calls f(i, draws_i) for every element i < n, draws_i pointing at its k = kDraws consecutive
-// draws: draws offset + k·i .. offset + k·i + k - 1 of the state's stream. The draws come 64 at
-// a time (philox_blocks16: 16 blocks, each computed once), so a group g of 64 / k elements
-// reads blocks offset/4 + 16g .. offset/4 + 16g + 15; the last group may use only some of them.
-// Threads take whole groups, and what element i gets depends on i alone: the same bits for any
-// thread count. The plain version, one philox_block per draw keeping one lane (4x the work),
-// is the oracle in tests/tensor/test_ops.cpp.
-template <int kDraws, class F> static void for_each_draws(const PhiloxState& s, int64_t n, F f) {
+// Walks elements 0..n-1 in groups that one philox_blocks16 call serves, element i taking
+// k = kDraws consecutive draws: offset + k·i .. offset + k·i + k - 1 of the state's stream.
+// Group g holds the 64 / k elements from i0 = g·64/k, reads blocks offset/4 + 16g ..
+// offset/4 + 16g + 15 (each computed once), and is handed to f(i0, count, draws) with its
+// draws in order; the last group may be short. Threads take whole groups, and what element i
+// gets depends on i alone: the same bits for any thread count. The plain version, one
+// philox_block per draw keeping one lane (4x the work), is the oracle in
+// tests/tensor/test_ops.cpp.
+template <int kDraws, class F> static void for_each_group(const PhiloxState& s, int64_t n, F f) {
   static_assert(kPhiloxBatchDraws % kDraws == 0);
   constexpr int64_t per_group = kPhiloxBatchDraws / kDraws;
   const int64_t groups = (n + per_group - 1) / per_group;
@@ -30,8 +33,8 @@ template <int kDraws, class F> static void for_each_draws(const PhiloxState& s, 
   for (int64_t g = 0; g < groups; ++g) {
     alignas(32) uint32_t draws[kPhiloxBatchDraws];
     philox_blocks16(s.seed, s.stream, first_block + uint64_t(g) * kPhiloxBatchBlocks, draws);
-    const int64_t i0 = g * per_group, count = std::min(per_group, n - i0);
-    for (int64_t e = 0; e < count; ++e) f(i0 + e, draws + kDraws * e);
+    const int64_t i0 = g * per_group;
+    f(i0, std::min(per_group, n - i0), static_cast<const uint32_t*>(draws));
   }
 }
 
@@ -41,7 +44,9 @@ static Tensor fill_from_stream(const Shape& shape, DType dtype, const PhiloxStat
   Tensor out(shape, dtype);
   with_float(out, [&]<class T>(T) {
     T* p = out.data<T>();
-    for_each_draws<kDraws>(s, out.numel(), [&](int64_t i, const uint32_t* d) { p[i] = T(f(d)); });
+    for_each_group<kDraws>(s, out.numel(), [=](int64_t i0, int64_t count, const uint32_t* d) {
+      for (int64_t e = 0; e < count; ++e) p[i0 + e] = T(f(d + kDraws * e));
+    });
   });
   return out;
 }
@@ -90,8 +95,16 @@ Tensor dropout(const Tensor& x, double p, PhiloxState state) {
     T* py = y.data<T>();
     T scale = T(1.0 / (1.0 - p));
     float pf = float(p);
-    for_each_draws<1>(state, x.numel(), [&](int64_t i, const uint32_t* d) {
-      py[i] = uniform_from_bits(d[0]) >= pf ? px[i] * scale : T(0);
+    // y = x·scale where kept, +0 where dropped, written as x·scale AND a mask of all ones or
+    // all zeros: the same bits as `keep ? x * scale : T(0)`, but with no branch. g++ keeps the
+    // ternary scalar (under -ftrapping-math it will not compute x·scale where the source does
+    // not ask for it: "control flow in loop"); this form it vectorises.
+    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    for_each_group<1>(state, x.numel(), [=](int64_t i0, int64_t count, const uint32_t* d) {
+      for (int64_t e = 0; e < count; ++e) {
+        Bits keep = Bits(0) - Bits(uniform_from_bits(d[e]) >= pf);  // all ones when kept
+        py[i0 + e] = std::bit_cast<T>(std::bit_cast<Bits>(T(px[i0 + e] * scale)) & keep);
+      }
     });
     return y;
   });
