@@ -1,6 +1,7 @@
 // nn/optim.cpp — AdamW, SGD and clip_grad_norm: the walk over the parameter list. The update
 // maths is in tensor/ops_optim.cpp; this file decides what each parameter gets and keeps the
-// state.
+// state. AdamW and clipping hand the whole list to one multi-tensor call (one parallel pass over
+// all parameters); SGD still calls its update per parameter.
 #include "nn/optim.h"
 
 #include <cmath>
@@ -76,16 +77,18 @@ AdamW::AdamW(Parameters params, AdamWConfig config) : params_(std::move(params))
 
 void AdamW::step(double lr) {
   int64_t t = steps_ + 1;
+  std::vector<AdamWSlot> slots;  // every parameter with a gradient, updated in one pass
   for (size_t i = 0; i < params_.size(); ++i) {
     Variable& var = *params_[i].variable;
     if (!var.grad().defined()) continue;
     // The paper's rule: weight decay on "all non bias or gain weights". Matrices and
     // embeddings have rank >= 2; biases and LayerNorm gains and biases have rank 1.
     double weight_decay = var.value().dim() >= 2 ? config_.weight_decay : 0.0;
-    Tensor value = var.value();  // shares storage with the Variable: updated in place
-    adamw_update(value, var.grad(), m_[i], v_[i],
-                 {lr, config_.beta1, config_.beta2, config_.eps, weight_decay, t});
+    // value() shares storage with the Variable, m_ and v_ are ours: all updated in place
+    slots.push_back({var.value(), var.grad(), m_[i], v_[i],
+                     {lr, config_.beta1, config_.beta2, config_.eps, weight_decay, t}});
   }
+  adamw_update(slots);
   steps_ = t;
 }
 
@@ -163,21 +166,18 @@ void SGD::load_state(const OptimizerState& state, int64_t steps) {
 double clip_grad_norm(const Parameters& params, double max_norm) {
   const char* op = "clip_grad_norm";
   check(max_norm > 0 && std::isfinite(max_norm), op, "max_norm must be a positive finite number, got {}", max_norm);
-  double total = 0;
+  std::vector<Tensor> grads;  // share storage with the Variables' gradients
   for (const NamedParameter& p : params) {
     check(p.variable != nullptr && p.variable->defined(), op, "parameter '{}' has no Variable", p.name);
-    if (p.variable->grad().defined()) total += sum_of_squares(p.variable->grad());
+    if (p.variable->grad().defined()) grads.push_back(p.variable->grad());
   }
-  double norm = std::sqrt(total);
+  // one pass over all the gradients each, not one per parameter (tensor/ops_optim.cpp)
+  double norm = std::sqrt(sum_of_squares(grads));
   if (!std::isfinite(norm)) return norm;  // inf or NaN: leave the gradients for the trainer to judge
   // PyTorch's formula: coef = max_norm / (norm + 1e-6), clamped to at most 1. The 1e-6 keeps
   // the division safe when norm is 0 and leaves the clipped norm just under max_norm.
   double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0)
-    for (const NamedParameter& p : params) {
-      Tensor g = p.variable->grad();  // shares storage with the Variable's gradient
-      if (g.defined()) scale_inplace(g, coef);
-    }
+  if (coef < 1.0) scale_inplace(grads, coef);
   return norm;
 }
 

@@ -188,4 +188,15 @@ void scale_inplace(Tensor& x, double s);
 // any number of threads (the squared L2 norm that gradient clipping needs).
 double sum_of_squares(const Tensor& x);
 
+// The same for a whole parameter list in one call: on the cpu one parallel pass over all the
+// elements of all the tensors, split evenly between the threads; each element gets exactly the
+// single-tensor arithmetic (cuda tensors: one single-tensor call each).
+struct AdamWSlot {
+  Tensor param, grad, m, v;  // handles: they share storage with the caller's, which is updated
+  AdamWHyper h;
+};
+void adamw_update(std::vector<AdamWSlot>& slots);  // = adamw_update(param, grad, m, v, h) for each
+void scale_inplace(std::vector<Tensor>& xs, double s);
+double sum_of_squares(const std::vector<Tensor>& xs);  // Σ of sum_of_squares(x), added in list order
+
 }  // namespace kiso

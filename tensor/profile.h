@@ -90,6 +90,7 @@ class OpScope {
 
   // Only when the scope is recorded do these cost anything; `detail` is called lazily.
   void set_flops(double flops) { flops_ = flops; }
+  void add_bytes(double bytes) { bytes_ += bytes; }  // traffic the tensors named cannot show
   template <class F> void set_detail(F make_detail) {
     if (active_) detail_ = make_detail();
   }

@@ -3,7 +3,8 @@
 // Oracles: the published known-answer vectors of Random123 (kat_vectors, the reference
 // implementation of Salmon et al., SC 2011) for 7 and 10 rounds; the header's own layout
 // comment (key = seed, counter = (block, stream), draw d = lane d % 4 of block d / 4) checked
-// through those vectors and through rand(); Generator::take checked against hand-worked offsets.
+// through those vectors and through rand(); the 16-block rungs (philox_blocks16_*) against
+// philox_block; Generator::take checked against hand-worked offsets.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -89,6 +90,32 @@ TEST_CASE("randn element i is Box-Muller of draws 2i and 2i + 1, computed in dou
     not_float += z[i] != double(float(z[i]));
   }
   CHECK(not_float > 0);  // f64 output keeps double precision, it is not a widened float
+}
+
+TEST_CASE("philox_blocks16: each rung gives philox_block's words, 16 blocks in draw order") {
+  // Oracle: philox_block (checked above against Random123), one block at a time. The cases
+  // cover seeds and streams with both 32-bit halves set, and first blocks whose 16 blocks carry
+  // from the low counter word into the high one (0xfffffff8 + 8 = 2^32) or wrap the whole
+  // 64-bit counter, which an implementation that forgot the high word would get wrong.
+  auto check_rung = [](const char* rung, void (*blocks16)(uint64_t, uint64_t, uint64_t, uint32_t*)) {
+    int64_t wrong = 0, cases = 0;
+    for (uint64_t seed : {0ull, 0x1234567890abcdefull, ~0ull})
+      for (uint64_t stream : {0ull, 7ull, 0xfedcba9876543210ull})
+        for (uint64_t first : {0ull, 5ull, 0xfffffff8ull, 0x1fffffff5ull, 0xfffffffffffffff8ull}) {
+          uint32_t draws[kPhiloxBatchDraws];
+          blocks16(seed, stream, first, draws);
+          for (int j = 0; j < kPhiloxBatchBlocks; ++j)
+            for (int w = 0; w < 4; ++w) wrong += draws[4 * j + w] != philox_block(seed, stream, first + uint64_t(j))[size_t(w)];
+          ++cases;
+        }
+    INFO(rung, ": ", cases, " cases of 64 draws");
+    CHECK(wrong == 0);
+  };
+  check_rung("plain", philox_blocks16_plain);
+#if defined(__AVX2__)
+  check_rung("avx2", philox_blocks16_avx2);
+#endif
+  check_rung("the build's choice", philox_blocks16);
 }
 
 TEST_CASE("Generator::take hands out whole blocks that never overlap") {

@@ -1,9 +1,12 @@
 // tests/nn/test_optim.cpp — optimizer updates, AdamW/SGD over parameter lists, gradient
 // clipping and learning-rate schedules, each against an independent oracle: the PyTorch
-// formulas written out as naive double loops, hand-computed numbers, or plain arithmetic.
+// formulas written out as naive double loops, hand-computed numbers, or plain arithmetic. The
+// vectorised, multi-tensor passes of tensor/ops_optim.cpp are checked for equality against its
+// plain loops, copied here.
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -52,9 +55,133 @@ const std::vector<std::vector<double>> grads = {
     {0.2, 0.2, -0.6, 0.15, -0.1, 0.0},
 };
 
+// ---- the plain rungs, as oracles of the vectorised, multi-tensor ones ----
+// Lcg inputs (not Philox, not the library) in [lo, hi).
+template <class T> Tensor lcg_tensor(int64_t n, uint64_t seed, double lo, double hi) {
+  std::vector<T> v(static_cast<size_t>(n));
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (T& x : v) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    x = T(lo + (hi - lo) * double(state >> 11) * 0x1p-53);
+  }
+  return from_vector(v, {n});
+}
+
+// tensor/ops_optim.cpp's plain AdamW loop, line for line (the code as it was before the AVX2
+// rung and the multi-tensor pass): compiled by the same g++ with the same flags, it fuses and
+// rounds exactly as the library's plain rung does, so the comparison is for equality.
+template <class T> void plain_adamw(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWHyper& h) {
+  const double decay = 1.0 - h.lr * h.weight_decay;
+  const double step_size = h.lr / (1.0 - std::pow(h.beta1, double(h.step)));
+  const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(h.beta2, double(h.step)));
+  T* pp = param.data<T>();
+  const T* pg = grad.data<T>();
+  T* pm = m.data<T>();
+  T* pv = v.data<T>();
+  for (int64_t i = 0; i < param.numel(); ++i) {
+    double g = pg[i];
+    double p = decay * double(pp[i]);
+    double m_i = h.beta1 * double(pm[i]) + (1.0 - h.beta1) * g;
+    double v_i = h.beta2 * double(pv[i]) + (1.0 - h.beta2) * g * g;
+    double denom = std::sqrt(v_i) / bias_correction2_sqrt + h.eps;
+    pp[i] = T(p - step_size * m_i / denom);
+    pm[i] = T(m_i);
+    pv[i] = T(v_i);
+  }
+}
+
+// The sum of squares as deterministic_sum defines it: chunks of 4096 in order, chunk sums in
+// order, tensors in order.
+template <class T> double plain_sum_of_squares(const Tensor& x) {
+  const T* p = x.data<T>();
+  double total = 0;
+  for (int64_t c = 0; c < x.numel(); c += 4096) {
+    double s = 0;
+    for (int64_t i = c; i < std::min(x.numel(), c + 4096); ++i) s += double(p[i]) * double(p[i]);
+    total += s;
+  }
+  return total;
+}
+
 }  // namespace
 
 TEST_SUITE("nn") {
+
+TEST_CASE_TEMPLATE("multi-tensor adamw_update gives the plain loop's bits, for 1 and 2 threads", T, float, double) {
+  // Parameters of odd sizes (the AVX2 rung's 4-element tail, one element alone) and one of
+  // 70001 > kParallelGrain elements so that two threads split the pass inside a tensor; two
+  // weight decays; three steps so the moments are not zero. Tolerance 0: the same operations.
+  // Gradients up to 1e3 and down to 1e-6 in size exercise sqrt(v) and eps.
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    ThreadCount tc(threads);
+    std::vector<int64_t> sizes = {1, 3, 5, 1001, 70001, 8};
+    std::vector<Tensor> p, m, v, pr, mr, vr;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      p.push_back(lcg_tensor<T>(sizes[k], 10 + k, -2, 2));
+      m.push_back(zeros({sizes[k]}, p[k].dtype()));
+      v.push_back(zeros({sizes[k]}, p[k].dtype()));
+      pr.push_back(p[k].clone());
+      mr.push_back(m[k].clone());
+      vr.push_back(v[k].clone());
+    }
+    for (int64_t t = 1; t <= 3; ++t) {
+      std::vector<AdamWSlot> slots;
+      for (size_t k = 0; k < sizes.size(); ++k) {
+        double scale = k % 2 == 0 ? 1e3 : 1e-6;
+        Tensor g = lcg_tensor<T>(sizes[k], 100 * uint64_t(t) + k, -scale, scale);
+        AdamWHyper h{1e-2, 0.9, 0.999, 1e-8, k % 3 == 0 ? 0.0 : 0.1, t};
+        slots.push_back({p[k], g, m[k], v[k], h});
+        plain_adamw<T>(pr[k], g, mr[k], vr[k], h);
+      }
+      adamw_update(slots);
+    }
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      CAPTURE(k);
+      CHECK(p[k].to_vector<T>() == pr[k].to_vector<T>());
+      CHECK(m[k].to_vector<T>() == mr[k].to_vector<T>());
+      CHECK(v[k].to_vector<T>() == vr[k].to_vector<T>());
+    }
+    CHECK(p[4].to_vector<T>() != lcg_tensor<T>(70001, 14, -2, 2).template to_vector<T>());  // it moved
+  }
+}
+
+TEST_CASE("multi-tensor sum_of_squares and scale_inplace: the plain chunked sums' bits, for 1 and 2 threads") {
+  // Sizes around the 4096-element chunk (full, one short, one over), f32 and f64 mixed in one
+  // list (the AVX2 rung takes only groups of four full f32 chunks, so the groups here mix both
+  // rungs), and a total above kParallelGrain. Tolerance 0: the same additions in the same order.
+  std::vector<Tensor> xs = {lcg_tensor<float>(4096, 1, -3, 3),      lcg_tensor<float>(1, 2, -3, 3),
+                            lcg_tensor<double>(4097, 3, -3, 3),     lcg_tensor<float>(4095, 4, -3, 3),
+                            lcg_tensor<float>(16 * 4096, 5, -3, 3), lcg_tensor<float>(100003, 6, -3, 3),
+                            lcg_tensor<double>(3, 7, -3, 3)};
+  double want = 0;
+  for (const Tensor& x : xs) want += x.dtype() == DType::f64 ? plain_sum_of_squares<double>(x) : plain_sum_of_squares<float>(x);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    ThreadCount tc(threads);
+    CHECK(sum_of_squares(xs) == want);
+    double one_by_one = 0;
+    for (const Tensor& x : xs) one_by_one += sum_of_squares(x);
+    CHECK(one_by_one == want);
+  }
+  CHECK(want > 1e5);  // ~2e5 elements of mean square 3: not all zeros
+
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    ThreadCount tc(threads);
+    std::vector<Tensor> ys;
+    for (const Tensor& x : xs) ys.push_back(x.clone());
+    scale_inplace(ys, 0.37);
+    int64_t wrong = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      std::vector<double> x = xs[k].to_vector<double>(), y = ys[k].to_vector<double>();
+      for (size_t i = 0; i < x.size(); ++i)
+        wrong += xs[k].dtype() == DType::f64 ? y[i] != 0.37 * x[i] : y[i] != double(float(0.37 * x[i]));
+    }
+    CHECK(wrong == 0);  // every element, once: s·x in double, rounded once
+  }
+}
+
 
 // Tolerance 1e-12 (f64): kernel and oracle evaluate the same formula in double; they differ
 // only in where the bias corrections are applied (lr/(1-β1^t)·m against lr·(m/(1-β1^t)),

@@ -934,18 +934,82 @@ TEST_CASE("rand and randn: f64 and f32 read the same draws; randn is computed in
 }
 
 TEST_CASE("rand, randn and dropout give the same bits with 1 or 2 OpenMP threads") {
-  // 50000 > kParallelGrain elements, so 2 threads really split the loop
+  // 100000 > kParallelGrain (65536) elements, so 2 threads really split the loop
   auto run = [](int threads) {
     ThreadCount t(threads);
     Generator gen{77, 4, 0};
-    Tensor u = rand({50000}, gen), z = randn({50000}, gen, DType::f64);
-    Tensor d = dropout(ones({50000}), 0.5, gen.take(50000));
+    Tensor u = rand({100000}, gen), z = randn({100000}, gen, DType::f64);
+    Tensor d = dropout(ones({100000}), 0.5, gen.take(100000));
     return std::vector<std::vector<double>>{values(u), values(z), values(d)};
   };
   std::vector<std::vector<double>> one = run(1), two = run(2);
   CHECK(one[0] == two[0]);
   CHECK(one[1] == two[1]);
   CHECK(one[2] == two[2]);
+}
+
+// The plain samplers, one draw at a time: draw d is lane d % 4 of block d / 4, a whole block
+// computed for each draw. The library reads 16 blocks at a time (philox_blocks16) and must give
+// these exact bits.
+static uint32_t plain_draw(const PhiloxState& s, uint64_t i) {
+  uint64_t d = s.offset + i;
+  return philox_block(s.seed, s.stream, d / 4)[d % 4];
+}
+template <class T> std::vector<T> plain_dropout(const std::vector<T>& x, double p, const PhiloxState& s) {
+  std::vector<T> y(x.size());
+  T scale = T(1.0 / (1.0 - p));
+  for (size_t i = 0; i < x.size(); ++i) y[i] = uniform_from_bits(plain_draw(s, i)) >= float(p) ? x[i] * scale : T(0);
+  return y;
+}
+
+TEST_CASE_TEMPLATE("dropout equals the plain draw-by-draw loop bit for bit: odd sizes, offsets, p, threads", T, float,
+                   double) {
+  // Sizes around the 64-draw group (1, 63, 64, 65), an odd one, and one above kParallelGrain
+  // (65536) that 2 threads split; offsets of 0, one block, mid-group, a group, and one whose
+  // blocks carry into the counter's high word (block 2^32 - 3). Tolerance 0: the same draws,
+  // the same comparison and the same one multiply.
+  for (int64_t n : {1, 3, 63, 64, 65, 1001, 70001})
+    for (uint64_t offset : {uint64_t(0), uint64_t(4), uint64_t(40), uint64_t(256), uint64_t(4 * 0xfffffffdull)})
+      for (double p : {0.1, 0.5})
+        for (int threads : {1, 2}) {
+          CAPTURE(n);
+          CAPTURE(offset);
+          CAPTURE(p);
+          CAPTURE(threads);
+          ThreadCount t(threads);
+          PhiloxState st{0x5eed5eed12345678ull, 3, offset};
+          Tensor x = random_tensor<T>({n}, uint64_t(n), 0.5, 1.5);  // never 0: a drop is visible
+          std::vector<T> got = dropout(x, p, st).template to_vector<T>();
+          std::vector<T> want = plain_dropout(x.template to_vector<T>(), p, st);
+          CHECK(got == want);
+          if (n >= 1001) CHECK(std::count(want.begin(), want.end(), T(0)) > 0);  // the mask is not empty
+        }
+}
+
+TEST_CASE("rand and randn equal the plain draw-by-draw loops bit for bit, for any thread count") {
+  // rand: element i is uniform(draw i); randn: Box-Muller of draws 2i and 2i + 1, in double,
+  // the same expression as tensor/ops_random.cpp, so the same libm calls on the same arguments.
+  // Sizes end mid-group (64 uniforms or 32 normals per group) and 70001 is split over 2 threads.
+  for (int64_t n : {1, 33, 70001})
+    for (int threads : {1, 2}) {
+      CAPTURE(n);
+      CAPTURE(threads);
+      ThreadCount t(threads);
+      Generator gen{0xabcdef0123ull, 9, 4 * 5};
+      PhiloxState su{gen.seed, gen.stream, gen.offset};
+      std::vector<float> u = rand({n}, gen).to_vector<float>();
+      PhiloxState sz{gen.seed, gen.stream, gen.offset};
+      std::vector<double> z = randn({n}, gen, DType::f64).to_vector<double>();
+      int64_t u_wrong = 0, z_wrong = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        u_wrong += u[size_t(i)] != uniform_from_bits(plain_draw(su, uint64_t(i)));
+        double u1 = (double(plain_draw(sz, 2 * uint64_t(i))) + 1.0) * 0x1p-32;
+        double u2 = double(plain_draw(sz, 2 * uint64_t(i) + 1)) * 0x1p-32;
+        z_wrong += z[size_t(i)] != std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+      }
+      CHECK(u_wrong == 0);
+      CHECK(z_wrong == 0);
+    }
 }
 
 // =============================================================================================
@@ -1256,6 +1320,8 @@ TEST_CASE("errors: dropout p outside [0, 1); random tensors of an integer dtype"
   CHECK_THROWS_WITH_AS(dropout(x, 1.0, PhiloxState{}), doctest::Contains("dropout: p must be in [0, 1), got 1"), Error);
   CHECK_THROWS_WITH_AS(dropout(x, -0.1, PhiloxState{}), doctest::Contains("dropout: p must be in [0, 1), got -0.1"), Error);
   CHECK_THROWS_WITH_AS(dropout(x, 1.5, PhiloxState{}), doctest::Contains("dropout: p must be in [0, 1), got 1.5"), Error);
+  CHECK_THROWS_WITH_AS(dropout(x, 0.5, PhiloxState{1, 0, 6}),
+                       doctest::Contains("dropout: state.offset must be a multiple of 4 (a block boundary"), Error);
   CHECK_THROWS_WITH_AS(dropout(ones({4}, DType::i32), 0.5, PhiloxState{}),
                        doctest::Contains("dropout: input must be f32 or f64, got i32"), Error);
   Generator gen{1};
