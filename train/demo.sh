@@ -7,18 +7,20 @@
 #   2. tasks      the fine-tuning tasks (train/tasks/make_tasks.sh), any example sharing an
 #                 8-word span with the corpus dropped: the next-line task is Austen's text too,
 #                 so it comes out empty here (the demo fine-tunes only sentiment)
-#   3. prepare    train a 2048-token byte-level BPE on the corpus plus the sentiment task's
-#                 training reviews as unlabelled text; encode; split off the last 5% for
-#                 validation; write token shards
+#   3. prepare    train a 2048-token byte-level BPE on the sentiment task's training reviews
+#                 as unlabelled text plus the corpus; encode; split off the last 5% (the end
+#                 of the last novel) for validation; write token shards
 #   4. pretrain   the `tiny` preset (2 layers, 128 wide), DEMO_STEPS steps of 16 x 128 tokens
 #   5. sample     continue three Austen prompts with the trained model
 #   6. finetune   sentiment classification from the pre-trained model and from scratch, same
 #                 settings and budget, scored on the test split next to the majority class
 # It prints the validation loss before and after, the three accuracies and how long each stage
 # took. About 10 minutes on 2 cores. Everything lands in build/demo/ (DEMO_DIR to change it).
-# DEMO_STEPS sets the pre-training steps: the default is what fits the ~10 minutes at the CPU
-# speed of the commit that set it; raise it as training gets faster. BUILD names the build
-# folder of the kiso binary (default build; e.g. BUILD=build/cpu CUDA=0 make demo).
+# DEMO_STEPS sets the pre-training steps. The default, 1200, is the ~10 minutes' share of
+# pre-training at the CPU speed of the commit that set it (about 205-240 ms a tiny step on an idle
+# 2-core Xeon, so 4-5 minutes): when a step gets faster, raise it to keep steps x ms near 250 s.
+# BUILD names the build folder of the kiso binary (default build; BUILD=build/cpu CUDA=0 for a
+# CPU-only one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${DEMO_DIR:-build/demo}
@@ -82,7 +84,10 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
     for line in open(sys.argv[1], encoding="utf-8"):
         out.write(json.loads(line)["text"] + "\n\n")
 ' "$out/tasks/sentiment/train.jsonl" "$out/reviews-train.txt"
-"$kiso" prepare --input "${corpus[@]}" "$out/reviews-train.txt" --out "$out/data" --vocab-size 2048 \
+# The reviews go first: the validation part is the end of the stream, so the loss printed below
+# is on Austen's prose that the model never trained on (the last 42% of Sense and Sensibility,
+# 79,460 tokens), the text its samples imitate, and every training review is pre-trained on.
+"$kiso" prepare --input "$out/reviews-train.txt" "${corpus[@]}" --out "$out/data" --vocab-size 2048 \
   --val-fraction 0.05
 stage prepare
 
