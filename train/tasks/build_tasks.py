@@ -24,7 +24,8 @@
 #     lower-cased words, the usual n-gram contamination check; GPT-3 used 13). Texts shorter than
 #     8 words (single WordNet words, most hypotheses) can never be dropped. Examples are built
 #     first and filtered after, so a run with a corpus gives the files of a run without one, minus
-#     the dropped lines.
+#     the dropped lines. A task whose source is the corpus itself loses every example (next-line
+#     against the demo's Austen corpus): its files are written empty and the manifest says so.
 #   - Files are written to a temporary name and renamed, so an interrupted run never leaves half
 #     a file.
 # What it is not: a downloader (everything comes from installed packages; make_tasks.sh installs
@@ -670,14 +671,17 @@ def main():
                 "examples": len(kept),
                 "excluded": len(splits[split]) - len(kept),
                 "labels": counts,
-                "majority_baseline": round(max(counts.values()) / len(kept), 4),
+                # None when the corpus took every example (the demo's Austen corpus and next-line)
+                "majority_baseline": round(max(counts.values()) / len(kept), 4) if kept else None,
                 "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             }
         manifest["tasks"][task] = entry
         s = entry["splits"]
         excluded = sum(v["excluded"] for v in s.values())
+        test_majority = s["test"]["majority_baseline"]
         print(f"{task:10} {kind:16} {s['train']['examples']:6} {s['val']['examples']:5} {s['test']['examples']:5}  "
-              f"{excluded:8}  {s['test']['labels']} ({s['test']['majority_baseline']:.1%})")
+              f"{excluded:8}  " + (f"{s['test']['labels']} ({test_majority:.1%})" if test_majority is not None
+                                   else "(none left: its text overlaps the corpus)"))
     write_atomic(os.path.join(args.out, "manifest.json"), json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {args.out}/<task>/{{train,val,test}}.jsonl and manifest.json in {time.time() - started:.1f} s")
 
