@@ -7,9 +7,10 @@
 // permutes each slice into (B·NH, T, HS), scales the scores in a separate pass and permutes the
 // result back: seven copies of a (B, T, C) tensor each way, which `kiso bench --profile` put at
 // 12% of a tiny training step. Here a product with a row stride (the leading dimension of
-// tensor/gemm.h's sgemm, Eigen's OuterStride for f64) reads a head's (T, HS) block of qkv in place: row t of head h is at qkv[b, t, h·HS], 3C numbers after row
-// t - 1. One OpenMP thread takes a whole (b, h) pair at a time: its three small products and
-// its softmax rows stay in that core's cache.
+// tensor/gemm.h's sgemm, Eigen's OuterStride for f64) reads a head's (T, HS) block of qkv in
+// place: row t of head h is at qkv[b, t, h·HS], 3C numbers after row t - 1. One OpenMP thread
+// takes a whole (b, h) pair at a time: its small products and its softmax rows stay in that
+// core's cache.
 //
 // What it is not: flash attention. The (B·NH, T, T) probabilities are materialised and saved,
 // as the composite saves them (the backward needs them), and the masked upper triangle of QKᵀ
@@ -17,7 +18,8 @@
 //
 // The arithmetic follows the composite op for op (scale after the product, the same softmax
 // passes, dropout drawn by dropout() on the whole (B·NH, T, T) tensor with the same state), so
-// the two agree to the last bit wherever Eigen's products do (tests/tensor/test_attention.cpp).
+// the two agree to rounding, values and gradients, with and without dropout
+// (tests/autograd/test_composite.cpp; `kiso gradcheck` checks the op against finite differences).
 #include <cmath>
 #include <type_traits>
 
@@ -139,6 +141,8 @@ Tensor attention_cached_composite(const Tensor& qkv, const Dims& d, Tensor& cach
 //   pass 2: P̃ = dropout(att)  (one call over all heads: the composite's draws)
 //   pass 3: Y = P̃ V, into y's columns h·HS .. (h+1)·HS                    -> y     (T, HS)
 // Without dropout passes 1 and 3 run back to back for each head.
+// Why 1/√HS: q·k sums HS products, so unscaled scores grow like √HS and would push the softmax
+// into its flat, tiny-gradient regions (Vaswani et al. 2017, section 3.2.1).
 // ---------------------------------------------------------------------------------------------
 
 AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, PhiloxState state) {

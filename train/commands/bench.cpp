@@ -1,6 +1,6 @@
-// train/commands/bench.cpp — `kiso bench`: training and inference tokens/s of a preset's whole
-// GPT and its model FLOPs utilisation (train/bench.h). Progress lines go to stderr, the table
-// (or --json's object) to stdout.
+// train/commands/bench.cpp — `kiso bench`: training, inference and KV-cache decode tokens/s of
+// a preset's whole GPT, its model FLOPs utilisation and, with --profile, where each step's time
+// goes (train/bench.h). Progress lines go to stderr, the tables (or --json's object) to stdout.
 // What it is not: the op benchmark against OpenBLAS (make bench, train/bench_ops.cpp).
 #include <iostream>
 
