@@ -21,6 +21,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "base/check.h"
+
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #define KISO_SGEMM 1
@@ -141,6 +143,8 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const fl
   thread_local PackBuffers buffers;
   float* pa = buffers.a.get();
   float* pb = buffers.b.get();
+  check(pa != nullptr && pb != nullptr, "matmul", "out of memory allocating the packing buffers ({} bytes)",
+        (MC + NC) * KC * sizeof(float));
   if (K == 0) {  // an empty sum: C = 0
     for (int64_t i = 0; i < M; ++i) std::fill_n(C + i * ldc, N, 0.0f);
     return;
