@@ -75,6 +75,19 @@ Dims attention_dims(const char* op, const Tensor& qkv, int64_t n_head) {
   return {qkv.size(0), qkv.size(1), C, n_head, C / n_head};
 }
 
+// One row of scores s (`len` keys, of which the first `visible` are the query's own and past
+// ones) becomes probabilities in place: scale by 1/√HS (rounded as mul(x, scale) rounds), then
+// the softmax passes of softmax_forward: max, exp and sum, normalise; future keys get exactly 0.
+template <class T> void scaled_causal_softmax_row(T* s, int64_t visible, int64_t len, double scale) {
+  Row<T> x(s, visible);
+  for (int64_t j = 0; j < visible; ++j) s[j] = T(double(s[j]) * scale);
+  T m = x.maxCoeff();  // the max, subtracted so that exp never overflows
+  x = (x - m).exp();
+  T sum = x.sum();
+  x *= T(1) / sum;
+  std::fill(s + visible, s + len, T(0));
+}
+
 // Split threads over the B·NH heads when there is enough work to pay for the parallel region.
 bool parallel_heads(const Dims& d) { return d.heads() > 1 && d.heads() * d.T * d.T * d.HS > kParallelGrain; }
 
@@ -165,16 +178,8 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
       const T* Q = pqkv + d.qkv_at(b, h);  // (T, HS) blocks of qkv, rows ld apart
       const T* K = Q + d.C;
       product(false, true, Tn, Tn, d.HS, Q, ld, K, ld, patt + bh * Tn * Tn, Tn);  // S = Q Kᵀ (T, T)
-      for (int64_t i = 0; i < Tn; ++i) {
-        T* s_i = patt + (bh * Tn + i) * Tn;
-        Row<T> x(s_i, i + 1);  // query i sees keys 0..i
-        for (int64_t j = 0; j <= i; ++j) s_i[j] = T(double(s_i[j]) * scale);  // as mul(x, scale) rounds
-        T m = x.maxCoeff();    // the max, subtracted so that exp never overflows
-        x = (x - m).exp();
-        T sum = x.sum();
-        x *= T(1) / sum;
-        std::fill(s_i + i + 1, s_i + Tn, T(0));  // future keys: probability exactly 0
-      }
+      for (int64_t i = 0; i < Tn; ++i)  // query i sees keys 0..i
+        scaled_causal_softmax_row(patt + (bh * Tn + i) * Tn, i + 1, Tn, scale);
     };
     auto weighted_values = [&](const T* pdropped, int64_t bh) {  // pass 3 for one head
       int64_t b = bh / d.NH, h = bh % d.NH;
@@ -306,16 +311,8 @@ Tensor attention_cached(const Tensor& qkv, int64_t n_head, Tensor& cache_k, Tens
       V.bottomRows(d.T) = ConstBlock<T>(pqkv + d.qkv_at(b, h) + 2 * d.C, d.T, d.HS, Eigen::OuterStride<>(ld));
       RowMatrix<T> S(d.T, L);  // (Tn, L)
       product(false, true, d.T, L, d.HS, pqkv + d.qkv_at(b, h), ld, K.data(), d.HS, S.data(), L);  // S = Q Kᵀ
-      for (int64_t i = 0; i < d.T; ++i) {
-        int64_t visible = past + i + 1;  // query i sees keys 0..past+i
-        Row<T> x(S.data() + i * L, visible);
-        for (int64_t j = 0; j < visible; ++j) x[j] = T(double(x[j]) * scale);
-        T m = x.maxCoeff();
-        x = (x - m).exp();
-        T sum = x.sum();
-        x *= T(1) / sum;
-        std::fill(S.data() + i * L + visible, S.data() + (i + 1) * L, T(0));
-      }
+      for (int64_t i = 0; i < d.T; ++i)  // query i sees keys 0..past+i
+        scaled_causal_softmax_row(S.data() + i * L, past + i + 1, L, scale);
       product(false, false, d.T, d.HS, L, S.data(), L, V.data(), d.HS, py + d.y_at(b, h), d.C);  // Y = P V (Tn, HS)
     }
     return y;
