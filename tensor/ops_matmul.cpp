@@ -5,7 +5,7 @@
 //
 // Threading: for one large product the M rows of C are split into one contiguous band per
 // OpenMP thread and each band is an independent single-threaded GEMM (or C's columns, see
-// gemm() below). The figures that follow are from before kiso's kernel, with Eigen: Measured on a
+// gemm() below). The figures that follow are from before kiso's kernel, with Eigen: measured on a
 // 2-core Xeon (AVX-512) at 4096x768·768x3072 this reached 234 GFLOP/s against 204 for Eigen's
 // own 2-thread GEMM (OpenBLAS: 284); `make bench` prints the current figures. A batch of many
 // small products is instead split over the batch. On Device::cuda: the tiled kernel of
