@@ -78,12 +78,67 @@ struct SumTo {
 // x: Π g.x_size elements; out: (out_n,).
 template <Target D, class T> void sum_to(const T* x, T* out, int64_t out_n, const SumTo& g);
 
-// ---- matrix multiply (cuda/kernels/matmul.cu) ----
+// ---- matrix multiply: the ladder (cuda/kernels/matmul*.cu, docs/kernels.md) ----
+//
+// Every rung computes the same product:
+//   c[i] = op(a[i]) · op(b[i]) for each of `batch` products, op = transpose when trans_*:
+//   a (batch, M, K), or transposed (batch, K, M); b (batch, K, N) or (batch, N, K); c (batch, M, N).
+// Any M, N, K >= 1 (not only tile multiples). The rungs, in the order of the ladder, each a small
+// step from the one before (the header of each file says what the step is and what it buys):
+enum class MatmulRung {
+  naive,         // matmul_1_naive.cu: a thread per element of c, straight from global memory
+  coalesced,     // matmul_2_coalesced.cu: the same, threads of a warp along a row of c
+  tiled,         // matmul_3_tiled.cu: shared-memory tiles of a and b
+  blocktile_1d,  // matmul_4_blocktile_1d.cu: each thread computes a column of results
+  blocktile_2d,  // matmul_5_blocktile_2d.cu: each thread computes a small 2-D block of results
+  vectorized,    // matmul_6_vectorized.cu: 128-bit loads and stores
+  warptile,      // matmul_7_warptile.cu: a warp owns a sub-tile; the SIMT top rung
+  mma_tf32,      // matmul_8_mma.cu: tensor cores (mma.sync), inputs rounded to TF32, f32 sums
+  mma_bf16,      // matmul_8_mma.cu: tensor cores (mma.sync), inputs rounded to BF16, f32 sums
+};
+inline constexpr MatmulRung kMatmulRungs[] = {
+    MatmulRung::naive,      MatmulRung::coalesced, MatmulRung::tiled,    MatmulRung::blocktile_1d,
+    MatmulRung::blocktile_2d, MatmulRung::vectorized, MatmulRung::warptile, MatmulRung::mma_tf32,
+    MatmulRung::mma_bf16};
 
-// c[i] = op(a[i]) · op(b[i]) for each of `batch` products, op = transpose when trans_*:
-// a (batch, M, K), or transposed (batch, K, M); b (batch, K, N) or (batch, N, K); c (batch, M, N).
-template <Target D, class T>
-void matmul(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b);
+// The name KISO_MATMUL and the benchmark use ("naive", "blocktile_2d", "mma_bf16", ...), and back.
+const char* matmul_rung_name(MatmulRung rung);
+bool matmul_rung_named(const char* name, MatmulRung* rung);
+// Whether the rung computes in T's own precision (every product and sum in f32 for float), as
+// the CPU does; the tensor-core rungs round their inputs first.
+bool matmul_rung_exact(MatmulRung rung);
+// Whether the rung has a double version (the tensor-core rungs are float only).
+bool matmul_rung_serves_double(MatmulRung rung);
+
+// The rung the model's matmuls run (cuda/matmul_rungs.cpp): the one set_matmul_rung chose, else
+// KISO_MATMUL's (a name above; an unknown name is an Error listing them), else the fastest exact
+// rung. A rung without a double version runs `tiled` for double.
+MatmulRung matmul_rung_in_use(bool is_double);
+// Chooses the rung of every later matmul (tests, the benchmark); reset_matmul_rung undoes it.
+void set_matmul_rung(MatmulRung rung);
+void reset_matmul_rung();
+
+// [[noreturn]]: an Error naming the rung, for a T it has no version of.
+[[noreturn]] void matmul_rung_refused(MatmulRung rung, const char* type);
+
+// One launcher per rung (cuda/kernels/matmul_<n>_<rung>.cu), with matmul's arguments (the macro
+// spells them once for the declarations here and the definitions there).
+#define KISO_MATMUL_ARGS \
+  const T *a, const T *b, T *c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b
+template <Target D, class T> void matmul_naive(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_coalesced(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_tiled(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_blocktile_1d(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_blocktile_2d(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_vectorized(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_warptile(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_mma_tf32(KISO_MATMUL_ARGS);  // T = float only
+template <Target D, class T> void matmul_mma_bf16(KISO_MATMUL_ARGS);  // T = float only
+
+// The product with a chosen rung (cuda/kernels/matmul.cu); an Error for double on a float-only rung.
+template <Target D, class T> void matmul_rung(MatmulRung rung, KISO_MATMUL_ARGS);
+// The product the model runs: matmul_rung with matmul_rung_in_use().
+template <Target D, class T> void matmul(KISO_MATMUL_ARGS);
 
 // ---- softmax over the last axis (cuda/kernels/softmax.cu) ----
 

@@ -45,6 +45,7 @@ struct Block {
   Fiber* running = nullptr;
   std::vector<unsigned char> shared;     // dynamic shared memory, (shared_bytes,)
   std::vector<uint64_t> slots;           // the warp exchange, one word per thread
+  std::vector<unsigned char> blobs;      // warp_all_gather, kGatherBytes per thread
   std::exception_ptr error;              // the first exception a thread threw
   const void* scheduler_stack = nullptr;  // the calling thread's stack, for AddressSanitizer
   size_t scheduler_stack_bytes = 0;
@@ -239,6 +240,25 @@ unsigned warp_ballot(bool predicate) {
   return mask;
 }
 
+void warp_all_gather(const void* mine, void* all, size_t bytes) {
+  Fiber& f = running_fiber("a warp gather");
+  check(bytes <= kGatherBytes, "cuda sim", "warp_all_gather of {} bytes a lane; at most {}", bytes, kGatherBytes);
+  Block& b = *g_block;
+  int warp0 = f.linear / kWarpSize * kWarpSize;
+  std::memcpy(&b.blobs[size_t(f.linear) * kGatherBytes], mine, bytes);
+  yield(Wait::warp_barrier);  // every live lane has published
+  auto* out = static_cast<unsigned char*>(all);
+  for (int lane = 0; lane < kWarpSize; ++lane) {
+    int from = warp0 + lane;
+    bool live = from < int(b.fibers.size()) && b.fibers[size_t(from)].wait != Wait::done;
+    if (live)
+      std::memcpy(out + size_t(lane) * bytes, &b.blobs[size_t(from) * kGatherBytes], bytes);
+    else
+      std::memset(out + size_t(lane) * bytes, 0, bytes);
+  }
+  yield(Wait::warp_barrier);  // every live lane has read
+}
+
 void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, const std::function<void()>& body) {
   // CUDA's limits for compute capability 9.0: at most 1024 threads a block, 64 in z; a grid of
   // up to 2^31 - 1 blocks in x and 65535 in y and z; 48 KiB of dynamic shared memory without
@@ -260,6 +280,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cons
   b.stacks.reset(new char[threads * b.stack_bytes]);
   b.shared.resize(shared_bytes);
   b.slots.resize(threads);
+  b.blobs.resize(threads * kGatherBytes);
   for (size_t i = 0; i < threads; ++i) {
     Fiber& f = b.fibers[i];
     f.linear = int(i);

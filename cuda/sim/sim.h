@@ -69,6 +69,12 @@ uint64_t warp_exchange(uint64_t bits, int src);
 unsigned warp_ballot(bool predicate);
 int lane_id();
 
+// Every live lane of the warp publishes `bytes` (at most kGatherBytes) from `mine`; each gets all
+// 32 lanes' in `all` (32 · bytes, in lane order; the slot of a lane that has returned is zeros).
+// The warp-collective that the tensor-core twin (mma.sync's fragments) is built on.
+constexpr size_t kGatherBytes = 64;
+void warp_all_gather(const void* mine, void* all, size_t bytes);
+
 template <class T>
 T shfl_any(T value, int src) {
   static_assert(sizeof(T) <= 8 && std::is_trivially_copyable_v<T>, "shuffles move values of up to 8 bytes");
