@@ -58,6 +58,13 @@ endif
 
 # The op kernels (cuda/kernels/*.cu) are compiled twice: by g++ against cuda/sim into every
 # build (obj/sim/), so CI runs them, and by nvcc for the GPU (CU_SRC) in CUDA builds.
+# The simulator's memory profile (cuda/sim/sim.h) sees each load and store of a simulated kernel
+# through GCC's ThreadSanitizer instrumentation, whose hooks cuda/sim/sim.cpp defines (no TSan
+# runtime is linked). AddressSanitizer excludes it, so a SANITIZE build has no profile.
+ifeq ($(SANITIZE),)
+  SIM_PROFILE_FLAGS := -fsanitize=thread --param=tsan-instrument-func-entry-exit=0
+  CXXFLAGS += -DKISO_SIM_PROFILED=1
+endif
 SIM_OBJ   := $(patsubst %.cu,$(BUILD)/obj/sim/%.o,$(wildcard cuda/kernels/*.cu))
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o) $(SIM_OBJ)
 TEST_SRC  := $(filter-out tests/reference/% tests/fuzz/%,$(wildcard tests/*.cpp tests/*/*.cpp))
@@ -98,6 +105,9 @@ all: $(BUILD)/libkiso.a $(BUILD)/kiso $(BUILD)/kiso_tests
 deps:
 	@.ci/install-deps
 
+# The profile test's kernels carry the simulator's access hooks, as cuda/kernels/ do.
+$(BUILD)/obj/tests/cuda/sim_profile_kernels.o: CXXFLAGS += $(SIM_PROFILE_FLAGS)
+
 # Tests read committed fixtures (tests/golden) relative to the source tree, wherever they run from.
 $(BUILD)/obj/tests/%.o: CXXFLAGS += -DKISO_SOURCE_DIR='"$(CURDIR)"'
 
@@ -111,7 +121,7 @@ $(BUILD)/obj/%.o: %.cu | deps
 
 $(BUILD)/obj/sim/%.o: %.cu | deps
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -x c++ -c $< -o $@
+	$(CXX) $(CXXFLAGS) $(SIM_PROFILE_FLAGS) -x c++ -c $< -o $@
 
 $(BUILD)/libkiso.a: $(LIB_OBJ)
 	@rm -f $@

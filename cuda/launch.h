@@ -42,7 +42,11 @@ void launch(const LaunchSite& site, void (*kernel)(Params...), dim3 grid, dim3 b
   if (cudaError_t err = cudaGetLastError(); err != cudaSuccess)
     launch_failed(site.kernel, site.file, site.line, cudaGetErrorString(err));
 #else
-  ::kiso::sim::launch(site.kernel, grid, block, shared_bytes, [&] { kernel(args...); });
+  // The body stays on this (the launching thread's) stack, held by reference: a std::function
+  // copying it to the heap would make every thread's read of the arguments look like a load
+  // from device memory to the simulator's profile.
+  auto body = [&] { kernel(args...); };
+  ::kiso::sim::launch(site.kernel, grid, block, shared_bytes, std::ref(body));
 #endif
 }
 

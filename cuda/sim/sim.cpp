@@ -1,15 +1,24 @@
 // cuda/sim/sim.cpp — the scheduler behind cuda/sim/sim.h: one fiber per simulated thread,
-// block and warp barriers, the warp exchange, deadlock reports. Not the CUDA dialect (sim.h).
+// block and warp barriers, the warp exchange, deadlock reports; and the memory profile (the
+// access hooks, the grouping of lanes' accesses into warp instructions, the sector and bank
+// counts). Not the CUDA dialect (sim.h).
 #define KISO_SIM_NO_DIALECT
 #include "cuda/sim/sim.h"
 
+#include <pthread.h>
 #include <ucontext.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_set>
 #include <vector>
 
 #include "base/check.h"
@@ -20,6 +29,10 @@
 #include <sanitizer/common_interface_defs.h>
 #define KISO_SIM_ASAN 1
 #endif
+
+// The linker's marks around the program's zero-initialised statics (.bss), where every
+// function-static `__shared__` array of a simulated kernel lives.
+extern "C" char __bss_start[], _end[];
 
 namespace kiso::sim {
 namespace {
@@ -49,6 +62,30 @@ struct Block {
   std::exception_ptr error;              // the first exception a thread threw
   const void* scheduler_stack = nullptr;  // the calling thread's stack, for AddressSanitizer
   size_t scheduler_stack_bytes = 0;
+  struct Profiling* profiling = nullptr;  // null unless this launch is profiled
+};
+
+// ---- the memory profile's bookkeeping (the counting is further down) ----
+
+// One load or store of one lane, as the hook saw it.
+struct Access {
+  uintptr_t address;
+  uint32_t bytes;
+  bool write;
+  bool shared;  // shared memory; otherwise global
+};
+
+// A profiled launch in progress: each fiber's accesses since the warp last met at a barrier, the
+// address ranges that are not global memory, and the counts so far.
+struct Profiling {
+  KernelProfile counts;
+  std::vector<std::vector<Access>> log;  // (threads,): accesses since the last barrier
+  uintptr_t fiber_stacks_begin = 0, fiber_stacks_end = 0;  // locals of the simulated threads
+  uintptr_t host_stack_begin = 0, host_stack_end = 0;      // the launching thread's locals
+  uintptr_t places_begin = 0, places_end = 0;  // the fibers' records: threadIdx, blockIdx, ... (registers)
+  uintptr_t dynamic_begin = 0, dynamic_end = 0;            // dynamic shared memory
+  uintptr_t static_begin = UINTPTR_MAX, static_end = 0;    // span of static shared arrays touched
+  std::unordered_set<uint64_t> sectors_read, sectors_written;  // for the compulsory bytes
 };
 
 // The block being run by this OS thread (a launch runs on its caller's thread); launches from
@@ -113,6 +150,106 @@ void yield(Wait why) {
   to_scheduler(b, f, /*dying=*/false);
 }
 
+// ---- the memory profile: from lanes' accesses to warp instructions ----
+
+constexpr uint64_t kSectorBytes = 32;  // the unit global memory moves in
+constexpr int kBanks = 32;             // shared memory banks, 4 bytes wide
+
+// One warp instruction's lanes, all global or all shared, all loads or all stores.
+using Lanes = std::vector<const Access*>;
+
+// Global: the distinct 32-byte sectors the lanes touch.
+void count_global(Profiling& p, const Lanes& lanes, bool write) {
+  std::vector<uint64_t> sectors;
+  uint64_t bytes = 0;
+  for (const Access* a : lanes) {
+    bytes += a->bytes;
+    for (uint64_t s = a->address / kSectorBytes; s <= (a->address + a->bytes - 1) / kSectorBytes; ++s)
+      sectors.push_back(s);
+  }
+  std::sort(sectors.begin(), sectors.end());
+  sectors.erase(std::unique(sectors.begin(), sectors.end()), sectors.end());
+  AccessCounts& c = write ? p.counts.global_store : p.counts.global_load;
+  c.requests++, c.lane_bytes += bytes, c.sectors += sectors.size();
+  (write ? p.sectors_written : p.sectors_read).insert(sectors.begin(), sectors.end());
+}
+
+// Shared: lanes are served in phases (the whole warp for accesses up to 4 bytes, half-warps for
+// 8, quarter-warps for 16); within a phase, a bank serves one 4-byte word a wavefront, so the
+// phase takes as many wavefronts as the busiest bank has distinct words. Without conflicts it
+// would take ⌈distinct words / 32⌉ (at least 1).
+void count_shared(Profiling& p, const Lanes& lanes, const std::vector<int>& lane_of, bool write) {
+  uint32_t widest = 0;
+  uint64_t bytes = 0;
+  for (const Access* a : lanes) widest = std::max(widest, a->bytes), bytes += a->bytes;
+  int lanes_per_phase = widest <= 4 ? 32 : widest <= 8 ? 16 : 8;
+  AccessCounts& c = write ? p.counts.shared_store : p.counts.shared_load;
+  c.requests++, c.lane_bytes += bytes;
+  for (int phase = 0; phase < kWarpSize / lanes_per_phase; ++phase) {
+    std::vector<uint64_t> words;
+    for (size_t i = 0; i < lanes.size(); ++i) {
+      if (lane_of[i] / lanes_per_phase != phase) continue;
+      const Access* a = lanes[i];
+      for (uint64_t w = a->address / 4; w <= (a->address + a->bytes - 1) / 4; ++w) words.push_back(w);
+    }
+    if (words.empty()) continue;
+    std::sort(words.begin(), words.end());
+    words.erase(std::unique(words.begin(), words.end()), words.end());
+    int per_bank[kBanks] = {};
+    for (uint64_t w : words) per_bank[w % kBanks]++;
+    c.wavefronts += uint64_t(*std::max_element(per_bank, per_bank + kBanks));
+    c.ideal_wavefronts += (words.size() + kBanks - 1) / kBanks;
+  }
+}
+
+// Called when every fiber waits at a barrier or has returned: each lane's log since the last
+// barrier is complete. The k-th accesses of a warp's lanes make one warp instruction (split by
+// space and direction should the lanes disagree, as divergent code can make them).
+void count_accesses(Block& b) {
+  Profiling& p = *b.profiling;
+  int n = int(b.fibers.size());
+  Lanes group;
+  std::vector<int> lane_of;
+  for (int w0 = 0; w0 < n; w0 += kWarpSize) {
+    int w1 = std::min(n, w0 + kWarpSize);
+    size_t depth = 0;
+    for (int i = w0; i < w1; ++i) depth = std::max(depth, p.log[size_t(i)].size());
+    for (size_t k = 0; k < depth; ++k)
+      for (int kind = 0; kind < 4; ++kind) {  // (shared?, write?)
+        bool shared = kind & 1, write = kind & 2;
+        group.clear(), lane_of.clear();
+        for (int i = w0; i < w1; ++i) {
+          const std::vector<Access>& log = p.log[size_t(i)];
+          if (k < log.size() && log[k].shared == shared && log[k].write == write)
+            group.push_back(&log[k]), lane_of.push_back(i - w0);
+        }
+        if (group.empty()) continue;
+        if (shared)
+          count_shared(p, group, lane_of, write);
+        else
+          count_global(p, group, write);
+      }
+    for (int i = w0; i < w1; ++i) p.log[size_t(i)].clear();
+  }
+}
+
+// The hook's work: drop locals, classify the rest, log it for the running lane.
+void record(const void* where, size_t bytes, bool write) {
+  Block* b = g_block;
+  if (b == nullptr || b->profiling == nullptr || b->running == nullptr || bytes == 0) return;
+  Profiling& p = *b->profiling;
+  uintptr_t a = uintptr_t(where);
+  if ((a >= p.fiber_stacks_begin && a < p.fiber_stacks_end) || (a >= p.host_stack_begin && a < p.host_stack_end) ||
+      (a >= p.places_begin && a < p.places_end))
+    return;
+  bool shared = a >= p.dynamic_begin && a < p.dynamic_end;
+  if (!shared && a >= uintptr_t(__bss_start) && a < uintptr_t(_end)) {
+    shared = true;
+    p.static_begin = std::min(p.static_begin, a), p.static_end = std::max(p.static_end, a + bytes);
+  }
+  p.log[size_t(b->running->linear)].push_back({a, uint32_t(bytes), write, shared});
+}
+
 // After a pass in which every fiber ran until it waited or returned: release the barriers that
 // every live thread has reached. Returns false when nothing could be released.
 bool release_barriers(Block& b) {
@@ -133,8 +270,10 @@ bool release_barriers(Block& b) {
   if (released) return true;
   bool all_at_block = std::all_of(b.fibers.begin(), b.fibers.end(),
                                   [](const Fiber& f) { return f.wait == Wait::block_barrier; });
-  if (all_at_block)
+  if (all_at_block) {
     for (Fiber& f : b.fibers) f.wait = Wait::none;
+    if (b.profiling) b.profiling->counts.barriers++;
+  }
   return all_at_block;
 }
 
@@ -175,6 +314,7 @@ void run_block(Block& b) {
       b.running = nullptr;
       if (b.error) return;
     }
+    if (b.profiling) count_accesses(b);
     if (std::all_of(b.fibers.begin(), b.fibers.end(), [](const Fiber& f) { return f.wait == Wait::done; })) return;
     if (!release_barriers(b)) deadlock(b);
   }
@@ -240,6 +380,185 @@ unsigned warp_ballot(bool predicate) {
   return mask;
 }
 
+// ---- the memory profile: launches, recordings, the table ----
+
+namespace {
+
+thread_local ProfileRecording* g_recording = nullptr;  // the innermost recording on this thread
+
+bool profile_env() {
+  static const bool on = [] {
+    const char* v = std::getenv("KISO_SIM_PROFILE");
+    return v != nullptr && *v != '\0' && std::string(v) != "0";
+  }();
+  return on;
+}
+
+// The launching thread's stack, [begin, end): what kernel code reads there (the launch's
+// arguments) is host data, not device memory.
+std::pair<uintptr_t, uintptr_t> host_stack() {
+  thread_local std::pair<uintptr_t, uintptr_t> range = [] {
+    pthread_attr_t attr;
+    void* base = nullptr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &base, &size);
+      pthread_attr_destroy(&attr);
+    }
+    return std::pair{uintptr_t(base), uintptr_t(base) + size};
+  }();
+  return range;
+}
+
+std::unique_ptr<Profiling> start_profile(Block& b, const char* kernel, dim3 grid, dim3 block, size_t shared_bytes) {
+  auto p = std::make_unique<Profiling>();
+  KernelProfile& c = p->counts;
+  c.kernel = kernel;
+  c.launches = 1;
+  c.blocks = uint64_t(grid.x) * grid.y * grid.z;
+  c.threads_per_block = block.x * block.y * block.z;
+  c.threads = c.blocks * c.threads_per_block;
+  c.warps = c.blocks * ((c.threads_per_block + kWarpSize - 1) / kWarpSize);
+  p->log.resize(c.threads_per_block);
+  p->fiber_stacks_begin = uintptr_t(b.stacks.get());
+  p->fiber_stacks_end = p->fiber_stacks_begin + c.threads_per_block * b.stack_bytes;
+  std::tie(p->host_stack_begin, p->host_stack_end) = host_stack();
+  p->places_begin = uintptr_t(b.fibers.data());
+  p->places_end = uintptr_t(b.fibers.data() + b.fibers.size());
+  p->dynamic_begin = uintptr_t(b.shared.data());
+  p->dynamic_end = p->dynamic_begin + shared_bytes;
+  return p;
+}
+
+// An sm_90 SM (H100, H200) holds at most 2048 threads (64 warps) and 32 blocks, and 228 KiB of
+// shared memory, of which a block may use 227 KiB and the system reserves 1 KiB per block.
+// Registers are not simulated, so this is what threads and shared memory allow: an upper bound.
+constexpr int kSmThreads = 2048, kSmWarps = 64, kSmBlocks = 32;
+constexpr size_t kSmSharedBytes = 228 * 1024, kSharedReservedPerBlock = 1024;
+
+// Collects every profile KISO_SIM_PROFILE=1 asks for, by kernel, and prints them at exit.
+struct EnvProfiles {
+  std::mutex mutex;
+  std::map<std::string, KernelProfile> by_kernel;
+};
+EnvProfiles& env_profiles() {
+  static EnvProfiles* profiles = [] {
+    std::atexit([] {
+      EnvProfiles& e = env_profiles();
+      std::vector<KernelProfile> rows;
+      for (auto& [name, row] : e.by_kernel) rows.push_back(row);
+      std::fputs(("cuda sim profile (KISO_SIM_PROFILE=1), one row per kernel:\n" + profile_table(rows)).c_str(),
+                 stderr);
+    });
+    return new EnvProfiles;  // never destroyed: the exit handler reads it
+  }();
+  return *profiles;
+}
+
+void finish_profile(Profiling& p, size_t dynamic_bytes) {
+  KernelProfile& c = p.counts;
+  c.compulsory_load_bytes = p.sectors_read.size() * kSectorBytes;
+  c.compulsory_store_bytes = p.sectors_written.size() * kSectorBytes;
+  c.shared_bytes_per_block = dynamic_bytes + (p.static_end > p.static_begin ? p.static_end - p.static_begin : 0);
+  int warps_per_block = int((c.threads_per_block + kWarpSize - 1) / kWarpSize);
+  int by_threads = std::min(kSmThreads / (warps_per_block * kWarpSize), kSmWarps / warps_per_block);
+  int by_shared = c.shared_bytes_per_block == 0
+                      ? kSmBlocks
+                      : int(kSmSharedBytes / (c.shared_bytes_per_block + kSharedReservedPerBlock));
+  c.blocks_per_sm = std::min({kSmBlocks, by_threads, by_shared});
+  c.occupancy = double(c.blocks_per_sm * warps_per_block) / kSmWarps;
+  if (g_recording != nullptr) g_recording->keep(c);
+  if (profile_env()) {
+    EnvProfiles& e = env_profiles();
+    std::lock_guard<std::mutex> lock(e.mutex);
+    auto [it, fresh] = e.by_kernel.try_emplace(c.kernel, c);
+    if (!fresh) it->second.add(c);
+  }
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+}  // namespace
+
+double KernelProfile::load_sectors_per_request() const {
+  return ratio(double(global_load.sectors), double(global_load.requests));
+}
+double KernelProfile::store_sectors_per_request() const {
+  return ratio(double(global_store.sectors), double(global_store.requests));
+}
+double KernelProfile::global_efficiency() const {
+  return ratio(double(global_load.lane_bytes + global_store.lane_bytes),
+               double(global_load.sectors + global_store.sectors) * kSectorBytes);
+}
+double KernelProfile::traffic_vs_compulsory() const {
+  return ratio(double(global_load.sectors + global_store.sectors) * kSectorBytes,
+               double(compulsory_load_bytes + compulsory_store_bytes));
+}
+double KernelProfile::shared_conflict_ways() const {
+  return ratio(double(shared_load.wavefronts + shared_store.wavefronts),
+               double(shared_load.ideal_wavefronts + shared_store.ideal_wavefronts));
+}
+
+void KernelProfile::add(const KernelProfile& o) {
+  auto sum = [](AccessCounts& a, const AccessCounts& b) {
+    a.requests += b.requests, a.lane_bytes += b.lane_bytes, a.sectors += b.sectors;
+    a.wavefronts += b.wavefronts, a.ideal_wavefronts += b.ideal_wavefronts;
+  };
+  launches += o.launches, blocks += o.blocks, warps += o.warps, threads += o.threads, barriers += o.barriers;
+  sum(global_load, o.global_load), sum(global_store, o.global_store);
+  sum(shared_load, o.shared_load), sum(shared_store, o.shared_store);
+  compulsory_load_bytes += o.compulsory_load_bytes, compulsory_store_bytes += o.compulsory_store_bytes;
+  // Per-block figures: the launches may differ; keep the largest block's.
+  if (o.threads_per_block > threads_per_block || o.shared_bytes_per_block > shared_bytes_per_block) {
+    threads_per_block = std::max(threads_per_block, o.threads_per_block);
+    shared_bytes_per_block = std::max(shared_bytes_per_block, o.shared_bytes_per_block);
+    blocks_per_sm = o.blocks_per_sm, occupancy = o.occupancy;
+  }
+}
+
+bool profile_available() {
+#ifdef KISO_SIM_PROFILED
+  return true;
+#else
+  return false;
+#endif
+}
+
+ProfileRecording::ProfileRecording() : outer_(g_recording) { g_recording = this; }
+ProfileRecording::~ProfileRecording() { g_recording = outer_; }
+
+KernelProfile ProfileRecording::total(const char* name_part) const {
+  KernelProfile sum;
+  sum.kernel = name_part;
+  for (const KernelProfile& p : launches_)
+    if (std::string_view(p.kernel).find(name_part) != std::string_view::npos) {
+      if (sum.launches == 0) {
+        sum = p;
+        sum.kernel = name_part;
+      } else {
+        sum.add(p);
+      }
+    }
+  return sum;
+}
+
+std::string profile_table(const std::vector<KernelProfile>& rows) {
+  std::string out = fmt::format("{:<34} {:>6} {:>8} {:>5} {:>5} {:>9} {:>6} {:>9} {:>6} {:>6} {:>7} {:>9} {:>6} {:>8}\n",
+                                "kernel", "launch", "blocks", "thr", "occ", "ld req", "sec/rq", "st req", "sec/rq",
+                                "effic", "traffic", "shared rq", "ways", "barriers");
+  for (const KernelProfile& p : rows)
+    out += fmt::format("{:<34} {:>6} {:>8} {:>5} {:>4.0f}% {:>9} {:>6.2f} {:>9} {:>6.2f} {:>5.0f}% {:>6.2f}x {:>9} {:>6.2f} {:>8}\n",
+                       p.kernel, p.launches, p.blocks, p.threads_per_block, 100 * p.occupancy,
+                       p.global_load.requests, p.load_sectors_per_request(), p.global_store.requests,
+                       p.store_sectors_per_request(), 100 * p.global_efficiency(), p.traffic_vs_compulsory(),
+                       p.shared_load.requests + p.shared_store.requests, p.shared_conflict_ways(), p.barriers);
+  out += "  occ: warps resident per SM / 64 by threads and shared memory (registers not simulated); sec/rq: 32-byte\n"
+         "  sectors per warp request (4 = a coalesced float per lane); effic: bytes the lanes asked for / sector bytes;\n"
+         "  traffic: sector bytes / compulsory (distinct sectors: each input read once, each output written once);\n"
+         "  ways: shared-memory wavefronts / the conflict-free number (1 = no bank conflicts).\n";
+  return out;
+}
+
 void warp_all_gather(const void* mine, void* all, size_t bytes) {
   Fiber& f = running_fiber("a warp gather");
   check(bytes <= kGatherBytes, "cuda sim", "warp_all_gather of {} bytes a lane; at most {}", bytes, kGatherBytes);
@@ -290,6 +609,11 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cons
     f.place.grid_dim = grid;
     getcontext(&f.context);
   }
+  std::unique_ptr<Profiling> profiling;
+  if (g_recording != nullptr || profile_env()) {
+    profiling = start_profile(b, kernel, grid, block, shared_bytes);
+    b.profiling = profiling.get();
+  }
   struct Reset {
     ~Reset() { g_block = nullptr; }
   } reset;
@@ -301,6 +625,38 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t shared_bytes, cons
         run_block(b);
         if (b.error) std::rethrow_exception(b.error);
       }
+  if (profiling) finish_profile(*profiling, shared_bytes);
 }
+
+// ---- the access hooks ----
+// GCC's -fsanitize=thread instrumentation calls these before every load and store of the code
+// compiled with it (the simulated kernels); kiso defines them instead of linking ThreadSanitizer's
+// runtime. Defined only in builds whose kernels are instrumented (the Makefile's KISO_SIM_PROFILED).
+#ifdef KISO_SIM_PROFILED
+extern "C" {
+void __tsan_init() {}
+void __tsan_func_entry(void*) {}
+void __tsan_func_exit() {}
+void __tsan_vptr_update(void**, void*) {}
+void __tsan_vptr_read(void**) {}
+#define KISO_SIM_HOOKS(N)                                                       \
+  void __tsan_read##N(void* p) { record(p, N, false); }                         \
+  void __tsan_write##N(void* p) { record(p, N, true); }                         \
+  void __tsan_unaligned_read##N(void* p) { record(p, N, false); }               \
+  void __tsan_unaligned_write##N(void* p) { record(p, N, true); }               \
+  void __tsan_volatile_read##N(void* p) { record(p, N, false); }                \
+  void __tsan_volatile_write##N(void* p) { record(p, N, true); }                \
+  void __tsan_unaligned_volatile_read##N(void* p) { record(p, N, false); }      \
+  void __tsan_unaligned_volatile_write##N(void* p) { record(p, N, true); }
+KISO_SIM_HOOKS(1)
+KISO_SIM_HOOKS(2)
+KISO_SIM_HOOKS(4)
+KISO_SIM_HOOKS(8)
+KISO_SIM_HOOKS(16)
+#undef KISO_SIM_HOOKS
+void __tsan_read_range(void* p, unsigned long n) { record(p, n, false); }
+void __tsan_write_range(void* p, unsigned long n) { record(p, n, true); }
+}
+#endif
 
 }  // namespace kiso::sim
