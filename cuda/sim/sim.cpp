@@ -233,6 +233,7 @@ void count_accesses(Block& b) {
   }
 }
 
+#ifdef KISO_SIM_PROFILED
 // The hook's work: drop locals, classify the rest, log it for the running lane.
 void record(const void* where, size_t bytes, bool write) {
   Block* b = g_block;
@@ -249,6 +250,7 @@ void record(const void* where, size_t bytes, bool write) {
   }
   p.log[size_t(b->running->linear)].push_back({a, uint32_t(bytes), write, shared});
 }
+#endif
 
 // After a pass in which every fiber ran until it waited or returned: release the barriers that
 // every live thread has reached. Returns false when nothing could be released.

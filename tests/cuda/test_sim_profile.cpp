@@ -8,9 +8,10 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <vector>
 
-#include "cuda/sim/sim.h"
+#include "cuda/sim/profile.h"
 #include "tests/cuda/sim_profile_kernels.h"
 
 using namespace kiso;
