@@ -140,6 +140,11 @@ template <Target D, class T> void matmul_rung(MatmulRung rung, KISO_MATMUL_ARGS)
 // The product the model runs: matmul_rung with matmul_rung_in_use().
 template <Target D, class T> void matmul(KISO_MATMUL_ARGS);
 
+// ---- bf16 storage (cuda/kernels/pack_bf16.cu) ----
+
+// x (n,) f32 -> y (n,) the bits of to_bf16(x) (base/bf16.h). For cuBLAS's BF16 GEMM in the benchmark.
+template <Target D> void pack_bf16(const float* x, uint16_t* y, int64_t n);
+
 // ---- softmax over the last axis (cuda/kernels/softmax.cu) ----
 
 // x, y: (N, Tk), N rows of scores over Tk keys. causal: the rows are queries of (Tq, Tk) blocks

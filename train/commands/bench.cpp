@@ -1,10 +1,13 @@
 // train/commands/bench.cpp — `kiso bench`: training, inference and KV-cache decode tokens/s of
 // a preset's whole GPT, its model FLOPs utilisation and, with --profile, where each step's time
-// goes (train/bench.h). Progress lines go to stderr, the tables (or --json's object) to stdout.
-// What it is not: the op benchmark against OpenBLAS (make bench, train/bench_ops.cpp).
+// goes (train/bench.h); with --op matmul, the GPU matmul ladder rung by rung, simulated and
+// against cuBLAS (train/bench_matmul.h). Progress lines go to stderr, the tables (or --json's
+// object) to stdout. What it is not: the CPU op benchmark against OpenBLAS (make bench,
+// train/bench_ops.cpp).
 #include <iostream>
 
 #include "train/bench.h"
+#include "train/bench_matmul.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
 
@@ -14,6 +17,8 @@ namespace {
 
 struct Options {
   BenchOptions bench;
+  std::string op;  // empty: the whole model; "matmul": the ladder
+  MatmulBenchOptions matmul;
   std::string device = "cpu";
   bool as_json = false;
 };
@@ -22,6 +27,14 @@ struct Options {
 
 // (run_bench is the library's: train/bench.h.)
 static int run_bench_command(const Options& o) {
+  if (!o.op.empty()) {
+    check(o.op == "matmul", "bench", "--op '{}'; expected matmul (or no --op: the whole model)", o.op);
+    start_device(o.device, "bench");
+    MatmulBenchResult r = run_matmul_bench(o.matmul, std::cerr);
+    if (o.as_json) std::cout << matmul_bench_json(r) << "\n";
+    else print_matmul_bench(r, std::cout);
+    return 0;
+  }
   BenchOptions options = o.bench;
   options.device = start_device(o.device, "bench");
   BenchResult r = run_bench(options, std::cerr);
@@ -44,6 +57,15 @@ void add_bench(CLI::App& app) {
   command->add_option("--loops", b.loops, "timed loops, comma-separated: training, inference, decode")
       ->capture_default_str();
   command->add_flag("--profile", b.profile, "also print where each step's time goes, op by op");
+  command->add_option("--op", options->op, "matmul: the GPU matmul ladder, simulated and against cuBLAS, "
+                      "instead of the whole model");
+  command->add_option("--rungs", options->matmul.rungs, "with --op matmul: these rungs only (default: all)")
+      ->delimiter(',');
+  command->add_option("--reps", options->matmul.reps, "with --op matmul: timed calls per GPU figure")
+      ->capture_default_str();
+  command->add_option("--sim-size", options->matmul.sim_size,
+                      "with --op matmul: M = N = K of the simulated products (0: none)")
+      ->capture_default_str();
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json);
   command->callback([options] { exit_with(run_bench_command(*options)); });
