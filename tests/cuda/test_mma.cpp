@@ -227,7 +227,8 @@ TEST_CASE("tensor-core rungs on pre-rounded inputs: the cpu's product, batched, 
       for (const Shape3& s : shapes)
         for (bool ta : {false, true})
           for (bool tb : {false, true}) {
-            CAPTURE(r.name);
+            std::string name = r.name;
+            CAPTURE(name);
             CAPTURE(s.batch);
             CAPTURE(s.M);
             CAPTURE(s.N);
@@ -275,7 +276,8 @@ TEST_CASE("tensor-core rungs on f32 inputs: within the TF32 / BF16 rounding boun
     double tiled = worst_relative(values(on_cuda(cuda::MatmulRung::tiled, a, b, false, false)));
     CHECK(tiled <= exact_bound);
     for (const MmaRung& r : kMmaRungs) {
-      CAPTURE(r.name);
+      std::string name = r.name;
+      CAPTURE(name);
       std::vector<double> got = values(on_cuda(r.rung, a, b, false, false));
       double err = worst_relative(got);
       CAPTURE(err);
