@@ -126,11 +126,21 @@ __device__ void stage_tile(const float* x, uint32_t (*tile)[kPitch], int64_t row
   }
 }
 
+// Two blocks per SM on the GPU: nvcc gives the kernel 130-134 registers a thread (sm_90), which
+// leaves room for one 256-thread block of an SM's 65536; capped at 128 (24 bytes spilled), two
+// fit, and one block's global loads overlap the other's mma — this rung's only overlap of memory
+// and math, as it stages its tiles without double buffering. Predicted, not measured.
+#ifdef __CUDACC__
+#define KISO_MMA_BOUNDS __launch_bounds__(kThreads, 2)
+#else
+#define KISO_MMA_BOUNDS
+#endif
+
 // Block (x, y, z) computes C[z] rows y·128 .. +127, columns x·128 .. +127; warp w owns the 64 x 32
 // sub-tile at (w / 4, w % 4). a: (M, K) or, trans_a, (K, M); b: (K, N) or, trans_b, (N, K);
 // c: (M, N); each offset by z products.
 template <Precision P>
-__global__ void matmul_mma_kernel(const float* a, const float* b, float* c, int64_t M, int64_t N, int64_t K,
+__global__ void KISO_MMA_BOUNDS matmul_mma_kernel(const float* a, const float* b, float* c, int64_t M, int64_t N, int64_t K,
                                   bool trans_a, bool trans_b) {
   __shared__ uint32_t a_tile[kTileM][kPitch];  // As[m][kw]
   __shared__ uint32_t b_tile[kTileN][kPitch];  // Bs[n][kw]
