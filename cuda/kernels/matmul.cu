@@ -13,6 +13,12 @@ void matmul_rung(MatmulRung rung, const T* a, const T* b, T* c, int64_t batch, i
   [[maybe_unused]] constexpr bool is_float = sizeof(T) == sizeof(float);
   switch (rung) {
     case MatmulRung::tiled: return matmul_tiled<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+    case MatmulRung::mma_tf32:
+      if constexpr (is_float) return matmul_mma_tf32<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+      break;
+    case MatmulRung::mma_bf16:
+      if constexpr (is_float) return matmul_mma_bf16<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+      break;
     default: break;
   }
   matmul_rung_refused(rung, is_float ? "float" : "double");
