@@ -140,10 +140,10 @@ template <Target D, class T> void matmul_rung(MatmulRung rung, KISO_MATMUL_ARGS)
 // The product the model runs: matmul_rung with matmul_rung_in_use().
 template <Target D, class T> void matmul(KISO_MATMUL_ARGS);
 
-// ---- bf16 storage (cuda/kernels/pack_bf16.cu) ----
+// ---- bf16 storage (cuda/kernels/bf16_buffer.cu) ----
 
 // x (n,) f32 -> y (n,) the bits of to_bf16(x) (base/bf16.h). For cuBLAS's BF16 GEMM in the benchmark.
-template <Target D> void pack_bf16(const float* x, uint16_t* y, int64_t n);
+template <Target D> void bf16_buffer(const float* x, uint16_t* y, int64_t n);
 
 // ---- softmax over the last axis (cuda/kernels/softmax.cu) ----
 

@@ -227,8 +227,8 @@ void run_gpu(const std::vector<cuda::MatmulRung>& rungs, int reps, MatmulBenchRe
       Tensor b16 = zeros({int64_t((nb + 1) / 2)}, DType::f32, Device::cuda);
       auto* pa16 = reinterpret_cast<uint16_t*>(a16.cuda_data<float>());
       auto* pb16 = reinterpret_cast<uint16_t*>(b16.cuda_data<float>());
-      cuda::pack_bf16<cuda::Target::gpu>(pa, pa16, int64_t(na));
-      cuda::pack_bf16<cuda::Target::gpu>(pb, pb16, int64_t(nb));
+      cuda::bf16_buffer<cuda::Target::gpu>(pa, pa16, int64_t(na));
+      cuda::bf16_buffer<cuda::Target::gpu>(pb, pb16, int64_t(nb));
       for (int p = 0; p < 3; ++p) {
         bool bf16 = p == 2;
         const void* x = bf16 ? static_cast<const void*>(pa16) : pa;
