@@ -36,7 +36,9 @@ namespace kiso::sim {
 //   compulsory: the distinct sectors read and written over the whole launch — the traffic a
 //     cache as large as the data would leave (each input read once, each output written once).
 // Not modelled: caches (L1 / L2 hits), timing, registers (so the occupancy below is an upper
-// bound), divergence (the k-th accesses of the lanes are grouped whatever branch made them).
+// bound), divergence beyond this: the k-th global load of each lane since the last barrier is
+// taken as one warp instruction (likewise global stores, shared loads, shared stores), whatever
+// branch made it; lanes that skip an access are masked off, as a predicated instruction's are.
 
 // One direction (loads or stores) of one memory space.
 struct AccessCounts {

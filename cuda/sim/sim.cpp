@@ -203,8 +203,11 @@ void count_shared(Profiling& p, const Lanes& lanes, const std::vector<int>& lane
 }
 
 // Called when every fiber waits at a barrier or has returned: each lane's log since the last
-// barrier is complete. The k-th accesses of a warp's lanes make one warp instruction (split by
-// space and direction should the lanes disagree, as divergent code can make them).
+// barrier is complete. A warp instruction is the k-th access of one kind (global or shared, load
+// or store) of each lane: the k-th global load of lane 0 goes with the k-th global load of lane
+// 5. Counting per kind keeps the lanes aligned where some of them skip an access that the others
+// make (a store only even lanes do, a predicated load at a ragged edge), as the hardware issues
+// the instruction once for the warp with those lanes masked off.
 void count_accesses(Block& b) {
   Profiling& p = *b.profiling;
   int n = int(b.fibers.size());
@@ -212,23 +215,24 @@ void count_accesses(Block& b) {
   std::vector<int> lane_of;
   for (int w0 = 0; w0 < n; w0 += kWarpSize) {
     int w1 = std::min(n, w0 + kWarpSize);
-    size_t depth = 0;
-    for (int i = w0; i < w1; ++i) depth = std::max(depth, p.log[size_t(i)].size());
-    for (size_t k = 0; k < depth; ++k)
-      for (int kind = 0; kind < 4; ++kind) {  // (shared?, write?)
-        bool shared = kind & 1, write = kind & 2;
+    for (int kind = 0; kind < 4; ++kind) {  // (shared?, write?)
+      bool shared = kind & 1, write = kind & 2;
+      size_t cursor[kWarpSize] = {};  // each lane's next unread entry of its log
+      while (true) {
         group.clear(), lane_of.clear();
         for (int i = w0; i < w1; ++i) {
           const std::vector<Access>& log = p.log[size_t(i)];
-          if (k < log.size() && log[k].shared == shared && log[k].write == write)
-            group.push_back(&log[k]), lane_of.push_back(i - w0);
+          size_t& c = cursor[i - w0];
+          while (c < log.size() && (log[c].shared != shared || log[c].write != write)) ++c;
+          if (c < log.size()) group.push_back(&log[c++]), lane_of.push_back(i - w0);
         }
-        if (group.empty()) continue;
+        if (group.empty()) break;
         if (shared)
           count_shared(p, group, lane_of, write);
         else
           count_global(p, group, write);
       }
+    }
     for (int i = w0; i < w1; ++i) p.log[size_t(i)].clear();
   }
 }

@@ -19,8 +19,9 @@
 //     is rethrown by `launch` (the other threads' stacks are dropped without unwinding).
 //
 // It also measures what a launch asks of the memory system (cuda/sim/profile.h): every load and
-// store a simulated kernel makes is seen by a hook the compiler inserts, and the k-th access of
-// each of the 32 lanes of a warp is taken as one warp instruction, as the hardware issues it.
+// store a simulated kernel makes is seen by a hook the compiler inserts, and the k-th access of a
+// kind (global load, shared store, ...) of each of the 32 lanes of a warp is taken as one warp
+// instruction, as the hardware issues it.
 //
 // What it is not: a timing model, a memory-model checker or a GPU emulator. Warp operations
 // require every live lane of the warp to take part (the `mask` argument is not interpreted);

@@ -57,6 +57,14 @@ __global__ void shared_broadcast_kernel(float* out) {
   out[i] = s[0];
 }
 
+__global__ void divergent_store_kernel(const float* in, float* out) {
+  __shared__ float s[16];
+  volatile float* kept = s;  // volatile: the store stays though nothing reads it
+  int i = int(threadIdx.x);
+  if (i % 2 == 0) kept[i / 2] = 1.0f;  // half the lanes: their first access is this store
+  out[i] = in[i];                   // every lane: for the odd ones, the load is their first access
+}
+
 __global__ void locals_only_kernel(float* out) {
   volatile float local[16];  // volatile: the loads and stores stay, on the thread's own stack
   for (int k = 0; k < 16; ++k) local[k] = float(k * int(threadIdx.x));
@@ -92,6 +100,9 @@ void transpose_tile(const float* in, float* out, bool padded) {
 }
 void shared_doubles(double* out) { KISO_LAUNCH(shared_doubles_kernel, dim3(1), dim3(32), 0, out); }
 void shared_broadcast(float* out) { KISO_LAUNCH(shared_broadcast_kernel, dim3(1), dim3(32), 0, out); }
+void divergent_store(const float* in, float* out) {
+  KISO_LAUNCH(divergent_store_kernel, dim3(1), dim3(32), 0, in, out);
+}
 void locals_only(float* out) { KISO_LAUNCH(locals_only_kernel, dim3(1), dim3(32), 0, out); }
 void barriers(int blocks, int threads, int dynamic_bytes) {
   KISO_LAUNCH(barriers_kernel, dim3(unsigned(blocks)), dim3(unsigned(threads)), size_t(dynamic_bytes), nullptr);

@@ -21,6 +21,8 @@ void transpose_tile(const float* in, float* out, bool padded);
 void shared_doubles(double* out);
 // Every lane reads the same shared word (a broadcast).
 void shared_broadcast(float* out);
+// One warp: the even lanes store to shared memory, then every lane loads in[lane] and stores it.
+void divergent_store(const float* in, float* out);
 // Arithmetic on a local array only: nothing reaches global or shared memory but the final store.
 void locals_only(float* out);
 // `blocks` blocks of `threads`, three __syncthreads each, `dynamic_bytes` of dynamic shared memory.

@@ -2,7 +2,8 @@
 // whose behaviour is known on paper (tests/cuda/sim_profile_kernels.cpp): sectors per warp
 // request for coalesced, strided and 128-bit accesses; traffic against the compulsory bytes;
 // shared-memory bank conflicts (a column of an unpadded tile, the padded tile, 8-byte accesses,
-// a broadcast); locals not counted; barriers and occupancy. Every expected figure is derived in
+// a broadcast); divergent lanes grouped per kind of access; locals not counted; barriers and
+// occupancy. Every expected figure is derived in
 // the comment beside it from the access pattern alone, so a profile that groups lanes wrongly,
 // counts sectors or banks wrongly, or takes locals for memory fails here.
 #include <doctest/doctest.h>
@@ -123,6 +124,20 @@ TEST_CASE("sim profile: shared-memory bank conflicts" * doctest::skip(!sim::prof
   CHECK(p.shared_load.requests == 1);
   CHECK(p.shared_load.wavefronts == 1);
   CHECK(b.data[31] == 42.0f);
+}
+
+TEST_CASE("sim profile: lanes that skip an access do not shift the others" *
+          doctest::skip(!sim::profile_available())) {
+  // The even lanes store to shared memory before the load every lane makes. Grouped by position
+  // in each lane's log, the odd lanes' load would pair with the even lanes' store and the even
+  // lanes' load come second: two half-warp requests. Grouped per kind, as the hardware issues
+  // it: one load of 32 consecutive floats (4 sectors) and one store by 16 lanes.
+  Aligned<float> in(32), out(32);
+  sim::KernelProfile p = profile_of([&] { pk::divergent_store(in.data, out.data); });
+  CHECK(p.global_load.requests == 1);
+  CHECK(p.load_sectors_per_request() == 4.0);
+  CHECK(p.shared_store.requests == 1);
+  CHECK(p.shared_store.lane_bytes == 16 * 4);
 }
 
 TEST_CASE("sim profile: locals are not memory traffic" * doctest::skip(!sim::profile_available())) {
