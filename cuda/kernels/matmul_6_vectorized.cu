@@ -9,7 +9,9 @@
 //     either layout and stores the tile k-major, S[k][r];
 //   - a stored transposed, As[k][r]: a thread's 8 rows of a at one k are now contiguous, one
 //     128-bit shared load per 4 (rung 5: a scalar load per number, and 2-way conflicts);
-//   - c written as 128-bit words.
+//   - c written as 128-bit words;
+//   - __launch_bounds__(256, 2) for floats: at most 128 registers a thread, so two blocks share an
+//     SM (nvcc -Xptxas -v, sm_90: 128 registers, no spills; rung 5 takes 165, one block an SM).
 // A 128-bit access needs a 16-byte aligned address. An operand whose base is unaligned, or whose
 // contiguous length (K for untransposed a, M for transposed a; N for untransposed b, K for
 // transposed b; N for c) is not a multiple of 4 floats (2 doubles), takes the scalar path: the
@@ -48,7 +50,7 @@ constexpr int kThreads = BM * BN / (TM * TN);  // 256
 // a (M, K) or (K, M) when trans_a; b (K, N) or (N, K) when trans_b; c (M, N); one product each
 // blockIdx.y. Thread t computes c[row0 + trow·TM + m][col0 + tcol·TN + n], m < TM, n < TN.
 template <class T>
-__global__ void matmul_vectorized_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
+__global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1) matmul_vectorized_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
                                          int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
                                          VectorPaths vec) {
   constexpr int W = Vec<T>::W;  // numbers per 128-bit word
@@ -71,9 +73,9 @@ __global__ void matmul_vectorized_kernel(const T* __restrict__ a, const T* __res
       // 128-bit shared loads.
       Vec<T> a_frag[TM / W], b_frag[TN / W];
       KISO_UNROLL
-      for (int v = 0; v < TM / W; ++v) a_frag[v] = *reinterpret_cast<const Vec<T>*>(&As[k][trow * TM + v * W]);
+      for (int v = 0; v < TM / W; ++v) a_frag[v] = load_vec(&As[k][trow * TM + v * W]);
       KISO_UNROLL
-      for (int v = 0; v < TN / W; ++v) b_frag[v] = *reinterpret_cast<const Vec<T>*>(&Bs[k][tcol * TN + v * W]);
+      for (int v = 0; v < TN / W; ++v) b_frag[v] = load_vec(&Bs[k][tcol * TN + v * W]);
       KISO_UNROLL
       for (int m = 0; m < TM; ++m)
         KISO_UNROLL

@@ -13,24 +13,22 @@
 //                 for the sub-block (sm, sn) in {0,1}² and i, j < 4: 64 results, as in rung 6.
 // Per k a lane reads 2 + 2 vectors of 4 numbers; the 8 lane columns read 8 CONSECUTIVE vectors of
 // b (128 bytes: one wavefront, no conflict) and, storing c, write 8 consecutive vectors of a row.
-// Also BK = 16 (rung 6: 8): half the barriers per k, and each thread loads 2 words per tile per step.
-// The tile loads are rung 6's load_tile_kmajor (matmul_ladder.h), scalar fallback included.
+// Nothing else changes: the tile loads are rung 6's load_tile_kmajor (matmul_ladder.h), scalar
+// fallback included, and BK = 8. (BK = 16 would halve the barriers, but at 128 registers a thread,
+// the budget for two blocks an SM, nvcc then spills 104 bytes a thread; at BK = 8 it spills none.)
 //
 // Predicted (f32, M, N, K multiples of 128, aligned buffers; sectors per warp request; 512-byte
 // requests, 16 sectors at the least):
-//   load a, b (vector path)  16 sectors, either layout (as rung 6), 2 requests per tile per step
-//                  of 16 k. Scalar fallback: the same places, one number per request.
+//   load a, b (vector path)  16 sectors, either layout (as rung 6), 1 request per tile per step
+//                  of 8 k. Scalar fallback: the same places, one number per request.
 //   store c        16 sectors: 4 rows x 128 consecutive bytes (rung 6: 32).
-//   shared stores  conflict-free: the transposing scalar stores' lanes hit 32 banks (row pitch
-//                  132: bank 16·h + 4·e + r for half h, element e, 16 consecutive rows r); the
-//                  128-bit stores 4 wavefronts per request, the least.
+//   shared stores  conflict-free, as rung 6.
 //   shared loads   conflict-free: As[k][..]: 4 distinct 16-byte words, 64 consecutive bytes, 1
 //                  wavefront; Bs[k][..]: 8 distinct words, 128 consecutive bytes, 1 wavefront
 //                  (rung 6: 4 wavefronts for b).
-//   barriers       2 per 16 steps of k (rung 6: 2 per 8).
+//   barriers       2 per 8 steps of k.
 //   global bytes   K·sizeof(T)/64 per element of c, as rungs 5-6.
-// f64: the same geometry in doubles (each 4-number run is two double2 words); tiles 128 x 16
-// doubles, 16.6 KB each with the pitch 130.
+// f64: the same geometry in doubles (each 4-number run is two double2 words).
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
 #include "cuda/kernels/matmul_ladder.h"
@@ -38,7 +36,7 @@
 namespace kiso::cuda {
 namespace {
 
-constexpr int BM = 128, BN = 128, BK = 16;  // the block's tile of c, and the step along K
+constexpr int BM = 128, BN = 128, BK = 8;  // the block's tile of c, and the step along K
 constexpr int WM = 32, WN = 64;             // a warp's tile of c
 constexpr int LM = 4, LN = 8;               // the warp's lanes as LM rows x LN columns
 constexpr int S = 4;                        // a lane's sub-block is S x S results ...
@@ -49,7 +47,7 @@ static_assert(LM * LN == 32 && SM * LM * S == WM && SN * LN * S == WN, "warp til
 // a (M, K) or (K, M) when trans_a; b (K, N) or (N, K) when trans_b; c (M, N); one product each
 // blockIdx.y. The results of thread (warp, lane) are listed in the header.
 template <class T>
-__global__ void matmul_warptile_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
+__global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1) matmul_warptile_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
                                        int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
                                        VectorPaths vec) {
   constexpr int W = Vec<T>::W;  // numbers per 128-bit word
@@ -78,11 +76,11 @@ __global__ void matmul_warptile_kernel(const T* __restrict__ a, const T* __restr
       KISO_UNROLL
       for (int sm = 0; sm < SM; ++sm)
         KISO_UNROLL
-        for (int v = 0; v < SV; ++v) a_frag[sm][v] = *reinterpret_cast<const Vec<T>*>(&As[k][sub_row(sm) + v * W]);
+        for (int v = 0; v < SV; ++v) a_frag[sm][v] = load_vec(&As[k][sub_row(sm) + v * W]);
       KISO_UNROLL
       for (int sn = 0; sn < SN; ++sn)
         KISO_UNROLL
-        for (int v = 0; v < SV; ++v) b_frag[sn][v] = *reinterpret_cast<const Vec<T>*>(&Bs[k][sub_col(sn) + v * W]);
+        for (int v = 0; v < SV; ++v) b_frag[sn][v] = load_vec(&Bs[k][sub_col(sn) + v * W]);
       KISO_UNROLL
       for (int sm = 0; sm < SM; ++sm)
         KISO_UNROLL

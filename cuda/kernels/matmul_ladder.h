@@ -19,6 +19,14 @@
 #define KISO_UNROLL _Pragma("GCC unroll 16")
 #endif
 
+// __launch_bounds__(threads, min_blocks) under nvcc: the register budget that lets min_blocks
+// blocks of `threads` share an SM (65536 registers); the simulator has no registers to budget.
+#ifdef __CUDACC__
+#define KISO_LAUNCH_BOUNDS(threads, min_blocks) __launch_bounds__(threads, min_blocks)
+#else
+#define KISO_LAUNCH_BOUNDS(threads, min_blocks)
+#endif
+
 namespace kiso::cuda {
 namespace {
 
@@ -75,6 +83,36 @@ struct alignas(16) Vec {
   T e[W];
 };
 
+// One 128-bit load or store at p (16-byte aligned; global or shared memory). nvcc is handed its
+// own float4 / double2, which it always moves as one ld/st .v4.f32 / .v2.f64 (a copy of Vec may
+// be split into scalar accesses); the simulator copies the 16 bytes as one access.
+template <class T>
+__device__ __forceinline__ Vec<T> load_vec(const T* p) {
+#ifdef __CUDACC__
+  if constexpr (sizeof(T) == 4) {
+    float4 v = *reinterpret_cast<const float4*>(p);
+    return {{v.x, v.y, v.z, v.w}};
+  } else {
+    double2 v = *reinterpret_cast<const double2*>(p);
+    return {{v.x, v.y}};
+  }
+#else
+  return *reinterpret_cast<const Vec<T>*>(p);
+#endif
+}
+template <class T>
+__device__ __forceinline__ void store_vec(T* p, const Vec<T>& x) {
+#ifdef __CUDACC__
+  if constexpr (sizeof(T) == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(x.e[0], x.e[1], x.e[2], x.e[3]);
+  } else {
+    *reinterpret_cast<double2*>(p) = make_double2(x.e[0], x.e[1]);
+  }
+#else
+  *reinterpret_cast<Vec<T>*>(p) = x;
+#endif
+}
+
 // Whether every W-aligned run of W numbers along the operand's contiguous axis of length
 // `contiguous_len` is one aligned 128-bit word: the base is 16-byte aligned and the length a
 // multiple of W (then every row, and every product of a batch, starts aligned too).
@@ -123,7 +161,7 @@ __device__ __forceinline__ void load_tile_kmajor(T (*S)[ROWS + Vec<T>::W], const
     if (vector_ok) {
       // A vector lies wholly inside or wholly outside the operand (its length is a multiple of W).
       if (r < R && k < K) {
-        x = *reinterpret_cast<const Vec<T>*>(k_contiguous ? p + r * K + k : p + k * R + r);
+        x = load_vec(k_contiguous ? p + r * K + k : p + k * R + r);
       } else {
         KISO_UNROLL
         for (int e = 0; e < W; ++e) x.e[e] = T(0);
@@ -139,7 +177,7 @@ __device__ __forceinline__ void load_tile_kmajor(T (*S)[ROWS + Vec<T>::W], const
       KISO_UNROLL
       for (int e = 0; e < W; ++e) S[kk + e][rr] = x.e[e];
     } else {
-      *reinterpret_cast<Vec<T>*>(&S[kk][rr]) = x;
+      store_vec(&S[kk][rr], x);
     }
   }
 }
@@ -152,13 +190,24 @@ __device__ __forceinline__ void store_vector(T* __restrict__ c, const Vec<T>& x,
                                              int64_t M, int64_t N, bool vector_ok) {
   constexpr int W = Vec<T>::W;
   if (row >= M) return;
-  if (vector_ok && col < N) {
-    *reinterpret_cast<Vec<T>*>(c + row * N + col) = x;
-    return;
+  if (vector_ok) {
+    // N is a multiple of W: all W are inside. Under nvcc __stwb, the plain (write-back) store as
+    // an intrinsic: nvcc splits a float4 assignment here into 4 scalar stores.
+    if (col < N) {
+#ifdef __CUDACC__
+      if constexpr (sizeof(T) == 4)
+        __stwb(reinterpret_cast<float4*>(c + row * N + col), make_float4(x.e[0], x.e[1], x.e[2], x.e[3]));
+      else
+        __stwb(reinterpret_cast<double2*>(c + row * N + col), make_double2(x.e[0], x.e[1]));
+#else
+      store_vec(c + row * N + col, x);
+#endif
+    }
+  } else {
+    KISO_UNROLL
+    for (int e = 0; e < W; ++e)
+      if (col + e < N) c[row * N + col + e] = x.e[e];
   }
-  KISO_UNROLL
-  for (int e = 0; e < W; ++e)
-    if (col + e < N) c[row * N + col + e] = x.e[e];
 }
 
 }  // namespace
