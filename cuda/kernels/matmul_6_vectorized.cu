@@ -49,10 +49,11 @@ constexpr int kThreads = BM * BN / (TM * TN);  // 256
 
 // a (M, K) or (K, M) when trans_a; b (K, N) or (N, K) when trans_b; c (M, N); one product each
 // blockIdx.y. Thread t computes c[row0 + trow·TM + m][col0 + tcol·TN + n], m < TM, n < TN.
+// At most 128 registers a thread for floats: two 256-thread blocks an SM.
 template <class T>
-__global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1) matmul_vectorized_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
-                                         int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
-                                         VectorPaths vec) {
+__global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1)
+    matmul_vectorized_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c, int64_t M, int64_t N,
+        int64_t K, bool trans_a, bool trans_b, VectorPaths vec) {
   constexpr int W = Vec<T>::W;  // numbers per 128-bit word
   alignas(16) __shared__ T As[BK][BM + W];  // op(a)'s tile, k-major: As[k][r] = A(row0 + r, k0 + k)
   alignas(16) __shared__ T Bs[BK][BN + W];  // op(b)'s tile, k-major: Bs[k][n] = B(k0 + k, col0 + n)

@@ -46,10 +46,11 @@ static_assert(LM * LN == 32 && SM * LM * S == WM && SN * LN * S == WN, "warp til
 
 // a (M, K) or (K, M) when trans_a; b (K, N) or (N, K) when trans_b; c (M, N); one product each
 // blockIdx.y. The results of thread (warp, lane) are listed in the header.
+// At most 128 registers a thread for floats: two 256-thread blocks an SM.
 template <class T>
-__global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1) matmul_warptile_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
-                                       int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
-                                       VectorPaths vec) {
+__global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1)
+    matmul_warptile_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c, int64_t M, int64_t N,
+        int64_t K, bool trans_a, bool trans_b, VectorPaths vec) {
   constexpr int W = Vec<T>::W;  // numbers per 128-bit word
   constexpr int SV = S / W;     // 128-bit words per row of a sub-block
   alignas(16) __shared__ T As[BK][BM + W];  // op(a)'s tile, k-major: As[k][r] = A(row0 + r, k0 + k)
@@ -57,11 +58,11 @@ __global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1) matmul_warp
   auto [z, row0, col0] = block_tile<BM, BN>(N);
   a += z * M * K, b += z * K * N, c += z * M * N;
   int t = int(threadIdx.x), warp = t / 32, lane = t % 32;
-  int wr = warp / (BN / WN) * WM, wc = warp % (BN / WN) * WN;  // the warp tile's corner in the block tile
-  int lm = lane / LN, ln = lane % LN;
+  int warp_row = warp / (BN / WN), warp_col = warp % (BN / WN);  // the warp's tile in the block's
+  int lm = lane / LN, ln = lane % LN;                              // the lane's place in the warp
   // Sub-block (sm, sn)'s first row and column in the block tile.
-  auto sub_row = [&](int sm) { return wr + sm * (LM * S) + lm * S; };
-  auto sub_col = [&](int sn) { return wc + sn * (LN * S) + ln * S; };
+  auto sub_row = [&](int sm) { return warp_row * WM + sm * (LM * S) + lm * S; };
+  auto sub_col = [&](int sn) { return warp_col * WN + sn * (LN * S) + ln * S; };
 
   T acc[SM][SN][S][S] = {};
   for (int64_t k0 = 0; k0 < K; k0 += BK) {

@@ -34,8 +34,9 @@ namespace {
 //
 // Every rung gives each block one BM x BN tile of c. grid.x counts the tiles of one product, row
 // of tiles after row of tiles (the order the GPU starts blocks in, the same as a (tiles_n, tiles_m)
-// grid would give), and grid.y the product. grid.x may reach 2^31 - 1 (more tiles than that would
-// be a c of over 2^39 elements), but grid.y only 65535: a larger batch is launched in chunks.
+// grid would give), and grid.y the product. grid.x may reach 2^31 - 1 (a product with more tiles
+// than that is refused: its c would hold some 2^34 numbers at the least), but grid.y only 65535:
+// a larger batch is launched in chunks.
 [[maybe_unused]] constexpr int64_t kMaxGridY = 65535;
 
 // Calls launch(a, b, c, grid) once per chunk of at most 65535 products, with the pointers moved to
@@ -45,6 +46,7 @@ void launch_tiles(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_
                   Launch&& launch) {
   if (batch == 0 || M == 0 || N == 0) return;
   int64_t tiles = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
+  if (tiles > int64_t(INT32_MAX)) matmul_grid_refused(tiles, M, N);
   for (int64_t z0 = 0; z0 < batch; z0 += kMaxGridY) {
     int64_t products = std::min(kMaxGridY, batch - z0);
     launch(a + z0 * M * K, b + z0 * K * N, c + z0 * M * N, dim3(unsigned(tiles), unsigned(products)));
@@ -64,7 +66,7 @@ __device__ __forceinline__ BlockTile block_tile(int64_t N) {
 
 // ---- the operands, in either layout ----
 //
-// Rungs 4 to 7 see both operands the same way, as R rows of K numbers: a is M rows of K (row i of
+// The tile loader of rungs 6 and 7 sees both operands the same way, as R rows of K numbers: a is M rows of K (row i of
 // op(a)), b is N rows of K (column j of op(b)). Then element (r, k) is p[r·K + k] when k runs
 // along memory ("k-contiguous": a untransposed, b transposed) and p[k·R + r] otherwise.
 template <class T>

@@ -2,7 +2,8 @@
 // cuda/kernels/matmul_<n>_<rung>.cu) against the CPU's matmul, on every device there is (the
 // simulator always, the GPU when one is usable): f32 and f64, the four transpose combinations,
 // batches, sizes that are multiples of no tile and sizes that fill whole tiles, and operands that
-// allow 128-bit loads and ones that do not (rungs 6-7's scalar fallback). The tensor-core rungs
+// allow 128-bit loads and ones that do not (rungs 6-7's scalar fallback); and a batch larger than
+// one launch's grid.y (65535) on one rung, as they share the launch code. The tensor-core rungs
 // have their own tests. Oracle: the CPU matmul on the same numbers, within the rounding bound
 // derived at check_product.
 #include <doctest/doctest.h>
@@ -25,10 +26,12 @@ struct Sizes {
   int64_t batch, M, N, K;
 };
 
-constexpr cuda::MatmulRung kSimtRungs[] = {
-    cuda::MatmulRung::naive,        cuda::MatmulRung::coalesced,  cuda::MatmulRung::tiled,
+const std::vector<cuda::MatmulRung> kSimtRungs = {
+    cuda::MatmulRung::naive,        cuda::MatmulRung::coalesced,    cuda::MatmulRung::tiled,
     cuda::MatmulRung::blocktile_1d, cuda::MatmulRung::blocktile_2d, cuda::MatmulRung::vectorized,
     cuda::MatmulRung::warptile};
+// The rungs that move 128-bit words when the operands allow it.
+const std::vector<cuda::MatmulRung> kVectorRungs = {cuda::MatmulRung::vectorized, cuda::MatmulRung::warptile};
 
 // c (batch, M, N) = rung(a, b), with a and b placed in cuda buffers `offset` numbers past their
 // start (cuda memory is 256-byte aligned, so offset 1 makes every operand unaligned for 128-bit
@@ -88,13 +91,13 @@ void check_product(cuda::MatmulRung rung, const Sizes& s, bool ta, bool tb, int6
   }
 }
 
-// Every SIMT rung, both types, all four layouts, on `sizes`, with operands `offset` numbers past
-// an aligned start.
-void check_every_rung(const std::vector<Sizes>& sizes, int64_t offset) {
+// `rungs`, both types, all four layouts, on `sizes`, with operands `offset` numbers past an
+// aligned start.
+void check_rungs(const std::vector<cuda::MatmulRung>& rungs, const std::vector<Sizes>& sizes, int64_t offset) {
   on_each_device([&](const std::string& device) {
     CAPTURE(device);
     uint64_t seed = 1500;
-    for (cuda::MatmulRung rung : kSimtRungs)
+    for (cuda::MatmulRung rung : rungs)
       for (const Sizes& s : sizes)
         for (bool ta : {false, true})
           for (bool tb : {false, true}) {
@@ -117,21 +120,44 @@ void check_every_rung(const std::vector<Sizes>& sizes, int64_t offset) {
 TEST_SUITE("cuda") {
 
 TEST_CASE("matmul ladder: every SIMT rung matches the cpu on sizes that are multiples of no tile") {
-  check_every_rung({{1, 1, 1, 1},      // one number: every tile almost empty
-                    {3, 33, 29, 47},   // odd sizes, 3 products: partial tiles on every edge, scalar paths
-                    {2, 7, 100, 9}},   // a wide c: several column tiles in the 8- and 16-wide rungs
-                   0);
+  check_rungs(kSimtRungs,
+              {{1, 1, 1, 1},     // one number: every tile almost empty
+               {3, 33, 29, 47},  // odd sizes, 3 products: partial tiles on every edge, scalar paths
+               {2, 7, 100, 9}},  // a wide c: several column tiles in the 8- and 16-wide rungs
+              0);
 }
 
 TEST_CASE("matmul ladder: every SIMT rung matches the cpu on 128-bit friendly sizes, aligned and not") {
   // {2, 100, 36, 20}: every length a multiple of 4 (floats) and 2 (doubles) but of no tile: rungs
-  // 6-7 take the 128-bit path with partial tiles. {1, 128, 128, 32}: whole 128 x 128 tiles, two
-  // steps of warptile's BK = 16. Offset 0 runs 128-bit loads; offset 1 leaves every operand
-  // 4 (8) bytes past 16-byte alignment, so rungs 6-7 must fall back to scalar loads and stores.
-  for (int64_t offset : {0, 1}) {
-    CAPTURE(offset);
-    check_every_rung({{2, 100, 36, 20}, {1, 128, 128, 32}}, offset);
-  }
+  // 6-7 take the 128-bit path with partial tiles. {1, 128, 128, 32}: whole 128 x 128 tiles, four
+  // steps of BK = 8. At offset 0 (aligned) rungs 6-7 run 128-bit loads and stores; offset 1
+  // leaves every operand 4 (8) bytes past 16-byte alignment, so they must fall back to scalar
+  // loads and stores (the other rungs never look at alignment).
+  std::vector<Sizes> sizes = {{2, 100, 36, 20}, {1, 128, 128, 32}};
+  check_rungs(kSimtRungs, sizes, 0);
+  check_rungs(kVectorRungs, sizes, 1);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("cuda") {
+
+TEST_CASE("matmul ladder: a batch of more than 65535 products runs in chunks of grid.y") {
+  // 65537 products: the launch of the first 65535 and a second launch of 2, whose a, b and c start
+  // 65535 products in. Each product is 1 x 2 · 2 x 1 of small integers, exact in f32.
+  Sizes s{65537, 1, 1, 2};
+  on_each_device([&](const std::string& device) {
+    CAPTURE(device);
+    std::vector<float> av(size_t(2 * s.batch)), bv(size_t(2 * s.batch));
+    for (size_t i = 0; i < av.size(); ++i) av[i] = float(i % 7), bv[i] = float(i % 5);
+    Tensor a = from_vector(av, {s.batch, 1, 2}), b = from_vector(bv, {s.batch, 2, 1});
+    Tensor got = run_rung<float>(cuda::MatmulRung::coalesced, a, b, false, false, s, 0);
+    std::vector<float> g = got.to_vector<float>();
+    for (size_t z = 0; z < size_t(s.batch); ++z) {
+      CAPTURE(z);
+      REQUIRE(g[z] == av[2 * z] * bv[2 * z] + av[2 * z + 1] * bv[2 * z + 1]);
+    }
+  });
 }
 
 }  // TEST_SUITE
