@@ -120,6 +120,8 @@ void reset_matmul_rung();
 
 // [[noreturn]]: an Error naming the rung, for a T it has no version of.
 [[noreturn]] void matmul_rung_refused(MatmulRung rung, const char* type);
+// [[noreturn]]: an Error for a product with more tiles of c than a launch's grid.x holds (2^31 - 1).
+[[noreturn]] void matmul_grid_refused(int64_t tiles, int64_t M, int64_t N);
 
 // One launcher per rung (cuda/kernels/matmul_<n>_<rung>.cu), with matmul's arguments (the macro
 // spells them once for the declarations here and the definitions there).

@@ -44,8 +44,9 @@ std::string all_names() {
 }
 
 // The fastest rung that computes exactly in f32 (and in f64 for double); what the model runs
-// unless KISO_MATMUL or set_matmul_rung says otherwise.
-constexpr MatmulRung kDefaultRung = MatmulRung::tiled;
+// unless KISO_MATMUL or set_matmul_rung says otherwise. warptile: predicted, not yet timed on a GPU
+// (rung 6's 128-bit traffic, without its bank conflicts and half-sector stores; 2 blocks an SM).
+constexpr MatmulRung kDefaultRung = MatmulRung::warptile;
 
 std::mutex g_mutex;
 std::optional<MatmulRung> g_chosen;  // set_matmul_rung's choice
@@ -89,6 +90,10 @@ void reset_matmul_rung() {
 
 void matmul_rung_refused(MatmulRung rung, const char* type) {
   fail("matmul", "the {} rung has no {} version", matmul_rung_name(rung), type);
+}
+
+void matmul_grid_refused(int64_t tiles, int64_t M, int64_t N) {
+  fail("matmul", "a {} x {} product is {} tiles of c; one launch takes at most 2^31 - 1", M, N, tiles);
 }
 
 }  // namespace kiso::cuda

@@ -102,8 +102,6 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   });
   if (M * N == 0 || K == 0) return zeros(out_shape, a.dtype(), a.device());
   if (a.is_cuda()) {
-    check(batch <= 65535 && (M + 15) / 16 <= 65535, "matmul", "{} products of {} rows; the cuda kernel takes at most "
-          "65535 products and 65535 tiles of 16 rows", batch, M);
     Tensor out(out_shape, a.dtype(), Device::cuda);
     launch_cuda("matmul", a, [&]<cuda::Target D, class T> {
       cuda::matmul<D>(a.cuda_data<T>(), b.cuda_data<T>(), out.cuda_data<T>(), batch, M, N, K, trans_a, trans_b);

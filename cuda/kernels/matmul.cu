@@ -12,14 +12,19 @@ void matmul_rung(MatmulRung rung, const T* a, const T* b, T* c, int64_t batch, i
                  bool trans_a, bool trans_b) {
   [[maybe_unused]] constexpr bool is_float = sizeof(T) == sizeof(float);
   switch (rung) {
+    case MatmulRung::naive: return matmul_naive<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+    case MatmulRung::coalesced: return matmul_coalesced<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
     case MatmulRung::tiled: return matmul_tiled<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+    case MatmulRung::blocktile_1d: return matmul_blocktile_1d<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+    case MatmulRung::blocktile_2d: return matmul_blocktile_2d<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+    case MatmulRung::vectorized: return matmul_vectorized<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
+    case MatmulRung::warptile: return matmul_warptile<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
     case MatmulRung::mma_tf32:
       if constexpr (is_float) return matmul_mma_tf32<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
       break;
     case MatmulRung::mma_bf16:
       if constexpr (is_float) return matmul_mma_bf16<D>(a, b, c, batch, M, N, K, trans_a, trans_b);
       break;
-    default: break;
   }
   matmul_rung_refused(rung, is_float ? "float" : "double");
 }
