@@ -87,7 +87,7 @@ struct alignas(16) Vec {
 
 // One 128-bit load or store at p (16-byte aligned; global or shared memory). nvcc is handed its
 // own float4 / double2, which it always moves as one ld/st .v4.f32 / .v2.f64 (a copy of Vec may
-// be split into scalar accesses); the simulator copies the 16 bytes as one access.
+// be split into scalar accesses); the simulator moves the 16 bytes as one access too.
 template <class T>
 __device__ __forceinline__ Vec<T> load_vec(const T* p) {
 #ifdef __CUDACC__
@@ -99,7 +99,14 @@ __device__ __forceinline__ Vec<T> load_vec(const T* p) {
     return {{v.x, v.y}};
   }
 #else
-  return *reinterpret_cast<const Vec<T>*>(p);
+  // One 16-byte access, as ld.v4 is: a copy of Vec itself, once its elements are used one by
+  // one, is split by g++ into W scalar loads, which the simulator's profile would count as W
+  // requests. A GCC vector type is moved whole.
+  typedef T Word __attribute__((vector_size(16)));
+  Word w = *reinterpret_cast<const Word*>(p);
+  Vec<T> x;
+  for (int e = 0; e < Vec<T>::W; ++e) x.e[e] = w[e];
+  return x;
 #endif
 }
 template <class T>
@@ -111,7 +118,10 @@ __device__ __forceinline__ void store_vec(T* p, const Vec<T>& x) {
     *reinterpret_cast<double2*>(p) = make_double2(x.e[0], x.e[1]);
   }
 #else
-  *reinterpret_cast<Vec<T>*>(p) = x;
+  typedef T Word __attribute__((vector_size(16)));  // one 16-byte access, as in load_vec
+  Word w;
+  for (int e = 0; e < Vec<T>::W; ++e) w[e] = x.e[e];
+  *reinterpret_cast<Word*>(p) = w;
 #endif
 }
 
