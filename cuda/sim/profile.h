@@ -43,7 +43,7 @@ namespace kiso::sim {
 // One direction (loads or stores) of one memory space.
 struct AccessCounts {
   uint64_t requests = 0;    // warp instructions
-  uint64_t lane_bytes = 0;  // bytes the lanes asked for
+  uint64_t lane_bytes = 0;  // distinct bytes the lanes asked for (a broadcast counts once)
   uint64_t sectors = 0;     // global: 32-byte sectors touched, summed over requests
   uint64_t wavefronts = 0;  // shared: wavefronts served, summed over requests
   uint64_t ideal_wavefronts = 0;  // shared: what they would be without bank conflicts
@@ -63,7 +63,8 @@ struct KernelProfile {
   // Derived figures, 0 when there were no requests.
   double load_sectors_per_request() const;
   double store_sectors_per_request() const;
-  double global_efficiency() const;      // lane bytes / (sectors · 32), loads and stores together
+  double global_efficiency() const;      // lane bytes / (sectors · 32), loads and stores together:
+                                         // the share of the moved bytes that some lane used
   double traffic_vs_compulsory() const;  // sectors · 32 / compulsory bytes, loads and stores together
   double shared_conflict_ways() const;   // wavefronts / ideal wavefronts (1 = no bank conflicts)
   void add(const KernelProfile& other);  // sums the counts of another launch of the same kernel

@@ -158,12 +158,25 @@ constexpr int kBanks = 32;             // shared memory banks, 4 bytes wide
 // One warp instruction's lanes, all global or all shared, all loads or all stores.
 using Lanes = std::vector<const Access*>;
 
+// The distinct bytes the lanes ask for: a number every lane reads (a broadcast) counts once.
+uint64_t distinct_bytes(const Lanes& lanes) {
+  std::vector<std::pair<uintptr_t, uintptr_t>> spans;  // [begin, end)
+  for (const Access* a : lanes) spans.emplace_back(a->address, a->address + a->bytes);
+  std::sort(spans.begin(), spans.end());
+  uint64_t bytes = 0;
+  uintptr_t covered = 0;  // the end of what has been counted
+  for (auto [begin, end] : spans) {
+    begin = std::max(begin, covered);
+    if (end > begin) bytes += end - begin, covered = end;
+  }
+  return bytes;
+}
+
 // Global: the distinct 32-byte sectors the lanes touch.
 void count_global(Profiling& p, const Lanes& lanes, bool write) {
   std::vector<uint64_t> sectors;
-  uint64_t bytes = 0;
+  uint64_t bytes = distinct_bytes(lanes);
   for (const Access* a : lanes) {
-    bytes += a->bytes;
     for (uint64_t s = a->address / kSectorBytes; s <= (a->address + a->bytes - 1) / kSectorBytes; ++s)
       sectors.push_back(s);
   }
@@ -180,8 +193,8 @@ void count_global(Profiling& p, const Lanes& lanes, bool write) {
 // would take ⌈distinct words / 32⌉ (at least 1).
 void count_shared(Profiling& p, const Lanes& lanes, const std::vector<int>& lane_of, bool write) {
   uint32_t widest = 0;
-  uint64_t bytes = 0;
-  for (const Access* a : lanes) widest = std::max(widest, a->bytes), bytes += a->bytes;
+  uint64_t bytes = distinct_bytes(lanes);
+  for (const Access* a : lanes) widest = std::max(widest, a->bytes);
   int lanes_per_phase = widest <= 4 ? 32 : widest <= 8 ? 16 : 8;
   AccessCounts& c = write ? p.counts.shared_store : p.counts.shared_load;
   c.requests++, c.lane_bytes += bytes;
