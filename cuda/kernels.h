@@ -140,6 +140,12 @@ template <Target D, class T> void matmul_rung(MatmulRung rung, KISO_MATMUL_ARGS)
 // The product the model runs: matmul_rung with matmul_rung_in_use().
 template <Target D, class T> void matmul(KISO_MATMUL_ARGS);
 
+// ---- rounding to bf16, for mixed precision (cuda/kernels/convert.cu) ----
+
+// x, y: (n,) f32. y[i] = x[i] rounded to the nearest bf16, ties to even, widened back to f32
+// (base/bf16.h round_bf16, the same function the CPU op calls). y may be x (in place).
+template <Target D> void round_bf16(const float* x, float* y, int64_t n);
+
 // ---- softmax over the last axis (cuda/kernels/softmax.cu) ----
 
 // x, y: (N, Tk), N rows of scores over Tk keys. causal: the rows are queries of (Tq, Tk) blocks
