@@ -44,6 +44,7 @@ void add_bench(CLI::App& app) {
   command->add_option("--loops", b.loops, "timed loops, comma-separated: training, inference, decode")
       ->capture_default_str();
   command->add_flag("--profile", b.profile, "also print where each step's time goes, op by op");
+  add_precision_option(*command, b.precision);
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json);
   command->callback([options] { exit_with(run_bench_command(*options)); });
