@@ -58,14 +58,14 @@ Variable embedding(const Variable& weight, const Tensor& ids);
 Variable cross_entropy(const Variable& logits, const Tensor& targets, int64_t ignore_index = -100);
 // Draws its mask from `gen` (advancing it by one range). With p == 0 it is the identity.
 Variable dropout(const Variable& x, double p, Generator& gen);
+// Masked multi-head self-attention from the fused qkv (B, T, 3C) to y (B, T, C), with dropout p
+// on the probabilities (drawn from *gen; p must be 0 when gen is null). tensor/ops.h states it.
+Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen);
 
 // ---- mixed precision (tensor/precision.h) ----
 // An activation as BF16 mixed precision stores it: x rounded to bf16 while matmul_precision()
 // is bf16 (its gradient passes straight through), x itself in f32.
 Variable bf16_activation(const Variable& x);
-// Masked multi-head self-attention from the fused qkv (B, T, 3C) to y (B, T, C), with dropout p
-// on the probabilities (drawn from *gen; p must be 0 when gen is null). tensor/ops.h states it.
-Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen);
 
 // ---- shape ----
 Variable concat(const std::vector<Variable>& xs, int64_t axis);

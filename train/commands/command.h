@@ -1,5 +1,6 @@
 // train/commands/command.h — what every command file shares: the --json flag, the --device
-// option and its start-up check, the --precision option, and how a command's exit status leaves the program.
+// option and its start-up check, the --precision option, and how a command's exit status leaves
+// the program.
 //
 // A command runs as its subcommand's CLI11 callback, after every flag has been parsed and
 // checked. Its run function returns the status; exit_with hands a non-zero one to main by
