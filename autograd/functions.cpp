@@ -10,6 +10,8 @@
 #include <numbers>
 #include <numeric>
 
+#include "tensor/precision.h"
+
 namespace kiso {
 
 // t broadcast up to `shape` (a copy): the backward of every reduction.
@@ -196,12 +198,16 @@ Variable max_last(const Variable& x) {
 //   C = Aᵀ·B    dA = B·dCᵀ          dB = A·dC
 //   C = A·Bᵀ    dA = dC·B           dB = dCᵀ·A
 //   C = Aᵀ·Bᵀ   dA = Bᵀ·dCᵀ         dB = dCᵀ·Aᵀ
-// saves: A and B (the inputs)
+// saves: A and B (the inputs), and the precision the forward ran in (tensor/precision.h): the
+// backward products run in it too, wherever backward() is called. In bf16 they read A, B and
+// dC rounded to bf16, and their f32 outputs are the gradients, accumulated in f32.
 // ---------------------------------------------------------------------------------------------
 
 Variable matmul(const Variable& a, const Variable& b, bool ta, bool tb) {
   Tensor c = matmul(a.value(), b.value(), ta, tb);
-  return Variable::record(c, "matmul", {a, b}, [ta, tb](std::vector<Variable>& in, const Tensor& dc) {
+  Precision precision = matmul_precision();
+  return Variable::record(c, "matmul", {a, b}, [ta, tb, precision](std::vector<Variable>& in, const Tensor& dc) {
+    PrecisionGuard as_forward(precision);
     const Tensor& A = in[0].value();
     const Tensor& B = in[1].value();
     if (in[0].requires_grad()) {
@@ -292,9 +298,27 @@ Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen
   AttentionOutput f = attention_forward(x, n_head, p, state);
   Tensor y = f.y;
   f.y = Tensor();  // the closure keeps att and P̃, not the output
-  return Variable::record(y, "attention", {qkv}, [f, n_head, p, state](std::vector<Variable>& in, const Tensor& dy) {
+  Precision precision = matmul_precision();  // its products' precision, forward and backward
+  return Variable::record(y, "attention", {qkv}, [f, n_head, p, state, precision](std::vector<Variable>& in,
+                                                                                   const Tensor& dy) {
+    PrecisionGuard as_forward(precision);
     in[0].accumulate_grad(attention_backward(dy, in[0].value(), f, n_head, p, state));
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// mixed precision (tensor/precision.h)
+// ---------------------------------------------------------------------------------------------
+
+// forward:  y = round_bf16(x) in bf16 precision (the value a bf16 activation store keeps); y = x
+//           itself in f32
+// backward: dx += dy. Rounding is a cast, not a function to differentiate: its derivative is 0
+//           almost everywhere, and mixed precision wants the gradient of the f32 computation it
+//           stands in for (torch.autocast's casts pass the gradient through the same way).
+Variable bf16_activation(const Variable& x) {
+  if (matmul_precision() != Precision::bf16) return x;
+  return Variable::record(round_bf16(x.value()), "bf16_activation", {x},
+                          [](std::vector<Variable>& in, const Tensor& dy) { in[0].accumulate_grad(dy); });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,6 +62,11 @@ Variable dropout(const Variable& x, double p, Generator& gen);
 // on the probabilities (drawn from *gen; p must be 0 when gen is null). tensor/ops.h states it.
 Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen);
 
+// ---- mixed precision (tensor/precision.h) ----
+// An activation as BF16 mixed precision stores it: x rounded to bf16 while matmul_precision()
+// is bf16 (its gradient passes straight through), x itself in f32.
+Variable bf16_activation(const Variable& x);
+
 // ---- shape ----
 Variable concat(const std::vector<Variable>& xs, int64_t axis);
 Variable slice(const Variable& x, int64_t axis, int64_t start, int64_t end);

@@ -142,9 +142,13 @@ template <Target D, class T> void matmul_rung(MatmulRung rung, KISO_MATMUL_ARGS)
 // The product the model runs: matmul_rung with matmul_rung_in_use().
 template <Target D, class T> void matmul(KISO_MATMUL_ARGS);
 
-// ---- bf16 storage (cuda/kernels/bf16_buffer.cu) ----
+// ---- bf16 conversions (cuda/kernels/convert.cu) ----
 
-// x (n,) f32 -> y (n,) the bits of to_bf16(x) (base/bf16.h). For cuBLAS's BF16 GEMM in the benchmark.
+// x, y: (n,) f32. y[i] = x[i] rounded to the nearest bf16, ties to even, widened back to f32
+// (base/bf16.h round_bf16, the same function the CPU op calls). y may be x (in place).
+template <Target D> void round_bf16(const float* x, float* y, int64_t n);
+// x (n,) f32 -> y (n,) the bits of to_bf16(x): packed 2-byte bf16, what cuBLAS's BF16 GEMM reads
+// in `kiso bench --op matmul` (kiso's own tensors keep bf16 values in f32).
 template <Target D> void bf16_buffer(const float* x, uint16_t* y, int64_t n);
 
 // ---- softmax over the last axis (cuda/kernels/softmax.cu) ----

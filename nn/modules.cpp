@@ -1,5 +1,14 @@
 // nn/modules.cpp — forward passes of the GPT-1 building blocks (see modules.h). Backward is
 // autograd's: every line here is a differentiable function of autograd/functions.h.
+//
+// BF16 mixed precision (tensor/precision.h): bf16_activation marks the activations a bf16 run
+// stores in bf16, the outputs of a branch's linear layers: the MLP's hidden layer (before GELU;
+// the largest activation, 4C a token) and each branch's output before dropout and the residual
+// sum. In f32 it is the identity. Not rounded: the residual stream (a sum of many small updates,
+// which bf16's 8-bit significand would lose against the larger running value), layernorm's
+// outputs (they are the residual stream of the post-LN block), and the logits and task scores
+// (the loss reads them). qkv, GELU's output and the attention output are not marked either: each
+// only feeds products, which round their inputs themselves, so marking them changes no number.
 #include "nn/modules.h"
 
 #include <cmath>
@@ -74,7 +83,7 @@ Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, Layer
   if (!cache) {  // the fused op (tensor/ops_attention.cpp): the steps below, without their copies
     double p = mode.training ? attn_dropout.p : 0.0;
     Variable y = attention(qkv, n_head, p, p > 0 ? mode.rng : nullptr);  // (B, T, C)
-    return resid_dropout.forward(c_proj.forward(y), mode);
+    return resid_dropout.forward(bf16_activation(c_proj.forward(y)), mode);
   }
   // With the KV cache (generation): the new tokens' queries attend to every cached key and
   // value and their own (tensor/ops_attention.cpp); the cache is filled in place.
@@ -87,7 +96,7 @@ Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, Layer
   }
   Variable y(attention_cached(qkv.value(), n_head, cache->k, cache->v, cache->length));  // (B, T, C)
   cache->length += T;
-  return resid_dropout.forward(c_proj.forward(y), mode);  // (B, T, C)
+  return resid_dropout.forward(bf16_activation(c_proj.forward(y)), mode);  // (B, T, C)
 }
 
 Parameters CausalSelfAttention::parameters() {
@@ -103,7 +112,8 @@ MLP::MLP(const BlockConfig& c, const Init& init)
     : c_fc(c.n_embd, c.n_inner, init), act{c.activation}, c_proj(c.n_inner, c.n_embd, init), dropout{c.resid_pdrop} {}
 
 Variable MLP::forward(const Variable& x, const Mode& mode) const {
-  return dropout.forward(c_proj.forward(act.forward(c_fc.forward(x))), mode);
+  Variable h = bf16_activation(c_fc.forward(x));                              // (B, T, n_inner)
+  return dropout.forward(bf16_activation(c_proj.forward(act.forward(h))), mode);  // (B, T, C)
 }
 
 Parameters MLP::parameters() {

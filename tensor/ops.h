@@ -11,8 +11,8 @@
 //
 // Shapes use one alphabet throughout kiso: B batch, T time, C channels, V vocabulary, N rows.
 // Implementations: ops_elementwise.cpp, ops_reduce.cpp, ops_matmul.cpp, ops_nn.cpp,
-// ops_shape.cpp, ops_random.cpp, ops_optim.cpp. Every op here has CPU code, and runs on cuda
-// tensors through its kernel in cuda/kernels.h, except rand and randn (drawn on the cpu; the
+// ops_shape.cpp, ops_random.cpp, ops_optim.cpp, precision.cpp. Every op here has CPU code, and
+// runs on cuda tensors through its kernel in cuda/kernels.h, except rand and randn (drawn on the cpu; the
 // caller copies them) and to_dtype. Index tensors (ids, targets) may be on either device.
 #pragma once
 
@@ -73,6 +73,13 @@ Tensor one_hot(const Tensor& index, int64_t n, DType dtype);
 // (a is then stored (..., K, M), b (..., N, K)), without copying it: backward needs
 // dA = dC · Bᵀ and dB = Aᵀ · dC.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// ---- bf16 rounding (mixed precision, tensor/precision.h) ----
+// x: f32 (...) -> (...): each element rounded to the nearest bf16, ties to even, and widened
+// back to f32 (base/bf16.h's round_bf16): the value a bf16 store of x would keep. NaN stays NaN,
+// infinities stay, a finite value past the largest bf16 becomes infinity. Implementation:
+// tensor/precision.cpp.
+Tensor round_bf16(const Tensor& x);
 
 // ---- softmax over the last axis ----
 // y_i = exp(x_i - max_j x_j) / sum_j exp(x_j - max_j x_j). With causal = true the input is

@@ -20,13 +20,20 @@
 // passes, dropout drawn by dropout() on the whole (B·NH, T, T) tensor with the same state), so
 // the two agree to rounding, values and gradients, with and without dropout
 // (tests/autograd/test_composite.cpp; `kiso gradcheck` checks the op against finite differences).
+//
+// In bf16 precision (tensor/precision.h) every product reads bf16-rounded inputs, as the
+// composite's matmuls do: Q, K, V (qkv rounded once), P̃ (a rounded copy; att itself stays f32
+// for the softmax backward), and in the backward dY and dS. Scores, softmax statistics and
+// every product's sums stay f32.
 #include <cmath>
 #include <type_traits>
 
+#include "base/bf16.h"
 #include "tensor/dispatch.h"
 #include "tensor/eigen.h"
 #include "tensor/gemm.h"
 #include "tensor/ops.h"
+#include "tensor/precision.h"
 #include "tensor/profile.h"
 
 namespace kiso {
@@ -87,6 +94,10 @@ template <class T> void scaled_causal_softmax_row(T* s, int64_t visible, int64_t
   x *= T(1) / sum;
   std::fill(s + visible, s + len, T(0));
 }
+
+// In bf16 precision a product's input is read rounded to bf16 (round_bf16 is idempotent, so an
+// input that already holds bf16 values is unchanged); in f32, x itself.
+Tensor product_input(const Tensor& x) { return matmul_precision() == Precision::bf16 ? round_bf16(x) : x; }
 
 // Split threads over the B·NH heads when there is enough work to pay for the parallel region.
 bool parallel_heads(const Dims& d) { return d.heads() > 1 && d.heads() * d.T * d.T * d.HS > kParallelGrain; }
@@ -164,10 +175,12 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
   check(p >= 0 && p < 1, "attention_forward", "dropout p must be in [0, 1), got {}", p);
   scope.set_flops(4.0 * double(d.heads()) * double(d.T) * double(d.T) * double(d.HS));  // Q·Kᵀ and P̃·V
   if (qkv.is_cuda()) return attention_forward_composite(qkv, d, p, state);
+  bool bf16 = matmul_precision() == Precision::bf16;
+  Tensor qkv_in = product_input(qkv);  // (B, T, 3C): Q, K, V as the products read them
   return with_float(qkv, [&]<class T>(T) {
     Tensor att({d.heads(), d.T, d.T}, qkv.dtype());  // (B·NH, T, T)
     Tensor y({d.B, d.T, d.C}, qkv.dtype());           // (B, T, C)
-    const T* pqkv = qkv.data<T>();
+    const T* pqkv = qkv_in.data<T>();
     T* patt = att.data<T>();
     T* py = y.data<T>();
     double scale = 1.0 / std::sqrt(double(d.HS));
@@ -188,7 +201,7 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
     };
 
     bool parallel = parallel_heads(d);
-    if (p == 0) {
+    if (p == 0 && !bf16) {
 #pragma omp parallel for if (parallel)
       for (int64_t bh = 0; bh < d.heads(); ++bh) {
         scores(bh);
@@ -198,7 +211,8 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
     }
 #pragma omp parallel for if (parallel)
     for (int64_t bh = 0; bh < d.heads(); ++bh) scores(bh);
-    Tensor dropped = dropout(att, p, state);  // (B·NH, T, T)
+    Tensor dropped = p > 0 ? dropout(att, p, state) : att;  // (B·NH, T, T)
+    if (bf16) dropped = round_bf16(dropped);  // P̃ as P̃·V reads it; att stays f32
     const T* pdropped = dropped.data<T>();
 #pragma omp parallel for if (parallel)
     for (int64_t bh = 0; bh < d.heads(); ++bh) weighted_values(pdropped, bh);
@@ -228,13 +242,16 @@ Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOu
         "attention_backward", "the saved probabilities must be {}", shape_str(att_shape));
   scope.set_flops(8.0 * double(d.heads()) * double(d.T) * double(d.T) * double(d.HS));  // four products
   if (qkv.is_cuda()) return attention_backward_composite(dy, qkv, saved, d, p, state);
+  bool bf16 = matmul_precision() == Precision::bf16;
+  // The products' inputs (rounded in bf16 precision): qkv (B, T, 3C), dy (B, T, C), P̃ (B·NH, T, T)
+  Tensor qkv_in = product_input(qkv), dy_in = product_input(dy), dropped_in = product_input(saved.att_dropped);
   return with_float(qkv, [&]<class T>(T) {
     Tensor dqkv(qkv.shape(), qkv.dtype());                 // (B, T, 3C)
     Tensor ddropped(att_shape, qkv.dtype());               // dP̃, then dP, then dS: (B·NH, T, T)
-    const T* pqkv = qkv.data<T>();
-    const T* pdy = dy.data<T>();
+    const T* pqkv = qkv_in.data<T>();
+    const T* pdy = dy_in.data<T>();
     const T* patt = saved.att.data<T>();
-    const T* pdropped = saved.att_dropped.data<T>();
+    const T* pdropped = dropped_in.data<T>();
     T* pdqkv = dqkv.data<T>();
     double scale = 1.0 / std::sqrt(double(d.HS));
     int64_t Tn = d.T, ld = 3 * d.C;
@@ -260,6 +277,9 @@ Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOu
         T dot = (y_i * g_i).sum();  // Σ_k att_ik dP_ik
         g_i = y_i * (g_i - dot);
         for (int64_t j = 0; j < Tn; ++j) g_i[j] = T(double(g_i[j]) * scale);  // as mul(dy, scale) rounds
+        if constexpr (std::is_same_v<T, float>)
+          if (bf16)  // dS as dS·K and dSᵀ·Q read it
+            for (int64_t j = 0; j < Tn; ++j) g_i[j] = round_bf16(g_i[j]);
       }
       const T* dS = pdatt + bh * Tn * Tn;  // (T, T)
       const T* Q = pqkv + d.qkv_at(b, h);
@@ -295,9 +315,11 @@ Tensor attention_cached(const Tensor& qkv, int64_t n_head, Tensor& cache_k, Tens
         cap);
   scope.set_flops(4.0 * double(d.heads()) * double(d.T) * double(L) * double(d.HS));
   if (qkv.is_cuda()) return attention_cached_composite(qkv, d, cache_k, cache_v, past);
+  bool bf16 = matmul_precision() == Precision::bf16;
+  Tensor qkv_in = product_input(qkv);  // (B, Tn, 3C); the cache then holds rounded keys and values
   return with_float(qkv, [&]<class T>(T) {
     Tensor y({d.B, d.T, d.C}, qkv.dtype());  // (B, Tn, C)
-    const T* pqkv = qkv.data<T>();
+    const T* pqkv = qkv_in.data<T>();
     T* pk = cache_k.data<T>();
     T* pv = cache_v.data<T>();
     T* py = y.data<T>();
@@ -313,6 +335,9 @@ Tensor attention_cached(const Tensor& qkv, int64_t n_head, Tensor& cache_k, Tens
       product(false, true, d.T, L, d.HS, pqkv + d.qkv_at(b, h), ld, K.data(), d.HS, S.data(), L);  // S = Q Kᵀ
       for (int64_t i = 0; i < d.T; ++i)  // query i sees keys 0..past+i
         scaled_causal_softmax_row(S.data() + i * L, past + i + 1, L, scale);
+      if constexpr (std::is_same_v<T, float>)
+        if (bf16)  // P as P·V reads it
+          for (int64_t j = 0; j < S.size(); ++j) S.data()[j] = round_bf16(S.data()[j]);
       product(false, false, d.T, d.HS, L, S.data(), L, V.data(), d.HS, py + d.y_at(b, h), d.C);  // Y = P V (Tn, HS)
     }
     return y;

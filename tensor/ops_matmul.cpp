@@ -9,7 +9,8 @@
 // 2-core Xeon (AVX-512) at 4096x768·768x3072 this reached 234 GFLOP/s against 204 for Eigen's
 // own 2-thread GEMM (OpenBLAS: 284); `make bench` prints the current figures. A batch of many
 // small products is instead split over the batch. On Device::cuda: the tiled kernel of
-// cuda/kernels/matmul.cu.
+// cuda/kernels/matmul.cu. In bf16 precision (tensor/precision.h) both inputs are rounded to bf16
+// first (matmul_bf16 below).
 
 #include <type_traits>
 
@@ -17,6 +18,7 @@
 #include "tensor/gemm.h"
 #include "tensor/eigen.h"
 #include "tensor/ops.h"
+#include "tensor/precision.h"
 #include "tensor/profile.h"
 
 #ifdef _OPENMP
@@ -77,6 +79,21 @@ static void gemm(const T* a, const T* b, T* c, int64_t M, int64_t K, int64_t N, 
   }
 }
 
+// BF16 mixed precision (tensor/precision.h): the product of the two inputs rounded to bf16,
+// accumulated and written in f32. The rounded copies are f32 tensors holding bf16 values, so the
+// f32 product of them below is what a bf16 GEMM with f32 accumulation computes: every product
+// of two bf16 numbers (8-bit significands) is exact in f32, only the sums round, as in f32 mode.
+// On cuda, this is the one place a bf16 product is launched: two round_bf16 kernels, then the
+// model's matmul rung on the rounded inputs. (The tensor-core rung MatmulRung::mma_bf16 rounds
+// its inputs as it loads them, so it can take this call's place and give the same numbers.)
+static Tensor matmul_bf16(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  check(a.dtype() == DType::f32, "matmul", "bf16 precision rounds f32 inputs, got {} {} and {}: run f64 products "
+        "(gradient checks) in f32 precision", to_string(a.dtype()), shape_str(a.shape()), shape_str(b.shape()));
+  Tensor a16 = round_bf16(a), b16 = round_bf16(b);
+  PrecisionGuard f32(Precision::f32);  // the product itself is an ordinary f32 one
+  return matmul(a16, b16, trans_a, trans_b);
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   OpScope scope("matmul", a, b);
   check_float_pair("matmul", a, b);
@@ -100,6 +117,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     return fmt::format("{}{}x{}·{}x{}{}{}", batch > 1 ? fmt::format("{}× ", batch) : "", M, K, K, N,
                        trans_a ? " Aᵀ" : "", trans_b ? " Bᵀ" : "");
   });
+  if (matmul_precision() == Precision::bf16) return matmul_bf16(a, b, trans_a, trans_b);
   if (M * N == 0 || K == 0) return zeros(out_shape, a.dtype(), a.device());
   if (a.is_cuda()) {
     Tensor out(out_shape, a.dtype(), Device::cuda);

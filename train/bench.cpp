@@ -176,6 +176,8 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   r.cpu = cpu_model_name();
   r.load_average = load_average();
   r.device = o.device;
+  r.precision = o.precision;
+  PrecisionGuard precision(o.precision);  // every loop below: forward, backward and decode
   if (o.device == Device::cuda) {
     cuda::require_device("bench");
     r.device_name = cuda::device_name();
@@ -282,8 +284,9 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
 void print_bench(const BenchResult& r, std::ostream& out) {
   const GPTConfig& c = r.config;
   if (r.device == Device::cuda)
-    out << fmt::format("kiso bench --preset {} --device cuda: f32 on {}, kiso's kernels\n", r.preset, r.device_name);
-  else out << fmt::format("kiso bench --preset {}: f32 on the CPU\n", r.preset);
+    out << fmt::format("kiso bench --preset {} --device cuda: {} on {}, kiso's kernels\n", r.preset,
+                       to_string(r.precision), r.device_name);
+  else out << fmt::format("kiso bench --preset {}: {} on the CPU\n", r.preset, to_string(r.precision));
   out << fmt::format("CPU: {}; {} thread{}; load average (1, 5, 15 min) before the run: {}\n", r.cpu, r.threads,
                      r.threads == 1 ? "" : "s", r.load_average);
   out << fmt::format("model: L={} C={} NH={} n_inner={} V={} n_ctx={}, {} parameters ({} in matmuls: N)\n", c.n_layer,
@@ -336,6 +339,7 @@ Json bench_json(const BenchResult& r) {
   const GPTConfig& c = r.config;
   Json j{{"preset", r.preset},
               {"device", to_string(r.device)},
+              {"precision", to_string(r.precision)},
               {"device_name", r.device_name},
               {"cpu", r.cpu},
               {"threads", r.threads},

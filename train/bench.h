@@ -10,6 +10,9 @@
 //              into the KV cache (untimed), then T - T/2 new tokens one at a time through the
 //              cache, each the argmax of the last logits; tokens/s counts the new tokens
 // each after `warmup` untimed iterations, reported as the median and the best of `steps`.
+// With --precision bf16 all three run in BF16 mixed precision (tensor/precision.h). On the CPU
+// that is an emulation (each matmul first rounds copies of its inputs), slower than f32; it
+// times the arithmetic a bf16 run does, not the speed bf16 would buy.
 // With --profile every timed iteration is also recorded op by op (tensor/profile.h) and printed
 // per step (train/profile_table.h): where the time goes, before anything is made faster.
 // Speed is turned into FLOP/s with the standard analytic count of a decoder-only transformer
@@ -26,6 +29,7 @@
 
 #include "gpt/config.h"
 #include "gpt/json.h"
+#include "tensor/precision.h"
 #include "tensor/profile.h"
 #include "tensor/tensor.h"
 #include "train/mfu.h"
@@ -44,6 +48,8 @@ struct BenchOptions {
   uint64_t seed = 1234;         // initial weights, token ids and dropout masks
   Device device = Device::cpu;  // cuda: kiso's kernels on the GPU (or the simulator); the peak
                                 // is then not estimated: give it with peak_gflops
+  Precision precision = Precision::f32;  // every loop's matmuls: f32, or bf16 mixed precision
+                                         // (tensor/precision.h)
   std::string loops = "training,inference,decode";  // which timed loops run, comma-separated
   bool profile = false;         // record an op profile of every timed iteration
 };
@@ -69,6 +75,7 @@ struct BenchResult {
   double peak_gflops = 0;
   std::string peak_source;        // how the peak was obtained, in words
   Device device = Device::cpu;
+  Precision precision = Precision::f32;
   std::string device_name;        // the GPU (device_status's line) when device is cuda
   std::string cpu;                // /proc/cpuinfo "model name"
   std::string load_average;       // /proc/loadavg's three averages before the run

@@ -223,7 +223,8 @@ static Json options_record(const FinetuneOptions& o, const TaskInfo& info) {
               {"freeze_backbone", o.freeze_backbone}, {"lm_coef", o.lm_coef}, {"lr", o.lr},
               {"batch_size", o.batch_size}, {"epochs", o.epochs}, {"warmup", o.warmup_fraction},
               {"clip", o.loop.clip}, {"weight_decay", o.weight_decay}, {"seed", o.seed},
-              {"train_limit", o.train_limit}, {"max_len", info.max_len}};
+              {"train_limit", o.train_limit}, {"max_len", info.max_len},
+              {"precision", to_string(o.loop.precision)}};
 }
 
 // Steps of L3 on batch k of the shuffled epochs, validation accuracy, the model directory

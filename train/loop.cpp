@@ -134,6 +134,7 @@ LoopSettings loop_settings(const std::string& what, const std::string& out_dir, 
   LoopSettings s;
   s.what = what;
   s.clip = options.clip;
+  s.precision = options.precision;
   s.eval_every = options.eval_every;
   s.log_path = out_dir + "/log.jsonl";
   s.checkpoint_dir = out_dir + "/model";
@@ -149,6 +150,7 @@ void override_dropout(GPTConfig& config, std::optional<double> p) {
 LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& opt, const LoopHooks& hooks,
                       std::ostream& log) {
   check(s.grad_accum >= 1, s.what.c_str(), "gradient accumulation must be at least 1, got {}", s.grad_accum);
+  PrecisionGuard precision(s.precision);
   LoopResult result;
   result.initial = hooks.validate();
   if (!s.quiet) log << fmt::format("step {:>5}{}\n", s.first_step, validation_text(result.initial)) << std::flush;

@@ -11,6 +11,8 @@
 //     one line on the log stream, one JSON record in log.jsonl;
 //     every eval_every steps and at the end: hooks.validate; every checkpoint_every steps and at
 //     the end: hooks.checkpoint
+// The whole loop, validations included, runs in one precision (a PrecisionGuard: f32, or BF16
+// mixed precision, tensor/precision.h); the optimizer's arithmetic is f32 in both.
 // A non-finite loss stops the run with an error naming the step and the last checkpoint.
 // Each step line is flushed as it is written, so a log redirected to a file or a pipe (block
 // buffered) holds every finished step even when the process is killed.
@@ -36,6 +38,7 @@
 #include "gpt/config.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "tensor/precision.h"
 
 namespace kiso {
 
@@ -56,6 +59,8 @@ struct StepRecord {
 struct LoopOptions {
   double clip = 1.0;          // max global gradient norm; 0 turns clipping off
   int64_t eval_every = 0;     // validation every N steps; 0: only at the end
+  Precision precision = Precision::f32;  // --precision: f32, or bf16 mixed precision
+                                         // (tensor/precision.h)
   bool quiet = false;         // no per-step lines on the log stream
   bool progress_bar = false;  // redraw a bar under the step lines (for a terminal; the command
                               // line sets it when stdout is one)
@@ -67,6 +72,7 @@ struct LoopSettings {
   int64_t end = 0;             // the step to stop after (at most schedule.total_steps)
   int64_t grad_accum = 1;      // micro-batches per optimizer step
   double clip = 1.0;           // max global gradient norm; 0 turns clipping off
+  Precision precision = Precision::f32;  // of every forward, backward and validation of the loop
   LRSchedule schedule;
   int64_t eval_every = 0;        // 0: only at the end
   int64_t checkpoint_every = 0;  // 0: only at the end

@@ -135,7 +135,8 @@ Json options_json(const PretrainOptions& o) {
               {"batch_size", o.batch_size},   {"seq_len", o.seq_len},       {"grad_accum", o.grad_accum},
               {"steps", o.steps.value()},             {"lr", o.lr},                 {"warmup_steps", o.warmup_steps},
               {"beta1", o.beta1},             {"beta2", o.beta2},           {"eps", o.eps},
-              {"weight_decay", o.weight_decay}, {"clip", o.loop.clip},      {"seed", o.seed}};
+              {"weight_decay", o.weight_decay}, {"clip", o.loop.clip},      {"seed", o.seed},
+              {"precision", to_string(o.loop.precision)}};
 }
 
 // The options that the saved state depends on, by their state.json key and flag.

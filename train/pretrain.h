@@ -33,11 +33,15 @@
 // they may grow (extend the run; the cosine schedule then spans the new total, so the run is no
 // longer the uninterrupted one's) but not shrink (--stop-at stops a run early),
 // --dropout (given, it replaces the run's rates; not given, the run's rates are kept),
+// --precision (given, the run continues in it; not given, in the run's own: the saved state,
+// weights and AdamW moments, is f32 in either),
 // --eval-every, --eval-batches, --checkpoint-every, --keep-checkpoints, --stop-at, --device,
 // the data directory's path (the data itself is compared). `kiso pretrain --resume` fills each
 // must-match option and the architecture that its command line leaves out from the run's saved
 // ones (train/commands/pretrain.cpp), so only what is given can differ.
-// What it is not: distributed, mixed-precision, or aware of epochs (windows are sampled).
+// Precision: loop.precision f32, or BF16 mixed precision (tensor/precision.h); checkpoints are
+// F32 either way.
+// What it is not: distributed, or aware of epochs (windows are sampled).
 #pragma once
 
 #include <iosfwd>

@@ -66,6 +66,7 @@ void add_bench(CLI::App& app) {
   command->add_option("--sim-size", options->matmul.sim_size,
                       "with --op matmul: M = N = K of the simulated products (0: none)")
       ->capture_default_str();
+  add_precision_option(*command, b.precision);
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json);
   command->callback([options] { exit_with(run_bench_command(*options)); });

@@ -17,6 +17,16 @@ void add_device_option(CLI::App& command, std::string& device) {
       ->capture_default_str();
 }
 
+void add_precision_option(CLI::App& command, Precision& precision, const std::string& note) {
+  command
+      .add_option_function<std::string>(
+          "--precision", [&precision](const std::string& name) { precision = parse_precision(name, "--precision"); },
+          "f32, or bf16: mixed precision (bf16 matmul inputs and activations, f32 sums, weights and AdamW state)" +
+              (note.empty() ? "" : " " + note))
+      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->default_str("f32");
+}
+
 void add_header_flags(CLI::App& command, HeaderRow& header) {
   CLI::Option* yes = command.add_flag_callback("--header", [&header] { header = HeaderRow::yes; },
                                                "a .tsv's first line is a header row (default: detected)");

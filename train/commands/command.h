@@ -1,5 +1,6 @@
 // train/commands/command.h — what every command file shares: the --json flag, the --device
-// option and its start-up check, and how a command's exit status leaves the program.
+// option and its start-up check, the --precision option, and how a command's exit status leaves
+// the program.
 //
 // A command runs as its subcommand's CLI11 callback, after every flag has been parsed and
 // checked. Its run function returns the status; exit_with hands a non-zero one to main by
@@ -12,6 +13,7 @@
 
 #include <string>
 
+#include "tensor/precision.h"
 #include "tensor/tensor.h"
 #include "train/task_data.h"
 
@@ -23,6 +25,10 @@ void add_json_flag(CLI::App& command, bool& as_json,
 
 // --device: cpu, or cuda (kiso's kernels; KISO_CUDA_SIM=1: the simulator).
 void add_device_option(CLI::App& command, std::string& device);
+
+// --precision: f32, or bf16 mixed precision (tensor/precision.h); `note` is added to the help.
+// A bad value is CLI11's error, as --device's: "--precision: fp16 not in {f32,bf16}".
+void add_precision_option(CLI::App& command, Precision& precision, const std::string& note = "");
 
 // --header / --no-header: force a plain .tsv's first line to be a header row or an example
 // (train/task_data.h); neither: the reader's rule decides, and says what it decided.

@@ -80,6 +80,7 @@ void add_finetune(CLI::App& app) {
   command->add_option("--seed", f.seed, "seeds the head, data order and dropout")->capture_default_str();
   command->add_flag("--overwrite", f.overwrite, "replace the run already in --out");
   command->add_option("--eval-every", f.loop.eval_every, "validation every N steps (0: at the end)")->capture_default_str();
+  add_precision_option(*command, f.loop.precision);
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json, "print the final result as one JSON object");
   command->callback([options] { exit_with(run_finetune(*options)); });

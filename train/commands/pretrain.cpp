@@ -61,6 +61,8 @@ static void fill_from_run(const CLI::App& command, PretrainOptions& p) {
   take_number(nullptr, "eps", p.eps);  // no flag: always the run's
   take_number("--weight-decay", "weight_decay", p.weight_decay);
   take_number("--clip", "clip", p.loop.clip);
+  if (!given("--precision") && has_key(run, "precision"))  // a run from before --precision has none: f32
+    p.loop.precision = parse_precision(get_string(run, "precision", state_path), state_path);
   if (!given("--preset") && !given("--config") && fs::exists(model_dir + "/config.json"))
     p.config_path = model_dir + "/config.json";
 }
@@ -115,6 +117,7 @@ void add_pretrain(CLI::App& app) {
   command->add_flag("--overwrite", p.overwrite, "delete the run already in --out and start again");
   command->add_option("--stop-at", p.stop_at, "checkpoint and stop after this step (resume later)")
       ->capture_default_str();
+  add_precision_option(*command, p.loop.precision, "(on --resume: the run's)");
   add_device_option(*command, options->device);
   add_json_flag(*command, options->as_json, "print the final result as one JSON object");
   command->callback([options, command] {
