@@ -117,6 +117,8 @@ MatmulRung matmul_rung_in_use(bool is_double);
 // Chooses the rung of every later matmul (tests, the benchmark); reset_matmul_rung undoes it.
 void set_matmul_rung(MatmulRung rung);
 void reset_matmul_rung();
+// Whether a rung was chosen by hand (set_matmul_rung or KISO_MATMUL) rather than by default.
+bool matmul_rung_chosen();
 
 // [[noreturn]]: an Error naming the rung, for a T it has no version of.
 [[noreturn]] void matmul_rung_refused(MatmulRung rung, const char* type);

@@ -78,6 +78,12 @@ MatmulRung matmul_rung_in_use(bool is_double) {
   return is_double && !matmul_rung_serves_double(rung) ? MatmulRung::tiled : rung;
 }
 
+bool matmul_rung_chosen() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  const char* env = std::getenv("KISO_MATMUL");
+  return g_chosen.has_value() || (env != nullptr && *env != '\0');
+}
+
 void set_matmul_rung(MatmulRung rung) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_chosen = rung;

@@ -8,9 +8,10 @@
 // gemm() below). The figures that follow are from before kiso's kernel, with Eigen: measured on a
 // 2-core Xeon (AVX-512) at 4096x768·768x3072 this reached 234 GFLOP/s against 204 for Eigen's
 // own 2-thread GEMM (OpenBLAS: 284); `make bench` prints the current figures. A batch of many
-// small products is instead split over the batch. On Device::cuda: the tiled kernel of
-// cuda/kernels/matmul.cu. In bf16 precision (tensor/precision.h) both inputs are rounded to bf16
-// first (matmul_bf16 below).
+// small products is instead split over the batch. On Device::cuda: the rung of the matmul ladder
+// that cuda/matmul_rungs.cpp picks (cuda/kernels/matmul*.cu). In bf16 precision
+// (tensor/precision.h) both inputs are rounded to bf16 first (matmul_bf16 below); on cuda the
+// tensor-core rung mma_bf16 does that rounding itself as it loads.
 
 #include <type_traits>
 
@@ -117,7 +118,19 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     return fmt::format("{}{}x{}·{}x{}{}{}", batch > 1 ? fmt::format("{}× ", batch) : "", M, K, K, N,
                        trans_a ? " Aᵀ" : "", trans_b ? " Bᵀ" : "");
   });
-  if (matmul_precision() == Precision::bf16) return matmul_bf16(a, b, trans_a, trans_b);
+  bool bf16 = matmul_precision() == Precision::bf16;
+  // On cuda the tensor-core BF16 rung rounds its inputs as it loads them: the same numbers as
+  // matmul_bf16's rounded copies, without the copies. A rung chosen by hand (KISO_MATMUL) instead
+  // gets the rounded copies, so that every rung computes BF16 products.
+  if (bf16 && a.is_cuda() && a.dtype() == DType::f32 && !cuda::matmul_rung_chosen() && M * N > 0 && K > 0) {
+    Tensor out(out_shape, a.dtype(), Device::cuda);
+    launch_cuda("matmul", a, [&]<cuda::Target D, class T> {
+      cuda::matmul_rung<D>(cuda::MatmulRung::mma_bf16, a.cuda_data<T>(), b.cuda_data<T>(), out.cuda_data<T>(), batch,
+                           M, N, K, trans_a, trans_b);
+    });
+    return out;
+  }
+  if (bf16) return matmul_bf16(a, b, trans_a, trans_b);
   if (M * N == 0 || K == 0) return zeros(out_shape, a.dtype(), a.device());
   if (a.is_cuda()) {
     Tensor out(out_shape, a.dtype(), Device::cuda);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "cuda/kernels.h"
+#include "cuda/sim/profile.h"
 #include "tests/cuda/each_device.h"
 #include "gpt/model.h"
 #include "nn/optim.h"
@@ -80,6 +82,45 @@ TEST_CASE("matmul in bf16 on cuda: the CPU's product of the rounded inputs") {
     CHECK(relative_difference(dev, cpu) <= 1e-5);
     CHECK(relative_difference(matmul(ad, bd, false, true), cpu) > 1e-4);
   });
+}
+
+TEST_CASE("matmul in bf16 on cuda runs the tensor-core rung, or rounded copies through a rung chosen by hand" *
+          doctest::skip(!sim::profile_available())) {
+  // Which kernels a bf16 product launches, read from the simulator's record of launches: by
+  // default the mma_bf16 rung alone (it rounds as it loads); with KISO_MATMUL's choice, two
+  // round_bf16 launches and that rung. Both give the CPU's product of the rounded inputs.
+  kiso::testing::SimulatorOn simulator;
+  Generator gen{9};
+  Tensor a = randn({2, 17, 40}, gen), b = randn({2, 40, 24}, gen);
+  Tensor cpu;
+  {
+    PrecisionGuard bf16(Precision::bf16);
+    cpu = matmul(a, b, false, false);
+  }
+  Tensor ad = a.to(Device::cuda), bd = b.to(Device::cuda);
+  auto launched = [&](std::vector<std::string>& names) {
+    sim::ProfileRecording recording;
+    PrecisionGuard bf16(Precision::bf16);
+    Tensor out = matmul(ad, bd, false, false);
+    for (const sim::KernelProfile& p : recording.launches()) names.push_back(p.kernel);
+    return out;
+  };
+  std::vector<std::string> names;
+  Tensor dev = launched(names);
+  REQUIRE(names.size() == 1);
+  CHECK(names[0].find("mma") != std::string::npos);
+  CHECK(relative_difference(dev.to(Device::cpu), cpu) < 1e-5);  // sums' order only, as above
+
+  struct ChosenRung {  // undone however the test ends
+    ChosenRung() { cuda::set_matmul_rung(cuda::MatmulRung::warptile); }
+    ~ChosenRung() { cuda::reset_matmul_rung(); }
+  } chosen;
+  names.clear();
+  dev = launched(names);
+  REQUIRE(names.size() == 3);
+  CHECK(names[0].find("round_bf16") != std::string::npos);
+  CHECK(names[2].find("warptile") != std::string::npos);
+  CHECK(relative_difference(dev.to(Device::cpu), cpu) < 1e-5);
 }
 
 TEST_CASE("a GPT's bf16 training step on cuda matches the cpu's: loss, every gradient, an AdamW step") {
