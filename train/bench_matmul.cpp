@@ -146,7 +146,7 @@ struct Cublas {
   std::string description;
 
   Cublas() {
-    for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"})
+    for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so", "/usr/local/cuda/lib64/libcublas.so"})
       if ((library = dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) {
         description = name;
         break;

@@ -29,7 +29,8 @@ bin=${KISO_BIN:-build/dev}
 keep=${OUT:-/tmp/kiso-device}
 out=$(mktemp -d /tmp/kiso-device-work.XXXXXX)
 mkdir -p "$keep"
-export LD_LIBRARY_PATH="$PWD/$bin/lib:${LD_LIBRARY_PATH:-}"
+# The toolkit's lib64 too: kiso bench --op matmul loads cuBLAS from there (dlopen) as its yardstick.
+export LD_LIBRARY_PATH="$PWD/$bin/lib:${CUDA_HOME:-/usr/local/cuda}/lib64:${LD_LIBRARY_PATH:-}"
 # Tests find their committed fixtures through the source path compiled into them (the
 # Makefile's KISO_SOURCE_DIR, the checkout where they were built): point it here.
 built_at=${KISO_BUILT_AT:-/work/main}
