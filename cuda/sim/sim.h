@@ -1,7 +1,7 @@
 // cuda/sim/sim.h — a host-side SIMT simulator, so that kiso's CUDA kernels run, unchanged, on
 // a machine with no GPU (CI's). A kernel source compiled by g++ includes this header instead of
 // CUDA's; `launch` then runs the grid block by block, and each block's threads as cooperative
-// fibers (ucontext) on the calling OS thread:
+// fibers on the calling OS thread (sim.cpp says how a fiber's stack is switched):
 //
 //   - a thread runs until it reaches a barrier (__syncthreads, or a warp-level operation) or
 //     returns; the scheduler resumes the others; when every live thread of the block (of the
