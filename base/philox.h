@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__AVX2__) && !defined(__CUDACC__)
@@ -90,7 +91,7 @@ constexpr int kPhiloxBatchBlocks = 16, kPhiloxBatchDraws = 4 * kPhiloxBatchBlock
 inline void philox_blocks16_plain(uint64_t seed, uint64_t stream, uint64_t first, uint32_t* draws /* [64] */) {
   for (int j = 0; j < kPhiloxBatchBlocks; ++j) {
     PhiloxCounter c = philox_block(seed, stream, first + uint64_t(j));
-    for (int w = 0; w < 4; ++w) draws[4 * j + w] = c[size_t(w)];
+    for (int w = 0; w < 4; ++w) draws[4 * j + w] = c[std::size_t(w)];
   }
 }
 
