@@ -44,7 +44,8 @@
 // function must preserve (rbx, rbp, r12-r15, the SSE and x87 control words) on the current stack,
 // stores the stack pointer in *save, loads `load` as the new one and restores that stack's saved
 // registers; its `ret` then continues wherever the other stack last called it. Under
-// AddressSanitizer, and on other processors, the plain way stays.
+// AddressSanitizer, and on other processors, the plain way stays. (It knows nothing of CET
+// shadow stacks, which a `ret` to another stack would trip; Debian 12's glibc never enables them.)
 #if defined(__x86_64__) && !defined(KISO_SIM_ASAN)
 #define KISO_SIM_FAST_SWITCH 1
 extern "C" void kiso_sim_switch(void** save, void* load);
