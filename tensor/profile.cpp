@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "base/check.h"
+#include "cuda/runtime.h"
 #include "tensor/tensor.h"
 
 namespace kiso {
@@ -67,11 +68,18 @@ void OpScope::start() {
 }
 
 void OpScope::count_bytes(const Tensor& t) {
-  if (t.defined()) bytes_ += double(t.numel()) * double(dtype_size(t.dtype()));
+  if (t.defined()) {
+    bytes_ += double(t.numel()) * double(dtype_size(t.dtype()));
+    on_cuda_ = on_cuda_ || t.is_cuda();
+  }
 }
 
 OpScope::~OpScope() {
   if (!active_) return;
+  // A GPU runs launches asynchronously: the host returns from an op before its kernels are done.
+  // Waiting for them here charges each op its own kernels' time (and the step, serialised, the
+  // sum of them plus one wait per op: a profiled step is slower than an unprofiled one).
+  if (on_cuda_) cuda::synchronize();
   double seconds = now_seconds() - start_;
   Profile& p = *recording_state.profile;
   OpProfile& row = p.ops[{op_, recording_state.phase, detail_}];

@@ -10,6 +10,8 @@
 // The phase says which part of a training step an op ran in: forward (the default), backward
 // (autograd/variable.cpp sets it while backward() runs) or optimizer (set by the caller around
 // the optimizer step, e.g. train/bench.cpp).
+// On Device::cuda a recorded op waits for the device before its clock stops, so each op is
+// charged its own kernels' time (the profiled step runs serialised, slower than an unprofiled one).
 // What it is not: a sampling profiler (perf shows what happens inside an op), thread-safe across
 // callers (only the thread that started the recording is recorded; ops called from other
 // threads are not), or free: a scope costs two clock reads, some 50 ns, when recording and one
@@ -102,6 +104,7 @@ class OpScope {
 
   const char* op_;
   bool active_ = false;
+  bool on_cuda_ = false;  // an input is on Device::cuda: wait for the device before the clock stops
   double start_ = 0, flops_ = 0, bytes_ = 0;
   int64_t allocations_at_start_ = 0;
   double allocated_at_start_ = 0;

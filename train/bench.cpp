@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <ostream>
@@ -232,6 +233,23 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
     });
     r.training = summarise(ms, tokens, r.training_flops_per_token, r.peak_gflops);
     r.ran_training = true;
+    if (o.profile && o.device == Device::cuda && cuda::simulator_on() && sim::profile_available()) {
+      // One more step, untimed, its kernels' memory traffic recorded by the simulator.
+      sim::ProfileRecording recording;
+      Variable loss = model.loss(inputs[0], targets[0], Mode::train(dropout));
+      loss.backward();
+      optimizer.step(lr);
+      optimizer.zero_grad();
+      std::map<std::string, sim::KernelProfile> by_kernel;
+      for (const sim::KernelProfile& p : recording.launches()) {
+        auto [it, fresh] = by_kernel.try_emplace(p.kernel, p);
+        if (!fresh) it->second.add(p);
+      }
+      for (auto& [name, p] : by_kernel) r.training_kernels.push_back(p);
+      auto moved = [](const sim::KernelProfile& p) { return p.global_load.sectors + p.global_store.sectors; };
+      std::stable_sort(r.training_kernels.begin(), r.training_kernels.end(),
+                       [&](const auto& a, const auto& b) { return moved(a) > moved(b); });
+    }
   }
 
   // Inference: the forward pass to the logits (B, T, V), no graph kept.
@@ -319,6 +337,14 @@ void print_bench(const BenchResult& r, std::ostream& out) {
   out << fmt::format("peak resident memory of the process: {:.1f} MiB\n", double(r.peak_rss_bytes) / (1 << 20));
   if (r.ran_training && !r.training_profile.ops.empty())
     print_profile(r.training_profile, r.steps, "training step", out);
+  if (!r.training_kernels.empty()) {
+    double total = 0;
+    for (const sim::KernelProfile& p : r.training_kernels)
+      total += double(p.global_load.sectors + p.global_store.sectors) * 32;
+    out << fmt::format("\nsimulated memory traffic of one training step, per kernel ({:.1f} MiB of 32-byte sectors "
+                       "in all; cuda/sim/profile.h):\n", total / (1 << 20));
+    out << sim::profile_table(r.training_kernels);
+  }
   if (r.ran_inference && !r.inference_profile.ops.empty())
     print_profile(r.inference_profile, r.steps, "inference step", out);
   if (r.ran_decode && !r.decode_profile.ops.empty())
@@ -367,6 +393,15 @@ Json bench_json(const BenchResult& r) {
     j["final_loss"] = r.final_loss;
     j["training"] = timing_json(r.training);
     if (!r.training_profile.ops.empty()) j["training"]["profile"] = profile_json(r.training_profile, r.steps);
+    for (const sim::KernelProfile& p : r.training_kernels)
+      j["training"]["simulated_kernels"].push_back(
+          {{"kernel", p.kernel},
+           {"launches", p.launches},
+           {"sector_bytes", (p.global_load.sectors + p.global_store.sectors) * 32},
+           {"compulsory_bytes", p.compulsory_load_bytes + p.compulsory_store_bytes},
+           {"load_sectors_per_request", p.load_sectors_per_request()},
+           {"store_sectors_per_request", p.store_sectors_per_request()},
+           {"shared_conflict_ways", p.shared_conflict_ways()}});
   }
   if (r.ran_inference) {
     j["inference"] = timing_json(r.inference);

@@ -14,7 +14,9 @@
 // that is an emulation (each matmul first rounds copies of its inputs), slower than f32; it
 // times the arithmetic a bf16 run does, not the speed bf16 would buy.
 // With --profile every timed iteration is also recorded op by op (tensor/profile.h) and printed
-// per step (train/profile_table.h): where the time goes, before anything is made faster.
+// per step (train/profile_table.h): where the time goes, before anything is made faster. On a
+// GPU each op then waits for its kernels, so its row is its kernels' time; on the simulator one
+// more training step is recorded kernel by kernel with its memory traffic (training_kernels).
 // Speed is turned into FLOP/s with the standard analytic count of a decoder-only transformer
 // (train/mfu.h), and divided by a stated peak to give MFU.
 // What it is not: a test (nothing is asserted) nor a kernel benchmark (train/bench_ops.cpp times
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/sim/profile.h"
 #include "gpt/config.h"
 #include "gpt/json.h"
 #include "tensor/precision.h"
@@ -84,6 +87,10 @@ struct BenchResult {
   LoopTiming training, inference, decode;  // decode: B = 1, new tokens per second
   int64_t decode_prompt = 0, decode_new_tokens = 0;
   Profile training_profile, inference_profile, decode_profile;  // with --profile, all timed steps
+  // With --profile on the simulator (KISO_CUDA_SIM=1 --device cuda): one more training step,
+  // untimed, with the simulator's memory profile per kernel (cuda/sim/profile.h), the most
+  // traffic first: what a GPU's memory system would see, without a GPU.
+  std::vector<sim::KernelProfile> training_kernels;
   int64_t peak_rss_bytes = 0;     // the process's peak resident memory after the run (getrusage)
 };
 

@@ -678,11 +678,11 @@ KernelProfile ProfileRecording::total(const char* name_part) const {
 }
 
 std::string profile_table(const std::vector<KernelProfile>& rows) {
-  std::string out = fmt::format("{:<34} {:>6} {:>8} {:>5} {:>5} {:>9} {:>6} {:>9} {:>6} {:>6} {:>7} {:>9} {:>6} {:>8}\n",
+  std::string out = fmt::format("{:<36} {:>6} {:>8} {:>5} {:>5} {:>9} {:>6} {:>9} {:>6} {:>6} {:>7} {:>9} {:>6} {:>8}\n",
                                 "kernel", "launch", "blocks", "thr", "occ", "ld req", "sec/rq", "st req", "sec/rq",
                                 "effic", "traffic", "shared rq", "ways", "barriers");
   for (const KernelProfile& p : rows)
-    out += fmt::format("{:<34} {:>6} {:>8} {:>5} {:>4.0f}% {:>9} {:>6.2f} {:>9} {:>6.2f} {:>5.0f}% {:>6.2f}x {:>9} {:>6.2f} {:>8}\n",
+    out += fmt::format("{:<36} {:>6} {:>8} {:>5} {:>4.0f}% {:>9} {:>6.2f} {:>9} {:>6.2f} {:>5.0f}% {:>6.2f}x {:>9} {:>6.2f} {:>8}\n",
                        p.kernel, p.launches, p.blocks, p.threads_per_block, 100 * p.occupancy,
                        p.global_load.requests, p.load_sectors_per_request(), p.global_store.requests,
                        p.store_sectors_per_request(), 100 * p.global_efficiency(), p.traffic_vs_compulsory(),

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "gpt/model.h"
+#include "cuda/sim/profile.h"
+#include "tests/cuda/each_device.h"
 #include "tests/scoped_env.h"
 #include "tests/train/toy_config.h"
 #include "train/bench.h"
@@ -152,6 +154,46 @@ TEST_CASE("bench: the defaults per preset, and bad options are refused") {
   CHECK(r.seq_len == 6);
   CHECK(r.steps == 2);
   CHECK(r.training.ms.size() == 2);
+}
+
+TEST_CASE("bench --profile on the simulator: each op waits for its kernels, and one step's kernels have their traffic" *
+          doctest::skip(!sim::profile_available())) {
+  kiso::testing::SimulatorOn simulator;
+  BenchOptions o;
+  o.preset = "tiny";
+  o.batch_size = 1, o.seq_len = 8, o.warmup = 0, o.steps = 1;
+  o.loops = "training";
+  o.device = Device::cuda;
+  o.profile = true;
+  std::ostringstream log;
+  BenchResult r = run_bench(o, log);
+  REQUIRE(!r.training_kernels.empty());
+  std::set<std::string> names;
+  uint64_t sectors = 0;
+  for (const sim::KernelProfile& p : r.training_kernels) {
+    names.insert(p.kernel);
+    sectors += p.global_load.sectors + p.global_store.sectors;
+    CHECK(p.launches >= 1);
+  }
+  // The kernels a training step must run: its products, the optimizer, the loss.
+  auto has = [&](const char* part) {
+    for (const std::string& n : names)
+      if (n.find(part) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has("matmul"));
+  CHECK(has("adamw"));
+  CHECK(has("cross_entropy"));
+  // At least every parameter is read and written by AdamW (param, grad, m, v: 4 reads, 3 writes).
+  CHECK(double(sectors) * 32 >= 7.0 * 4.0 * double(r.parameters));
+  // Sorted by traffic, the most first.
+  for (size_t i = 1; i < r.training_kernels.size(); ++i)
+    CHECK(r.training_kernels[i - 1].global_load.sectors + r.training_kernels[i - 1].global_store.sectors >=
+          r.training_kernels[i].global_load.sectors + r.training_kernels[i].global_store.sectors);
+  std::ostringstream table;
+  print_bench(r, table);
+  CHECK(table.str().find("simulated memory traffic of one training step") != std::string::npos);
+  CHECK(bench_json(r)["training"]["simulated_kernels"].size() == r.training_kernels.size());
 }
 
 }  // TEST_SUITE
