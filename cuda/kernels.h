@@ -101,9 +101,10 @@ inline constexpr MatmulRung kMatmulRungs[] = {
     MatmulRung::blocktile_2d, MatmulRung::vectorized, MatmulRung::warptile, MatmulRung::mma_tf32,
     MatmulRung::mma_bf16};
 
-// The name KISO_MATMUL and the benchmark use ("naive", "blocktile_2d", "mma_bf16", ...), and back.
+// The name KISO_MATMUL and the benchmark use ("naive", "blocktile_2d", "mma_bf16", ...), and back:
+// an unknown name is an Error "<what>: no matmul rung named 'x'; expected one of naive, ...".
 const char* matmul_rung_name(MatmulRung rung);
-bool matmul_rung_named(const char* name, MatmulRung* rung);
+MatmulRung matmul_rung_named(const char* name, const char* what);
 // Whether the rung computes in T's own precision (every product and sum in f32 for float), as
 // the CPU does; the tensor-core rungs round their inputs first.
 bool matmul_rung_exact(MatmulRung rung);

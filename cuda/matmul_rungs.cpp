@@ -55,10 +55,10 @@ std::optional<MatmulRung> g_chosen;  // set_matmul_rung's choice
 
 const char* matmul_rung_name(MatmulRung rung) { return info(rung).name; }
 
-bool matmul_rung_named(const char* name, MatmulRung* rung) {
+MatmulRung matmul_rung_named(const char* name, const char* what) {
   for (const RungInfo& r : kRungs)
-    if (std::strcmp(r.name, name) == 0) return *rung = r.rung, true;
-  return false;
+    if (std::strcmp(r.name, name) == 0) return r.rung;
+  fail(what, "no matmul rung named '{}'; expected one of {}", name, all_names());
 }
 
 bool matmul_rung_exact(MatmulRung rung) { return info(rung).exact; }
@@ -71,8 +71,7 @@ MatmulRung matmul_rung_in_use(bool is_double) {
     if (g_chosen) {
       rung = *g_chosen;
     } else if (const char* env = std::getenv("KISO_MATMUL"); env != nullptr && *env != '\0') {
-      check(matmul_rung_named(env, &rung), "KISO_MATMUL", "no matmul rung named '{}'; expected one of {}", env,
-            all_names());
+      rung = matmul_rung_named(env, "KISO_MATMUL");
     }
   }
   return is_double && !matmul_rung_serves_double(rung) ? MatmulRung::tiled : rung;

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <sstream>
 #include <ostream>
@@ -240,15 +239,9 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
       loss.backward();
       optimizer.step(lr);
       optimizer.zero_grad();
-      std::map<std::string, sim::KernelProfile> by_kernel;
-      for (const sim::KernelProfile& p : recording.launches()) {
-        auto [it, fresh] = by_kernel.try_emplace(p.kernel, p);
-        if (!fresh) it->second.add(p);
-      }
-      for (auto& [name, p] : by_kernel) r.training_kernels.push_back(p);
-      auto moved = [](const sim::KernelProfile& p) { return p.global_load.sectors + p.global_store.sectors; };
+      r.training_kernels = recording.per_kernel();
       std::stable_sort(r.training_kernels.begin(), r.training_kernels.end(),
-                       [&](const auto& a, const auto& b) { return moved(a) > moved(b); });
+                       [](const auto& a, const auto& b) { return a.sector_bytes() > b.sector_bytes(); });
     }
   }
 
@@ -339,8 +332,7 @@ void print_bench(const BenchResult& r, std::ostream& out) {
     print_profile(r.training_profile, r.steps, "training step", out);
   if (!r.training_kernels.empty()) {
     double total = 0;
-    for (const sim::KernelProfile& p : r.training_kernels)
-      total += double(p.global_load.sectors + p.global_store.sectors) * 32;
+    for (const sim::KernelProfile& p : r.training_kernels) total += double(p.sector_bytes());
     out << fmt::format("\nsimulated memory traffic of one training step, per kernel ({:.1f} MiB of 32-byte sectors "
                        "in all; cuda/sim/profile.h):\n", total / (1 << 20));
     out << sim::profile_table(r.training_kernels);
@@ -397,7 +389,7 @@ Json bench_json(const BenchResult& r) {
       j["training"]["simulated_kernels"].push_back(
           {{"kernel", p.kernel},
            {"launches", p.launches},
-           {"sector_bytes", (p.global_load.sectors + p.global_store.sectors) * 32},
+           {"sector_bytes", p.sector_bytes()},
            {"compulsory_bytes", p.compulsory_load_bytes + p.compulsory_store_bytes},
            {"load_sectors_per_request", p.load_sectors_per_request()},
            {"store_sectors_per_request", p.store_sectors_per_request()},

@@ -61,6 +61,7 @@ struct KernelProfile {
   double occupancy = 0;               // blocks_per_sm · warps per block / 64
 
   // Derived figures, 0 when there were no requests.
+  uint64_t sector_bytes() const;         // global loads' and stores' sectors · 32: the bytes moved
   double load_sectors_per_request() const;
   double store_sectors_per_request() const;
   double global_efficiency() const;      // lane bytes / (sectors · 32), loads and stores together:
@@ -83,6 +84,8 @@ class ProfileRecording {
   const std::vector<KernelProfile>& launches() const { return launches_; }
   // The sum over the launches whose kernel name contains `name_part` (all when empty).
   KernelProfile total(const char* name_part = "") const;
+  // One sum per kernel, in the order of each kernel's first launch.
+  std::vector<KernelProfile> per_kernel() const;
   void keep(const KernelProfile& launch) { launches_.push_back(launch); }  // the simulator's, per launch
 
  private:

@@ -621,13 +621,12 @@ double KernelProfile::load_sectors_per_request() const {
 double KernelProfile::store_sectors_per_request() const {
   return ratio(double(global_store.sectors), double(global_store.requests));
 }
+uint64_t KernelProfile::sector_bytes() const { return (global_load.sectors + global_store.sectors) * kSectorBytes; }
 double KernelProfile::global_efficiency() const {
-  return ratio(double(global_load.lane_bytes + global_store.lane_bytes),
-               double(global_load.sectors + global_store.sectors) * kSectorBytes);
+  return ratio(double(global_load.lane_bytes + global_store.lane_bytes), double(sector_bytes()));
 }
 double KernelProfile::traffic_vs_compulsory() const {
-  return ratio(double(global_load.sectors + global_store.sectors) * kSectorBytes,
-               double(compulsory_load_bytes + compulsory_store_bytes));
+  return ratio(double(sector_bytes()), double(compulsory_load_bytes + compulsory_store_bytes));
 }
 double KernelProfile::shared_conflict_ways() const {
   return ratio(double(shared_load.wavefronts + shared_store.wavefronts),
@@ -675,6 +674,20 @@ KernelProfile ProfileRecording::total(const char* name_part) const {
       }
     }
   return sum;
+}
+
+std::vector<KernelProfile> ProfileRecording::per_kernel() const {
+  std::vector<KernelProfile> sums;
+  for (const KernelProfile& p : launches_) {
+    auto same = std::find_if(sums.begin(), sums.end(), [&](const KernelProfile& s) {
+      return std::string_view(s.kernel) == p.kernel;
+    });
+    if (same == sums.end())
+      sums.push_back(p);
+    else
+      same->add(p);
+  }
+  return sums;
 }
 
 std::string profile_table(const std::vector<KernelProfile>& rows) {
