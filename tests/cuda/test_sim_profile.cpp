@@ -1,4 +1,4 @@
-// tests/cuda/test_sim_profile.cpp — the simulator's memory profile (cuda/sim/sim.h) on kernels
+// tests/cuda/test_sim_profile.cpp — the simulator's memory profile (cuda/sim/profile.h) on kernels
 // whose behaviour is known on paper (tests/cuda/sim_profile_kernels.cpp): sectors per warp
 // request for coalesced, strided and 128-bit accesses; traffic against the compulsory bytes;
 // shared-memory bank conflicts (a column of an unpadded tile, the padded tile, 8-byte accesses,
