@@ -13,7 +13,9 @@
 # report is already there is not run again, so a cut-off call can be repeated.
 #
 # Environment, each a space-separated list: TASKS (default: all four), VARIANTS (default: all
-# four), SEEDS (default: 1). E.g. the seed spread of docs/results.md:
+# four), SEEDS (default: 1); and KISO, the binary (default build/kiso), KISO_DEVICE, where the
+# runs and their scoring run (default cpu; cuda on a GPU: tests/gpu/device_check.sh). E.g. the
+# seed spread of docs/results.md:
 #   TASKS="sentiment hypernym" VARIANTS="scratch full" SEEDS="1 2 3" train/tasks/results.sh ...
 # What it is not: a hyperparameter search (one setting for all, chosen for a tiny model on a
 # CPU; GPT-1's lr 6.25e-5 is tuned for 117M parameters and barely moves a 2-layer model in
@@ -23,7 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ $# -eq 3 ] || { echo "usage: $0 MODEL_DIR TASKS_DIR OUT" >&2; exit 2; }
 model=$1 tasks=$2 out=$3
-kiso=build/kiso
+kiso=${KISO:-build/kiso}
+device=${KISO_DEVICE:-cpu}
 mkdir -p "$out"
 common=(--lr 1e-3 --batch-size 32 --epochs 3)
 task_list=${TASKS:-sentiment hypernym synonym next-line}
@@ -65,10 +68,10 @@ run() {  # task variant seed args...
   [ -s "$dir.test.json" ] && return 0
   rm -rf "$dir"
   if ! OMP_NUM_THREADS=1 "$kiso" finetune --model "$model" --train "$tasks/$task/train.jsonl" \
-         --val "$tasks/$task/val.jsonl" --out "$dir" --seed "$seed" "${common[@]}" "$@" --json > "$dir.json" \
-         2> "$dir.log" ||
-     ! OMP_NUM_THREADS=1 "$kiso" evaluate --model "$dir/model" --data "$tasks/$task/test.jsonl" --json \
-         > "$dir.test.json" 2>> "$dir.log"; then
+         --val "$tasks/$task/val.jsonl" --out "$dir" --seed "$seed" --device "$device" "${common[@]}" "$@" --json \
+         > "$dir.json" 2> "$dir.log" ||
+     ! OMP_NUM_THREADS=1 "$kiso" evaluate --model "$dir/model" --data "$tasks/$task/test.jsonl" --device "$device" \
+         --json > "$dir.test.json" 2>> "$dir.log"; then
     rm -f "$dir.test.json"
     echo "results.sh: $task $variant seed $seed failed; the last lines of $dir.log:" >&2
     tail -n 5 "$dir.log" >&2
