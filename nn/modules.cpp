@@ -3,7 +3,8 @@
 //
 // BF16 mixed precision (tensor/precision.h): bf16_activation marks the activations a bf16 run
 // stores in bf16, the outputs of a branch's linear layers: the MLP's hidden layer (before GELU;
-// the largest activation, 4C a token) and each branch's output before dropout and the residual
+// the largest activation, 4C a token; linear_gelu rounds it itself, in the matmul's epilogue on
+// cuda) and each branch's output before dropout and the residual
 // sum. In f32 it is the identity. Not rounded: the residual stream (a sum of many small updates,
 // which bf16's 8-bit significand would lose against the larger running value), layernorm's
 // outputs (they are the residual stream of the post-LN block), and the logits and task scores
