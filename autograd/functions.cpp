@@ -222,6 +222,54 @@ Variable matmul(const Variable& a, const Variable& b, bool ta, bool tb) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// linear and linear_gelu: a layer's product, bias and activation as one op (tensor/ops_linear.cpp;
+// on cuda the bias and GELU ride in the matmul's epilogue)
+// forward:  h = x·W + b   (x (N, K) after flattening the leading axes, W (K, Nout), b (Nout,))
+//           linear: y = h;   linear_gelu: h rounded to bf16 in bf16 precision, y = gelu(h)
+// backward: dh = dy                    (linear)
+//           dh = dy · gelu'(h)         (linear_gelu; rounding passes the gradient, as bf16_activation)
+//           db += Σ_rows dh            (b was added to every row)
+//           dx += dh · Wᵀ,  dW += xᵀ · dh      (matmul's backward with C = x·W)
+// dh and db come from one op (bias_gelu_backward: one launch on cuda); its column sum adds in a
+// fixed lane order on both devices. The products run in the forward's precision, as matmul's.
+// saves: x, W (the inputs), h (linear_gelu only), the precision.
+// The composition it replaces, reshape(matmul(x, W) + b) then bf16_activation and gelu, is
+// its oracle (tests/autograd/test_linear.cpp).
+// ---------------------------------------------------------------------------------------------
+
+static void linear_backward(std::vector<Variable>& in, const Tensor& dy, const Tensor& pre, GeluKind kind,
+                            Precision precision) {
+  PrecisionGuard as_forward(precision);
+  const Tensor& x = in[0].value();
+  const Tensor& W = in[1].value();
+  int64_t K = W.size(0), Nout = W.size(1), N = x.numel() / std::max<int64_t>(K, 1);
+  if (K == 0) N = dy.numel() / std::max<int64_t>(Nout, 1);
+  BiasGeluGrads g = bias_gelu_backward(dy, pre, kind);
+  Tensor dh = g.dh.reshape({N, Nout});  // (N, Nout)
+  if (in[2].requires_grad()) in[2].accumulate_grad(g.dbias);
+  if (in[0].requires_grad()) in[0].accumulate_grad(matmul(dh, W, false, true).reshape(x.shape()));  // dh·Wᵀ
+  if (in[1].requires_grad()) in[1].accumulate_grad(matmul(x.reshape({N, K}), dh, true, false));     // xᵀ·dh
+}
+
+Variable linear(const Variable& x, const Variable& w, const Variable& b) {
+  Precision precision = matmul_precision();
+  return Variable::record(linear(x.value(), w.value(), b.value()), "linear", {x, w, b},
+                          [precision](std::vector<Variable>& in, const Tensor& dy) {
+                            linear_backward(in, dy, Tensor(), GeluKind::tanh, precision);
+                          });
+}
+
+Variable linear_gelu(const Variable& x, const Variable& w, const Variable& b, GeluKind kind) {
+  LinearGeluOutput f = linear_gelu(x.value(), w.value(), b.value(), kind);
+  Tensor pre = f.pre;
+  Precision precision = matmul_precision();
+  return Variable::record(f.y, "linear_gelu", {x, w, b},
+                          [pre, kind, precision](std::vector<Variable>& in, const Tensor& dy) {
+                            linear_backward(in, dy, pre, kind, precision);
+                          });
+}
+
+// ---------------------------------------------------------------------------------------------
 // fused ops: one kernel each way (tensor/ops_nn.cpp states the maths in full)
 // ---------------------------------------------------------------------------------------------
 

@@ -49,6 +49,11 @@ Variable max_last(const Variable& x);
 
 // ---- matmul ----
 Variable matmul(const Variable& a, const Variable& b, bool trans_a = false, bool trans_b = false);
+// A linear layer, x (..., K), w (K, N), b (N,) -> (..., N): y = x·w + b (tensor/ops.h, linear).
+Variable linear(const Variable& x, const Variable& w, const Variable& b);
+// The MLP's first layer and its activation: y = gelu(h), h = x·w + b (bf16-rounded in bf16
+// precision, as bf16_activation would). One cuda launch forward, one plus the two products back.
+Variable linear_gelu(const Variable& x, const Variable& w, const Variable& b, GeluKind kind = GeluKind::tanh);
 
 // ---- fused ----
 Variable softmax(const Variable& x, bool causal = false);

@@ -167,6 +167,16 @@ std::vector<GradcheckCase> op_gradcheck_cases() {
   add_case("transpose", "(2, 3, 4) axes 0, -1", {in.normal({2, 3, 4})}, [](V x) { return transpose(x[0], 0, -1); });
   add_case("reshape", "(2, 6) -> (3, 4)", {in.normal({2, 6})}, [](V x) { return reshape(x[0], {3, 4}); });
   add_case("reshape", "(4,) -> (2, -1)", {in.normal({4})}, [](V x) { return reshape(x[0], {2, -1}); });
+
+  // ---- linear layers (the matmul with bias and GELU in its epilogue): x, W, b ----
+  add_case("linear", "x (3, 4), W (4, 5), b (5,)", {in.normal({3, 4}), in.normal({4, 5}), in.normal({5})},
+           [](V x) { return linear(x[0], x[1], x[2]); });
+  add_case("linear", "x (2, 3, 4), W (4, 2), b (2,)", {in.normal({2, 3, 4}), in.normal({4, 2}), in.normal({2})},
+           [](V x) { return linear(x[0], x[1], x[2]); });
+  add_case("linear_gelu_tanh", "x (2, 5, 3), W (3, 4), b (4,)", {in.normal({2, 5, 3}), in.normal({3, 4}), in.normal({4})},
+           [](V x) { return linear_gelu(x[0], x[1], x[2], GeluKind::tanh); });
+  add_case("linear_gelu_erf", "x (9, 3), W (3, 6), b (6,)", {in.normal({9, 3}), in.normal({3, 6}), in.normal({6})},
+           [](V x) { return linear_gelu(x[0], x[1], x[2], GeluKind::erf); });
   return cases;
 }
 

@@ -126,24 +126,61 @@ bool matmul_rung_chosen();
 // [[noreturn]]: an Error for a product with more tiles of c than a launch's grid.x holds (2^31 - 1).
 [[noreturn]] void matmul_grid_refused(int64_t tiles, int64_t M, int64_t N);
 
+// The epilogue: what a linear layer does to the product before it is stored, so that the
+// product, its bias and its GELU take one launch instead of three (matmul, broadcast add, gelu).
+// For each element c[z, i, j] of the product:
+//   h = c + bias[j]                   (bias null: h = c, bit for bit)
+//   h = round_bf16(h)                 when round_pre_bf16 (T = float only): BF16 mixed precision's
+//                                     bf16_activation of the MLP's hidden layer (tensor/precision.h)
+//   gelu: pre[z, i, j] = h, c = gelu(h)   (pre is what GELU's backward reads: the forward writes
+//                                     h and gelu(h) in one launch)
+//   else: c = h
+// Epilogue<T>{} is the plain product. The device side is cuda/kernels/epilogue.h.
+template <class T> struct Epilogue {
+  const T* bias = nullptr;      // (N,): the same for every row of every product, or none
+  bool gelu = false;            // apply GELU after the bias
+  bool exact = false;           // the erf GELU; else the tanh form GPT-1 uses
+  T* pre = nullptr;             // (batch, M, N), written when gelu
+  bool round_pre_bf16 = false;  // round h to bf16 before it is stored and activated
+};
+
 // One launcher per rung (cuda/kernels/matmul_<n>_<rung>.cu), with matmul's arguments (the macro
-// spells them once for the declarations here and the definitions there).
+// spells them once for the declarations here and the definitions there). The rungs the model
+// runs (tiled for f64, warptile for f32, the two tensor-core rungs) take an epilogue too, which
+// they apply as they store c; the others store the plain product.
 #define KISO_MATMUL_ARGS \
   const T *a, const T *b, T *c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b
 template <Target D, class T> void matmul_naive(KISO_MATMUL_ARGS);
 template <Target D, class T> void matmul_coalesced(KISO_MATMUL_ARGS);
-template <Target D, class T> void matmul_tiled(KISO_MATMUL_ARGS);
+template <Target D, class T> void matmul_tiled(KISO_MATMUL_ARGS, const Epilogue<T>& ep = {});
 template <Target D, class T> void matmul_blocktile_1d(KISO_MATMUL_ARGS);
 template <Target D, class T> void matmul_blocktile_2d(KISO_MATMUL_ARGS);
 template <Target D, class T> void matmul_vectorized(KISO_MATMUL_ARGS);
-template <Target D, class T> void matmul_warptile(KISO_MATMUL_ARGS);
-template <Target D, class T> void matmul_mma_tf32(KISO_MATMUL_ARGS);  // T = float only
-template <Target D, class T> void matmul_mma_bf16(KISO_MATMUL_ARGS);  // T = float only
+template <Target D, class T> void matmul_warptile(KISO_MATMUL_ARGS, const Epilogue<T>& ep = {});
+template <Target D, class T> void matmul_mma_tf32(KISO_MATMUL_ARGS, const Epilogue<T>& ep = {});  // T = float only
+template <Target D, class T> void matmul_mma_bf16(KISO_MATMUL_ARGS, const Epilogue<T>& ep = {});  // T = float only
 
 // The product with a chosen rung (cuda/kernels/matmul.cu); an Error for double on a float-only rung.
 template <Target D, class T> void matmul_rung(MatmulRung rung, KISO_MATMUL_ARGS);
 // The product the model runs: matmul_rung with matmul_rung_in_use().
 template <Target D, class T> void matmul(KISO_MATMUL_ARGS);
+
+// The product with an epilogue (cuda/kernels/matmul_epilogue.cu): the rungs above that take one
+// apply it in their own launch; every other rung stores its product, then one epilogue_pass
+// applies bias, rounding and GELU together (two launches, still one pass over c instead of two).
+template <Target D, class T> void matmul_epilogue(MatmulRung rung, KISO_MATMUL_ARGS, const Epilogue<T>& ep);
+// c (rows, N), in place: the epilogue applied to a stored product, a thread per element.
+template <Target D, class T> void epilogue_pass(T* c, int64_t rows, int64_t N, const Epilogue<T>& ep);
+
+// The backward of the epilogue, one launch: dy, pre, dh: (rows, N); dbias: (N,).
+//   dh = dy · gelu'(pre)            (pre null: no GELU, dh = dy itself and is not written)
+//   dbias[j] = Σ_i dh[i, j]         the bias gradient, a deterministic column sum (no atomics):
+//     row i goes to lane i mod kBiasGradLanes of its column, each lane adds its rows in order,
+//     then the lanes are added in order 0, 1, ..., 7 — the order the CPU's bias_gelu_backward
+//     (tensor/ops_linear.cpp) adds in too. A block is 32 columns x 8 lanes.
+constexpr int kBiasGradLanes = 8;
+template <Target D, class T>
+void bias_gelu_backward(const T* dy, const T* pre, T* dh, T* dbias, int64_t rows, int64_t N, bool exact);
 
 // ---- bf16 conversions (cuda/kernels/convert.cu) ----
 

@@ -3,7 +3,8 @@
 //
 // BF16 mixed precision (tensor/precision.h): bf16_activation marks the activations a bf16 run
 // stores in bf16, the outputs of a branch's linear layers: the MLP's hidden layer (before GELU;
-// the largest activation, 4C a token) and each branch's output before dropout and the residual
+// the largest activation, 4C a token; linear_gelu rounds it itself, in the matmul's epilogue on
+// cuda) and each branch's output before dropout and the residual
 // sum. In f32 it is the identity. Not rounded: the residual stream (a sum of many small updates,
 // which bf16's 8-bit significand would lose against the larger running value), layernorm's
 // outputs (they are the residual stream of the post-LN block), and the logits and task scores
@@ -30,13 +31,10 @@ Linear::Linear(int64_t in, int64_t out, const Init& init)
     : weight(init.normal({in, out})), bias(init.filled({out}, 0.0)) {}
 
 Variable Linear::forward(const Variable& x) const {
-  int64_t in = weight.shape()[0], out = weight.shape()[1];
+  int64_t in = weight.shape()[0];
   check(x.shape().size() >= 1 && x.shape().back() == in, "Linear", "input has shape {}; expected last axis {} (in_features)",
         shape_str(x.shape()), in);
-  Shape out_shape = x.shape();
-  out_shape.back() = out;
-  Variable x2 = reshape(x, {-1, in});                          // (N, in), N = all leading axes
-  return reshape(matmul(x2, weight) + bias, out_shape);        // (N, out) -> (..., out)
+  return linear(x, weight, bias);  // (..., in) -> (..., out) = x·weight + bias: one op, on cuda one launch
 }
 
 Parameters Linear::parameters() { return {{"weight", &weight}, {"bias", &bias}}; }
@@ -112,8 +110,10 @@ MLP::MLP(const BlockConfig& c, const Init& init)
     : c_fc(c.n_embd, c.n_inner, init), act{c.activation}, c_proj(c.n_inner, c.n_embd, init), dropout{c.resid_pdrop} {}
 
 Variable MLP::forward(const Variable& x, const Mode& mode) const {
-  Variable h = bf16_activation(c_fc.forward(x));                              // (B, T, n_inner)
-  return dropout.forward(bf16_activation(c_proj.forward(act.forward(h))), mode);  // (B, T, C)
+  // c_fc and GELU in one op: h = x·W + b (a bf16 activation), gelu(h); on cuda one launch, the
+  // bias and GELU in the matmul's epilogue. (GELU is the MLP's only activation: GeluKind.)
+  Variable h = linear_gelu(x, c_fc.weight, c_fc.bias, act.kind);           // (B, T, n_inner), after GELU
+  return dropout.forward(bf16_activation(c_proj.forward(h)), mode);  // (B, T, C)
 }
 
 Parameters MLP::parameters() {

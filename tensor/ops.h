@@ -10,7 +10,7 @@
 // and backward together with the derivative maths.
 //
 // Shapes use one alphabet throughout kiso: B batch, T time, C channels, V vocabulary, N rows.
-// Implementations: ops_elementwise.cpp, ops_reduce.cpp, ops_matmul.cpp, ops_nn.cpp,
+// Implementations: ops_elementwise.cpp, ops_reduce.cpp, ops_matmul.cpp, ops_linear.cpp, ops_nn.cpp,
 // ops_shape.cpp, ops_random.cpp, ops_optim.cpp, precision.cpp. Every op here has CPU code, and
 // runs on cuda tensors through its kernel in cuda/kernels.h, except rand and randn (drawn on the cpu; the
 // caller copies them) and to_dtype. Index tensors (ids, targets) may be on either device.
@@ -73,6 +73,31 @@ Tensor one_hot(const Tensor& index, int64_t n, DType dtype);
 // (a is then stored (..., K, M), b (..., N, K)), without copying it: backward needs
 // dA = dC · Bᵀ and dB = Aᵀ · dC.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// ---- linear layers: the matmul with bias (and GELU) in its epilogue (ops_linear.cpp) ----
+// x (..., K), w (K, N), b (N,) -> (..., N): y = x·w + b, every row of x through the same layer.
+// On the cpu the plain composition matmul, then add (the oracle); on cuda one launch, the
+// product's epilogue adding b as it stores (cuda/kernels.h, "Epilogue"). In bf16 precision the
+// product reads x and w rounded to bf16, as matmul does; y is not rounded.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// The MLP's first layer and its activation in one: h = x·w + b, rounded to bf16 in bf16
+// precision (the MLP's bf16_activation, tensor/precision.h), y = gelu(h). Returns y and h, both
+// (..., N): GELU's backward reads h. On the cpu matmul, add, round_bf16, gelu_forward; on cuda one
+// launch that writes h and y.
+struct LinearGeluOutput {
+  Tensor y, pre;
+};
+LinearGeluOutput linear_gelu(const Tensor& x, const Tensor& w, const Tensor& b, GeluKind kind);
+// The backward of the epilogue: dy (..., N) and, with GELU, the saved pre (..., N):
+//   dh = dy · gelu'(pre)     (pre undefined: dh = dy, returned as dy itself)
+//   dbias (N,) = Σ over the rows of dh, added in cuda::kBiasGradLanes interleaved lanes (row i
+//   in lane i mod 8, each lane in row order, then the lanes in order) on both devices, so the
+//   cpu and cuda sums are the same sums in the same order. One launch on cuda.
+// dx = dh·wᵀ and dw = xᵀ·dh are then ordinary matmuls (autograd/functions.cpp, linear).
+struct BiasGeluGrads {
+  Tensor dh, dbias;
+};
+BiasGeluGrads bias_gelu_backward(const Tensor& dy, const Tensor& pre, GeluKind kind);
 
 // ---- bf16 rounding (mixed precision, tensor/precision.h) ----
 // x: f32 (...) -> (...): each element rounded to the nearest bf16, ties to even, and widened

@@ -43,6 +43,7 @@ const std::map<std::string, std::set<std::string>> kInternal = {
     {"cuda/kernels/block.h", {"cuda"}},
     {"cuda/kernels/matmul_ladder.h", {"cuda"}},
     {"cuda/kernels/mma.h", {"cuda"}},
+    {"cuda/kernels/epilogue.h", {"cuda"}},
     {"cuda/gpu.h", {"cuda"}},
     {"cuda/allocator.h", {"cuda"}},
     {"cuda/selftest.h", {"cuda"}},

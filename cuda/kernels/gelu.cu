@@ -4,46 +4,25 @@
 //   erf:  y = 0.5 x (1 + erf(x/√2)),            dy/dx = Φ(x) + x φ(x),  φ(x) = exp(-x²/2)/√(2π)
 //   tanh: y = 0.5 x (1 + tanh u),  u = √(2/π)(x + 0.044715 x³)
 //         dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh² u) √(2/π)(1 + 3·0.044715 x²)
-#include <cmath>
-
+// The per-element formulas live in cuda/kernels/epilogue.h, which the matmul epilogue (bias + GELU
+// as a linear layer stores its output, and the fused backward) shares.
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
+#include "cuda/kernels/epilogue.h"
 
 namespace kiso::cuda {
 namespace {
 
-constexpr double kSqrt2OverPi = 0.7978845608028654;   // √(2/π)
-constexpr double kInvSqrt2 = 0.7071067811865476;      // 1/√2
-constexpr double kInvSqrt2Pi = 0.3989422804014327;    // 1/√(2π)
-constexpr double kCubic = 0.044715;
-
-// y = gelu(x)
+// y = gelu(x) (gelu_value: cuda/kernels/epilogue.h, shared with the matmul epilogue)
 template <class T> __global__ void gelu_forward_kernel(const T* x, T* y, int64_t n, bool exact) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  T v = x[i];
-  if (exact) {
-    T cdf = T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
-    y[i] = v * cdf;
-    return;
-  }
-  const T k = T(kSqrt2OverPi), a = T(kCubic);
-  y[i] = T(0.5) * v * (T(1) + std::tanh(k * (v + a * v * v * v)));
+  if (i < n) y[i] = gelu_value(x[i], exact);
 }
 
 // in the forward this was y = gelu(x), so now dx = dy · gelu'(x)
 template <class T> __global__ void gelu_backward_kernel(const T* x, const T* dy, T* dx, int64_t n, bool exact) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  T v = x[i];
-  if (exact) {
-    T cdf = T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
-    dx[i] = dy[i] * (cdf + v * std::exp(T(-0.5) * v * v) * T(kInvSqrt2Pi));
-    return;
-  }
-  const T k = T(kSqrt2OverPi), a = T(kCubic);
-  T t = std::tanh(k * (v + a * v * v * v));
-  dx[i] = dy[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * k * (T(1) + T(3) * a * v * v));
+  if (i < n) dx[i] = dy[i] * gelu_derivative(x[i], exact);
 }
 
 }  // namespace

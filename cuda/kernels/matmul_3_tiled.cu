@@ -25,6 +25,7 @@
 //                          (n/16 times for n x n x n).
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
+#include "cuda/kernels/epilogue.h"
 #include "cuda/kernels/matmul_ladder.h"
 
 namespace kiso::cuda {
@@ -35,14 +36,16 @@ constexpr int kTile = 16;
 // Block (x, y) computes a 16 x 16 tile of c[y] (block_tile: rows row0.., columns col0..); thread
 // (tx, ty) owns C[row = row0 + ty][col = col0 + tx]. Per step along K, every thread loads one element of
 // the A tile and one of the B tile (zero outside the matrices), a barrier, 16 multiply-adds
-// from shared memory, and a barrier before the tiles are overwritten.
+// from shared memory, and a barrier before the tiles are overwritten. The sum goes out through
+// the epilogue `ep` (cuda/kernels/epilogue.h; Epilogue{}: stored as it is).
 template <class T>
 __global__ void matmul_kernel(const T* a, const T* b, T* c, int64_t M, int64_t N, int64_t K, bool trans_a,
-                              bool trans_b) {
+                              bool trans_b, Epilogue<T> ep) {
   __shared__ T a_tile[kTile][kTile + 1];  // +1: threads of a warp read a column without bank conflicts
   __shared__ T b_tile[kTile][kTile + 1];
   auto [z, row0, col0] = block_tile<kTile, kTile>(N);
   a += z * M * K, b += z * K * N, c += z * M * N;
+  ep = epilogue_at(ep, z * M * N);
   int tx = int(threadIdx.x), ty = int(threadIdx.y);
   int64_t row = row0 + ty, col = col0 + tx;
   T acc = 0;
@@ -54,16 +57,17 @@ __global__ void matmul_kernel(const T* a, const T* b, T* c, int64_t M, int64_t N
     for (int k = 0; k < kTile; ++k) acc += a_tile[ty][k] * b_tile[k][tx];
     __syncthreads();
   }
-  if (row < M && col < N) c[row * N + col] = acc;
+  if (row < M && col < N) epilogue_store(ep, c, row * N + col, acc, epilogue_bias(ep, col, N));
 }
 
 }  // namespace
 
 template <Target D, class T>
-void matmul_tiled(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a,
-                  bool trans_b) {
+void matmul_tiled(KISO_MATMUL_ARGS, const Epilogue<T>& ep) {
+  T* const c_base = c;
   launch_tiles(a, b, c, batch, M, N, K, kTile, kTile, [&](const T* a, const T* b, T* c, dim3 grid) {
-    KISO_LAUNCH(matmul_kernel<T>, grid, dim3(kTile, kTile), 0, a, b, c, M, N, K, trans_a, trans_b);
+    KISO_LAUNCH(matmul_kernel<T>, grid, dim3(kTile, kTile), 0, a, b, c, M, N, K, trans_a, trans_b,
+                epilogue_at(ep, c - c_base));
   });
 }
 template decltype(matmul_tiled<kTarget, float>) matmul_tiled<kTarget, float>;

@@ -31,6 +31,7 @@
 // f64: the same geometry in doubles (each 4-number run is two double2 words).
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
+#include "cuda/kernels/epilogue.h"
 #include "cuda/kernels/matmul_ladder.h"
 
 namespace kiso::cuda {
@@ -45,18 +46,20 @@ constexpr int kThreads = (BM / WM) * (BN / WN) * 32;   // 256
 static_assert(LM * LN == 32 && SM * LM * S == WM && SN * LN * S == WN, "warp tile shape");
 
 // a (M, K) or (K, M) when trans_a; b (K, N) or (N, K) when trans_b; c (M, N); one product each
-// blockIdx.y. The results of thread (warp, lane) are listed in the header.
+// blockIdx.y. The results of thread (warp, lane) are listed in the header. They go out through
+// the epilogue `ep` (cuda/kernels/epilogue.h), pre in 128-bit words when vec_pre allows.
 // At most 128 registers a thread for floats: two 256-thread blocks an SM.
 template <class T>
 __global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1)
     matmul_warptile_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c, int64_t M, int64_t N,
-        int64_t K, bool trans_a, bool trans_b, VectorPaths vec) {
+        int64_t K, bool trans_a, bool trans_b, VectorPaths vec, Epilogue<T> ep, bool vec_pre) {
   constexpr int W = Vec<T>::W;  // numbers per 128-bit word
   constexpr int SV = S / W;     // 128-bit words per row of a sub-block
   alignas(16) __shared__ T As[BK][BM + W];  // op(a)'s tile, k-major: As[k][r] = A(row0 + r, k0 + k)
   alignas(16) __shared__ T Bs[BK][BN + W];  // op(b)'s tile, k-major: Bs[k][n] = B(k0 + k, col0 + n)
   auto [z, row0, col0] = block_tile<BM, BN>(N);
   a += z * M * K, b += z * K * N, c += z * M * N;
+  ep = epilogue_at(ep, z * M * N);
   int t = int(threadIdx.x), warp = t / 32, lane = t % 32;
   int warp_row = warp / (BN / WN), warp_col = warp % (BN / WN);  // the warp's tile in the block's
   int lm = lane / LN, ln = lane % LN;                              // the lane's place in the warp
@@ -94,6 +97,14 @@ __global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1)
     }
     __syncthreads();  // before the next step overwrites the tiles
   }
+  // The epilogue: the bias of the SN x S columns this thread owns, loaded once (8 scalar loads;
+  // a warp's 8 lane columns read 8 numbers 16 bytes apart: 4 sectors a request), then per result
+  // h = acc + bias, pre = h, c = gelu(h) (or c = h). Without an epilogue c = acc, as before.
+  T bias[SN][S];
+  KISO_UNROLL
+  for (int sn = 0; sn < SN; ++sn)
+    KISO_UNROLL
+    for (int j = 0; j < S; ++j) bias[sn][j] = epilogue_bias(ep, col0 + sub_col(sn) + j, N);
   KISO_UNROLL
   for (int sm = 0; sm < SM; ++sm)
     KISO_UNROLL
@@ -102,20 +113,27 @@ __global__ void KISO_LAUNCH_BOUNDS(kThreads, sizeof(T) == 4 ? 2 : 1)
       for (int i = 0; i < S; ++i)
         KISO_UNROLL
         for (int v = 0; v < SV; ++v) {
-          Vec<T> x;
+          Vec<T> h, x;
           KISO_UNROLL
-          for (int e = 0; e < W; ++e) x.e[e] = acc[sm][sn][i][v * W + e];
-          store_vector(c, x, row0 + sub_row(sm) + i, col0 + sub_col(sn) + v * W, M, N, vec.c);
+          for (int e = 0; e < W; ++e) h.e[e] = epilogue_pre(ep, acc[sm][sn][i][v * W + e], bias[sn][v * W + e]);
+          int64_t row = row0 + sub_row(sm) + i, col = col0 + sub_col(sn) + v * W;
+          if (ep.gelu) store_vector(ep.pre, h, row, col, M, N, vec_pre);
+          KISO_UNROLL
+          for (int e = 0; e < W; ++e) x.e[e] = epilogue_out(ep, h.e[e]);
+          store_vector(c, x, row, col, M, N, vec.c);
         }
 }
 
 }  // namespace
 
 template <Target D, class T>
-void matmul_warptile(KISO_MATMUL_ARGS) {
+void matmul_warptile(KISO_MATMUL_ARGS, const Epilogue<T>& ep) {
   VectorPaths vec{vectors_fit(a, trans_a ? M : K), vectors_fit(b, trans_b ? K : N), vectors_fit(c, N)};
+  bool vec_pre = ep.pre != nullptr && vectors_fit<T>(ep.pre, N);
+  T* const c_base = c;
   launch_tiles(a, b, c, batch, M, N, K, BM, BN, [&](const T* a, const T* b, T* c, dim3 grid) {
-    KISO_LAUNCH(matmul_warptile_kernel<T>, grid, dim3(kThreads), 0, a, b, c, M, N, K, trans_a, trans_b, vec);
+    KISO_LAUNCH(matmul_warptile_kernel<T>, grid, dim3(kThreads), 0, a, b, c, M, N, K, trans_a, trans_b, vec,
+                epilogue_at(ep, c - c_base), vec_pre);
   });
 }
 template decltype(matmul_warptile<kTarget, float>) matmul_warptile<kTarget, float>;

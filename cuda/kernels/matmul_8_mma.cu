@@ -70,6 +70,7 @@
 // 128-bit global loads, and stores of C as float2.
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
+#include "cuda/kernels/epilogue.h"
 #include "cuda/kernels/mma.h"
 
 namespace kiso::cuda {
@@ -136,17 +137,34 @@ __device__ void stage_tile(const float* x, uint32_t (*tile)[kPitch], int64_t row
 #define KISO_MMA_BOUNDS
 #endif
 
+// One element through the epilogue, as a call rather than inlined 64 times: inlined, the GELU code
+// beside the 64 live accumulators made nvcc spill 260 bytes a thread in the BF16 kernel (16 in
+// TF32); as a call, 32 (8). nvcc -Xptxas -v, sm_90; what it costs in time is not measured yet.
+#ifdef __CUDACC__
+#define KISO_MMA_NOINLINE __noinline__
+#else
+#define KISO_MMA_NOINLINE
+#endif
+KISO_MMA_NOINLINE __device__ void epilogue_store_one(const Epilogue<float>& ep, float* c, int64_t at, float acc,
+                                                     float bias) {
+  epilogue_store(ep, c, at, acc, bias);
+}
+
 // Block (x, y, z) computes C[z] rows y·128 .. +127, columns x·128 .. +127; warp w owns the 64 x 32
 // sub-tile at (w / 4, w % 4). a: (M, K) or, trans_a, (K, M); b: (K, N) or, trans_b, (N, K);
-// c: (M, N); each offset by z products.
-template <Precision P>
+// c: (M, N); each offset by z products. With kEpilogue the results go out through the epilogue
+// `ep` (cuda/kernels/epilogue.h); without, they are stored as they are, and the kernel is the
+// rung's own (a separate instantiation: the epilogue's GELU code raises nvcc's register demand,
+// which the plain product must not pay — 128 registers, 24 bytes spilled, as before it).
+template <Precision P, bool kEpilogue>
 __global__ void KISO_MMA_BOUNDS matmul_mma_kernel(const float* a, const float* b, float* c, int64_t M, int64_t N, int64_t K,
-                                  bool trans_a, bool trans_b) {
+                                  bool trans_a, bool trans_b, Epilogue<float> ep) {
   __shared__ uint32_t a_tile[kTileM][kPitch];  // As[m][kw]
   __shared__ uint32_t b_tile[kTileN][kPitch];  // Bs[n][kw]
   constexpr int64_t kStepK = P == Precision::tf32 ? kWords : 2 * kWords;  // elements along k a step
   int64_t z = blockIdx.z;
   a += z * M * K, b += z * K * N, c += z * M * N;
+  ep = epilogue_at(ep, z * M * N);
   int64_t m0 = int64_t(blockIdx.y) * kTileM, n0 = int64_t(blockIdx.x) * kTileN;
   int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
   int wm = warp / kWarpsN * kWarpM, wn = warp % kWarpsN * kWarpN;  // the warp's corner in the tile
@@ -174,37 +192,52 @@ __global__ void KISO_MMA_BOUNDS matmul_mma_kernel(const float* a, const float* b
   }
 
   // Epilogue: each accumulator register back to its row and column of C.
-  for (int i = 0; i < kMmaM; ++i)
+  if constexpr (!kEpilogue) {
+    for (int i = 0; i < kMmaM; ++i)
+      for (int j = 0; j < kMmaN; ++j)
+        for (int r = 0; r < 4; ++r) {
+          int64_t row = m0 + wm + 16 * i + mma_c_row(lane, r), col = n0 + wn + 8 * j + mma_c_col(lane, r);
+          if (row < M && col < N) c[row * N + col] = acc[i][j][r];
+        }
+  } else {
+    // With `ep` (bias, bf16 rounding, GELU): a lane owns 2 columns of each of the warp's kMmaN
+    // mma tiles (registers 0, 1; 2 and 3 repeat them 8 rows down): their bias is loaded once.
+    float bias[kMmaN][2];
     for (int j = 0; j < kMmaN; ++j)
-      for (int r = 0; r < 4; ++r) {
-        int64_t row = m0 + wm + 16 * i + mma_c_row(lane, r), col = n0 + wn + 8 * j + mma_c_col(lane, r);
-        if (row < M && col < N) c[row * N + col] = acc[i][j][r];
-      }
+      for (int r = 0; r < 2; ++r) bias[j][r] = epilogue_bias(ep, n0 + wn + 8 * j + mma_c_col(lane, r), N);
+    for (int i = 0; i < kMmaM; ++i)
+      for (int j = 0; j < kMmaN; ++j)
+        for (int r = 0; r < 4; ++r) {
+          int64_t row = m0 + wm + 16 * i + mma_c_row(lane, r), col = n0 + wn + 8 * j + mma_c_col(lane, r);
+          if (row < M && col < N) epilogue_store_one(ep, c, row * N + col, acc[i][j][r], bias[j][r % 2]);
+        }
+  }
 }
 
 template <Precision P>
 void launch_mma(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a,
-                bool trans_b) {
+                bool trans_b, const Epilogue<float>& ep) {
   if (batch == 0 || M == 0 || N == 0) return;
   dim3 grid(unsigned((N + kTileN - 1) / kTileN), unsigned((M + kTileM - 1) / kTileM), unsigned(batch));
-  KISO_LAUNCH(matmul_mma_kernel<P>, grid, dim3(kThreads), 0, a, b, c, M, N, K, trans_a, trans_b);
+  if (ep.bias == nullptr && !ep.gelu && !ep.round_pre_bf16)
+    KISO_LAUNCH((matmul_mma_kernel<P, false>), grid, dim3(kThreads), 0, a, b, c, M, N, K, trans_a, trans_b, ep);
+  else
+    KISO_LAUNCH((matmul_mma_kernel<P, true>), grid, dim3(kThreads), 0, a, b, c, M, N, K, trans_a, trans_b, ep);
 }
 
 }  // namespace
 
 template <Target D, class T>
-void matmul_mma_tf32(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a,
-                     bool trans_b) {
+void matmul_mma_tf32(KISO_MATMUL_ARGS, const Epilogue<T>& ep) {
   static_assert(sizeof(T) == sizeof(float), "the tensor-core rungs are float only");
-  launch_mma<Precision::tf32>(a, b, c, batch, M, N, K, trans_a, trans_b);
+  launch_mma<Precision::tf32>(a, b, c, batch, M, N, K, trans_a, trans_b, ep);
 }
 template decltype(matmul_mma_tf32<kTarget, float>) matmul_mma_tf32<kTarget, float>;
 
 template <Target D, class T>
-void matmul_mma_bf16(const T* a, const T* b, T* c, int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a,
-                     bool trans_b) {
+void matmul_mma_bf16(KISO_MATMUL_ARGS, const Epilogue<T>& ep) {
   static_assert(sizeof(T) == sizeof(float), "the tensor-core rungs are float only");
-  launch_mma<Precision::bf16>(a, b, c, batch, M, N, K, trans_a, trans_b);
+  launch_mma<Precision::bf16>(a, b, c, batch, M, N, K, trans_a, trans_b, ep);
 }
 template decltype(matmul_mma_bf16<kTarget, float>) matmul_mma_bf16<kTarget, float>;
 

@@ -25,7 +25,8 @@ TEST_CASE("every differentiable op passes gradcheck on every listed shape") {
   for (const char* op : {"add", "sub", "mul", "div", "add_scalar", "mul_scalar", "neg", "exp", "log", "tanh", "sqrt",
                          "rsqrt", "pow", "erf", "sum", "mean", "max", "sum_last", "mean_last", "max_last", "matmul",
                          "softmax", "softmax_causal", "layernorm", "gelu_tanh", "gelu_erf", "embedding",
-                         "cross_entropy", "dropout", "concat", "slice", "permute", "transpose", "reshape"}) {
+                         "cross_entropy", "dropout", "concat", "slice", "permute", "transpose", "reshape", "linear",
+                         "linear_gelu_tanh", "linear_gelu_erf"}) {
     INFO("op without a gradcheck case: ", op);
     CHECK(ops.count(op) == 1);
   }
