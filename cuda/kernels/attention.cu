@@ -38,20 +38,25 @@
 // Shared memory per block: 2 · kTile · (HS + 1) · sizeof(T) (+ 2 · kTile · sizeof(T) for L, D in
 // dK/dV) ≈ 256 · HS bytes: 16.3 KiB at GPT-1's HS 64, 32.3 KiB at the largest served HS (128), under
 // the 48 KiB a block gets without opting in. On an sm_90 SM (228 KiB shared, 2048 threads, 32
-// blocks) 16 KiB and 64 threads allow 14 blocks = 28 warps = 44% occupancy (registers not
-// counted; the simulator's profile reports the figure).
+// blocks) 16.3 KiB and 64 threads allow 13 or 14 blocks, ~28 of 64 warps; the simulator's profile
+// counts 13 blocks, occupancy 0.41 (registers not counted: the 2–4 HS-long register arrays per
+// thread will lower it on a GPU — the next rung's reason for tensor-core fragments).
 //
 // Predicted global traffic, per head (f32, R = kRows = 64, T = nq·R):
 //   forward:  Q, y once (2·T·HS·4), lse (T·4), and K, V once per query block that sees them:
 //             Σ_qb (qb + 1)·R rows · 2·HS·4 = 4·HS·T·(nq + 1) bytes. For T <= 64 (one query
 //             block) everything is read or written exactly once: 4·HS·T·4 + 4·T bytes, linear
-//             in T. The materialised composite writes and reads the (T, T) scores about ten
-//             times (matmul out, scale in/out, softmax in/out, dropout in/out, matmul in) plus
-//             the permute copies: ~40·T² bytes. At T 512, HS 64: 1.2 MB vs ~11 MB per head.
+//             in T. The materialised composite writes and reads the (T, T) scores several times
+//             (matmul out, scale in/out, softmax in/out, dropout in/out, matmul in) plus the
+//             permute copies: ~40·T² bytes (measured below: 50·T² forward, 76·T² backward).
 //   backward: dK/dV re-reads Q, dY, L, D per key block, dQ re-reads K, V per query block: the
 //             same T²·HS/R growth, never a (T, T) array.
-//   Memory saved: the composite keeps att and P̃, 2·B·NH·T²·4 bytes per layer (gpt1, B 8, T 512:
-//             201 MB per layer, 2.4 GB for 12 layers); flash keeps lse, B·NH·T·4 (197 KB).
+//   Measured (simulator, tests/cuda/test_flash_attention.cpp asserts the forward's formula;
+//   one head, T 512, HS 64, p 0.1): forward 1,443,840 bytes in 1 launch (the formula exactly)
+//   vs the composite's 13,139,968 in 12; backward 3,577,856 in 3 vs 20,054,016 in 20.
+//   Memory saved: the composite keeps att and P̃, 2·T²·4 bytes per head per layer (2 MiB at
+//   T 512); flash keeps lse, T·4 (2 KiB). For gpt1 (12 layers, 12 heads) at T 512: 288 MiB vs
+//   288 KiB per sequence of the batch.
 //
 // What it is not: the tensor-core version (mma.h fragments for QKᵀ and P̃V are the next rung),
 // nor split-K over keys for long T with few heads, nor a KV-cache path (attention_cached stays
@@ -218,15 +223,21 @@ __global__ void attention_forward_kernel(const T* qkv, T* y, T* lse, Dims g, Dro
 // (D_i = dY_i · Y_i because Y_i = Σ_j P̃_ij V_j, so Σ_j P̃_ij dP̃_ij = dY_i · Σ_j P̃_ij V_j: one
 // HS-long dot product per row instead of a pass over the T keys.)
 
-// D (B·NH, T): one thread per row, the dot product in double (as softmax_backward's Σ dy·y).
+// D (B·NH, T): a warp per row. Lanes take columns lane, lane + 32, ... (a row of dy and of y is
+// read along, coalesced; a thread per row would read down 32 rows at once, 32 sectors per
+// request), then a shuffle tree of fixed shape adds the 32 partial sums: deterministic. In
+// double, as softmax_backward's Σ dy·y.
+constexpr int kDotRowsPerBlock = int(kBlockThreads) / 32;
 template <class T> __global__ void attention_backward_dot_kernel(const T* dy, const T* y, T* D, Dims g, bool bf16) {
-  int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= g.B * g.NH * g.Tn) return;
+  int64_t r = int64_t(blockIdx.x) * kDotRowsPerBlock + threadIdx.x / 32;
+  int lane = int(threadIdx.x % 32);
+  if (r >= g.B * g.NH * g.Tn) return;  // the whole warp: r is the warp's
   int64_t bh = r / g.Tn, i = r % g.Tn;
   const T *dyi = dy + g.y_row(bh, i), *yi = y + g.y_row(bh, i);
   double dot = 0;
-  for (int d = 0; d < g.HS; ++d) dot += double(input(dyi[d], bf16)) * double(yi[d]);
-  D[r] = T(dot);
+  for (int d = lane; d < g.HS; d += 32) dot += double(input(dyi[d], bf16)) * double(yi[d]);
+  for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
+  if (lane == 0) D[r] = T(dot);
 }
 
 // One (i, j) pair of the backward, shared by both kernels: P̃_ij and dS_ij (each as a product
@@ -375,8 +386,9 @@ void attention_flash_backward(const T* dy, const T* qkv, const T* y, const T* ls
   if (s.B * s.NH * s.T == 0) return;
   Dims g = dims_of<T>(s);
   Dropout<T> dr = dropout_of<T>(drop);
-  KISO_LAUNCH(attention_backward_dot_kernel<T>, blocks_for(s.B * s.NH * s.T), dim3(kBlockThreads), 0, dy, y,
-              D_scratch, g, bf16);
+  int64_t rows = s.B * s.NH * s.T;
+  KISO_LAUNCH(attention_backward_dot_kernel<T>, dim3(unsigned((rows + kDotRowsPerBlock - 1) / kDotRowsPerBlock)),
+              dim3(kBlockThreads), 0, dy, y, D_scratch, g, bf16);
   KISO_ATTENTION_BY_HS(attention_backward_dkdv_kernel, T, grid_of(s), shared_of<T>(s, 2, 2), dy, qkv, lse, D_scratch,
                        dqkv, g, dr, bf16);
   KISO_ATTENTION_BY_HS(attention_backward_dq_kernel, T, grid_of(s), shared_of<T>(s, 2, 0), dy, qkv, lse, D_scratch,
