@@ -12,9 +12,12 @@
 // takes a whole (b, h) pair at a time: its small products and its softmax rows stay in that
 // core's cache.
 //
-// What it is not: flash attention. The (B·NH, T, T) probabilities are materialised and saved,
-// as the composite saves them (the backward needs them), and the masked upper triangle of QKᵀ
-// is computed and thrown away; at T <= 512 both are small next to the linear layers.
+// What it is not, on the CPU: flash attention. The (B·NH, T, T) probabilities are materialised
+// and saved, as the composite saves them (the backward needs them), and the masked upper
+// triangle of QKᵀ is computed and thrown away; at T <= 512 both are small next to the linear
+// layers. On cuda the default is flash attention (cuda/kernels/attention.cu, docs/attention.md):
+// nothing (T, T) in global memory, the backward recomputes the probabilities from y and the
+// saved row logsumexp; the composite below stays as its oracle (KISO_ATTENTION=materialised).
 //
 // The arithmetic follows the composite op for op (scale after the product, the same softmax
 // passes, dropout drawn by dropout() on the whole (B·NH, T, T) tensor with the same state), so
