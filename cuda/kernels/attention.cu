@@ -39,8 +39,11 @@
 // dK/dV) ≈ 256 · HS bytes: 16.3 KiB at GPT-1's HS 64, 32.3 KiB at the largest served HS (128), under
 // the 48 KiB a block gets without opting in. On an sm_90 SM (228 KiB shared, 2048 threads, 32
 // blocks) 16.3 KiB and 64 threads allow 13 or 14 blocks, ~28 of 64 warps; the simulator's profile
-// counts 13 blocks, occupancy 0.41 (registers not counted: the 2–4 HS-long register arrays per
-// thread will lower it on a GPU — the next rung's reason for tensor-core fragments).
+// counts 13 blocks, occupancy 0.41. Registers lower it on a GPU (ptxas -v, sm_90, f32, HS 64:
+// forward 167 registers, no spills, so 6 blocks = 12 warps an SM, 19%; dQ 247, no spills; dK/dV
+// 255 and 128 bytes spilled, its four HS-long arrays being too many; at HS 128 every kernel
+// spills). Fewer registers per row is the next rung's reason for tensor-core fragments, where a
+// warp shares the tile instead of each thread holding whole rows.
 //
 // Predicted global traffic, per head (f32, R = kRows = 64, T = nq·R):
 //   forward:  Q, y once (2·T·HS·4), lse (T·4), and K, V once per query block that sees them:
@@ -68,6 +71,18 @@
 #include "base/philox.h"
 #include "cuda/kernels.h"
 #include "cuda/kernels/block.h"
+
+// `#pragma unroll` as each compiler spells it (as matmul_ladder.h does): a loop that indexes a
+// register array must be unrolled over a compile-time bound, or nvcc puts the array in (slow,
+// local) memory — ptxas -v showed every array here in the stack frame before the loops below
+// ran to kMaxHS with an `if (d < HS)` inside.
+#ifndef KISO_UNROLL
+#ifdef __CUDACC__
+#define KISO_UNROLL _Pragma("unroll")
+#else
+#define KISO_UNROLL _Pragma("GCC unroll 16")
+#endif
+#endif
 
 namespace kiso::cuda {
 namespace {
@@ -133,7 +148,7 @@ __device__ void read_own_row(T (&reg)[kMaxHS], T* stage, const T* src, int64_t l
     __syncthreads();
     int r = int(threadIdx.x) - c;
     if (r >= 0 && r < kTile<T>)
-      for (int d = 0; d < HS; ++d) reg[d] = stage[r * pitch(HS) + d];
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) reg[d] = stage[r * pitch(HS) + d];
   }
 }
 
@@ -145,7 +160,7 @@ __device__ void write_own_row(const T (&reg)[kMaxHS], T* stage, T* dst, int64_t 
     __syncthreads();
     int r = int(threadIdx.x) - c;
     if (r >= 0 && r < kTile<T>)
-      for (int d = 0; d < HS; ++d) stage[r * pitch(HS) + d] = reg[d];
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) stage[r * pitch(HS) + d] = reg[d];
     __syncthreads();
     for (int e = threadIdx.x; e < kTile<T> * HS; e += kRows) {
       int rr = e / HS, d = e % HS;
@@ -174,7 +189,7 @@ __global__ void attention_forward_kernel(const T* qkv, T* y, T* lse, Dims g, Dro
 
   T q[kMaxHS], o[kMaxHS];  // Q_i (HS,), O_i (HS,)
   read_own_row(q, Ks, Q, ld, q0, g.Tn, HS, bf16);
-  for (int d = 0; d < HS; ++d) o[d] = 0;
+  KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) o[d] = 0;
   T m = -INFINITY, l = 0;  // running max and sum of row i
   int64_t last = (q0 + kRows < g.Tn ? q0 + kRows : g.Tn) - 1;  // the block's last query
   for (int64_t k0 = 0; k0 <= last; k0 += kTile<T>) {  // key tiles after `last` are all future
@@ -185,29 +200,29 @@ __global__ void attention_forward_kernel(const T* qkv, T* y, T* lse, Dims g, Dro
     if (!live || k0 > i) continue;
     int n = int(i - k0 + 1 < kTile<T> ? i - k0 + 1 : kTile<T>);  // keys of the tile row i sees
     // pass 1: the scores and their max
-    T s[kTile<T>];
+    T s[kTile<T>];  // local memory (indexed at run time): a tile's scores, read back once
     T m_new = m;
     for (int jj = 0; jj < n; ++jj) {
       T dot = 0;
-      for (int d = 0; d < HS; ++d) dot += q[d] * Ks[jj * P + d];
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) dot += q[d] * Ks[jj * P + d];
       s[jj] = scaled(dot, g.scale);
       m_new = s[jj] > m_new ? s[jj] : m_new;
     }
     // pass 2: rescale what was summed under the old max (α = 0 at the first tile), add this tile
     T alpha = std::exp(m - m_new);
     l *= alpha;
-    for (int d = 0; d < HS; ++d) o[d] *= alpha;
+    KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) o[d] *= alpha;
     for (int jj = 0; jj < n; ++jj) {
       T p = std::exp(s[jj] - m_new);
       l += p;  // the softmax's sum: undropped
       if (!drop.keep(bh, i, k0 + jj, g.Tn)) continue;
       T pt = input(drop.p > 0 ? p * drop.scale : p, bf16);  // P̃_ij as P̃V reads it
-      for (int d = 0; d < HS; ++d) o[d] += pt * Vs[jj * P + d];
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) o[d] += pt * Vs[jj * P + d];
     }
     m = m_new;
   }
   if (live) {
-    for (int d = 0; d < HS; ++d) o[d] /= l;
+    KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) o[d] /= l;
     lse[bh * g.Tn + i] = m + std::log(l);
   }
   write_own_row(o, Ks, y + g.y_row(bh, 0), g.C, q0, g.Tn, HS);
@@ -275,7 +290,7 @@ __global__ void attention_backward_dkdv_kernel(const T* dy, const T* qkv, const 
   T k[kMaxHS], v[kMaxHS], dk[kMaxHS], dv[kMaxHS];  // K_j, V_j, dK_j, dV_j (HS,)
   read_own_row(k, Qs, K, ld, k0, g.Tn, HS, bf16);
   read_own_row(v, Qs, V, ld, k0, g.Tn, HS, bf16);
-  for (int d = 0; d < HS; ++d) dk[d] = dv[d] = 0;
+  KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) dk[d] = dv[d] = 0;
   for (int64_t i0 = k0 / kTile<T> * kTile<T>; i0 < g.Tn; i0 += kTile<T>) {
     __syncthreads();
     load_tile(Qs, Q, ld, i0, g.Tn, HS, bf16);
@@ -291,12 +306,14 @@ __global__ void attention_backward_dkdv_kernel(const T* dy, const T* qkv, const 
       if (i < j) continue;  // query i does not see key j
       const T *qi = Qs + ii * P, *dyi = dYs + ii * P;
       T qk = 0, dyv = 0;
-      for (int d = 0; d < HS; ++d) {
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) {
+        if (d >= HS) break;
         qk += qi[d] * k[d];
         dyv += dyi[d] * v[d];
       }
       Pair<T> pr = backward_pair(qk, dyv, Ls[ii], Ds[ii], drop.keep(bh, i, j, g.Tn), g, drop, bf16);
-      for (int d = 0; d < HS; ++d) {
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) {
+        if (d >= HS) break;
         dv[d] += pr.pt * dyi[d];  // dV_j += P̃_ij dY_i
         dk[d] += pr.ds * qi[d];   // dK_j += dS_ij Q_i
       }
@@ -324,7 +341,7 @@ __global__ void attention_backward_dq_kernel(const T* dy, const T* qkv, const T*
   T q[kMaxHS], dyi[kMaxHS], dq[kMaxHS];  // Q_i, dY_i, dQ_i (HS,)
   read_own_row(q, Ks, Q, ld, q0, g.Tn, HS, bf16);
   read_own_row(dyi, Ks, dY, g.C, q0, g.Tn, HS, bf16);
-  for (int d = 0; d < HS; ++d) dq[d] = 0;
+  KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) dq[d] = 0;
   T L = live ? lse[bh * g.Tn + i] : T(0), Di = live ? D[bh * g.Tn + i] : T(0);
   int64_t last = (q0 + kRows < g.Tn ? q0 + kRows : g.Tn) - 1;
   for (int64_t k0 = 0; k0 <= last; k0 += kTile<T>) {
@@ -336,12 +353,13 @@ __global__ void attention_backward_dq_kernel(const T* dy, const T* qkv, const T*
     for (int jj = 0; jj < kTile<T> && k0 + jj <= i; ++jj) {
       const T *kj = Ks + jj * P, *vj = Vs + jj * P;
       T qk = 0, dyv = 0;
-      for (int d = 0; d < HS; ++d) {
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) {
+        if (d >= HS) break;
         qk += q[d] * kj[d];
         dyv += dyi[d] * vj[d];
       }
       Pair<T> pr = backward_pair(qk, dyv, L, Di, drop.keep(bh, i, k0 + jj, g.Tn), g, drop, bf16);
-      for (int d = 0; d < HS; ++d) dq[d] += pr.ds * kj[d];  // dQ_i += dS_ij K_j
+      KISO_UNROLL for (int d = 0; d < kMaxHS; ++d) if (d < HS) dq[d] += pr.ds * kj[d];  // dQ_i += dS_ij K_j
     }
   }
   write_own_row(dq, Ks, dqkv + g.qkv_row(bh, 0), ld, q0, g.Tn, HS);
