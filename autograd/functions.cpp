@@ -337,7 +337,7 @@ Variable dropout(const Variable& x, double p, Generator& gen) {
 // forward:  per head, att = softmax(Q Kᵀ/√HS, causal), P̃ = dropout(att), Y = P̃ V
 // backward: dP̃ = dY Vᵀ, dV = P̃ᵀ dY, dP = dropout(dP̃), dS = softmax'(att, dP)/√HS,
 //           dQ = dS K, dK = dSᵀ Q; into dqkv's three column blocks (tensor/ops_attention.cpp)
-// saves: qkv (the input), att and P̃, and the dropout state
+// saves: qkv (the input), att and P̃ (on cuda's flash path y and lse instead), and the dropout state
 Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen) {
   check(p == 0 || gen != nullptr, "attention", "dropout p = {} needs a generator for its mask", p);
   const Tensor& x = qkv.value();
@@ -345,7 +345,8 @@ Variable attention(const Variable& qkv, int64_t n_head, double p, Generator* gen
   if (p > 0 && x.dim() == 3) state = gen->take(uint64_t(x.size(0) * n_head * x.size(1) * x.size(1)));
   AttentionOutput f = attention_forward(x, n_head, p, state);
   Tensor y = f.y;
-  f.y = Tensor();  // the closure keeps att and P̃, not the output
+  if (!f.lse.defined()) f.y = Tensor();  // the closure keeps att and P̃, not the output; flash
+                                         // keeps y (shared with the output) and lse instead
   Precision precision = matmul_precision();  // its products' precision, forward and backward
   return Variable::record(y, "attention", {qkv}, [f, n_head, p, state, precision](std::vector<Variable>& in,
                                                                                    const Tensor& dy) {

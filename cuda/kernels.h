@@ -200,6 +200,30 @@ template <Target D, class T> void softmax_forward(const T* x, T* y, int64_t N, i
 // y, dy, dx: (N, Tk). dx = y · (dy - Σ_row dy·y), from the saved output y.
 template <Target D, class T> void softmax_backward(const T* y, const T* dy, T* dx, int64_t N, int64_t Tk);
 
+// ---- attention without the T×T matrix: FlashAttention-2 (cuda/kernels/attention.cu) ----
+// The sizes of one call: qkv (B, T, 3C) with C = NH·HS, HS <= 128.
+struct AttentionShape {
+  int64_t B, T, NH, HS;
+};
+// Dropout on the (B·NH, T, T) probabilities, as dropout(att, p, state) draws it: element
+// (bh, i, j) is kept iff draw offset + (bh·T + i)·T + j of Philox (seed, stream) is >= p.
+struct AttentionDropout {
+  double p = 0;
+  uint64_t seed = 0, stream = 0, offset = 0;
+};
+// Causal attention of every head: qkv (B, T, 3C) -> y (B, T, C) (head h in columns h·HS..) and
+// lse (B·NH, T), each row's logsumexp of the scaled scores (what the backward recomputes P
+// from). bf16 (float only): the products read bf16-rounded inputs (tensor/precision.h).
+template <Target D, class T>
+void attention_flash_forward(const T* qkv, T* y, T* lse, const AttentionShape& s, const AttentionDropout& drop,
+                             bool bf16);
+// dqkv (B, T, 3C), every element written (no zeroing needed), from dy, y (B, T, C), qkv and lse
+// (the forward's, with the same dropout). D_scratch (B·NH, T) receives rowsum(dy ∘ y).
+// Deterministic: no atomics, each sum in a fixed order.
+template <Target D, class T>
+void attention_flash_backward(const T* dy, const T* qkv, const T* y, const T* lse, T* D_scratch, T* dqkv,
+                              const AttentionShape& s, const AttentionDropout& drop, bool bf16);
+
 // ---- GELU (cuda/kernels/gelu.cu) ----
 
 // x, y: (n,). y = gelu(x); exact: the erf form, otherwise the tanh approximation GPT-1 uses.

@@ -156,9 +156,25 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, doubl
 //   y[b, :, h·HS:(h+1)·HS] = att_dropped V    y (B, T, C)
 // exactly the ops of the unfused attention (split heads, matmul, scale, causal softmax, dropout
 // of the whole (B·NH, T, T) tensor, matmul, merge heads), without the copies between them.
+// On cuda the flash kernel (the default, cuda/kernels/attention.cu) computes the same y without
+// the T×T matrix: att and att_dropped stay empty, and the backward recomputes the probabilities
+// from y and lse (B·NH, T), each row's logsumexp of the scaled scores.
 struct AttentionOutput {
   Tensor y, att, att_dropped;
+  Tensor lse;  // flash only
 };
+// Which cuda attention runs (the CPU always runs its fused, materialised version):
+//   materialised: the composite (matmul, scale, causal softmax, dropout, matmul), which saves the
+//                 (B·NH, T, T) probabilities: the oracle, and the benchmark's baseline;
+//   flash:        FlashAttention-2, tiles in shared memory, nothing T×T in global memory.
+// In use: the one set_attention_kernel chose, else KISO_ATTENTION=flash|materialised (any other
+// name is an Error listing these), else flash. A KV cache (attention_cached) is always materialised.
+enum class AttentionKernel { materialised, flash };
+const char* attention_kernel_name(AttentionKernel kernel);
+AttentionKernel attention_kernel_named(const char* name, const char* what);  // Error listing the names
+void set_attention_kernel(AttentionKernel kernel);
+void reset_attention_kernel();
+AttentionKernel attention_kernel_in_use();
 AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, PhiloxState state);
 // dqkv (B, T, 3C) from dy (B, T, C) and what the forward saved (the same p and state).
 Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOutput& saved, int64_t n_head, double p,

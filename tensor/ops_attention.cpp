@@ -12,9 +12,12 @@
 // takes a whole (b, h) pair at a time: its small products and its softmax rows stay in that
 // core's cache.
 //
-// What it is not: flash attention. The (B·NH, T, T) probabilities are materialised and saved,
-// as the composite saves them (the backward needs them), and the masked upper triangle of QKᵀ
-// is computed and thrown away; at T <= 512 both are small next to the linear layers.
+// What it is not, on the CPU: flash attention. The (B·NH, T, T) probabilities are materialised
+// and saved, as the composite saves them (the backward needs them), and the masked upper
+// triangle of QKᵀ is computed and thrown away; at T <= 512 both are small next to the linear
+// layers. On cuda the default is flash attention (cuda/kernels/attention.cu, docs/attention.md):
+// nothing (T, T) in global memory, the backward recomputes the probabilities from y and the
+// saved row logsumexp; the composite below stays as its oracle (KISO_ATTENTION=materialised).
 //
 // The arithmetic follows the composite op for op (scale after the product, the same softmax
 // passes, dropout drawn by dropout() on the whole (B·NH, T, T) tensor with the same state), so
@@ -26,6 +29,10 @@
 // for the softmax backward), and in the backward dY and dS. Scores, softmax statistics and
 // every product's sums stay f32.
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <optional>
 #include <type_traits>
 
 #include "base/bf16.h"
@@ -121,7 +128,7 @@ AttentionOutput attention_forward_composite(const Tensor& qkv, const Dims& d, do
   double scale = 1.0 / std::sqrt(double(d.HS));
   Tensor att = softmax_forward(mul(matmul(q, k, false, true), scale), /*causal=*/true);  // (B·NH, T, T)
   Tensor dropped = p > 0 ? dropout(att, p, state) : att;
-  return {merge_heads(matmul(dropped, v), d.B), att, dropped};
+  return {merge_heads(matmul(dropped, v), d.B), att, dropped, Tensor()};
 }
 
 Tensor attention_backward_composite(const Tensor& dy, const Tensor& qkv, const AttentionOutput& saved, const Dims& d,
@@ -137,6 +144,52 @@ Tensor attention_backward_composite(const Tensor& dy, const Tensor& qkv, const A
   Tensor ds = mul(softmax_backward(saved.att, datt), scale);           // dS, scaled as S was
   Tensor dq = matmul(ds, k), dk = matmul(ds, q, true, false);          // dQ = dS K, dK = dSᵀ Q
   return concat({merge_heads(dq, d.B), merge_heads(dk, d.B), merge_heads(dv, d.B)}, 2);  // (B, T, 3C)
+}
+
+// ---- the flash path on cuda (cuda/kernels/attention.cu): nothing (T, T) in global memory ----
+
+constexpr int64_t kFlashMaxHS = 128;  // the kernels' largest register arrays
+
+cuda::AttentionShape flash_shape(const char* op, const Dims& d) {
+  check(d.HS <= kFlashMaxHS, op, "the flash kernel serves head sizes up to {}, got HS = {} (C = {}, {} heads); "
+        "KISO_ATTENTION=materialised has no such limit", kFlashMaxHS, d.HS, d.C, d.NH);
+  check(d.heads() <= 65535, op, "the flash kernel's grid holds up to 65535 (batch, head) pairs, got B·NH = {}",
+        d.heads());
+  return {d.B, d.T, d.NH, d.HS};
+}
+cuda::AttentionDropout flash_dropout(double p, PhiloxState state) { return {p, state.seed, state.stream, state.offset}; }
+// bf16 precision rounds the products' inputs of f32 work (f64 is never rounded, as on the CPU's
+// sgemm-free f64 path it is not a precision anyone trains in).
+bool flash_bf16(const Tensor& qkv) { return matmul_precision() == Precision::bf16 && qkv.dtype() == DType::f32; }
+
+AttentionOutput attention_forward_flash(const Tensor& qkv, const Dims& d, double p, PhiloxState state) {
+  cuda::AttentionShape shape = flash_shape("attention_forward", d);
+  AttentionOutput out;
+  out.y = Tensor({d.B, d.T, d.C}, qkv.dtype(), Device::cuda);  // (B, T, C)
+  out.lse = Tensor({d.heads(), d.T}, qkv.dtype(), Device::cuda);  // (B·NH, T)
+  launch_cuda("attention_forward", qkv, [&]<cuda::Target D, class T> {
+    cuda::attention_flash_forward<D>(qkv.cuda_data<T>(), out.y.cuda_data<T>(), out.lse.cuda_data<T>(), shape,
+                                     flash_dropout(p, state), flash_bf16(qkv));
+  });
+  return out;
+}
+
+Tensor attention_backward_flash(const Tensor& dy, const Tensor& qkv, const AttentionOutput& saved, const Dims& d,
+                                double p, PhiloxState state) {
+  cuda::AttentionShape shape = flash_shape("attention_backward", d);
+  Shape y_shape{d.B, d.T, d.C}, lse_shape{d.heads(), d.T};
+  check(saved.y.defined() && saved.y.shape() == y_shape && saved.lse.shape() == lse_shape &&
+            saved.y.is_cuda() && saved.lse.is_cuda(),
+        "attention_backward", "the flash forward saves y {} and lse {} on cuda", shape_str(y_shape),
+        shape_str(lse_shape));
+  Tensor dqkv(qkv.shape(), qkv.dtype(), Device::cuda);        // (B, T, 3C), every element written
+  Tensor rowdot({d.heads(), d.T}, qkv.dtype(), Device::cuda);  // D = rowsum(dY ∘ Y) (B·NH, T)
+  launch_cuda("attention_backward", qkv, [&]<cuda::Target D, class T> {
+    cuda::attention_flash_backward<D>(dy.cuda_data<T>(), qkv.cuda_data<T>(), saved.y.cuda_data<T>(),
+                                      saved.lse.cuda_data<T>(), rowdot.cuda_data<T>(), dqkv.cuda_data<T>(), shape,
+                                      flash_dropout(p, state), flash_bf16(qkv));
+  });
+  return dqkv;
 }
 
 // With a KV cache: the new keys and values are written after the `past` cached positions of
@@ -157,7 +210,40 @@ Tensor attention_cached_composite(const Tensor& qkv, const Dims& d, Tensor& cach
   return merge_heads(matmul(att, v), d.B);  // (B, Tn, C)
 }
 
+std::mutex g_kernel_mutex;
+std::optional<AttentionKernel> g_kernel_chosen;  // set_attention_kernel's choice
+
 }  // namespace
+
+// ---- which cuda attention runs (tensor/ops.h) ----
+
+const char* attention_kernel_name(AttentionKernel kernel) {
+  return kernel == AttentionKernel::flash ? "flash" : "materialised";
+}
+
+AttentionKernel attention_kernel_named(const char* name, const char* what) {
+  for (AttentionKernel k : {AttentionKernel::flash, AttentionKernel::materialised})
+    if (std::strcmp(attention_kernel_name(k), name) == 0) return k;
+  fail(what, "no attention kernel named '{}'; expected one of flash, materialised", name);
+}
+
+void set_attention_kernel(AttentionKernel kernel) {
+  std::lock_guard<std::mutex> lock(g_kernel_mutex);
+  g_kernel_chosen = kernel;
+}
+
+void reset_attention_kernel() {
+  std::lock_guard<std::mutex> lock(g_kernel_mutex);
+  g_kernel_chosen.reset();
+}
+
+AttentionKernel attention_kernel_in_use() {
+  std::lock_guard<std::mutex> lock(g_kernel_mutex);
+  if (g_kernel_chosen) return *g_kernel_chosen;
+  if (const char* env = std::getenv("KISO_ATTENTION"); env != nullptr && *env != '\0')
+    return attention_kernel_named(env, "KISO_ATTENTION");
+  return AttentionKernel::flash;
+}
 
 // ---------------------------------------------------------------------------------------------
 // forward, per batch b and head h (Q, K, V: (T, HS) blocks of qkv):
@@ -174,7 +260,9 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
   Dims d = attention_dims("attention_forward", qkv, n_head);
   check(p >= 0 && p < 1, "attention_forward", "dropout p must be in [0, 1), got {}", p);
   scope.set_flops(4.0 * double(d.heads()) * double(d.T) * double(d.T) * double(d.HS));  // Q·Kᵀ and P̃·V
-  if (qkv.is_cuda()) return attention_forward_composite(qkv, d, p, state);
+  if (qkv.is_cuda())
+    return attention_kernel_in_use() == AttentionKernel::flash ? attention_forward_flash(qkv, d, p, state)
+                                                               : attention_forward_composite(qkv, d, p, state);
   bool bf16 = matmul_precision() == Precision::bf16;
   Tensor qkv_in = product_input(qkv);  // (B, T, 3C): Q, K, V as the products read them
   return with_float(qkv, [&]<class T>(T) {
@@ -207,7 +295,7 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
         scores(bh);
         weighted_values(patt, bh);
       }
-      return AttentionOutput{y, att, att};
+      return AttentionOutput{y, att, att, Tensor()};
     }
 #pragma omp parallel for if (parallel)
     for (int64_t bh = 0; bh < d.heads(); ++bh) scores(bh);
@@ -216,7 +304,7 @@ AttentionOutput attention_forward(const Tensor& qkv, int64_t n_head, double p, P
     const T* pdropped = dropped.data<T>();
 #pragma omp parallel for if (parallel)
     for (int64_t bh = 0; bh < d.heads(); ++bh) weighted_values(pdropped, bh);
-    return AttentionOutput{y, att, dropped};
+    return AttentionOutput{y, att, dropped, Tensor()};
   });
 }
 
@@ -237,10 +325,12 @@ Tensor attention_backward(const Tensor& dy, const Tensor& qkv, const AttentionOu
   Shape y_shape{d.B, d.T, d.C}, att_shape{d.heads(), d.T, d.T};
   check(dy.shape() == y_shape, "attention_backward", "dy must be {} for qkv {}, got {}", shape_str(y_shape),
         shape_str(qkv.shape()), shape_str(dy.shape()));
+  scope.set_flops(8.0 * double(d.heads()) * double(d.T) * double(d.T) * double(d.HS));  // four products
+  // Whichever kernel ran the forward runs the backward: flash saved lse, the others att and P̃.
+  if (qkv.is_cuda() && saved.lse.defined()) return attention_backward_flash(dy, qkv, saved, d, p, state);
   check(saved.att.defined() && saved.att.shape() == att_shape && saved.att_dropped.defined() &&
             saved.att_dropped.shape() == att_shape,
         "attention_backward", "the saved probabilities must be {}", shape_str(att_shape));
-  scope.set_flops(8.0 * double(d.heads()) * double(d.T) * double(d.T) * double(d.HS));  // four products
   if (qkv.is_cuda()) return attention_backward_composite(dy, qkv, saved, d, p, state);
   bool bf16 = matmul_precision() == Precision::bf16;
   // The products' inputs (rounded in bf16 precision): qkv (B, T, 3C), dy (B, T, C), P̃ (B·NH, T, T)
