@@ -106,7 +106,8 @@ template <class T> struct SquaresTensor {
   int64_t n;
 };
 
-// Block b sums chunk b - first_block[k] of tensor k into partial[first_partial + b]: lane t
+// Block b sums chunk b - first_block[k] of tensor k into partial[b] (the launcher moves partial
+// past the chunks of the lists before this one): lane t
 // adds the squares of elements t, t + 256, ... of the chunk in order, with one fma each (one
 // rounding, on the GPU and in the simulator alike), then block_reduce adds the lanes pairwise.
 template <class T>
