@@ -306,11 +306,13 @@ Variable gelu(const Variable& x, GeluKind kind) {
 
 // forward:  y[..., :] = weight[ids[...], :]
 // backward: dweight[v, :] += Σ over positions with id v of dy[pos, :]      saves: ids
+// (on cuda the forward's device copy of them, so the backward neither uploads nor reads back)
 Variable embedding(const Variable& weight, const Tensor& ids) {
-  return Variable::record(embedding_forward(weight.value(), ids), "embedding", {weight},
-                          [ids](std::vector<Variable>& in, const Tensor& dy) {
-                            in[0].accumulate_grad(embedding_backward(dy, ids, in[0].value().size(0)));
-                          });
+  Tensor ids_used;
+  Tensor y = embedding_forward(weight.value(), ids, &ids_used);
+  return Variable::record(y, "embedding", {weight}, [ids_used](std::vector<Variable>& in, const Tensor& dy) {
+    in[0].accumulate_grad(embedding_backward(dy, ids_used, in[0].value().size(0)));
+  });
 }
 
 // forward:  loss = mean over kept rows of -log softmax(logits_n)[t_n]

@@ -49,6 +49,7 @@ void* CachingAllocator::allocate(size_t bytes) {
   in_use_[ptr] = size;
   stats_.in_use_bytes += size;
   stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.in_use_bytes + stats_.cached_bytes);
+  stats_.peak_in_use_bytes = std::max(stats_.peak_in_use_bytes, stats_.in_use_bytes);
   return ptr;
 }
 
@@ -75,6 +76,11 @@ void CachingAllocator::empty_cache_locked() {
     for (void* ptr : blocks) raw_free_(ptr);
   cache_.clear();
   stats_.cached_bytes = 0;
+}
+
+void CachingAllocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_in_use_bytes = stats_.in_use_bytes;
 }
 
 CachingAllocator::Stats CachingAllocator::stats() const {

@@ -42,10 +42,14 @@ class CachingAllocator {
     size_t in_use_bytes = 0;   // size classes of the blocks handed out and not released
     size_t cached_bytes = 0;   // size classes of the blocks waiting in the cache
     size_t peak_bytes = 0;     // the most in_use_bytes + cached_bytes has been
+    size_t peak_in_use_bytes = 0;  // the most in_use_bytes has been since the last reset_peak()
     size_t raw_allocs = 0;     // calls of raw_alloc that succeeded
     size_t cache_hits = 0;     // requests served from the cache
   };
   Stats stats() const;
+  // peak_in_use_bytes := in_use_bytes, so that the next peak is the peak of what runs next
+  // (kiso bench: of one training step).
+  void reset_peak();
 
  private:
   std::function<void*(size_t)> raw_alloc_;

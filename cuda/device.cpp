@@ -1,5 +1,6 @@
 // cuda/device.cpp — Device::cuda's memory and copies, on the GPU (cuda/gpu.h) or, with the
 // simulator on, in host memory. Host code, in every build. Not the kernels (cuda/kernels/*.cu).
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -69,8 +70,14 @@ void device_free(void* ptr) {
   }
 }
 
+// Per direction: copies, and the bytes copied back. Atomics: tensors may be copied from OpenMP
+// threads (a data loader), and a count must not be lost.
+static std::atomic<uint64_t> g_copies[3], g_bytes_to_host;
+
 static void copy(void* dst, const void* src, size_t bytes, gpu::Copy kind, const char* op) {
   require_device(op);
+  g_copies[int(kind)]++;
+  if (kind == gpu::Copy::device_to_host) g_bytes_to_host += bytes;
   if (simulator_on()) std::memcpy(dst, src, bytes);
   else gpu::copy(dst, src, bytes, kind);
 }
@@ -83,6 +90,23 @@ void copy_device_to_host(void* dst, const void* src, size_t bytes) {
 }
 void copy_device_to_device(void* dst, const void* src, size_t bytes) {
   copy(dst, src, bytes, gpu::Copy::device_to_device, "cuda copy");
+}
+
+CopyCounts copy_counts() {
+  return {.host_to_device = g_copies[int(gpu::Copy::host_to_device)],
+          .device_to_host = g_copies[int(gpu::Copy::device_to_host)],
+          .device_to_device = g_copies[int(gpu::Copy::device_to_device)],
+          .device_to_host_bytes = g_bytes_to_host};
+}
+
+MemoryStats memory_stats() {
+  if (!simulator_on() && !device_status().usable) return {};  // no device: nothing allocated
+  CachingAllocator::Stats s = active_allocator().stats();
+  return {.in_use = s.in_use_bytes, .peak_in_use = s.peak_in_use_bytes, .reserved = s.in_use_bytes + s.cached_bytes};
+}
+
+void reset_peak_memory() {
+  if (simulator_on() || device_status().usable) active_allocator().reset_peak();
 }
 
 std::string device_name() { return simulator_on() ? "the simulator (KISO_CUDA_SIM=1)" : device_status().message; }

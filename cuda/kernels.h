@@ -264,14 +264,14 @@ template <Target D, class W> void permute(const W* x, W* out, int64_t n, const P
 
 // weight (V, C), ids (N,) already checked to lie in [0, V) -> out (N, C) = rows ids[n] of weight.
 template <Target D, class T> void embedding_forward(const T* weight, const int32_t* ids, T* out, int64_t N, int64_t C);
-// dweight (V, C) must be zeros. The positions come grouped by id (a counting sort the host
-// does): for unique id u = rows[u], positions order[starts[u]] .. order[starts[u+1] - 1],
-// increasing. dweight[rows[u]] = Σ dout[position] added in that order: no atomics, so the
-// result is the same every run and equals the CPU's. dout (N, C); order (N,); rows (unique,);
-// starts (unique + 1,).
+// dweight (V, C) = for each v, Σ dout[n] over the positions n with ids[n] == v, added in
+// increasing n, in T (0 for an id that never occurs: every row is written). The positions are
+// grouped by id on the device (embedding.cu says how) with no float atomics, so the result is
+// the same every run and equals the CPU's. An id outside [0, V) is skipped. dout (N, C); ids
+// (N,); scratch: counts (V,) zeros, starts (V + 1,), order (max(N, 1),).
 template <Target D, class T>
-void embedding_backward(const T* dout, const int32_t* order, const int32_t* starts, const int32_t* rows, T* dweight,
-                        int64_t unique, int64_t C);
+void embedding_backward(const T* dout, const int32_t* ids, int32_t* counts, int32_t* starts, int32_t* order,
+                        T* dweight, int64_t N, int64_t V, int64_t C);
 // index (N,) -> out (N, C): 1 where column == index[row], else 0.
 template <Target D, class T> void one_hot(const int32_t* index, T* out, int64_t N, int64_t C);
 
@@ -304,16 +304,51 @@ void dropout(const T* x, T* y, int64_t n, double p, uint64_t seed, uint64_t stre
 struct AdamWScalars {
   double decay, beta1, beta2, eps, step_size, bias_correction2_sqrt;
 };
-// param, grad, m, v: (n,).
+// param, grad, m, v: (n,). One launch per parameter: the oracle of adamw_multi.
 template <Target D, class T> void adamw(T* param, const T* grad, T* m, T* v, int64_t n, const AdamWScalars& s);
 // param, grad, buf: (n,); buf == nullptr: SGD without momentum. first: buf is set to the
 // decayed gradient.
 template <Target D, class T>
 void sgd(T* param, const T* grad, T* buf, int64_t n, double lr, double momentum, double weight_decay, bool first);
-// x (n,) -> partial (⌈n / 4096⌉,): partial[k] = Σ x² over elements [4096 k, 4096 (k+1)), in
-// double, in order: chunks of the CPU's deterministic_sum, so the host adding the partials in
-// order gets the CPU's result.
+
+// Multi-tensor launches (PyTorch's multi_tensor_apply): a list of tensors travels by value in
+// the kernel's arguments, up to kMultiTensorMax per launch (what fits CUDA's 4 KB of kernel
+// parameters with AdamW's 88 bytes a tensor), so nothing is uploaded: the gradients are new
+// buffers every step, and a table in device memory would be an upload every step. Each block
+// takes one chunk of kMultiTensorChunk elements of one tensor; thread t its elements t, t + 256,
+// ... (coalesced).
+constexpr int kMultiTensorMax = 40;
+constexpr int64_t kMultiTensorChunk = 4096;
+
+// One parameter of an AdamW pass: param, grad, m, v (n,) and its scalars.
+template <class T> struct AdamWTensor {
+  T* param;
+  const T* grad;
+  T* m;
+  T* v;
+  int64_t n;
+  AdamWScalars s;
+};
+// Every tensor of the list updated as adamw() would, in ⌈count / kMultiTensorMax⌉ launches. With
+// grad_scale (one double in device memory: gradient clipping's factor, clip_factor below) each
+// gradient is first read as T(scale · g), what scaling the gradient in place and then calling
+// adamw() would read; nullptr: no scaling.
+template <Target D, class T> void adamw_multi(const AdamWTensor<T>* tensors, int64_t count, const double* grad_scale);
+
+// The sum of squares of gradient clipping, as a fixed tree (tensor/ops_optim.cpp states it and
+// is the oracle): each chunk of kSumChunk elements of each tensor is summed by one block of 256
+// lanes, lane t adding the squares of elements t, t + 256, ... in order (fma in double), then
+// the lanes pairwise (block_reduce's tree); the chunk sums of all the tensors, in list order,
+// are reduced by the same tree into the total.
 constexpr int64_t kSumChunk = 4096;
-template <Target D, class T> void sum_of_squares_chunks(const T* x, double* partial, int64_t n);
+// xs[k] (ns[k],), k < count -> partial (Σ_k ⌈ns[k] / kSumChunk⌉,): the chunk sums in order.
+template <Target D, class T> void sum_of_squares_partials(const T* const* xs, const int64_t* ns, int64_t count,
+                                                          double* partial);
+// partial (P,) -> total (1,): their tree sum, one block. With max_norm > 0 also gradient
+// clipping's two numbers, still on the device: norm = √total and scale = max_norm / (norm +
+// 1e-6) when that is below 1 and the norm is finite, else 1 (norm and scale may be nullptr).
+template <Target D>
+void sum_of_squares_total(const double* partial, int64_t P, double* total, double max_norm, double* norm,
+                          double* scale);
 
 }  // namespace kiso::cuda

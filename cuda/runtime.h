@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace kiso::cuda {
@@ -46,6 +47,26 @@ void device_free(void* ptr);
 void copy_host_to_device(void* dst, const void* src, size_t bytes);
 void copy_device_to_host(void* dst, const void* src, size_t bytes);
 void copy_device_to_device(void* dst, const void* src, size_t bytes);
+// The copies made so far in this process, through the three calls above (the GPU's and the
+// simulator's alike), counted per direction. A copy to the host waits for every kernel queued
+// before it: in a training step that is a stall of the GPU's queue, so tests count them
+// (tests/cuda/test_roundtrips.cpp) to keep such round trips out of the step.
+struct CopyCounts {
+  uint64_t host_to_device = 0, device_to_host = 0, device_to_device = 0;
+  uint64_t device_to_host_bytes = 0;
+};
+CopyCounts copy_counts();
+
+// The device memory of the active allocator (the GPU's or the simulator's), in bytes: what
+// tensors hold now, the most they have held since the last reset_peak_memory (the honest
+// figure for "how much memory does a step need": the allocator's cache is not counted), and
+// what the allocator holds in all, cache included.
+struct MemoryStats {
+  size_t in_use = 0, peak_in_use = 0, reserved = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();  // peak_in_use := in_use
+
 // Waits until every kernel launched so far has finished (launches are asynchronous on a GPU;
 // under the simulator a launch returns when it is done). Timers call it; results never need it,
 // as a copy to the host waits by itself.

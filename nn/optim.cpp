@@ -75,7 +75,7 @@ AdamW::AdamW(Parameters params, AdamWConfig config) : params_(std::move(params))
   }
 }
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, const Tensor& grad_scale) {
   int64_t t = steps_ + 1;
   std::vector<AdamWSlot> slots;  // every parameter with a gradient, updated in one pass
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -88,7 +88,7 @@ void AdamW::step(double lr) {
     slots.push_back({var.value(), var.grad(), m_[i], v_[i],
                      {lr, config_.beta1, config_.beta2, config_.eps, weight_decay, t}});
   }
-  adamw_update(slots);
+  adamw_update(slots, grad_scale);  // on cuda one launch per 40 parameters
   steps_ = t;
 }
 
@@ -160,25 +160,36 @@ void SGD::load_state(const OptimizerState& state, int64_t steps) {
 }
 
 // ---- gradient clipping ----
-// pass 1: the global norm √(Σ_params Σ g²), each parameter's sum of squares in double;
+// pass 1: the global norm √(Σ_params Σ g²), in double (a fixed tree, the same on both devices);
 // pass 2: if it is too large, one common factor for every gradient, so the direction of the
-// whole update is kept and only its length is capped.
-double clip_grad_norm(const Parameters& params, double max_norm) {
-  const char* op = "clip_grad_norm";
-  check(max_norm > 0 && std::isfinite(max_norm), op, "max_norm must be a positive finite number, got {}", max_norm);
+// whole update is kept and only its length is capped. clip_grad_norm scales the gradients in
+// place and returns the norm (a read from the device); clip_grad_factor leaves both on the
+// device for AdamW::step to apply.
+static std::vector<Tensor> gradients(const char* op, const Parameters& params) {
   std::vector<Tensor> grads;  // share storage with the Variables' gradients
   for (const NamedParameter& p : params) {
     check(p.variable != nullptr && p.variable->defined(), op, "parameter '{}' has no Variable", p.name);
     if (p.variable->grad().defined()) grads.push_back(p.variable->grad());
   }
-  // one pass over all the gradients each, not one per parameter (tensor/ops_optim.cpp)
-  double norm = std::sqrt(sum_of_squares(grads));
-  if (!std::isfinite(norm)) return norm;  // inf or NaN: leave the gradients for the trainer to judge
+  return grads;
+}
+
+double clip_grad_norm(const Parameters& params, double max_norm) {
+  check(max_norm > 0 && std::isfinite(max_norm), "clip_grad_norm", "max_norm must be a positive finite number, got {}",
+        max_norm);
+  std::vector<Tensor> grads = gradients("clip_grad_norm", params);
+  // one pass over all the gradients (tensor/ops_optim.cpp): norm and factor together
+  ClipFactor f = clip_factor(grads, max_norm);
+  double norm = f.norm.item(), scale = f.scale.item();
   // PyTorch's formula: coef = max_norm / (norm + 1e-6), clamped to at most 1. The 1e-6 keeps
-  // the division safe when norm is 0 and leaves the clipped norm just under max_norm.
-  double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0) scale_inplace(grads, coef);
+  // the division safe when norm is 0 and leaves the clipped norm just under max_norm. An inf
+  // or NaN norm gives scale 1: the gradients are left for the trainer to judge.
+  if (scale != 1.0) scale_inplace(grads, scale);
   return norm;
+}
+
+ClipFactor clip_grad_factor(const Parameters& params, double max_norm) {
+  return clip_factor(gradients("clip_grad_factor", params), max_norm);
 }
 
 }  // namespace kiso

@@ -46,7 +46,9 @@ class AdamW {
   // One update with learning rate lr of every parameter that has a gradient (parameters whose
   // grad() is undefined are skipped: frozen, or not reached by this backward). Weight decay
   // only on parameters of rank >= 2. Counts one step even if every parameter was skipped.
-  void step(double lr);
+  // With grad_scale (clip_grad_factor's scale: one f64 on the parameters' device) every
+  // gradient is read scaled by it, as if clip_grad_norm had scaled it first (the same bits).
+  void step(double lr, const Tensor& grad_scale = Tensor());
   void zero_grad();  // forgets every parameter's gradient
 
   const AdamWConfig& config() const { return config_; }
@@ -104,5 +106,10 @@ class SGD {
 // scaling anything: the trainer decides whether to skip the step. Parameters without a
 // gradient are ignored.
 double clip_grad_norm(const Parameters& params, double max_norm);
+
+// The same clip without reading anything back from the device and without touching the
+// gradients: the norm and the factor, each one f64 on the parameters' device (tensor/ops.h
+// clip_factor). Pass `scale` to AdamW::step; read `norm` (item()) only to log it.
+ClipFactor clip_grad_factor(const Parameters& params, double max_norm);
 
 }  // namespace kiso

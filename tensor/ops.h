@@ -134,9 +134,15 @@ Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind);
 
 // ---- embedding ----
 // weight: (V, C), ids: i32 (...) -> (..., C): row ids[i] of weight for every i.
-Tensor embedding_forward(const Tensor& weight, const Tensor& ids);
+// The ids may be on either device; they are range-checked on the host, so ids given on cuda are
+// first copied back (a batch kept on the host, as the trainers keep it, is not). With
+// ids_used, it receives the ids where the kernel read them (on cuda: the forward's upload),
+// for the backward to reuse.
+Tensor embedding_forward(const Tensor& weight, const Tensor& ids, Tensor* ids_used = nullptr);
 // dweight (V, C): row v is the sum of dout over the positions whose id is v. Deterministic:
-// positions are added in order, never with racing atomics.
+// positions are added in order, never with racing atomics. On cuda the ids may be on the
+// device (the forward's ids_used: trusted, as the forward checked them; nothing is read back)
+// or on the host (checked, then uploaded); the grouping by id runs on the device.
 Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_size);
 
 // ---- cross-entropy from logits ----
@@ -232,8 +238,9 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, doub
                 double weight_decay);
 // x <- s * x (gradient clipping scales every gradient by one factor).
 void scale_inplace(Tensor& x, double s);
-// Σ x², accumulated in double over fixed chunks added in order, so the result is the same for
-// any number of threads (the squared L2 norm that gradient clipping needs).
+// Σ x², accumulated in double as a fixed tree (tensor/ops_optim.cpp states it), so the result
+// is the same for any number of threads and on both devices, bit for bit (the squared L2 norm
+// that gradient clipping needs). On cuda the total is read back: clip_factor does not.
 double sum_of_squares(const Tensor& x);
 
 // The same for a whole parameter list in one call: on the cpu one parallel pass over all the
@@ -243,8 +250,24 @@ struct AdamWSlot {
   Tensor param, grad, m, v;  // handles: they share storage with the caller's, which is updated
   AdamWHyper h;
 };
+// On cuda every parameter goes in one launch per 40 (cuda/kernels.h adamw_multi), bit for bit
+// the single-tensor kernel's result.
 void adamw_update(std::vector<AdamWSlot>& slots);  // = adamw_update(param, grad, m, v, h) for each
+// The same with each gradient first scaled by grad_scale (one f64 on the parameters' device:
+// clip_factor's scale), as scale_inplace(grads, scale) before the update would, bit for bit, but
+// without writing the gradients and without the host reading the factor.
+void adamw_update(std::vector<AdamWSlot>& slots, const Tensor& grad_scale);
 void scale_inplace(std::vector<Tensor>& xs, double s);
-double sum_of_squares(const std::vector<Tensor>& xs);  // Σ of sum_of_squares(x), added in list order
+// Σ x² over every element of every tensor (one device), as one tree: the chunk sums of all the
+// tensors are reduced together, so this is not Σ of sum_of_squares(x) to the last bit.
+double sum_of_squares(const std::vector<Tensor>& xs);
+// Gradient clipping's numbers (PyTorch's clip_grad_norm_) on xs' device, each (1,) f64: norm =
+// √(sum_of_squares(xs)); scale = max_norm / (norm + 1e-6) when that is below 1 and the norm is
+// finite, else 1. On cuda nothing is read back: adamw_update reads the scale on the device and
+// the norm is read only when logged.
+struct ClipFactor {
+  Tensor norm, scale;
+};
+ClipFactor clip_factor(const std::vector<Tensor>& xs, double max_norm);
 
 }  // namespace kiso

@@ -322,8 +322,9 @@ static void check_ids_in_range(const char* op, const Tensor& ids, int64_t V) {
     check(p[i] >= 0 && p[i] < V, op, "id {} at flat position {} is out of range for a vocabulary of {}", p[i], i, V);
 }
 
-// On cuda the weight decides, and the ids may come from either device (dispatch.h).
-Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
+// On cuda the weight decides, and the ids may come from either device (dispatch.h): they are
+// checked on the host and read by the kernel on the device; ids_used gets that device copy.
+Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in, Tensor* ids_used) {
   OpScope scope("embedding_forward", ids_in);
   check_float("embedding", weight, "weight");
   Tensor ids = weight.is_cuda() ? ids_on_host("embedding", ids_in, "ids") : ids_in;
@@ -340,8 +341,10 @@ Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
       cuda::embedding_forward<D>(weight.cuda_data<T>(), ids_cuda.cuda_data<int32_t>(), out.cuda_data<T>(), ids.numel(),
                                  C);
     });
+    if (ids_used) *ids_used = ids_cuda;
     return out;
   }
+  if (ids_used) *ids_used = ids;
   return with_float(weight, [&]<class T>(T) {
     Tensor out(out_shape, weight.dtype());  // (..., C)
     const T* pw = weight.data<T>();
@@ -353,46 +356,42 @@ Tensor embedding_forward(const Tensor& weight, const Tensor& ids_in) {
   });
 }
 
-// The cuda backward: the host sorts the positions by id (stable counting sort: positions of one
-// id stay in increasing order), and the kernel adds each id's positions in that order, one
-// block per id that occurs. No atomics, so dweight is the same every run, and equals the CPU's.
-static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_host, int64_t vocab_size) {
-  int64_t C = dout.size(-1), N = ids_host.numel();
+// The cuda backward: the positions are grouped by id on the device (cuda/kernels/embedding.cu:
+// count, scan, a stable scatter, then a block per row adding its positions in increasing
+// order). No atomics on floats, so dweight is the same every run and equals the CPU's; nothing
+// comes back to the host. ids_d: the ids on the device (the forward's upload).
+static Tensor embedding_backward_cuda(const Tensor& dout, const Tensor& ids_d, int64_t vocab_size) {
+  int64_t C = dout.size(-1), N = ids_d.numel();
   check(N < int64_t(1) << 31, "embedding_backward", "{} positions; the cuda kernel takes fewer than 2^31", N);
-  const int32_t* pid = ids_host.data<int32_t>();
-  std::vector<int32_t> starts_of(size_t(vocab_size) + 1, 0);  // counting sort: per id, where its run starts
-  for (int64_t i = 0; i < N; ++i) ++starts_of[size_t(pid[i]) + 1];
-  std::vector<int32_t> rows, starts{0};  // the ids that occur, and where each one's positions start
-  for (int64_t v = 0; v < vocab_size; ++v) {
-    int32_t count = starts_of[size_t(v) + 1];
-    starts_of[size_t(v) + 1] = starts_of[size_t(v)] + count;
-    if (count > 0) rows.push_back(int32_t(v)), starts.push_back(starts_of[size_t(v) + 1]);
-  }
-  std::vector<int32_t> order(size_t(N) > 0 ? size_t(N) : 1);  // positions grouped by id, increasing within an id
-  for (int64_t i = 0; i < N; ++i) order[size_t(starts_of[size_t(pid[i])]++)] = int32_t(i);
-  Tensor dweight = zeros({vocab_size, C}, dout.dtype(), Device::cuda);  // (V, C)
-  if (rows.empty()) return dweight;
-  Tensor order_d = from_vector(order, {int64_t(order.size())}).to(Device::cuda);
-  Tensor starts_d = from_vector(starts, {int64_t(starts.size())}).to(Device::cuda);
-  Tensor rows_d = from_vector(rows, {int64_t(rows.size())}).to(Device::cuda);
+  check(vocab_size < int64_t(1) << 31, "embedding_backward", "a vocabulary of {}; the cuda kernel takes fewer than 2^31",
+        vocab_size);
+  Tensor dweight({vocab_size, C}, dout.dtype(), Device::cuda);  // (V, C): every row written by the kernel
+  Tensor counts = zeros({vocab_size}, DType::i32, Device::cuda);  // (V,): counts, then each id's cursor
+  Tensor starts({vocab_size + 1}, DType::i32, Device::cuda);      // (V + 1,)
+  Tensor order({std::max<int64_t>(N, 1)}, DType::i32, Device::cuda);  // (N,): positions grouped by id
   launch_cuda("embedding_backward", dout, [&]<cuda::Target D, class T> {
-    cuda::embedding_backward<D>(dout.cuda_data<T>(), order_d.cuda_data<int32_t>(), starts_d.cuda_data<int32_t>(),
-                                rows_d.cuda_data<int32_t>(), dweight.cuda_data<T>(), int64_t(rows.size()), C);
+    cuda::embedding_backward<D>(dout.cuda_data<T>(), ids_d.cuda_data<int32_t>(), counts.cuda_data<int32_t>(),
+                                starts.cuda_data<int32_t>(), order.cuda_data<int32_t>(), dweight.cuda_data<T>(), N,
+                                vocab_size, C);
   });
   return dweight;
 }
 
 Tensor embedding_backward(const Tensor& dout, const Tensor& ids_in, int64_t vocab_size) {
   OpScope scope("embedding_backward", dout, ids_in);
-  check_float("embedding_backward", dout, "dout");
-  Tensor ids = dout.is_cuda() ? ids_on_host("embedding_backward", ids_in, "ids") : ids_in;
-  check_ids("embedding_backward", ids, "ids");
-  check(dout.dim() == ids.dim() + 1 && std::equal(ids.shape().begin(), ids.shape().end(), dout.shape().begin()),
-        "embedding_backward", "dout must be ids' shape plus C: ids {}, dout {}", shape_str(ids.shape()),
-        shape_str(dout.shape()));
-  check(vocab_size > 0, "embedding_backward", "vocab_size must be positive, got {}", vocab_size);
-  check_ids_in_range("embedding_backward", ids, vocab_size);
-  if (dout.is_cuda()) return embedding_backward_cuda(dout, ids, vocab_size);
+  const char* op = "embedding_backward";
+  check_float(op, dout, "dout");
+  check(ids_in.defined() && ids_in.dtype() == DType::i32, op, "ids must be i32, got {}",
+        ids_in.defined() ? to_string(ids_in.dtype()) : "an undefined tensor");
+  const Tensor& ids = ids_in;
+  check(dout.dim() == ids.dim() + 1 && std::equal(ids.shape().begin(), ids.shape().end(), dout.shape().begin()), op,
+        "dout must be ids' shape plus C: ids {}, dout {}", shape_str(ids.shape()), shape_str(dout.shape()));
+  check(vocab_size > 0, op, "vocab_size must be positive, got {}", vocab_size);
+  // Ids on the host are checked here; ids on the device are the forward's upload, checked by it
+  // (reading them back would stall the step), and the kernels skip any outside [0, V).
+  if (!ids.is_cuda()) check_ids_in_range(op, ids, vocab_size);
+  if (dout.is_cuda()) return embedding_backward_cuda(dout, ids.to(Device::cuda), vocab_size);
+  check_ids(op, ids, "ids");
   int64_t C = dout.size(-1);
   return with_float(dout, [&]<class T>(T) {
     Tensor dweight = zeros({vocab_size, C}, dout.dtype());  // (V, C)

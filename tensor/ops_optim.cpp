@@ -13,17 +13,17 @@
 // arithmetic is nearly free once it is vectorised, and an f64 parameter gets exactly the
 // formula the tests write out.
 //
-// Speed ladders (each rung gives the rung before's bits; tests/nn/test_optim.cpp checks it):
+// Speed ladder (each rung gives the rung before's bits; tests/nn/test_optim.cpp checks it):
 //   AdamW, per element     1. plain: one element at a time. g++ does not vectorise it: the
 //                             std::sqrt keeps a branch to set errno ("control flow in loop").
 //                          2. AVX2: four elements per iteration in 256-bit doubles.
-//   sum of squares         1. plain: each 4096-element chunk summed in order (the order the
-//                             cuda kernel and any thread count share), so no vectorising
-//                             within a chunk: one dependent add per element.
-//                          2. AVX2: four chunks side by side, one per lane, each still in order.
 // Measured on gpt1's 146 tensors (116.5 M elements, one thread, AMD EPYC): AdamW per
 // parameter, rung 1: 1049 ms; all at once, rung 2: 282 ms (~12 GB/s: memory-bound now, one
-// thread or two). Sum of squares: 188 ms -> 63 ms. docs/benchmarks.md has the rest.
+// thread or two). docs/benchmarks.md has the rest.
+// The sum of squares is a fixed tree shared with the cuda kernels (below, before
+// sum_of_squares), so the gradient norm has the same bits on both devices; on cuda gradient
+// clipping's factor stays in device memory and the AdamW kernel reads it there (clip_factor,
+// adamw_update with a grad_scale): a step on the GPU reads nothing back.
 // Reference: PyTorch's torch/optim/adamw.py and sgd.py (the single-tensor code paths).
 #include <omp.h>
 
@@ -113,10 +113,13 @@ static cuda::AdamWScalars adamw_scalars(const AdamWHyper& h) {
 // keeps a branch (errno) between p = decay·p and the last line, so those are not fused: p is
 // rounded before the subtraction. The cuda kernel has the same lines, and the simulator, built
 // by the same g++, gives the same bits.
+// With `scale` (gradient clipping's factor, not 1) the gradient is read as T(scale · g): what
+// scaling it in place first (scale_inplace) would have stored, so clipping inside the update
+// gives the bits of clipping before it.
 template <class T>
-static void adamw_plain(T* pp, const T* pg, T* pm, T* pv, int64_t n, const cuda::AdamWScalars& s) {
+static void adamw_plain(T* pp, const T* pg, T* pm, T* pv, int64_t n, const cuda::AdamWScalars& s, double scale) {
   for (int64_t i = 0; i < n; ++i) {
-    double g = pg[i];
+    double g = scale == 1.0 ? double(pg[i]) : double(T(scale * double(pg[i])));
     double p = s.decay * double(pp[i]);                               // decoupled weight decay
     double m_i = s.beta1 * double(pm[i]) + (1.0 - s.beta1) * g;       // first moment
     double v_i = s.beta2 * double(pv[i]) + (1.0 - s.beta2) * g * g;   // second moment
@@ -138,15 +141,22 @@ static void store4(double* p, __m256d x) { _mm256_storeu_pd(p, x); }
 // spelled out: the two fmas g++ forms there are written as fmas here, and an empty asm keeps
 // decay·p a rounded product (with no branch in between, g++ would fuse it into the
 // subtraction). The leftover n % 4 elements go to the plain rung.
+// T(x) for four doubles: rounded through float for f32 (the clipped gradient's rounding).
+static __m256d round_as(float, __m256d x) { return _mm256_cvtps_pd(_mm256_cvtpd_ps(x)); }
+static __m256d round_as(double, __m256d x) { return x; }
+
 template <class T>
-static void adamw_avx2(T* pp, const T* pg, T* pm, T* pv, int64_t n, const cuda::AdamWScalars& s) {
+static void adamw_avx2(T* pp, const T* pg, T* pm, T* pv, int64_t n, const cuda::AdamWScalars& s, double scale) {
   const __m256d decay = _mm256_set1_pd(s.decay), beta1 = _mm256_set1_pd(s.beta1), beta2 = _mm256_set1_pd(s.beta2);
   const __m256d one_minus_beta1 = _mm256_set1_pd(1.0 - s.beta1), one_minus_beta2 = _mm256_set1_pd(1.0 - s.beta2);
   const __m256d eps = _mm256_set1_pd(s.eps), step_size = _mm256_set1_pd(s.step_size);
   const __m256d bias_correction2_sqrt = _mm256_set1_pd(s.bias_correction2_sqrt);
+  const __m256d scale4 = _mm256_set1_pd(scale);
+  const bool scaled = scale != 1.0;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     __m256d g = load4(pg + i);
+    if (scaled) g = round_as(T{}, _mm256_mul_pd(scale4, g));
     __m256d p = _mm256_mul_pd(decay, load4(pp + i));
     __asm__("" : "+x"(p));  // p stays a rounded product: not fused into the subtraction below
     __m256d m_i = _mm256_fmadd_pd(beta1, load4(pm + i), _mm256_mul_pd(one_minus_beta1, g));
@@ -156,17 +166,17 @@ static void adamw_avx2(T* pp, const T* pg, T* pm, T* pv, int64_t n, const cuda::
     store4(pm + i, m_i);
     store4(pv + i, v_i);
   }
-  adamw_plain(pp + i, pg + i, pm + i, pv + i, n - i, s);
+  adamw_plain(pp + i, pg + i, pm + i, pv + i, n - i, s, scale);
 }
 #endif
 
 // The fastest rung this build has.
 template <class T>
-static void adamw_elements(T* pp, const T* pg, T* pm, T* pv, int64_t n, const cuda::AdamWScalars& s) {
+static void adamw_elements(T* pp, const T* pg, T* pm, T* pv, int64_t n, const cuda::AdamWScalars& s, double scale) {
 #if defined(__AVX2__)
-  adamw_avx2(pp, pg, pm, pv, n, s);
+  adamw_avx2(pp, pg, pm, pv, n, s, scale);
 #else
-  adamw_plain(pp, pg, pm, pv, n, s);
+  adamw_plain(pp, pg, pm, pv, n, s, scale);
 #endif
 }
 
@@ -186,14 +196,14 @@ static AdamWSpan adamw_span(Tensor& param, const Tensor& grad, Tensor& m, Tensor
 }
 
 // Every cpu parameter in one parallel region, each thread an equal share of all the elements.
-static void adamw_cpu(const std::vector<AdamWSpan>& spans) {
+static void adamw_cpu(const std::vector<AdamWSpan>& spans, double scale) {
   std::vector<int64_t> sizes;
   for (const AdamWSpan& a : spans) sizes.push_back(a.n);
   for_each_share(sizes, [&](size_t k, int64_t begin, int64_t end) {
     const AdamWSpan& a = spans[k];
     auto run = [&]<class T>(T) {
       adamw_elements(static_cast<T*>(a.param) + begin, static_cast<const T*>(a.grad) + begin,
-                     static_cast<T*>(a.m) + begin, static_cast<T*>(a.v) + begin, end - begin, a.s);
+                     static_cast<T*>(a.m) + begin, static_cast<T*>(a.v) + begin, end - begin, a.s, scale);
     };
     if (a.dtype == DType::f64) run(double{});
     else run(float{});
@@ -210,19 +220,53 @@ void adamw_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const
     });
     return;
   }
-  adamw_cpu({adamw_span(param, grad, m, v, h)});
+  adamw_cpu({adamw_span(param, grad, m, v, h)}, 1.0);
 }
 
-void adamw_update(std::vector<AdamWSlot>& slots) {
+void adamw_update(std::vector<AdamWSlot>& slots) { adamw_update(slots, Tensor()); }
+
+// Every cuda parameter in adamw_multi's few launches (one per 40 parameters), grouped by dtype.
+static void adamw_cuda(std::vector<AdamWSlot*>& slots, const Tensor& grad_scale) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    std::vector<AdamWSlot*> of_dtype;
+    for (AdamWSlot* a : slots)
+      if (a->param.dtype() == dtype) of_dtype.push_back(a);
+    if (of_dtype.empty()) continue;
+    launch_cuda("adamw_update", of_dtype[0]->param, [&]<cuda::Target D, class T> {
+      std::vector<cuda::AdamWTensor<T>> list;
+      for (AdamWSlot* a : of_dtype)
+        list.push_back({a->param.cuda_data<T>(), a->grad.cuda_data<T>(), a->m.cuda_data<T>(), a->v.cuda_data<T>(),
+                        a->param.numel(), adamw_scalars(a->h)});
+      cuda::adamw_multi<D>(list.data(), int64_t(list.size()),
+                           grad_scale.defined() ? grad_scale.cuda_data<double>() : nullptr);
+    });
+  }
+}
+
+void adamw_update(std::vector<AdamWSlot>& slots, const Tensor& grad_scale) {
   OpScope scope("adamw_update");
   for (const AdamWSlot& a : slots) scope.add_bytes(7.0 * double(a.param.numel()) * double(dtype_size(a.param.dtype())));
   for (const AdamWSlot& a : slots) check_adamw("adamw_update", a.param, a.grad, a.m, a.v, a.h);  // all, before any change
   std::vector<AdamWSpan> cpu;
+  std::vector<AdamWSlot*> on_cuda;
   for (AdamWSlot& a : slots) {
-    if (a.param.is_cuda()) adamw_update(a.param, a.grad, a.m, a.v, a.h);  // one kernel per parameter
+    if (a.param.is_cuda()) on_cuda.push_back(&a);
     else cpu.push_back(adamw_span(a.param, a.grad, a.m, a.v, a.h));
   }
-  adamw_cpu(cpu);
+  if (grad_scale.defined()) {
+    const char* op = "adamw_update";
+    check(grad_scale.dtype() == DType::f64 && grad_scale.numel() == 1, op,
+          "grad_scale must be one f64 number (clip_factor's scale), got {} {}", to_string(grad_scale.dtype()),
+          shape_str(grad_scale.shape()));
+    check(cpu.empty() || on_cuda.empty(), op, "with a grad_scale every parameter must be on one device, got {} on the "
+          "cpu and {} on cuda", cpu.size(), on_cuda.size());
+    Device params = on_cuda.empty() ? Device::cpu : Device::cuda;
+    check(slots.empty() || grad_scale.device() == params, op, "grad_scale is on {} but the parameters are on {}",
+          to_string(grad_scale.device()), to_string(params));
+  }
+  if (!on_cuda.empty()) adamw_cuda(on_cuda, grad_scale);
+  // on the cpu the factor is host memory already: read it here
+  adamw_cpu(cpu, grad_scale.defined() && !cpu.empty() ? grad_scale.data<double>()[0] : 1.0);
 }
 
 // ---- SGD ----
@@ -310,12 +354,49 @@ void scale_inplace(std::vector<Tensor>& xs, double s) {
   });
 }
 
-// Σ x² over fixed chunks of kDeterministicChunk = 4096 elements (deterministic_sum's, and the
-// cuda kernel's), each summed in order in double; the chunk sums are added in order per tensor,
-// and the tensor sums in list order. Which thread takes a chunk never changes what is added to
-// what, so the result is bit-identical for any thread count; on cuda a thread sums each chunk
-// and the host adds the chunk sums in order, the same additions.
-static_assert(cuda::kSumChunk == kDeterministicChunk, "the cuda chunks must be deterministic_sum's");
+// Σ x² as a fixed tree, the same on the cpu and on cuda (the kernels of cuda/kernels/optim.cu
+// follow these lines), so gradient clipping's norm has the same bits on both devices and for any
+// thread count:
+//   1. each tensor in chunks of kSumChunk = 4096 elements; a chunk in 256 lanes, lane t adding
+//      the squares of elements t, t + 256, t + 512, ... in order, each with one fma in double
+//      (exact for f32: a float's square fits a double; for f64 one rounding per element, the
+//      GPU's fma and the cpu's alike);
+//   2. the 256 lanes pairwise: lane t += lane t + 128 for t < 128, then t + 64, ... (a block's
+//      reduction tree on the GPU, block.h's block_reduce);
+//   3. the chunk sums of all the tensors, in list order, as one array summed the same way:
+//      lane t adds entries t, t + 256, ... in order (plain adds), then the pairwise tree.
+// Why a tree and not one running sum: on the GPU a block then owns a chunk and its 256 threads
+// read it coalesced, and the whole sum stays on the device (one block for step 3) instead of the
+// chunk sums being copied back for the host to add. The cost: the grouping differs from
+// deterministic_sum's (tensor/dispatch.h), which `sum` keeps.
+constexpr int kLanes = 256;
+static_assert(cuda::kSumChunk == 4096 && kLanes == 256, "the cuda kernels' chunk and block size");
+
+// Step 2: the lanes pairwise, as block_reduce adds them.
+static double lane_tree(double* lane) {
+  for (int half = kLanes / 2; half > 0; half /= 2)
+    for (int t = 0; t < half; ++t) lane[t] = lane[t] + lane[t + half];
+  return lane[0];
+}
+
+// Steps 1 and 2 for one chunk of n <= 4096 elements. The lanes are independent, so the loop over
+// t vectorises (four lanes a 256-bit fma) without changing any lane's order.
+template <class T> static double chunk_squares(const T* p, int64_t n) {
+  double lane[kLanes] = {};
+  for (int64_t j = 0; j < n; j += kLanes) {
+    int64_t m = std::min<int64_t>(kLanes, n - j);
+    for (int64_t t = 0; t < m; ++t) lane[t] = std::fma(double(p[j + t]), double(p[j + t]), lane[t]);
+  }
+  return lane_tree(lane);
+}
+
+// Step 3: the tree sum of the chunk sums.
+static double partials_total(const std::vector<double>& partial) {
+  double lane[kLanes] = {};
+  for (size_t j = 0; j < partial.size(); j += kLanes)
+    for (size_t t = 0; t < size_t(kLanes) && j + t < partial.size(); ++t) lane[t] += partial[j + t];
+  return lane_tree(lane);
+}
 
 // A chunk of one cpu tensor: up to 4096 elements.
 struct SquaresChunk {
@@ -324,39 +405,60 @@ struct SquaresChunk {
   DType dtype;
 };
 
-// Rung 1, plain: one chunk, in order. (A float squared in double is exact, so whether the
-// compiler fuses the multiply into the add does not matter for f32.)
-template <class T> static double chunk_squares(const T* p, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(p[i]) * double(p[i]);
-  return s;
-}
-
-#if defined(__AVX2__)
-// Rung 2, AVX2 (f32 chunks of full length): four chunks at once, lane k summing chunk k in
-// order, so each lane's additions are rung 1's. Each iteration loads four floats of each chunk
-// (rows), transposes the 4 x 4 block so that register c_j holds element j of every chunk, and
-// adds the squares in element order: a dependent add per four elements instead of per one.
-static void chunk_squares4(const float* const* p, double* out) {
-  __m256d s = _mm256_setzero_pd();
-  for (int64_t j = 0; j < kDeterministicChunk; j += 4) {
-    __m256d r0 = load4(p[0] + j), r1 = load4(p[1] + j), r2 = load4(p[2] + j), r3 = load4(p[3] + j);
-    __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);  // (r0[0] r1[0] r0[2] r1[2]), ...
-    __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-    __m256d c0 = _mm256_permute2f128_pd(t0, t2, 0x20), c1 = _mm256_permute2f128_pd(t1, t3, 0x20);
-    __m256d c2 = _mm256_permute2f128_pd(t0, t2, 0x31), c3 = _mm256_permute2f128_pd(t1, t3, 0x31);
-    s = _mm256_add_pd(s, _mm256_mul_pd(c0, c0));  // element j of each chunk
-    s = _mm256_add_pd(s, _mm256_mul_pd(c1, c1));
-    s = _mm256_add_pd(s, _mm256_mul_pd(c2, c2));
-    s = _mm256_add_pd(s, _mm256_mul_pd(c3, c3));
-  }
-  _mm256_storeu_pd(out, s);
-}
-#endif
-
 static double chunk_squares(const SquaresChunk& c) {
   if (c.dtype == DType::f64) return chunk_squares(static_cast<const double*>(c.p), c.n);
   return chunk_squares(static_cast<const float*>(c.p), c.n);
+}
+
+// All of xs on one device (the sum's tree spans the list); none, or every one, on cuda.
+static bool check_one_device(const char* op, const std::vector<Tensor>& xs) {
+  for (const Tensor& x : xs) check_float(op, x);
+  for (const Tensor& x : xs)
+    check(x.device() == xs[0].device(), op, "every tensor must be on one device, got {} and {}",
+          to_string(xs[0].device()), to_string(x.device()));
+  return !xs.empty() && xs[0].is_cuda();
+}
+
+// The cpu's steps 1 to 3: chunk sums in parallel (a chunk is one thread's), then the total.
+static double sum_of_squares_cpu(const std::vector<Tensor>& xs) {
+  std::vector<SquaresChunk> chunks;
+  for (const Tensor& x : xs) {
+    const char* p = static_cast<const char*>(x.raw_data());
+    size_t bytes = dtype_size(x.dtype());
+    for (int64_t i = 0; i < x.numel(); i += cuda::kSumChunk)
+      chunks.push_back({p + size_t(i) * bytes, std::min(cuda::kSumChunk, x.numel() - i), x.dtype()});
+  }
+  std::vector<double> partial(chunks.size());
+  const int64_t n_chunks = int64_t(chunks.size());
+#pragma omp parallel for schedule(static) if (n_chunks * cuda::kSumChunk > kParallelGrain)
+  for (int64_t c = 0; c < n_chunks; ++c) partial[size_t(c)] = chunk_squares(chunks[size_t(c)]);
+  return partials_total(partial);
+}
+
+// The cuda steps: the chunk sums (sum_of_squares_partials, a block per chunk, per dtype run in
+// list order), then one block for the total or the norm and the clip factor, each one f64 in
+// device memory (nullptr: not wanted). Nothing is read back.
+static void sum_of_squares_cuda(const std::vector<Tensor>& xs, double* total, double max_norm, double* norm,
+                                double* scale) {
+  int64_t P = 0;
+  for (const Tensor& x : xs) P += (x.numel() + cuda::kSumChunk - 1) / cuda::kSumChunk;
+  Tensor partial({std::max<int64_t>(P, 1)}, DType::f64, Device::cuda);  // (P,)
+  int64_t offset = 0;
+  for (size_t first = 0; first < xs.size();) {  // runs of one dtype, in list order
+    size_t end = first;
+    while (end < xs.size() && xs[end].dtype() == xs[first].dtype()) ++end;
+    launch_cuda("sum_of_squares", xs[first], [&]<cuda::Target D, class T> {
+      std::vector<const T*> ptrs;
+      std::vector<int64_t> ns;
+      for (size_t k = first; k < end; ++k) ptrs.push_back(xs[k].cuda_data<T>()), ns.push_back(xs[k].numel());
+      cuda::sum_of_squares_partials<D>(ptrs.data(), ns.data(), int64_t(ptrs.size()), partial.cuda_data<double>() + offset);
+    });
+    for (size_t k = first; k < end; ++k) offset += (xs[k].numel() + cuda::kSumChunk - 1) / cuda::kSumChunk;
+    first = end;
+  }
+  cuda::with_target("sum_of_squares", [&]<cuda::Target D> {
+    cuda::sum_of_squares_total<D>(partial.cuda_data<double>(), P, total, max_norm, norm, scale);
+  });
 }
 
 double sum_of_squares(const Tensor& x) { return sum_of_squares(std::vector<Tensor>{x}); }
@@ -364,55 +466,31 @@ double sum_of_squares(const Tensor& x) { return sum_of_squares(std::vector<Tenso
 double sum_of_squares(const std::vector<Tensor>& xs) {
   OpScope scope("sum_of_squares");
   for (const Tensor& x : xs) scope.add_bytes(double(x.numel()) * double(dtype_size(x.dtype())));
-  for (const Tensor& x : xs) check_float("sum_of_squares", x);
-  // pass 1: every cpu chunk of every tensor, in parallel, into partial[]
-  std::vector<SquaresChunk> chunks;
-  std::vector<size_t> first_chunk(xs.size() + 1, 0);  // tensor t owns chunks first_chunk[t] ..
-  for (size_t t = 0; t < xs.size(); ++t) {
-    first_chunk[t] = chunks.size();
-    if (xs[t].is_cuda()) continue;
-    const char* p = static_cast<const char*>(xs[t].raw_data());
-    size_t bytes = dtype_size(xs[t].dtype());
-    for (int64_t i = 0; i < xs[t].numel(); i += kDeterministicChunk)
-      chunks.push_back({p + size_t(i) * bytes, std::min(kDeterministicChunk, xs[t].numel() - i), xs[t].dtype()});
+  if (!check_one_device("sum_of_squares", xs)) return sum_of_squares_cpu(xs);
+  Tensor total({1}, DType::f64, Device::cuda);
+  sum_of_squares_cuda(xs, total.cuda_data<double>(), 0, nullptr, nullptr);
+  return total.item();  // the one read back
+}
+
+// ---- gradient clipping's factor ----
+// norm = √(Σ x²) (the tree above) and, as PyTorch's clip_grad_norm_, coef = max_norm / (norm +
+// 1e-6); scale = coef when coef < 1 and the norm is finite, else 1 (nothing to clip, or an inf /
+// NaN gradient left for the trainer to judge). On cuda both stay in device memory: the AdamW
+// update reads the scale there, and the norm is read only when someone logs it.
+ClipFactor clip_factor(const std::vector<Tensor>& xs, double max_norm) {
+  OpScope scope("clip_factor");
+  for (const Tensor& x : xs) scope.add_bytes(double(x.numel()) * double(dtype_size(x.dtype())));
+  check(max_norm > 0 && std::isfinite(max_norm), "clip_factor", "max_norm must be a positive finite number, got {}",
+        max_norm);
+  if (check_one_device("clip_factor", xs)) {
+    ClipFactor out{Tensor({1}, DType::f64, Device::cuda), Tensor({1}, DType::f64, Device::cuda)};
+    sum_of_squares_cuda(xs, nullptr, max_norm, out.norm.cuda_data<double>(), out.scale.cuda_data<double>());
+    return out;
   }
-  first_chunk[xs.size()] = chunks.size();
-  std::vector<double> partial(chunks.size());
-  const int64_t groups = (int64_t(chunks.size()) + 3) / 4;  // four chunks per group
-#pragma omp parallel for schedule(static) if (int64_t(chunks.size()) * kDeterministicChunk > kParallelGrain)
-  for (int64_t q = 0; q < groups; ++q) {
-    size_t c = size_t(4 * q), count = std::min<size_t>(4, chunks.size() - c);
-#if defined(__AVX2__)
-    bool full_f32 = count == 4;
-    for (size_t k = 0; k < count; ++k)
-      full_f32 = full_f32 && chunks[c + k].dtype == DType::f32 && chunks[c + k].n == kDeterministicChunk;
-    if (full_f32) {
-      const float* p[4];
-      for (size_t k = 0; k < 4; ++k) p[k] = static_cast<const float*>(chunks[c + k].p);
-      chunk_squares4(p, &partial[c]);
-      continue;
-    }
-#endif
-    for (size_t k = 0; k < count; ++k) partial[c + k] = chunk_squares(chunks[c + k]);
-  }
-  // pass 2: in order, chunk sums into tensor sums and those into the total
-  double total = 0;
-  for (size_t t = 0; t < xs.size(); ++t) {
-    double sum = 0;
-    if (xs[t].is_cuda()) {
-      const Tensor& x = xs[t];
-      int64_t n_chunks = (x.numel() + cuda::kSumChunk - 1) / cuda::kSumChunk;
-      Tensor cuda_partial({n_chunks}, DType::f64, Device::cuda);
-      launch_cuda("sum_of_squares", x, [&]<cuda::Target D, class T> {
-        cuda::sum_of_squares_chunks<D>(x.cuda_data<T>(), cuda_partial.cuda_data<double>(), x.numel());
-      });
-      for (double s : cuda_partial.to_vector<double>()) sum += s;
-    } else {
-      for (size_t c = first_chunk[t]; c < first_chunk[t + 1]; ++c) sum += partial[c];
-    }
-    total += sum;
-  }
-  return total;
+  double norm = std::sqrt(sum_of_squares_cpu(xs));
+  double coef = max_norm / (norm + 1e-6);
+  double scale = std::isfinite(norm) && coef < 1.0 ? coef : 1.0;
+  return {from_vector(std::vector<double>{norm}, {1}), from_vector(std::vector<double>{scale}, {1})};
 }
 
 }  // namespace kiso

@@ -204,15 +204,22 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   // learned, so the loss stays near ln V (the same batch again would be memorised).
   std::vector<Tensor> inputs, targets;  // (B, T) each
   for (int i = 0; i < r.warmup + r.steps; ++i) {
-    inputs.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data).to(o.device));
-    targets.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data).to(o.device));
+    inputs.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data));   // on the host, as the
+    targets.push_back(random_ids(r.batch_size, r.seq_len, config.vocab_size, data));  // trainers keep them
   }
   double tokens = double(r.batch_size * r.seq_len);
   log << fmt::format("bench {}: {} parameters, B={} T={}, {} thread{}, load average {}\n", r.preset, r.parameters,
                      r.batch_size, r.seq_len, r.threads, r.threads == 1 ? "" : "s", r.load_average);
 
   Profile* profile = nullptr;
-  auto nothing = [] {};
+  // Device memory: the peak is reset before each iteration and read after it (cuda only).
+  const bool on_cuda = o.device == Device::cuda;
+  auto reset_peak = [&] {
+    if (on_cuda) cuda::reset_peak_memory();
+  };
+  auto read_peak = [&](int64_t& most) {
+    if (on_cuda) most = std::max(most, int64_t(cuda::memory_stats().peak_in_use));
+  };
   // Training: what one step of train/pretrain.cpp does, without the data loader, the schedule
   // and clipping; the learning rate is GPT-1's peak, 2.5e-4 (its value does not change the time).
   if (loops.training) {
@@ -220,7 +227,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
     AdamW optimizer(model.parameters());
     size_t i = 0;
     profile = o.profile ? &r.training_profile : nullptr;
-    std::vector<double> ms = time_loop(r.warmup, r.steps, "training", log, profile, nothing, [&] {
+    std::vector<double> ms = time_loop(r.warmup, r.steps, "training", log, profile, reset_peak, [&] {
       Variable loss = model.loss(inputs[i], targets[i], Mode::train(dropout));
       ++i;
       r.final_loss = loss.value().item();
@@ -229,6 +236,7 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
       optimizer.step(lr);
       optimizer.zero_grad();
       if (o.device == Device::cuda) cuda::synchronize();  // the step's kernels belong to this iteration
+      read_peak(r.training_peak_device_bytes);
     });
     r.training = summarise(ms, tokens, r.training_flops_per_token, r.peak_gflops);
     r.ran_training = true;
@@ -249,10 +257,11 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   if (loops.inference) {
     size_t i = 0;
     profile = o.profile ? &r.inference_profile : nullptr;
-    std::vector<double> ms = time_loop(r.warmup, r.steps, "inference", log, profile, nothing, [&] {
+    std::vector<double> ms = time_loop(r.warmup, r.steps, "inference", log, profile, reset_peak, [&] {
       NoGradGuard no_grad;
       Variable logits = model.logits(inputs[i++], Mode::eval());  // (B, T, V)
       if (o.device == Device::cuda) cuda::synchronize();  // the launches are asynchronous: time their work
+      read_peak(r.inference_peak_device_bytes);
     });
     r.inference = summarise(ms, tokens, r.forward_flops_per_token, r.peak_gflops);
     r.ran_inference = true;
@@ -328,6 +337,10 @@ void print_bench(const BenchResult& r, std::ostream& out) {
     out << fmt::format("last training loss {:.4f} (random ids, a fresh batch each step: near ln V = {:.4f})\n",
                        r.final_loss, std::log(double(c.vocab_size)));
   out << fmt::format("peak resident memory of the process: {:.1f} MiB\n", double(r.peak_rss_bytes) / (1 << 20));
+  if (r.device == Device::cuda && (r.ran_training || r.ran_inference))
+    out << fmt::format("peak device memory in use (tensors, not the allocator's cache): training step {:.1f} MiB, "
+                       "inference step {:.1f} MiB\n",
+                       double(r.training_peak_device_bytes) / (1 << 20), double(r.inference_peak_device_bytes) / (1 << 20));
   if (r.ran_training && !r.training_profile.ops.empty())
     print_profile(r.training_profile, r.steps, "training step", out);
   if (!r.training_kernels.empty()) {
@@ -384,6 +397,7 @@ Json bench_json(const BenchResult& r) {
   if (r.ran_training) {
     j["final_loss"] = r.final_loss;
     j["training"] = timing_json(r.training);
+    j["training"]["peak_device_bytes"] = r.training_peak_device_bytes;
     if (!r.training_profile.ops.empty()) j["training"]["profile"] = profile_json(r.training_profile, r.steps);
     for (const sim::KernelProfile& p : r.training_kernels)
       j["training"]["simulated_kernels"].push_back(
@@ -397,6 +411,7 @@ Json bench_json(const BenchResult& r) {
   }
   if (r.ran_inference) {
     j["inference"] = timing_json(r.inference);
+    j["inference"]["peak_device_bytes"] = r.inference_peak_device_bytes;
     if (!r.inference_profile.ops.empty()) j["inference"]["profile"] = profile_json(r.inference_profile, r.steps);
   }
   if (r.ran_decode) {

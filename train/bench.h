@@ -17,6 +17,9 @@
 // per step (train/profile_table.h): where the time goes, before anything is made faster. On a
 // GPU each op then waits for its kernels, so its row is its kernels' time; on the simulator one
 // more training step is recorded kernel by kernel with its memory traffic (training_kernels).
+// On cuda the peak device memory of a training and of an inference step is reported beside the
+// times. The batches stay on the host, as the trainers keep them (the embedding checks the ids
+// there and uploads them), so a step reads nothing back but its loss.
 // Speed is turned into FLOP/s with the standard analytic count of a decoder-only transformer
 // (train/mfu.h), and divided by a stated peak to give MFU.
 // What it is not: a test (nothing is asserted) nor a kernel benchmark (train/bench_ops.cpp times
@@ -92,6 +95,11 @@ struct BenchResult {
   // traffic first: what a GPU's memory system would see, without a GPU.
   std::vector<sim::KernelProfile> training_kernels;
   int64_t peak_rss_bytes = 0;     // the process's peak resident memory after the run (getrusage)
+  // On Device::cuda: the most device memory tensors held during one training (inference) step,
+  // in bytes, the largest over the iterations: weights, gradients, AdamW's moments and the
+  // step's activations (cuda/runtime.h memory_stats: in use, not the allocator's cache; the peak
+  // is reset before each iteration). 0 on the cpu.
+  int64_t training_peak_device_bytes = 0, inference_peak_device_bytes = 0;
 };
 
 // Builds the preset's model and times it; progress lines go to `log`. Throws on a bad preset,

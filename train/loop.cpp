@@ -180,12 +180,15 @@ LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& op
     }
     // 2. the update: clip, schedule, AdamW
     if (hooks.before_update) hooks.before_update();
-    double grad_norm = s.clip > 0 ? clip_grad_norm(params, s.clip) : 0.0;
+    // The clip stays on the device (AdamW reads its factor there): the norm is read back only
+    // below, for the log, once the update is queued.
+    ClipFactor clip = s.clip > 0 ? clip_grad_factor(params, s.clip) : ClipFactor{};
     double lr = s.schedule.at(step);
-    opt.step(lr);
+    opt.step(lr, clip.scale);
     opt.zero_grad();
     if (hooks.after_update) hooks.after_update();
     ++step;
+    double grad_norm = clip.norm.defined() ? clip.norm.item() : 0.0;
 
     // 3. the record of this step, validation, the log line
     StepRecord r;

@@ -118,4 +118,23 @@ TEST_CASE("releasing a block twice, or one from elsewhere, is an error; nullptr 
   a.release(nullptr);
 }
 
+TEST_CASE("peak of bytes in use: the cache does not count, and reset_peak starts a new peak") {
+  // Oracle: the size classes by hand (4 KiB and 8 KiB requests are their own classes).
+  CountedMemory mem;
+  CachingAllocator a = mem.make();
+  void* p = a.allocate(4096);
+  void* q = a.allocate(8192);
+  CHECK(a.stats().peak_in_use_bytes == 12288);
+  a.release(q);  // 8 KiB to the cache: still held, no longer in use
+  CHECK(a.stats().in_use_bytes == 4096);
+  CHECK(a.stats().peak_in_use_bytes == 12288);
+  a.reset_peak();
+  CHECK(a.stats().peak_in_use_bytes == 4096);
+  void* r = a.allocate(8192);  // from the cache: in use again
+  CHECK(a.stats().peak_in_use_bytes == 12288);
+  CHECK(a.stats().peak_bytes == 12288);  // in use + cached never went above it either
+  a.release(p);
+  a.release(r);
+}
+
 }  // TEST_SUITE

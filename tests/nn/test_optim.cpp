@@ -90,17 +90,28 @@ template <class T> void plain_adamw(Tensor& param, const Tensor& grad, Tensor& m
   }
 }
 
-// The sum of squares as deterministic_sum defines it: chunks of 4096 in order, chunk sums in
-// order, tensors in order.
-template <class T> double plain_sum_of_squares(const Tensor& x) {
-  const T* p = x.data<T>();
-  double total = 0;
-  for (int64_t c = 0; c < x.numel(); c += 4096) {
-    double s = 0;
-    for (int64_t i = c; i < std::min(x.numel(), c + 4096); ++i) s += double(p[i]) * double(p[i]);
-    total += s;
+// The sum of squares of a list as tensor/ops_optim.cpp defines it, written out plainly: each
+// tensor in chunks of 4096; a chunk in 256 lanes, lane t taking elements t, t + 256, ... with an
+// fma each; the lanes pairwise (t += t + half, half = 128 .. 1); the chunk sums of the whole
+// list in order, as 256 lanes of plain adds, then the same pairwise tree.
+double pairwise(std::vector<double> lane) {
+  for (size_t half = 128; half > 0; half /= 2)
+    for (size_t t = 0; t < half; ++t) lane[t] = lane[t] + lane[t + half];
+  return lane[0];
+}
+double plain_sum_of_squares(const std::vector<Tensor>& xs) {
+  std::vector<double> chunk_sums;
+  for (const Tensor& x : xs) {
+    std::vector<double> v = x.to_vector<double>();  // f32 values are exact in double
+    for (size_t c = 0; c < v.size(); c += 4096) {
+      std::vector<double> lane(256, 0.0);
+      for (size_t i = c; i < std::min(v.size(), c + 4096); ++i) lane[(i - c) % 256] = std::fma(v[i], v[i], lane[(i - c) % 256]);
+      chunk_sums.push_back(pairwise(lane));
+    }
   }
-  return total;
+  std::vector<double> lane(256, 0.0);
+  for (size_t i = 0; i < chunk_sums.size(); ++i) lane[i % 256] += chunk_sums[i];
+  return pairwise(lane);
 }
 
 }  // namespace
@@ -146,25 +157,29 @@ TEST_CASE_TEMPLATE("multi-tensor adamw_update gives the plain loop's bits, for 1
   }
 }
 
-TEST_CASE("multi-tensor sum_of_squares and scale_inplace: the plain chunked sums' bits, for 1 and 2 threads") {
+TEST_CASE("multi-tensor sum_of_squares and scale_inplace: the plain tree's bits, for 1 and 2 threads") {
   // Sizes around the 4096-element chunk (full, one short, one over), f32 and f64 mixed in one
-  // list (the AVX2 rung takes only groups of four full f32 chunks, so the groups here mix both
-  // rungs), and a total above kParallelGrain. Tolerance 0: the same additions in the same order.
+  // list, more than 256 chunks in all (so the last tree's lanes add more than one chunk sum), and
+  // a total above kParallelGrain. Tolerance 0: the same operations in the same order.
   std::vector<Tensor> xs = {lcg_tensor<float>(4096, 1, -3, 3),      lcg_tensor<float>(1, 2, -3, 3),
                             lcg_tensor<double>(4097, 3, -3, 3),     lcg_tensor<float>(4095, 4, -3, 3),
                             lcg_tensor<float>(16 * 4096, 5, -3, 3), lcg_tensor<float>(100003, 6, -3, 3),
-                            lcg_tensor<double>(3, 7, -3, 3)};
-  double want = 0;
-  for (const Tensor& x : xs) want += x.dtype() == DType::f64 ? plain_sum_of_squares<double>(x) : plain_sum_of_squares<float>(x);
+                            lcg_tensor<double>(3, 7, -3, 3),        lcg_tensor<float>(256 * 4096, 8, -3, 3)};
+  double want = plain_sum_of_squares(xs);
   for (int threads : {1, 2}) {
     CAPTURE(threads);
     ThreadCount tc(threads);
     CHECK(sum_of_squares(xs) == want);
+    // one tensor at a time: each its own tree, the same terms grouped otherwise; relative
+    // difference at most ~(number of additions) · 2^-53 ≈ 1e6 · 1e-16 = 1e-10
     double one_by_one = 0;
-    for (const Tensor& x : xs) one_by_one += sum_of_squares(x);
-    CHECK(one_by_one == want);
+    for (const Tensor& x : xs) {
+      CHECK(sum_of_squares(x) == plain_sum_of_squares({x}));
+      one_by_one += sum_of_squares(x);
+    }
+    CHECK(std::abs(one_by_one - want) <= 1e-10 * want);
   }
-  CHECK(want > 1e5);  // ~2e5 elements of mean square 3: not all zeros
+  CHECK(want > 3e6);  // ~1.2e6 elements of mean square 3: not all zeros
 
   for (int threads : {1, 2}) {
     CAPTURE(threads);
