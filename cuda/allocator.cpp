@@ -77,6 +77,11 @@ void CachingAllocator::empty_cache_locked() {
   stats_.cached_bytes = 0;
 }
 
+void CachingAllocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_bytes = stats_.in_use_bytes + stats_.cached_bytes;
+}
+
 CachingAllocator::Stats CachingAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return stats_;

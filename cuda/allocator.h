@@ -46,6 +46,9 @@ class CachingAllocator {
     size_t cache_hits = 0;     // requests served from the cache
   };
   Stats stats() const;
+  // Starts the peak again from what is held now (in use + cached), to measure one stretch of
+  // work (a training step) after empty_cache().
+  void reset_peak();
 
  private:
   std::function<void*(size_t)> raw_alloc_;

@@ -69,6 +69,18 @@ void device_free(void* ptr) {
   }
 }
 
+DeviceMemory device_memory() {
+  require_device("cuda memory");
+  CachingAllocator::Stats s = active_allocator().stats();
+  return {s.in_use_bytes, s.peak_bytes};
+}
+
+void reset_device_memory_peak() {
+  require_device("cuda memory");
+  active_allocator().empty_cache();
+  active_allocator().reset_peak();
+}
+
 static void copy(void* dst, const void* src, size_t bytes, gpu::Copy kind, const char* op) {
   require_device(op);
   if (simulator_on()) std::memcpy(dst, src, bytes);

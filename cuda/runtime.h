@@ -43,6 +43,15 @@ std::string device_name();
 
 void* device_alloc(size_t bytes);
 void device_free(void* ptr);
+// What the caching allocator of the device in use holds: bytes handed out now, and the most it
+// has held (handed out + cached) since the last reset_device_memory_peak(), which first returns
+// the cached blocks, so that the peak of what follows is the device memory that work needed.
+struct DeviceMemory {
+  size_t in_use_bytes = 0;
+  size_t peak_bytes = 0;
+};
+DeviceMemory device_memory();
+void reset_device_memory_peak();
 void copy_host_to_device(void* dst, const void* src, size_t bytes);
 void copy_device_to_host(void* dst, const void* src, size_t bytes);
 void copy_device_to_device(void* dst, const void* src, size_t bytes);
