@@ -6,6 +6,7 @@
 //
 // The fused ops (softmax, layernorm, gelu, cross_entropy) use hand-written backward kernels;
 // autograd/composite.h rebuilds each from the primitives here, as a test oracle.
+// residual_layernorm's oracle is the three ops it fuses (dropout, add, layernorm).
 // Integer inputs (token ids, targets) are plain Tensors: nothing is differentiated by them.
 #pragma once
 

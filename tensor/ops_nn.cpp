@@ -1,5 +1,6 @@
 // tensor/ops_nn.cpp — the fused kernels a transformer spends its time in: softmax (with the
-// causal mask), layernorm, GELU, embedding gather/scatter and cross-entropy from logits,
+// causal mask), layernorm, the post-LN residual sum (dropout + add + layernorm in one pass),
+// GELU, embedding gather/scatter and cross-entropy from logits,
 // forward and backward side by side. Each works row by row (one row = the last axis), rows
 // split over OpenMP threads. autograd/functions.cpp states the derivatives these implement;
 // autograd/composite.cpp rebuilds each from primitives as the test oracle.
@@ -9,7 +10,8 @@
 // several accumulators. Measured with `make bench` on (4096, 768), 1 thread, GELU, softmax and
 // layernorm run several times faster this way than as scalar std::exp / std::tanh loops
 // (docs/benchmarks.md has the figures). Every op here also runs on Device::cuda
-// (cuda/kernels/softmax.cu, layernorm.cu, gelu.cu, embedding.cu, cross_entropy.cu).
+// (cuda/kernels/softmax.cu, layernorm.cu, residual_layernorm.cu, gelu.cu, embedding.cu,
+// cross_entropy.cu).
 #include <algorithm>
 #include <bit>
 #include <cmath>
