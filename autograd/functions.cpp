@@ -297,6 +297,28 @@ Variable layernorm(const Variable& x, const Variable& gamma, const Variable& bet
                           });
 }
 
+// forward:  s = x + dropout(z, p),  y = layernorm(s, gamma, beta)       (tensor/ops_nn.cpp)
+// backward: ds = layernorm's dx;  dx += ds;  dz += ds · keep/(1-p);  dgamma += Σ dy ŝ;  dbeta += Σ dy
+// saves: s, mean and rstd per row, and the RNG state (the mask is regenerated, never stored)
+Variable residual_layernorm(const Variable& x, const Variable& z, const Variable& gamma, const Variable& beta,
+                            double eps, double p, Generator* gen) {
+  check(p == 0 || gen != nullptr, "residual_layernorm", "dropout p = {} needs a generator for its mask", p);
+  PhiloxState state;  // the draws dropout(z, p, *gen) would take, in the same place in the stream
+  if (p > 0) state = gen->take(uint64_t(z.value().numel()));
+  ResidualLayerNormOutput f =
+      residual_layernorm_forward(x.value(), z.value(), gamma.value(), beta.value(), eps, p, state);
+  Tensor s = f.s, mean = f.mean, rstd = f.rstd;
+  return Variable::record(f.y, "residual_layernorm", {x, z, gamma, beta},
+                          [s, mean, rstd, p, state](std::vector<Variable>& in, const Tensor& dy) {
+                            ResidualLayerNormGrads g =
+                                residual_layernorm_backward(dy, s, mean, rstd, in[2].value(), p, state);
+                            in[0].accumulate_grad(g.dx);
+                            in[1].accumulate_grad(g.dz);
+                            in[2].accumulate_grad(g.dgamma);
+                            in[3].accumulate_grad(g.dbeta);
+                          });
+}
+
 // forward:  y = gelu(x)          backward: dx += dy · gelu'(x)        saves: x
 Variable gelu(const Variable& x, GeluKind kind) {
   return Variable::record(gelu_forward(x.value(), kind), "gelu", {x}, [kind](std::vector<Variable>& in, const Tensor& dy) {
@@ -318,12 +340,28 @@ Variable embedding(const Variable& weight, const Tensor& ids) {
 // forward:  loss = mean over kept rows of -log softmax(logits_n)[t_n]
 // backward: dlogits += dloss/count · (softmax(logits) - onehot(t)), 0 on ignored rows
 // saves: logits (the input) and targets
-Variable cross_entropy(const Variable& logits, const Tensor& targets, int64_t ignore_index) {
+// With the logits handed over and held by nothing else (Variable::is_sole_owner: this node will
+// be their only holder), the backward writes dlogits over them: the logits are read by this
+// closure alone (the matmul that made them reads its inputs, not its output), and a training
+// step then holds one (N, V) buffer at the loss instead of two. Checked again at the backward.
+static Variable cross_entropy_of(const Variable& logits, const Tensor& targets, int64_t ignore_index,
+                                 bool overwrite) {
   return Variable::record(cross_entropy_forward(logits.value(), targets, ignore_index), "cross_entropy", {logits},
-                          [targets, ignore_index](std::vector<Variable>& in, const Tensor& dloss) {
+                          [targets, ignore_index, overwrite](std::vector<Variable>& in, const Tensor& dloss) {
+                            const Tensor& x = in[0].value();
+                            bool in_place = overwrite && x.is_sole_owner();
                             in[0].accumulate_grad(
-                                cross_entropy_backward(in[0].value(), targets, dloss.item(), ignore_index));
+                                cross_entropy_backward(x, targets, dloss.item(), ignore_index, in_place));
                           });
+}
+
+Variable cross_entropy(const Variable& logits, const Tensor& targets, int64_t ignore_index) {
+  return cross_entropy_of(logits, targets, ignore_index, false);
+}
+
+Variable cross_entropy(Variable&& logits, const Tensor& targets, int64_t ignore_index) {
+  bool overwrite = logits.is_sole_owner();  // before the node takes its own handle
+  return cross_entropy_of(logits, targets, ignore_index, overwrite);
 }
 
 // forward:  y = x · keep / (1-p)     backward: dx += dy · keep / (1-p)

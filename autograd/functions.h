@@ -6,6 +6,7 @@
 //
 // The fused ops (softmax, layernorm, gelu, cross_entropy) use hand-written backward kernels;
 // autograd/composite.h rebuilds each from the primitives here, as a test oracle.
+// residual_layernorm's oracle is the three ops it fuses (dropout, add, layernorm).
 // Integer inputs (token ids, targets) are plain Tensors: nothing is differentiated by them.
 #pragma once
 
@@ -58,9 +59,18 @@ Variable linear_gelu(const Variable& x, const Variable& w, const Variable& b, Ge
 // ---- fused ----
 Variable softmax(const Variable& x, bool causal = false);
 Variable layernorm(const Variable& x, const Variable& gamma, const Variable& beta, double eps = 1e-5);
+// layernorm(x + dropout(z, p), gamma, beta, eps) as one op: the post-LN block's residual sum.
+// z's mask is drawn from *gen with the one take dropout(z, p, *gen) would make; p must be 0
+// when gen is null (then nothing is drawn and it is layernorm(x + z)).
+Variable residual_layernorm(const Variable& x, const Variable& z, const Variable& gamma, const Variable& beta,
+                            double eps, double p, Generator* gen);
 Variable gelu(const Variable& x, GeluKind kind = GeluKind::tanh);
 Variable embedding(const Variable& weight, const Tensor& ids);
 Variable cross_entropy(const Variable& logits, const Tensor& targets, int64_t ignore_index = -100);
+// The same, for logits handed over (a temporary, or std::move): when nothing else holds them
+// (no other Variable handle, no other view of their storage), the backward writes dlogits over
+// them instead of into a second (N, V) buffer. Otherwise it is the function above.
+Variable cross_entropy(Variable&& logits, const Tensor& targets, int64_t ignore_index = -100);
 // Draws its mask from `gen` (advancing it by one range). With p == 0 it is the identity.
 Variable dropout(const Variable& x, double p, Generator& gen);
 // Masked multi-head self-attention from the fused qkv (B, T, 3C) to y (B, T, C), with dropout p

@@ -152,6 +152,21 @@ std::vector<GradcheckCase> op_gradcheck_cases() {
     return attention(x[0], 2, 0.3, &gen);
   });
 
+  // Fused residual + dropout + layernorm, and cross-entropy handed its logits (the backward
+  // writes dlogits over them): the temporary mul(x, 1.0) is held by nothing else.
+  for (double p : {0.0, 0.3}) {
+    add_case("residual_layernorm", std::string("x, z (2, 3, 5), γ β (5,), p = ") + (p > 0 ? "0.3" : "0"),
+             {in.normal({2, 3, 5}), in.normal({2, 3, 5}), in.normal({5}), in.normal({5})}, [p](V x) {
+               Generator gen{7};
+               return residual_layernorm(x[0], x[1], x[2], x[3], 1e-5, p, p > 0 ? &gen : nullptr);
+             });
+  }
+  {
+    Tensor t = from_vector(std::vector<int32_t>{2, -100, 0, 5}, {4});
+    add_case("cross_entropy", "logits (4, 6) handed over (dlogits in place)", {in.normal({4, 6})},
+             [t](V x) { return cross_entropy(mul(x[0], 1.0), t); });
+  }
+
   // ---- shape ops ----
   add_case("concat", "(2, 3), (2, 1), (2, 4) on axis 1", {in.normal({2, 3}), in.normal({2, 1}), in.normal({2, 4})},
            [](V x) { return concat({x[0], x[1], x[2]}, 1); });

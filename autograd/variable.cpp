@@ -138,6 +138,11 @@ void Variable::backward(const Tensor& dout) {
     s.node->backward = nullptr;
     s.node->freed = true;
     s.grad = Tensor();  // intermediate gradients are not kept
+    // Every reader of this value has run (its consumers, before this node; this node reads its
+    // inputs, not its output). When `order` is its only holder, nobody can read it again: let
+    // it go now rather than at the end of backward. (The logits, whose buffer cross_entropy
+    // turned into dlogits, go as soon as the LM head's matmul has used them.)
+    if (it->use_count() == 1) s.value = Tensor();
   }
 }
 

@@ -57,6 +57,9 @@ class Variable {
   const Shape& shape() const { return value().shape(); }
   bool requires_grad() const;
   bool is_leaf() const;
+  // No other Variable handle shares this one's state and no other Tensor its value's storage:
+  // an op handed this Variable may let its node be the only holder (autograd's cross_entropy).
+  bool is_sole_owner() const { return state_ != nullptr && state_.use_count() == 1 && state_->value.is_sole_owner(); }
 
   // The accumulated gradient; undefined before any backward reached this Variable.
   const Tensor& grad() const;

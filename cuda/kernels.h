@@ -11,6 +11,7 @@
 // for that target and float and double.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "cuda/runtime.h"
@@ -241,6 +242,33 @@ void layernorm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean,
 template <Target D, class T>
 void layernorm_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* gamma, T* dx, T* dgamma,
                         T* dbeta, int64_t N, int64_t C);
+
+// ---- residual add + dropout + layernorm, fused (cuda/kernels/residual_layernorm.cu) ----
+
+// Rows one block takes, in both directions: gamma and beta are read once a block, and the
+// backward's column sums have one partial row per block.
+constexpr int64_t kResidualLayerNormRows = 32;
+inline int64_t residual_layernorm_blocks(int64_t N) { return (N + kResidualLayerNormRows - 1) / kResidualLayerNormRows; }
+// Shared memory a block takes (γ, β and the row; backward: γ, dy, s and two double column sums),
+// for elements of `element` bytes; it must not pass the 48 KiB a block has without opting in.
+constexpr size_t kResidualLayerNormMaxShared = 48 * 1024;
+inline size_t residual_layernorm_shared_bytes(int64_t C, size_t element, bool backward) {
+  return size_t(C) * (backward ? 2 * sizeof(double) + 3 * element : 3 * element);
+}
+// x, z, y, s: (N, C); gamma, beta: (C,); mean, rstd: (N,). s = x + dropout(z), element
+// i = n·C + c kept with draw offset + i of Philox (seed, stream) as dropout() keeps it (p may be
+// 0); y = layernorm(s). The numbers of dropout, add and layernorm_forward, in one pass.
+template <Target D, class T>
+void residual_layernorm_forward(const T* x, const T* z, const T* gamma, const T* beta, T* y, T* s, T* mean, T* rstd,
+                                int64_t N, int64_t C, double eps, double p, uint64_t seed, uint64_t stream,
+                                uint64_t offset);
+// dy, s, dx, dz: (N, C); mean, rstd: (N,); gamma, dgamma, dbeta: (C,). dx = ds (layernorm's
+// dx at s), dz = dropout(ds) with the forward's draws (dz may be null when p is 0: dz is dx);
+// partial: (2·residual_layernorm_blocks(N), C) doubles of scratch for the column sums.
+template <Target D, class T>
+void residual_layernorm_backward(const T* dy, const T* s, const T* mean, const T* rstd, const T* gamma, T* dx, T* dz,
+                                 double* partial, T* dgamma, T* dbeta, int64_t N, int64_t C, double p, uint64_t seed,
+                                 uint64_t stream, uint64_t offset);
 
 // ---- moving numbers: fill, strided copies, permute (cuda/kernels/copy.cu) ----
 

@@ -46,18 +46,24 @@ Variable GPT::logits(const Tensor& ids, const Mode& mode, KVCache* cache) const 
   return lm_head(hidden_states(ids, mode, cache));
 }
 
+// The tied head on the rows: hidden states (B, T, C) -> logits (B·T, V) = h W_eᵀ.
+static Variable head_rows(const GPT& m, const Variable& x) {
+  int64_t B = x.shape()[0], T = x.shape()[1], C = m.config.block.n_embd;  // x (B, T, C)
+  Variable flat = reshape(x, {B * T, C});                                // (B·T, C)
+  return matmul(flat, m.tokens_embed.weight, false, true);               // (B·T, V)
+}
 Variable GPT::lm_head(const Variable& x) const {
-  int64_t B = x.shape()[0], T = x.shape()[1], C = config.block.n_embd;  // x (B, T, C)
-  Variable flat = reshape(x, {B * T, C});                  // (B·T, C)
-  Variable out = matmul(flat, tokens_embed.weight, false, true);  // (B·T, V) = h W_eᵀ, the tied head
-  return reshape(out, {B, T, config.vocab_size});          // (B, T, V)
+  int64_t B = x.shape()[0], T = x.shape()[1];
+  return reshape(head_rows(*this, x), {B, T, config.vocab_size});  // (B, T, V)
 }
 
 Variable GPT::loss(const Tensor& ids, const Tensor& targets, const Mode& mode) const {
   check(targets.defined() && targets.shape() == ids.shape(), "GPT::loss", "targets must have the shape of ids {}, got {}",
         shape_str(ids.shape()), targets.defined() ? shape_str(targets.shape()) : "undefined");
-  Variable l = logits(ids, mode);
-  return cross_entropy(reshape(l, {-1, config.vocab_size}), targets.reshape({-1}));
+  // The logits (B·T, V) go to the loss as a temporary that nothing else holds (no (B, T, V) view
+  // of them either): cross_entropy's backward then writes dlogits over them, and the step holds
+  // one (B·T, V) buffer at the loss instead of two (autograd/functions.h).
+  return cross_entropy(head_rows(*this, hidden_states(ids, mode)), targets.reshape({-1}));
 }
 
 Parameters GPT::parameters() {

@@ -81,7 +81,7 @@ Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, Layer
   if (!cache) {  // the fused op (tensor/ops_attention.cpp): the steps below, without their copies
     double p = mode.training ? attn_dropout.p : 0.0;
     Variable y = attention(qkv, n_head, p, p > 0 ? mode.rng : nullptr);  // (B, T, C)
-    return resid_dropout.forward(bf16_activation(c_proj.forward(y)), mode);
+    return bf16_activation(c_proj.forward(y));  // resid_dropout: the Block's, fused with its sum
   }
   // With the KV cache (generation): the new tokens' queries attend to every cached key and
   // value and their own (tensor/ops_attention.cpp); the cache is filled in place.
@@ -94,7 +94,7 @@ Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, Layer
   }
   Variable y(attention_cached(qkv.value(), n_head, cache->k, cache->v, cache->length));  // (B, T, C)
   cache->length += T;
-  return resid_dropout.forward(bf16_activation(c_proj.forward(y)), mode);  // (B, T, C)
+  return bf16_activation(c_proj.forward(y));  // (B, T, C)
 }
 
 Parameters CausalSelfAttention::parameters() {
@@ -109,11 +109,11 @@ Parameters CausalSelfAttention::parameters() {
 MLP::MLP(const BlockConfig& c, const Init& init)
     : c_fc(c.n_embd, c.n_inner, init), act{c.activation}, c_proj(c.n_inner, c.n_embd, init), dropout{c.resid_pdrop} {}
 
-Variable MLP::forward(const Variable& x, const Mode& mode) const {
+Variable MLP::forward(const Variable& x, [[maybe_unused]] const Mode& mode) const {
   // c_fc and GELU in one op: h = x·W + b (a bf16 activation), gelu(h); on cuda one launch, the
   // bias and GELU in the matmul's epilogue. (GELU is the MLP's only activation: GeluKind.)
-  Variable h = linear_gelu(x, c_fc.weight, c_fc.bias, act.kind);           // (B, T, n_inner), after GELU
-  return dropout.forward(bf16_activation(c_proj.forward(h)), mode);  // (B, T, C)
+  Variable h = linear_gelu(x, c_fc.weight, c_fc.bias, act.kind);  // (B, T, n_inner), after GELU
+  return bf16_activation(c_proj.forward(h));                      // (B, T, C); dropout: the Block's
 }
 
 Parameters MLP::parameters() {
@@ -129,14 +129,25 @@ Block::Block(const BlockConfig& c, const Init& init)
     : attn(c, init), ln_1(c.n_embd, c.layer_norm_epsilon, init), mlp(c, init),
       ln_2(c.n_embd, c.layer_norm_epsilon, init), norm(c.norm) {}
 
+// LN(x + dropout(branch)) as one op (autograd's residual_layernorm), drawing the mask where
+// drop.forward would have: right after the branch, so the random stream is the one the
+// separate dropout, add and layernorm consumed, and seeded runs keep their numbers.
+static Variable add_dropout_norm(const Variable& x, const Variable& branch, const Dropout& drop, const LayerNorm& ln,
+                                 const Mode& mode) {
+  double p = mode.training ? drop.p : 0.0;
+  check(p == 0 || mode.rng != nullptr, "Dropout", "training mode needs a generator for the dropout masks");
+  return residual_layernorm(x, branch, ln.weight, ln.bias, ln.eps, p, mode.rng);
+}
+
+// The branches return their output before its dropout; the Block applies it with the residual sum.
 Variable Block::forward(const Variable& x, const Mode& mode, LayerCache* cache) const {
   if (norm == Norm::pre) {  // GPT-2: normalise the branch input, keep the residual stream raw
-    Variable h = x + attn.forward(ln_1.forward(x), mode, cache);
-    return h + mlp.forward(ln_2.forward(h), mode);
+    Variable h = x + attn.resid_dropout.forward(attn.forward(ln_1.forward(x), mode, cache), mode);
+    return h + mlp.dropout.forward(mlp.forward(ln_2.forward(h), mode), mode);
   }
-  // GPT-1 (post-LN): h = LN(x + attention(x)), out = LN(h + MLP(h))
-  Variable h = ln_1.forward(x + attn.forward(x, mode, cache));
-  return ln_2.forward(h + mlp.forward(h, mode));
+  // GPT-1 (post-LN): h = LN(x + dropout(attention(x))), out = LN(h + dropout(MLP(h)))
+  Variable h = add_dropout_norm(x, attn.forward(x, mode, cache), attn.resid_dropout, ln_1, mode);
+  return add_dropout_norm(h, mlp.forward(h, mode), mlp.dropout, ln_2, mode);
 }
 
 Parameters Block::parameters() {

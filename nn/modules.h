@@ -100,12 +100,12 @@ struct CausalSelfAttention {
   Linear c_proj;  // C -> C: the output projection
   int64_t n_head = 1;
   Dropout attn_dropout;   // on the attention probabilities
-  Dropout resid_dropout;  // on the output, before it joins the residual stream
+  Dropout resid_dropout;  // on the output, before it joins the residual stream (applied by the Block)
 
   CausalSelfAttention() = default;
   CausalSelfAttention(const BlockConfig& config, const Init& init);  // n_embd, n_head, the two dropouts
-  // x (B, T, C) -> (B, T, C). With a cache, x holds only the new tokens: they attend to the
-  // cached keys and values too, and are appended to them.
+  // x (B, T, C) -> (B, T, C), before resid_dropout. With a cache, x holds only the new tokens:
+  // they attend to the cached keys and values too, and are appended to them.
   Variable forward(const Variable& x, const Mode& mode, LayerCache* cache = nullptr) const;
   Parameters parameters();
 };
@@ -115,15 +115,16 @@ struct MLP {
   Linear c_fc;    // C -> n_inner (4C in GPT-1)
   GELU act;
   Linear c_proj;  // n_inner -> C
-  Dropout dropout;
+  Dropout dropout;  // on the output, applied by the Block with the residual sum
 
   MLP() = default;
   MLP(const BlockConfig& config, const Init& init);  // n_embd, n_inner, activation, resid_pdrop
-  Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C)
+  Variable forward(const Variable& x, const Mode& mode) const;  // (B, T, C) -> (B, T, C), before dropout
   Parameters parameters();
 };
 
-// One transformer block. GPT-1 is post-LN: the LayerNorm comes after each residual sum.
+// One transformer block. GPT-1 is post-LN: the LayerNorm comes after each residual sum, and the
+// branch's dropout, the sum and the LayerNorm run as one fused op (residual_layernorm).
 // Norm::pre gives the GPT-2 block, LayerNorm on the branch input.
 struct Block {
   CausalSelfAttention attn;

@@ -128,6 +128,27 @@ struct LayerNormGrads {
 LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                   const Tensor& gamma);
 
+// ---- residual add + dropout + layernorm, fused (the post-LN block's sum; ops_nn.cpp) ----
+// x, z: (..., C); gamma, beta: (C,).
+//   s = x + dropout(z, p, state)      (..., C), saved: the layernorm's input
+//   y = layernorm(s, gamma, beta, eps), with mean and rstd (..., 1) saved as layernorm_forward's
+// the very numbers of add(x, dropout(z, p, state)) then layernorm_forward: z's element i is
+// kept with draw state.offset + i, as dropout() draws it. p may be 0 (eval): s = x + z.
+struct ResidualLayerNormOutput {
+  Tensor y, s, mean, rstd;
+};
+ResidualLayerNormOutput residual_layernorm_forward(const Tensor& x, const Tensor& z, const Tensor& gamma,
+                                                   const Tensor& beta, double eps, double p, PhiloxState state);
+// From the saved s, mean, rstd: ds = layernorm_backward's dx; dx = ds; dz = dropout(ds, p,
+// state) (the mask regenerated, never stored; with p == 0 dz is ds, the same tensor);
+// dgamma, dbeta (C,) as layernorm_backward's.
+struct ResidualLayerNormGrads {
+  Tensor dx, dz, dgamma, dbeta;
+};
+ResidualLayerNormGrads residual_layernorm_backward(const Tensor& dy, const Tensor& s, const Tensor& mean,
+                                                   const Tensor& rstd, const Tensor& gamma, double p,
+                                                   PhiloxState state);
+
 // ---- GELU (the two forms are stated in tensor/gelu_kind.h) ----
 Tensor gelu_forward(const Tensor& x, GeluKind kind);
 Tensor gelu_backward(const Tensor& x, const Tensor& dy, GeluKind kind);
@@ -151,8 +172,12 @@ Tensor embedding_backward(const Tensor& dout, const Tensor& ids, int64_t vocab_s
 // 0 (there is nothing to average) and so is its gradient.
 Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
 // dlogits (N, V) = dloss * (softmax(logits) - onehot(targets)) / count, zero on ignored rows.
+// With in_place, dlogits is written over logits' own numbers and returned as a view of them:
+// for a caller (autograd's cross_entropy) that owns the logits alone and needs them no more,
+// so that a training step holds one (N, V) buffer instead of two. logits must be the sole
+// owner of its storage (Tensor::is_sole_owner), or this throws.
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double dloss,
-                              int64_t ignore_index = -100);
+                              int64_t ignore_index = -100, bool in_place = false);
 
 // ---- masked multi-head self-attention, fused (ops_attention.cpp) ----
 // qkv (B, T, 3C): [Q | K | V] along the last axis (the c_attn output), C = NH·HS. For every batch

@@ -1,5 +1,6 @@
 // tensor/ops_nn.cpp — the fused kernels a transformer spends its time in: softmax (with the
-// causal mask), layernorm, GELU, embedding gather/scatter and cross-entropy from logits,
+// causal mask), layernorm, the post-LN residual sum (dropout + add + layernorm in one pass),
+// GELU, embedding gather/scatter and cross-entropy from logits,
 // forward and backward side by side. Each works row by row (one row = the last axis), rows
 // split over OpenMP threads. autograd/functions.cpp states the derivatives these implement;
 // autograd/composite.cpp rebuilds each from primitives as the test oracle.
@@ -9,9 +10,12 @@
 // several accumulators. Measured with `make bench` on (4096, 768), 1 thread, GELU, softmax and
 // layernorm run several times faster this way than as scalar std::exp / std::tanh loops
 // (docs/benchmarks.md has the figures). Every op here also runs on Device::cuda
-// (cuda/kernels/softmax.cu, layernorm.cu, gelu.cu, embedding.cu, cross_entropy.cu).
+// (cuda/kernels/softmax.cu, layernorm.cu, residual_layernorm.cu, gelu.cu, embedding.cu,
+// cross_entropy.cu).
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <type_traits>
 #include <numbers>
 
 #include "tensor/dispatch.h"
@@ -132,6 +136,44 @@ static void check_layernorm_params(const char* op, const Tensor& x, const Tensor
   check_float_pair(op, x, beta);
 }
 
+// One row of the forward, x (C,) -> y (C,), mean, rstd. Also the fused residual_layernorm's
+// (below), which is why it is a function: both give the same bits for the same s.
+template <class T>
+static void layernorm_row(const T* x, const T* g, const T* b, T* y, T& mean, T& rstd, int64_t C, T eps) {
+  auto x_n = row(x, C);  // (C,)
+  // pass 1: mean; pass 2: variance around it (two passes are more accurate than E[x²]-E[x]²)
+  T m = x_n.mean();
+  T v = (x_n - m).square().mean();
+  T r = T(1) / std::sqrt(v + eps);
+  // pass 3: normalise, scale and shift
+  row(y, C) = (x_n - m) * r * row(g, C) + row(b, C);
+  mean = m;
+  rstd = r;
+}
+
+// One row of the backward's dx (C,), from dy (C,), x (C,) and the row's mean and rstd.
+template <class T>
+static void layernorm_dx_row(const T* dy, const T* x, T m, T r, const T* g, T* dx, int64_t C) {
+  auto xhat = (row(x, C) - m) * r;   // (C,) an expression, evaluated where used
+  auto gc = row(dy, C) * row(g, C);  // (C,) the gradient at xhat
+  // pass 1: the two row means the formula needs; pass 2: dx
+  T mean_g = gc.mean(), mean_g_xhat = (gc * xhat).mean();
+  row(dx, C) = r * (gc - mean_g - xhat * mean_g_xhat);
+}
+
+// dgamma, dbeta (C,), zero on entry: a sum over the N rows, taken in row order so the result
+// never depends on the thread count; the inner loop over C vectorises.
+template <class T>
+static void layernorm_param_grads(const T* dy, const T* x, const T* mean, const T* rstd, T* dgamma, T* dbeta,
+                                  int64_t N, int64_t C) {
+  auto dg = row(dgamma, C), db = row(dbeta, C);
+  for (int64_t n = 0; n < N; ++n) {
+    auto dy_n = row(dy + n * C, C);
+    dg += dy_n * (row(x + n * C, C) - mean[n]) * rstd[n];
+    db += dy_n;
+  }
+}
+
 LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
   OpScope scope("layernorm_forward", x, gamma, beta);
   check_layernorm_params("layernorm", x, gamma, beta);
@@ -158,17 +200,7 @@ LayerNormOutput layernorm_forward(const Tensor& x, const Tensor& gamma, const Te
     T* pmean = out.mean.data<T>();
     T* prstd = out.rstd.data<T>();
 #pragma omp parallel for if (x.numel() > kParallelGrain)
-    for (int64_t n = 0; n < N; ++n) {
-      auto x_n = row(px + n * C, C);  // (C,)
-      // pass 1: mean; pass 2: variance around it (two passes are more accurate than E[x²]-E[x]²)
-      T m = x_n.mean();
-      T v = (x_n - m).square().mean();
-      T rstd = T(1) / std::sqrt(v + T(eps));
-      // pass 3: normalise, scale and shift
-      row(py + n * C, C) = (x_n - m) * rstd * row(g, C) + row(b, C);
-      pmean[n] = m;
-      prstd[n] = rstd;
-    }
+    for (int64_t n = 0; n < N; ++n) layernorm_row(px + n * C, g, b, py + n * C, pmean[n], prstd[n], C, T(eps));
     return out;
   });
 }
@@ -205,24 +237,154 @@ LayerNormGrads layernorm_backward(const Tensor& dy, const Tensor& x, const Tenso
     T* pdx = grads.dx.data<T>();
     // dx: rows are independent
 #pragma omp parallel for if (x.numel() > kParallelGrain)
-    for (int64_t n = 0; n < N; ++n) {
-      T m = pmean[n], r = prstd[n];
-      auto xhat = (row(px + n * C, C) - m) * r;      // (C,) an expression, evaluated where used
-      auto gc = row(pdy + n * C, C) * row(g, C);     // (C,) the gradient at xhat
-      // pass 1: the two row means the formula needs; pass 2: dx
-      T mean_g = gc.mean(), mean_g_xhat = (gc * xhat).mean();
-      row(pdx + n * C, C) = r * (gc - mean_g - xhat * mean_g_xhat);
+    for (int64_t n = 0; n < N; ++n) layernorm_dx_row(pdy + n * C, px + n * C, pmean[n], prstd[n], g, pdx + n * C, C);
+    layernorm_param_grads(pdy, px, pmean, prstd, grads.dgamma.data<T>(), grads.dbeta.data<T>(), N, C);
+    return grads;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// residual add + dropout + layernorm, fused: the post-LN block's "LN(x + dropout(branch))"
+// forward:  s = x + z · keep / (1-p),  keep_i = (uniform(draw state.offset + i) >= p)
+//           y = layernorm(s, gamma, beta)                 saves: s, mean, rstd (not the mask)
+// backward: ds = layernorm's dx (from s, mean, rstd),  dx = ds,  dz = ds · keep / (1-p)
+//           dgamma, dbeta as layernorm's
+// One pass over each row instead of three ops (dropout, add, layernorm) and the two (N, C)
+// tensors between them. The numbers are those of the three ops: the same draws as dropout()
+// (tensor/ops_random.cpp), the same `T(z · scale)` or +0, the same add, then layernorm_row.
+// Why s is saved and not recomputed from x and z: the backward then reads dy and s (two
+// numbers an element) instead of dy, x and z (three) and draws no random numbers for s; the
+// memory is the same as the unfused ops' minus the dropout output, since the autograd node
+// keeps x and z alive either way.
+// ---------------------------------------------------------------------------------------------
+
+// out[c] = dropout of in[c] for the elements first .. first + C - 1 of the stream `state`: in·scale
+// where kept, +0 where dropped, bit for bit what dropout() gives them. The draws are fetched
+// 64 at a time from 64-aligned groups (as dropout's for_each_group fetches them), so a row
+// shares at most its two end groups with its neighbours.
+template <class T>
+static void dropout_row(const T* in, T* out, int64_t first, int64_t C, double p, const PhiloxState& state) {
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  const T scale = T(1.0 / (1.0 - p));
+  const float pf = float(p);
+  alignas(32) uint32_t draws[kPhiloxBatchDraws];
+  for (int64_t g = first / kPhiloxBatchDraws; g * kPhiloxBatchDraws < first + C; ++g) {
+    philox_blocks16(state.seed, state.stream, state.offset / 4 + uint64_t(g) * kPhiloxBatchBlocks, draws);
+    int64_t i0 = std::max(first, g * kPhiloxBatchDraws), i1 = std::min(first + C, (g + 1) * kPhiloxBatchDraws);
+    for (int64_t i = i0; i < i1; ++i) {
+      Bits keep = Bits(0) - Bits(uniform_from_bits(draws[i - g * kPhiloxBatchDraws]) >= pf);  // all ones when kept
+      out[i - first] = std::bit_cast<T>(std::bit_cast<Bits>(T(in[i - first] * scale)) & keep);
     }
-    // dgamma, dbeta: a sum over rows, taken in row order so the result never depends on the
-    // thread count; the inner loop over C vectorises.
-    T* pdg = grads.dgamma.data<T>();
-    T* pdb = grads.dbeta.data<T>();
-    auto dgamma = row(pdg, C), dbeta = row(pdb, C);
+  }
+}
+
+// x, z, gamma and beta float, of one dtype and device; z of x's shape.
+static void check_residual_layernorm(const char* op, const Tensor& x, const Tensor& z, const Tensor& gamma,
+                                     const Tensor& beta, double p, const PhiloxState& state) {
+  check_layernorm_params(op, x, gamma, beta);
+  check_float_pair(op, x, z);
+  check_same_shape(op, x, z, "x", "z");
+  check(p >= 0 && p < 1, op, "p must be in [0, 1), got {}", p);
+  check(state.offset % 4 == 0, op, "state.offset must be a multiple of 4 (a block boundary, as Generator::take gives), "
+        "got {}", state.offset);
+  if (x.is_cuda()) {  // the backward's shared memory is the larger
+    int64_t C = x.size(-1);
+    size_t bytes = cuda::residual_layernorm_shared_bytes(C, dtype_size(x.dtype()), true);
+    check(bytes <= cuda::kResidualLayerNormMaxShared, op,
+          "C = {} needs {} bytes of shared memory a block on cuda; the kernel has {} (C <= {} for {})", C, bytes,
+          cuda::kResidualLayerNormMaxShared,
+          cuda::kResidualLayerNormMaxShared / cuda::residual_layernorm_shared_bytes(1, dtype_size(x.dtype()), true),
+          to_string(x.dtype()));
+  }
+}
+
+ResidualLayerNormOutput residual_layernorm_forward(const Tensor& x, const Tensor& z, const Tensor& gamma,
+                                                   const Tensor& beta, double eps, double p, PhiloxState state) {
+  OpScope scope("residual_layernorm_forward", x, z, gamma, beta);
+  check_residual_layernorm("residual_layernorm", x, z, gamma, beta, p, state);
+  check(eps > 0, "residual_layernorm", "eps must be positive, got {}", eps);
+  int64_t C = x.size(-1), N = x.numel() / C;
+  Shape stat_shape = x.shape();
+  stat_shape.back() = 1;
+  Device device = x.device();
+  ResidualLayerNormOutput out{Tensor(x.shape(), x.dtype(), device), Tensor(x.shape(), x.dtype(), device),
+                              Tensor(stat_shape, x.dtype(), device), Tensor(stat_shape, x.dtype(), device)};
+  if (x.is_cuda()) {
+    check_cuda_rows("residual_layernorm", N);
+    launch_cuda("residual_layernorm", x, [&]<cuda::Target D, class T> {
+      cuda::residual_layernorm_forward<D>(x.cuda_data<T>(), z.cuda_data<T>(), gamma.cuda_data<T>(),
+                                          beta.cuda_data<T>(), out.y.cuda_data<T>(), out.s.cuda_data<T>(),
+                                          out.mean.cuda_data<T>(), out.rstd.cuda_data<T>(), N, C, eps, p, state.seed,
+                                          state.stream, state.offset);
+    });
+    return out;
+  }
+  with_float(x, [&]<class T>(T) {
+    const T* px = x.data<T>();
+    const T* pz = z.data<T>();
+    const T* g = gamma.data<T>();
+    const T* b = beta.data<T>();
+    T* ps = out.s.data<T>();
+    T* py = out.y.data<T>();
+    T* pmean = out.mean.data<T>();
+    T* prstd = out.rstd.data<T>();
+#pragma omp parallel for if (x.numel() > kParallelGrain)
     for (int64_t n = 0; n < N; ++n) {
-      auto dy_n = row(pdy + n * C, C);
-      dgamma += dy_n * (row(px + n * C, C) - pmean[n]) * prstd[n];
-      dbeta += dy_n;
+      T* s_n = ps + n * C;  // (C,)
+      // pass 1: s = x + dropout(z), the dropped z written into s first, then x added
+      if (p > 0) dropout_row(pz + n * C, s_n, n * C, C, p, state);
+      else std::copy_n(pz + n * C, C, s_n);
+      row(s_n, C) = row(px + n * C, C) + row(static_cast<const T*>(s_n), C);
+      // passes 2-4: layernorm of s, while the row is still in cache
+      layernorm_row(static_cast<const T*>(s_n), g, b, py + n * C, pmean[n], prstd[n], C, T(eps));
     }
+    return 0;
+  });
+  return out;
+}
+
+ResidualLayerNormGrads residual_layernorm_backward(const Tensor& dy, const Tensor& s, const Tensor& mean,
+                                                   const Tensor& rstd, const Tensor& gamma, double p,
+                                                   PhiloxState state) {
+  OpScope scope("residual_layernorm_backward", dy, s, mean, rstd, gamma);
+  check_residual_layernorm("residual_layernorm_backward", s, dy, gamma, gamma, p, state);
+  int64_t C = s.size(-1), N = s.numel() / C;
+  check_float_pair("residual_layernorm_backward", s, mean);
+  check_float_pair("residual_layernorm_backward", s, rstd);
+  check(mean.numel() == N && rstd.numel() == N, "residual_layernorm_backward",
+        "mean and rstd need one value per row ({} rows), got {} and {}", N, mean.numel(), rstd.numel());
+  Device device = s.device();
+  Tensor dx(s.shape(), s.dtype(), device);
+  Tensor dz = p > 0 ? Tensor(s.shape(), s.dtype(), device) : dx;  // p == 0: dz is dx
+  if (s.is_cuda()) {
+    check_cuda_rows("residual_layernorm_backward", N);
+    ResidualLayerNormGrads grads{dx, dz, Tensor({C}, s.dtype(), device), Tensor({C}, s.dtype(), device)};
+    // partial column sums of dgamma and dbeta, one row of each per block of rows (in double)
+    Tensor partial({2 * cuda::residual_layernorm_blocks(N), C}, DType::f64, device);
+    launch_cuda("residual_layernorm_backward", s, [&]<cuda::Target D, class T> {
+      cuda::residual_layernorm_backward<D>(dy.cuda_data<T>(), s.cuda_data<T>(), mean.cuda_data<T>(),
+                                           rstd.cuda_data<T>(), gamma.cuda_data<T>(), dx.cuda_data<T>(),
+                                           p > 0 ? dz.cuda_data<T>() : nullptr, partial.cuda_data<double>(),
+                                           grads.dgamma.cuda_data<T>(), grads.dbeta.cuda_data<T>(), N, C, p,
+                                           state.seed, state.stream, state.offset);
+    });
+    return grads;
+  }
+  return with_float(s, [&]<class T>(T) {
+    ResidualLayerNormGrads grads{dx, dz, zeros({C}, s.dtype()), zeros({C}, s.dtype())};
+    const T* pdy = dy.data<T>();
+    const T* ps = s.data<T>();
+    const T* g = gamma.data<T>();
+    const T* pmean = mean.data<T>();
+    const T* prstd = rstd.data<T>();
+    T* pdx = dx.data<T>();
+    T* pdz = dz.data<T>();
+#pragma omp parallel for if (s.numel() > kParallelGrain)
+    for (int64_t n = 0; n < N; ++n) {
+      layernorm_dx_row(pdy + n * C, ps + n * C, pmean[n], prstd[n], g, pdx + n * C, C);  // ds = dx
+      if (p > 0) dropout_row(static_cast<const T*>(pdx + n * C), pdz + n * C, n * C, C, p, state);  // dz
+    }
+    layernorm_param_grads(pdy, ps, pmean, prstd, grads.dgamma.data<T>(), grads.dbeta.data<T>(), N, C);
     return grads;
   });
 }
@@ -488,14 +650,18 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int
   });
 }
 
-Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, double dloss, int64_t ignore_index) {
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, double dloss, int64_t ignore_index,
+                              bool in_place) {
   OpScope scope("cross_entropy_backward", logits, targets_in);
   check_float("cross_entropy_backward", logits, "logits");
   Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy_backward", logits, targets, ignore_index);
+  check(!in_place || logits.is_sole_owner(), "cross_entropy_backward",
+        "in_place needs logits whose storage nothing else holds; another tensor shares it");
   int64_t N = logits.size(0), V = logits.size(1);
+  // (N, V): a new buffer, or the logits' own, a row at a time read (its max and sum) then written
+  Tensor dlogits = in_place ? logits : Tensor(logits.shape(), logits.dtype(), logits.device());
   if (logits.is_cuda()) {
-    Tensor dlogits(logits.shape(), logits.dtype(), Device::cuda);  // (N, V)
     Tensor targets_cuda = targets_in.to(Device::cuda);
     double scale = count ? dloss / double(count) : 0.0;
     launch_cuda("cross_entropy_backward", logits, [&]<cuda::Target D, class T> {
@@ -505,16 +671,21 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, do
     return dlogits;
   }
   return with_float(logits, [&]<class T>(T) {
-    Tensor dlogits = zeros(logits.shape(), logits.dtype());  // (N, V)
-    if (count == 0) return dlogits;
-    const T* px = logits.data<T>();
-    const int32_t* t = targets.data<int32_t>();
     T* pd = dlogits.data<T>();
+    if (count == 0) {
+      std::fill_n(pd, N * V, T(0));
+      return dlogits;
+    }
+    const T* px = logits.data<T>();  // pd itself when in_place
+    const int32_t* t = targets.data<int32_t>();
     double scale = dloss / double(count);
 #pragma omp parallel for if (logits.numel() > kParallelGrain)
     for (int64_t n = 0; n < N; ++n) {
-      if (t[n] == ignore_index) continue;
-      LogSumExp<T> lse = logsumexp(px + n * V, V);
+      if (t[n] == ignore_index) {
+        std::fill_n(pd + n * V, V, T(0));
+        continue;
+      }
+      LogSumExp<T> lse = logsumexp(px + n * V, V);  // read before the row is written
       row(pd + n * V, V) = T(scale) * ((row(px + n * V, V) - lse.m) - lse.log_s).exp();  // dloss/count · softmax
       pd[n * V + t[n]] -= T(scale);
     }

@@ -3,11 +3,14 @@
 // g++ for the simulator (see cuda/kernels.h); tensor/ops_nn.cpp's loops are the oracle.
 //
 //   m = max_j x_j,  log_s = log Σ_j exp(x_j - m)          (logsumexp = m + log_s, no overflow)
+//   both from one read of the row (row_logsumexp: an online max and sum)
 //   forward:  loss = 1/count Σ_{n kept} (log_s_n - (x_{n,t_n} - m_n))
 //   backward: dlogits_n = dloss/count · (exp((x_n - m_n) - log_s_n) - onehot(t_n)), 0 on ignored rows
 //
 // The forward writes one loss per row, then a single block adds them in a fixed tree order:
-// the result does not depend on timing (no atomics).
+// the result does not depend on timing (no atomics). The backward may write dlogits over the
+// logits (tensor/ops.h's in_place): each thread reads its own elements before it writes them,
+// and the row's max and sum are complete (block_reduce's barriers) before the first write.
 #include <cmath>
 
 #include "cuda/kernels.h"
@@ -16,13 +19,20 @@
 namespace kiso::cuda {
 namespace {
 
-// m and log_s of one row, in double, computed by the whole block (every thread gets them).
+// m and log_s of one row, in double, computed by the whole block (every thread gets them), reading
+// the row once: each thread keeps a running max m_t and a sum s_t = Σ exp(x - m_t) over its
+// columns, rescaling s_t by exp(m_t - x) when a larger x arrives (the online softmax of Milakov
+// and Gimelshein, 2018); the block then takes M = max_t m_t and Σ_t s_t·exp(m_t - M).
+// (It read the row twice before, max then sum: V·sizeof(T) more bytes a row from global memory.)
 template <class T> __device__ void row_logsumexp(const T* x, int64_t V, double* scratch, double& m, double& log_s) {
-  m = double(x[0]);
-  for (int64_t c = threadIdx.x; c < V; c += kBlockThreads) m = m < double(x[c]) ? double(x[c]) : m;
-  m = block_reduce(m, scratch, [](double a, double b) { return a < b ? b : a; });
-  double s = 0;
-  for (int64_t c = threadIdx.x; c < V; c += kBlockThreads) s += std::exp(double(x[c]) - m);
+  double m_t = -INFINITY, s_t = 0;
+  for (int64_t c = threadIdx.x; c < V; c += kBlockThreads) {
+    double v = double(x[c]);
+    if (v > m_t) s_t = s_t * std::exp(m_t - v) + 1, m_t = v;  // exp(-inf) = 0 on the first
+    else if (v != -INFINITY) s_t += std::exp(v - m_t);       // a NaN goes in, and out as the loss
+  }
+  m = block_reduce(m_t, scratch, [](double a, double b) { return a < b ? b : a; });
+  double s = m_t == -INFINITY ? 0 : s_t * std::exp(m_t - m);  // a thread with no finite column adds 0
   log_s = std::log(block_reduce(s, scratch, [](double a, double b) { return a + b; }));
 }
 
