@@ -351,7 +351,7 @@ static Variable cross_entropy_of(const Variable& logits, const Tensor& targets, 
                             const Tensor& x = in[0].value();
                             bool in_place = overwrite && x.is_sole_owner();
                             in[0].accumulate_grad(
-                                cross_entropy_backward(x, targets, dloss.item(), ignore_index, in_place));
+                                cross_entropy_backward(x, targets, dloss, ignore_index, in_place));
                           });
 }
 

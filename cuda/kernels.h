@@ -312,10 +312,12 @@ template <Target D, class T>
 void cross_entropy_forward(const T* logits, const int32_t* targets, double* row_loss, T* loss, int64_t N, int64_t V,
                            int64_t ignore_index, int64_t count);
 // logits, dlogits: (N, V); targets (N,). dlogits = scale · (softmax(logits) - onehot(target))
-// with scale = dloss / count; 0 on ignored rows.
+// with scale = dloss / count (in double; 0 when count is 0); 0 on ignored rows. dloss is one T in
+// device memory (the loss's gradient, where autograd's backward left it): read by the kernel, so
+// the host never waits for it.
 template <Target D, class T>
-void cross_entropy_backward(const T* logits, const int32_t* targets, T* dlogits, int64_t N, int64_t V,
-                            int64_t ignore_index, double scale);
+void cross_entropy_backward(const T* logits, const int32_t* targets, const T* dloss, T* dlogits, int64_t N, int64_t V,
+                            int64_t ignore_index, int64_t count);
 
 // ---- dropout (cuda/kernels/dropout.cu) ----
 

@@ -176,6 +176,11 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets, int64_
 // for a caller (autograd's cross_entropy) that owns the logits alone and needs them no more,
 // so that a training step holds one (N, V) buffer instead of two. logits must be the sole
 // owner of its storage (Tensor::is_sole_owner), or this throws.
+// dloss is the loss's gradient as a 0-d tensor on logits' device (autograd hands it over as it
+// is: on cuda the kernel reads it, so a training step does not wait to copy it to the host), or
+// as a number.
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& dloss,
+                              int64_t ignore_index = -100, bool in_place = false);
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double dloss,
                               int64_t ignore_index = -100, bool in_place = false);
 

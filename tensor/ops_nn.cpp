@@ -650,10 +650,20 @@ Tensor cross_entropy_forward(const Tensor& logits, const Tensor& targets_in, int
   });
 }
 
-Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, double dloss, int64_t ignore_index,
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double dloss, int64_t ignore_index,
                               bool in_place) {
+  Tensor dloss_tensor = scalar(dloss, logits.dtype());
+  return cross_entropy_backward(logits, targets, logits.is_cuda() ? dloss_tensor.to(Device::cuda) : dloss_tensor,
+                                ignore_index, in_place);
+}
+
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, const Tensor& dloss,
+                              int64_t ignore_index, bool in_place) {
   OpScope scope("cross_entropy_backward", logits, targets_in);
   check_float("cross_entropy_backward", logits, "logits");
+  check(dloss.numel() == 1 && dloss.dtype() == logits.dtype() && dloss.device() == logits.device(),
+        "cross_entropy_backward", "dloss must be one {} number on the logits' device, got shape {} {} on {}",
+        to_string(logits.dtype()), shape_str(dloss.shape()), to_string(dloss.dtype()), to_string(dloss.device()));
   Tensor targets = logits.is_cuda() ? ids_on_host("cross_entropy_backward", targets_in, "targets") : targets_in;
   int64_t count = check_cross_entropy("cross_entropy_backward", logits, targets, ignore_index);
   check(!in_place || logits.is_sole_owner(), "cross_entropy_backward",
@@ -663,10 +673,9 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, do
   Tensor dlogits = in_place ? logits : Tensor(logits.shape(), logits.dtype(), logits.device());
   if (logits.is_cuda()) {
     Tensor targets_cuda = targets_in.to(Device::cuda);
-    double scale = count ? dloss / double(count) : 0.0;
     launch_cuda("cross_entropy_backward", logits, [&]<cuda::Target D, class T> {
-      cuda::cross_entropy_backward<D>(logits.cuda_data<T>(), targets_cuda.cuda_data<int32_t>(), dlogits.cuda_data<T>(),
-                                      N, V, ignore_index, scale);
+      cuda::cross_entropy_backward<D>(logits.cuda_data<T>(), targets_cuda.cuda_data<int32_t>(), dloss.cuda_data<T>(),
+                                      dlogits.cuda_data<T>(), N, V, ignore_index, count);
     });
     return dlogits;
   }
@@ -678,7 +687,7 @@ Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets_in, do
     }
     const T* px = logits.data<T>();  // pd itself when in_place
     const int32_t* t = targets.data<int32_t>();
-    double scale = dloss / double(count);
+    double scale = dloss.item() / double(count);
 #pragma omp parallel for if (logits.numel() > kParallelGrain)
     for (int64_t n = 0; n < N; ++n) {
       if (t[n] == ignore_index) {

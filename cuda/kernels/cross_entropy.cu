@@ -63,10 +63,11 @@ __global__ void cross_entropy_total_kernel(const double* row_loss, T* loss, int6
 }
 
 template <class T>
-__global__ void cross_entropy_backward_kernel(const T* logits, const int32_t* targets, T* dlogits, int64_t V,
-                                              int64_t ignore_index, double scale) {
+__global__ void cross_entropy_backward_kernel(const T* logits, const int32_t* targets, const T* dloss, T* dlogits,
+                                              int64_t V, int64_t ignore_index, int64_t count) {
   __shared__ double scratch[kBlockThreads];
   int64_t n = blockIdx.x;
+  double scale = count ? double(dloss[0]) / double(count) : 0.0;  // what the host computed before
   int32_t t = targets[n];
   T* d = dlogits + n * V;
   if (t == ignore_index) {
@@ -94,11 +95,11 @@ template decltype(cross_entropy_forward<kTarget, float>) cross_entropy_forward<k
 template decltype(cross_entropy_forward<kTarget, double>) cross_entropy_forward<kTarget, double>;
 
 template <Target D, class T>
-void cross_entropy_backward(const T* logits, const int32_t* targets, T* dlogits, int64_t N, int64_t V,
-                            int64_t ignore_index, double scale) {
+void cross_entropy_backward(const T* logits, const int32_t* targets, const T* dloss, T* dlogits, int64_t N, int64_t V,
+                            int64_t ignore_index, int64_t count) {
   if (N == 0) return;
-  KISO_LAUNCH(cross_entropy_backward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0, logits, targets, dlogits, V,
-              ignore_index, scale);
+  KISO_LAUNCH(cross_entropy_backward_kernel<T>, dim3(unsigned(N)), dim3(kBlockThreads), 0, logits, targets, dloss,
+              dlogits, V, ignore_index, count);
 }
 template decltype(cross_entropy_backward<kTarget, float>) cross_entropy_backward<kTarget, float>;
 template decltype(cross_entropy_backward<kTarget, double>) cross_entropy_backward<kTarget, double>;

@@ -2,13 +2,11 @@
 // only what it logs. A device-to-host copy waits for every kernel queued before it, so one in
 // the middle of a step stalls the GPU's queue; cuda/runtime.h counts them (the simulator's too),
 // and this test runs whole steps of the one training loop (train/loop.h), pre-training style and
-// fine-tuning with a frozen backbone, and counts. The documented reads, three a step:
+// fine-tuning with a frozen backbone, and counts. The documented reads, two a step:
 //   the loss              train/loop.cpp: checked for a non-finite value, and logged
 //   the gradient norm     train/loop.cpp: logged, read after the update is queued
-//   the loss's gradient   autograd's cross_entropy backward reads dloss (a device scalar) to
-//                         pass it to the kernel as a double: left for the cross-entropy work
-//                         (the kernel could read it from device memory, as AdamW reads the
-//                         clip factor); then this count drops to two
+// (The loss's gradient was a third: autograd's cross_entropy backward read it to pass it to the
+// kernel as a double; the kernel now reads it from device memory, as AdamW reads the clip factor.)
 // Oracle: that count, exact, so that a new read fails here and a removed one is written down.
 #include <doctest/doctest.h>
 
@@ -31,7 +29,7 @@ using namespace kiso;
 
 namespace {
 
-constexpr uint64_t kDocumentedReads = 3;  // a step's reads from the device, listed above
+constexpr uint64_t kDocumentedReads = 2;  // a step's reads from the device, listed above
 
 GPT small_model() {
   GPTConfig c;
