@@ -14,6 +14,7 @@
 #include "tests/scoped_env.h"
 #include "tests/train/toy_config.h"
 #include "train/bench.h"
+#include "train/bench_attention.h"
 
 using namespace kiso;
 using kiso::testing::toy_config;
@@ -227,6 +228,46 @@ TEST_CASE("bench on cuda: the peak device memory of a step is reported, and a la
   Json j = bench_json(sixteen);
   CHECK(j.at("training").at("peak_device_bytes").get<int64_t>() == sixteen.training_peak_device_bytes);
   CHECK(j.at("inference").at("peak_device_bytes").get<int64_t>() == sixteen.inference_peak_device_bytes);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("train") {
+
+TEST_CASE("bench --op attention: on the simulator flash agrees with the materialised oracle and moves less") {
+  // Oracles: flash's result against the materialised kernels' on the same inputs and dropout
+  // masks, within f32 rounding of sums over T = 80 keys (the tests of
+  // tests/cuda/test_flash_attention.cpp derive 4·(T + HS + 8)·2^-24 ≈ 2.5e-5 of the scale; a
+  // wrong kernel is off by O(1)); its traffic and peak memory below the materialised path's,
+  // which stores and rereads the (B·NH, T, T) probabilities (7.8x and 10x less when written).
+  kiso::testing::SimulatorOn simulator;
+  std::ostringstream log, table;
+  AttentionBenchResult r = run_attention_bench(AttentionBenchOptions{}, log);
+  REQUIRE(r.rows.size() == 2);
+  const AttentionBenchRow &materialised = r.rows[0], &flash = r.rows[1];
+  CHECK(materialised.kernel == "materialised");
+  CHECK(flash.kernel == "flash");
+  CHECK(flash.max_error < 2.5e-5);
+  CHECK(flash.launches > 0);
+  CHECK(flash.launches < materialised.launches);
+  if (sim::profile_available()) CHECK(flash.traffic_bytes < materialised.traffic_bytes / 4);
+  CHECK(flash.peak_bytes < materialised.peak_bytes / 4);
+  print_attention_bench(r, table);
+  CHECK(table.str().find("flash moves") != std::string::npos);
+  CHECK(attention_bench_json(r).at("rows").size() == 2);
+}
+
+TEST_CASE("bench --op attention: the CPU's fused op is timed, and bad shapes are refused") {
+  AttentionBenchOptions o;
+  o.device = Device::cpu;
+  o.batch = 1, o.seq_len = 8, o.n_head = 2, o.head_size = 4, o.reps = 1;
+  std::ostringstream log;
+  AttentionBenchResult r = run_attention_bench(o, log);
+  REQUIRE(r.rows.size() == 1);
+  CHECK(r.rows[0].train_ms > 0);
+  CHECK(r.rows[0].forward_ms > 0);
+  o.seq_len = 0;
+  CHECK_THROWS_WITH_AS(run_attention_bench(o, log), doctest::Contains("seq_len 0"), Error);
 }
 
 }  // TEST_SUITE
