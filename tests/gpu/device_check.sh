@@ -109,6 +109,7 @@ stage attention
 # 5. throughput, alternating kiso and PyTorch; gpt1 at T 512 (B 8), small at T 256 (B 16)
 kiso_run() {  # kiso_run PRESET B T PRECISION ROUND
   "$bin/kiso" bench --preset "$1" --device cuda --batch-size "$2" --seq-len "$3" --precision "$4" --warmup 3 \
+    --loops training,inference \
     --steps 10 --json > "$out/kiso-$1-$4-$5.json" 2> "$out/kiso-$1-$4-$5.txt"
 }
 torch_run() {
