@@ -7,6 +7,8 @@
 //           with the lowest merge rank is merged, everywhere in the pre-token, until no adjacent
 //           pair has a merge. Pre-tokens repeat a lot in real text ("the", " of", "\n"), so
 //           their ids are cached.
+//           merge_pretoken_plain does this literally (read it first); merge_pretoken, which
+//           encode() uses, does it fast with a heap and must give the same ids.
 // What it is not: the trainer (gpt/bpe_train.cpp). Reference: OpenAI gpt-2 src/encoder.py
 // (bytes_to_unicode, get_pairs, Encoder.bpe), whose results encode() reproduces.
 #include "gpt/tokenizer.h"
@@ -310,10 +312,43 @@ Tokenizer::Tokenizer(std::vector<std::string> tokens, std::vector<BpeMerge> merg
   }
 }
 
-// GPT-2's encoder.py merges like this: among the adjacent pairs of the pre-token, find the one
-// with the lowest rank; replace every occurrence of it, left to right and without overlap
-// ("a a a" with the merge "a a" becomes "aa a"); repeat until no adjacent pair has a rank.
-// Done literally that costs O(n²) for a pre-token of n bytes, and single pre-tokens can be long
+// The BPE of one pre-token, plain: the version to read first, and the oracle of the fast
+// merge_pretoken below (tests/gpt/test_tokenizer_plain.cpp checks that they agree).
+// It is GPT-2's encoder.py bpe() line for line: among the adjacent pairs of the pre-token,
+// find the one with the lowest rank; replace every occurrence of it, left to right and without
+// overlap ("a a a" with the merge "a a" becomes "aa a"); repeat until no adjacent pair has a
+// rank. Each round rescans the whole word, so a pre-token of n bytes costs O(n²).
+std::vector<int32_t> Tokenizer::merge_pretoken_plain(std::string_view piece) const {
+  std::vector<int32_t> word;  // (n,) the symbols, first one byte token each
+  for (char c : piece) word.push_back(byte_ids_[static_cast<unsigned char>(c)]);
+  for (;;) {
+    // step 1: the lowest rank among the adjacent pairs
+    int32_t best = -1;
+    for (size_t i = 0; i + 1 < word.size(); ++i) {
+      auto it = ranks_.find(pair_key(word[i], word[i + 1]));
+      if (it != ranks_.end() && (best < 0 || it->second < best)) best = it->second;
+    }
+    if (best < 0) break;  // no pair has a merge: done
+    // step 2: replace every occurrence of that pair, left to right; a pair that overlaps one
+    // just merged ("a a a": the second "a a") is skipped, as encoder.py does
+    const BpeMerge& m = merges_[best];
+    std::vector<int32_t> merged;
+    for (size_t i = 0; i < word.size();) {
+      if (i + 1 < word.size() && word[i] == m.left && word[i + 1] == m.right) {
+        merged.push_back(m.result);
+        i += 2;
+      } else {
+        merged.push_back(word[i]);
+        i += 1;
+      }
+    }
+    word = std::move(merged);
+  }
+  return word;
+}
+
+// The same BPE, fast; its result must equal merge_pretoken_plain's on every pre-token.
+// The plain loop costs O(n²) for a pre-token of n bytes, and single pre-tokens can be long
 // (a line of CJK text has no spaces; a run of "=" in a text file). So the same rounds are run
 // with a min-heap of (rank, position) candidates over a linked list of symbols:
 //   - a round takes every candidate of the lowest rank r, in position order, and merges it if
@@ -401,6 +436,16 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
       cache.ids.emplace(std::string(piece), std::move(piece_ids));
     }
   });
+  return ids;
+}
+
+std::vector<int32_t> Tokenizer::encode_plain(std::string_view text) const {
+  check_utf8(text, "Tokenizer::encode_plain");
+  std::vector<int32_t> ids;
+  for (std::string_view piece : pretokenize(text)) {
+    std::vector<int32_t> piece_ids = merge_pretoken_plain(piece);
+    ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
+  }
   return ids;
 }
 

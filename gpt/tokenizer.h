@@ -22,7 +22,8 @@
 // byte-level BPE and its pre-tokenisation), and OpenAI's gpt-2 `src/encoder.py`, whose
 // behaviour encode() follows exactly; tests compare against PyPI's `tiktoken` built from
 // OpenAI's files.
-// Read next: gpt/tokenizer.cpp (encoding, files), gpt/bpe_train.cpp (training).
+// Read next: gpt/tokenizer.cpp (encoding: the plain merge loop first, then the fast one; files),
+// gpt/bpe_train.cpp (training).
 //
 // Ids.
 //   Trained tokenizer: 0..255 are the byte tokens, id = byte value (not GPT-2's order);
@@ -111,6 +112,9 @@ class Tokenizer {
   // Token ids of `text`. Throws, naming the byte offset, when `text` is not valid UTF-8.
   // Safe to call from several threads at once.
   std::vector<int32_t> encode(std::string_view text) const;
+  // The same ids by the plain, textbook merge loop and no cache: slow (O(n²) per pre-token of
+  // n bytes), kept as the version to read first and as encode()'s test oracle.
+  std::vector<int32_t> encode_plain(std::string_view text) const;
   // The bytes of the tokens, concatenated (special tokens as their names). May be invalid UTF-8
   // when `ids` ends inside a character. Throws on an id outside the vocabulary, naming it and
   // its position.
@@ -141,6 +145,9 @@ class Tokenizer {
   static Tokenizer load_files(const std::string& vocab_json, const std::string& merges_txt,
                               const std::string& special_tokens_json);
   // The BPE of one pre-token: its bytes merged by rank, exactly as GPT-2's encoder.py does.
+  // merge_pretoken_plain is encoder.py's loop done literally (read it first); merge_pretoken
+  // gives the same ids fast, with a heap.
+  std::vector<int32_t> merge_pretoken_plain(std::string_view piece) const;
   std::vector<int32_t> merge_pretoken(std::string_view piece) const;
 
   std::vector<std::string> tokens_;              // (V,) id -> bytes
