@@ -3,7 +3,8 @@
 // Oracles: token ids from PyPI's tiktoken on OpenAI's GPT-2 files (tests/gpt/data, written by
 // tests/reference/make_tokenizer_reference.py); a naive trainer that recounts every pair
 // before each merge; GPT-2's encoder.py merge loop done literally (scan for the lowest rank,
-// replace every occurrence); the input text itself for round trips; hand-written files for
+// replace every occurrence: Tokenizer::encode_plain, itself checked against merges worked by
+// hand in test_tokenizer_plain.cpp); the input text itself for round trips; hand-written files for
 // the error cases. OpenAI's files are read from ../shared/data/gpt2/ beside the repository;
 // the GPT-2 tests fail, saying so, when they are missing.
 #include <doctest/doctest.h>
@@ -169,44 +170,6 @@ std::vector<BpeMerge> naive_train(std::string_view corpus, int64_t vocab_size) {
   return merges;
 }
 
-// The oracle encoder: GPT-2's encoder.py bpe() done literally on each pre-token: find the
-// adjacent pair of lowest rank, replace all its occurrences left to right, repeat.
-struct NaiveEncoder {
-  const Tokenizer& tok;
-  std::map<std::string, int32_t> ids;                     // bytes -> id
-  std::map<std::pair<int32_t, int32_t>, int32_t> ranks;  // (left, right) -> rank
-  explicit NaiveEncoder(const Tokenizer& t) : tok(t) {
-    for (int32_t id = 0; id < tok.vocab_size(); ++id) {
-      if (!tok.is_special(id)) ids[tok.token(id)] = id;
-    }
-    for (size_t r = 0; r < tok.merges().size(); ++r) ranks[{tok.merges()[r].left, tok.merges()[r].right}] = int32_t(r);
-  }
-  std::vector<int32_t> encode(std::string_view text) const {
-    std::vector<int32_t> out;
-    for (std::string_view piece : pretokenize(text)) {
-      std::vector<int32_t> word;
-      for (char c : piece) word.push_back(ids.at(std::string(1, c)));
-      for (;;) {
-        int32_t best = -1;
-        for (size_t i = 0; i + 1 < word.size(); ++i) {
-          auto it = ranks.find({word[i], word[i + 1]});
-          if (it != ranks.end() && (best < 0 || it->second < best)) best = it->second;
-        }
-        if (best < 0) break;
-        const BpeMerge& m = tok.merges()[best];
-        std::vector<int32_t> merged;
-        for (size_t i = 0; i < word.size();) {
-          if (i + 1 < word.size() && word[i] == m.left && word[i + 1] == m.right) merged.push_back(m.result), i += 2;
-          else merged.push_back(word[i]), i += 1;
-        }
-        word = merged;
-      }
-      out.insert(out.end(), word.begin(), word.end());
-    }
-    return out;
-  }
-};
-
 // A vocab.json with the 256 byte tokens (id = byte value) and then `extra` entries, JSON text.
 // `replaced_byte`'s entry is renamed "zz" (same id), so that byte has no token.
 std::string tiny_vocab(const std::string& extra = R"("ab": 256, "abc": 257)", int replaced_byte = -1) {
@@ -278,11 +241,10 @@ TEST_CASE("GPT-2's files encode every reference text exactly as tiktoken does" *
 TEST_CASE("encode equals GPT-2's merge loop done literally" *
           doctest::skip(!gpt2_files_present())) {
   const Tokenizer& tok = gpt2();
-  const NaiveEncoder naive(tok);
   std::mt19937 rng(7);
   for (int i = 0; i < 20; ++i) {
     std::string text = random_text(rng, 300);
-    CHECK(tok.encode(text) == naive.encode(text));
+    CHECK(tok.encode(text) == tok.encode_plain(text));
   }
   // One long pre-token each: random letters, runs of one letter and of '=', "abab...".
   std::string letters;
@@ -290,7 +252,7 @@ TEST_CASE("encode equals GPT-2's merge loop done literally" *
   std::string abab;
   for (int i = 0; i < 2000; ++i) abab += "ab";
   for (const std::string& text : {letters, std::string(5000, 'a'), std::string(4097, '='), abab}) {
-    CHECK(tok.encode(text) == naive.encode(text));
+    CHECK(tok.encode(text) == tok.encode_plain(text));
   }
   CHECK(tok.decode(tok.encode(std::string(200000, 'x'))) == std::string(200000, 'x'));
 }
@@ -364,11 +326,10 @@ TEST_CASE("training matches the naive trainer and is deterministic") {
   CHECK(stats.distinct_pretokens > 30);
   CHECK(stats.merges == 360 - 260);
   CHECK(stats.mb_per_second() > 0);
-  const NaiveEncoder naive(a);
   std::mt19937 rng(5);
   for (int i = 0; i < 10; ++i) {
     std::string text = word_corpus(100 + i, 50) + random_text(rng, 100);
-    CHECK(a.encode(text) == naive.encode(text));
+    CHECK(a.encode(text) == a.encode_plain(text));
     CHECK(a.encode(text) == b.encode(text));
   }
   CHECK(a.encode("the tokenizer merges").size() < 8);  // its words became few tokens
@@ -478,8 +439,7 @@ TEST_CASE("merges run in GPT-2's rounds even when a lower rank needs a token mad
   CHECK(tok.encode("abab") == std::vector<int32_t>{256, 256});
   CHECK(tok.encode("aba") == std::vector<int32_t>{257});
   CHECK(tok.encode("ababa") == std::vector<int32_t>{256, 257});  // round "a b": ab ab a; then "ab a"
-  const NaiveEncoder naive(tok);
-  for (const char* text : {"abab", "aba", "ababa", "aababab abba"}) CHECK(tok.encode(text) == naive.encode(text));
+  for (const char* text : {"abab", "aba", "ababa", "aababab abba"}) CHECK(tok.encode(text) == tok.encode_plain(text));
 }
 
 TEST_CASE("malformed vocab.json is refused, naming the problem") {
