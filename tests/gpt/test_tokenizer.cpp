@@ -23,10 +23,13 @@
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
 #include "gpt/tokenizer.h"
+#include "tests/gpt/utf8_text.h"
 #include "base/check.h"
 
 using namespace kiso;
 namespace fs = std::filesystem;
+
+using kiso::testing::append_utf8;
 
 namespace {
 
@@ -85,19 +88,6 @@ const std::string& reference_text(const std::string& name) {
   FAIL("no reference text named " << name);
   static std::string none;
   return none;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6)), out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12)), out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18)), out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F)), out += char(0x80 | (cp & 0x3F));
-  }
 }
 
 // Random valid UTF-8: mostly ASCII words, spaces and punctuation, with Latin-1, CJK, emoji,

@@ -13,29 +13,14 @@
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
 #include "gpt/tokenizer.h"
+#include "tests/gpt/utf8_text.h"
 
 using namespace kiso;
 namespace fs = std::filesystem;
 
-namespace {
+using kiso::testing::append_utf8;
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
+namespace {
 
 // Random UTF-8: mostly letters, spaces and punctuation from a small set (so that merges
 // apply), some accented, CJK, emoji, control and any-plane characters.
