@@ -8,6 +8,7 @@
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
 #include "base/check.h"
+#include "train/svg.h"
 
 namespace kiso {
 
@@ -37,18 +38,6 @@ std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
   return ticks;
 }
 
-static std::string escape_xml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
-
 std::string loss_svg(const std::vector<LossPoint>& train, const std::vector<LossPoint>& val, const PlotOptions& o) {
   // Keep the finite points; the y axis may be logarithmic (then losses must be positive).
   auto usable = [&](const LossPoint& p) { return std::isfinite(p.loss) && (!o.log_y || p.loss > 0); };
@@ -76,9 +65,7 @@ std::string loss_svg(const std::vector<LossPoint>& train, const std::vector<Loss
   auto py = [&](double y) { return bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top); };
 
   std::ostringstream svg;
-  svg << fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{}" height="{}" )"
-                     R"(font-family="sans-serif" font-size="12">)" "\n", o.width, o.height);
-  svg << fmt::format(R"(<rect width="{}" height="{}" fill="white"/>)" "\n", o.width, o.height);
+  svg << svg_open(o.width, o.height);
   svg << fmt::format(R"(<text x="{}" y="24" font-size="16" text-anchor="middle">{}</text>)" "\n", o.width / 2,
                      escape_xml(o.title));
   if (skipped)
@@ -116,7 +103,7 @@ std::string loss_svg(const std::vector<LossPoint>& train, const std::vector<Loss
   svg << fmt::format(R"(<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" stroke="#d9541e" stroke-width="2.5"/>)"
                      R"(<text x="{3}" y="{4}">validation</text>)" "\n", right - 150, top + 34, right - 125, right - 118,
                      top + 38);
-  svg << "</svg>\n";
+  svg << svg_close();
   return svg.str();
 }
 
