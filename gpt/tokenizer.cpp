@@ -318,9 +318,10 @@ Tokenizer::Tokenizer(std::vector<std::string> tokens, std::vector<BpeMerge> merg
 // find the one with the lowest rank; replace every occurrence of it, left to right and without
 // overlap ("a a a" with the merge "a a" becomes "aa a"); repeat until no adjacent pair has a
 // rank. Each round rescans the whole word, so a pre-token of n bytes costs O(n²).
-std::vector<int32_t> Tokenizer::merge_pretoken_plain(std::string_view piece) const {
+std::vector<int32_t> Tokenizer::merge_pretoken_plain(std::string_view piece, std::vector<MergeRound>* rounds) const {
   std::vector<int32_t> word;  // (n,) the symbols, first one byte token each
   for (char c : piece) word.push_back(byte_ids_[static_cast<unsigned char>(c)]);
+  if (rounds) rounds->push_back({-1, word});
   for (;;) {
     // step 1: the lowest rank among the adjacent pairs
     int32_t best = -1;
@@ -343,6 +344,7 @@ std::vector<int32_t> Tokenizer::merge_pretoken_plain(std::string_view piece) con
       }
     }
     word = std::move(merged);
+    if (rounds) rounds->push_back({best, word});
   }
   return word;
 }
@@ -447,6 +449,17 @@ std::vector<int32_t> Tokenizer::encode_plain(std::string_view text) const {
     ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
   }
   return ids;
+}
+
+std::vector<Tokenizer::PretokenTrace> Tokenizer::explain(std::string_view text) const {
+  check_utf8(text, "Tokenizer::explain");
+  std::vector<PretokenTrace> out;
+  for (std::string_view piece : pretokenize(text)) {
+    PretokenTrace& t = out.emplace_back();
+    t.text = std::string(piece);
+    merge_pretoken_plain(piece, &t.rounds);
+  }
+  return out;
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {

@@ -115,6 +115,17 @@ class Tokenizer {
   // The same ids by the plain, textbook merge loop and no cache: slow (O(n²) per pre-token of
   // n bytes), kept as the version to read first and as encode()'s test oracle.
   std::vector<int32_t> encode_plain(std::string_view text) const;
+  // What encode_plain does, step by step, for teaching (`kiso tokenizer encode --explain`): for
+  // each pre-token, its symbols before the first merge and after every round of the plain loop.
+  struct MergeRound {
+    int32_t rank = -1;            // the merge applied in this round; -1 for the starting bytes
+    std::vector<int32_t> symbols;  // the pre-token's ids after the round
+  };
+  struct PretokenTrace {
+    std::string text;               // the pre-token's bytes, as the pattern cut them
+    std::vector<MergeRound> rounds;  // rounds.back().symbols are its ids in encode()
+  };
+  std::vector<PretokenTrace> explain(std::string_view text) const;
   // The bytes of the tokens, concatenated (special tokens as their names). May be invalid UTF-8
   // when `ids` ends inside a character. Throws on an id outside the vocabulary, naming it and
   // its position.
@@ -147,7 +158,8 @@ class Tokenizer {
   // The BPE of one pre-token: its bytes merged by rank, exactly as GPT-2's encoder.py does.
   // merge_pretoken_plain is encoder.py's loop done literally (read it first); merge_pretoken
   // gives the same ids fast, with a heap.
-  std::vector<int32_t> merge_pretoken_plain(std::string_view piece) const;
+  // With `rounds`, each round's rank and symbols are appended to it (explain()).
+  std::vector<int32_t> merge_pretoken_plain(std::string_view piece, std::vector<MergeRound>* rounds = nullptr) const;
   std::vector<int32_t> merge_pretoken(std::string_view piece) const;
 
   std::vector<std::string> tokens_;              // (V,) id -> bytes

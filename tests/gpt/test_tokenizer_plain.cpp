@@ -156,6 +156,39 @@ TEST_CASE("encode equals the plain merge loop on a trained tokenizer") {
   CHECK(compare.ids < compare.bytes * 9 / 10);
 }
 
+TEST_CASE("explain shows the plain loop's rounds, ending in encode's ids") {
+  // On the hand-made merges: "aaaaa" is a a a a a, then aa aa a (rank 0), then aa aaa (rank 1).
+  const Tokenizer hand = hand_made({"aa", "aaa", "bc", "ab", "abc"}, {"a a", "aa a", "b c", "a b", "ab c"});
+  std::vector<Tokenizer::PretokenTrace> t = hand.explain("aaaaa");
+  REQUIRE(t.size() == 1);
+  REQUIRE(t[0].rounds.size() == 3);
+  CHECK(t[0].rounds[0].rank == -1);
+  CHECK(t[0].rounds[0].symbols == ids_of(hand, {"a", "a", "a", "a", "a"}));
+  CHECK(t[0].rounds[1].rank == 0);
+  CHECK(t[0].rounds[1].symbols == ids_of(hand, {"aa", "aa", "a"}));
+  CHECK(t[0].rounds[2].rank == 1);
+  CHECK(t[0].rounds[2].symbols == ids_of(hand, {"aa", "aaa"}));
+  // On real text: one trace per pre-token; each round keeps the pre-token's bytes, has fewer
+  // symbols and a higher rank than the one before (the lowest rank is merged first, and a
+  // merge's result can only take part in later merges); the last rounds are encode()'s ids.
+  const Tokenizer& tok = trained();
+  std::string text = readme().substr(0, 2000);
+  std::vector<int32_t> ids;
+  for (const Tokenizer::PretokenTrace& p : tok.explain(text)) {
+    int32_t last_rank = -1;
+    size_t last_size = p.text.size() + 1;
+    for (const Tokenizer::MergeRound& r : p.rounds) {
+      CHECK(tok.decode(r.symbols) == p.text);
+      CHECK(r.symbols.size() < last_size);
+      if (&r != &p.rounds.front()) CHECK(r.rank > last_rank);
+      last_rank = r.rank, last_size = r.symbols.size();
+    }
+    ids.insert(ids.end(), p.rounds.back().symbols.begin(), p.rounds.back().symbols.end());
+  }
+  CHECK(ids == tok.encode(text));
+  CHECK(ids.size() < text.size() / 2);  // it merged (README text: ~0.3 ids a byte at 4096 tokens)
+}
+
 TEST_CASE("encode equals the plain merge loop on GPT-2's files" *
           doctest::skip(!fs::exists(std::string(KISO_SOURCE_DIR) + "/../shared/data/gpt2/vocab.bpe"))) {
   const std::string dir = std::string(KISO_SOURCE_DIR) + "/../shared/data/gpt2/";

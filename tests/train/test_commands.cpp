@@ -185,6 +185,32 @@ void refused(const std::vector<std::string>& args, const std::string& message, c
 
 }  // namespace
 
+TEST_CASE("tokenizer encode: --pieces and --explain give encode's ids, with the tokens' text") {
+  PredictFixture f;  // its tokenizer was trained on "tea good cake bad soup good" lines
+  const std::string m = f.model_dir, text = " good tea, bad soup!";
+  Json plain = parse_json_strict(run_kiso({"tokenizer", "encode", "--tokenizer", m, "--text", text, "--json"}), "encode");
+  Json pieces =
+      parse_json_strict(run_kiso({"tokenizer", "encode", "--tokenizer", m, "--text", text, "--pieces", "--json"}), "pieces");
+  Json explained =
+      parse_json_strict(run_kiso({"tokenizer", "encode", "--tokenizer", m, "--text", text, "--explain", "--json"}), "explain");
+  CHECK(pieces["ids"] == plain["ids"]);
+  CHECK(explained["ids"] == plain["ids"]);
+  // The tokens' text, joined, is the text again, with the space shown as U+2423.
+  std::string joined, spaced;
+  for (const Json& t : pieces["tokens"]) joined += t.get<std::string>();
+  for (char c : text) spaced += c == ' ' ? std::string("\u2423") : std::string(1, c);
+  CHECK(joined == spaced);
+  // One trace per pre-token of GPT-2's pattern: " good", " tea", ",", " bad", " soup", "!".
+  REQUIRE(explained["pretokens"].size() == 6);
+  CHECK(explained["pretokens"][0]["text"] == "\u2423good");
+  // Its first round is the bytes; the text output ends with the same ids.
+  CHECK(explained["pretokens"][0]["rounds"][0]["rank"] == -1);
+  CHECK(explained["pretokens"][0]["rounds"][0]["ids"].size() == 5);
+  std::string out = run_kiso({"tokenizer", "encode", "--tokenizer", m, "--text", text, "--explain"});
+  std::string ids_line = run_kiso({"tokenizer", "encode", "--tokenizer", m, "--text", text});
+  CHECK(out.find("ids: " + ids_line) != std::string::npos);
+}
+
 TEST_CASE("commands: every option is checked before any work, the error naming the flag") {
   PredictFixture f;  // f.model_dir is a model directory with its tokenizer: n_ctx 16, vocabulary 278
   const std::string m = f.model_dir, text = f.dir.str("corpus.txt"), none = f.dir.str("none");
@@ -207,6 +233,8 @@ TEST_CASE("commands: every option is checked before any work, the error naming t
   // tokenizer
   refused({"tokenizer", "encode", "--tokenizer", m, "--text", ""}, "tokenizer encode: --text is empty");
   refused({"tokenizer", "encode", "--tokenizer", m}, "give exactly one of --text and --file (got neither)");
+  refused({"tokenizer", "encode", "--tokenizer", m, "--text", "x", "--pieces", "--explain"},
+          "give at most one of --pieces and --explain (got both)");
   refused({"tokenizer", "encode", "--tokenizer", m, "--file", none}, "tokenizer encode: --file " + none + ": no such file");
   refused({"tokenizer", "encode", "--tokenizer", none, "--text", "x"}, "--tokenizer " + none + ": no such directory");
   refused({"tokenizer", "decode", "--tokenizer", m, "--ids", ""}, "tokenizer decode: --ids is empty");

@@ -1,7 +1,9 @@
 // train/commands/tokenizer.cpp — `kiso tokenizer train | encode | decode`: byte-level BPE
 // (gpt/tokenizer.h) from the command line.
 //   train   learns merges on text files, writes vocab.json + merges.txt (GPT-2's formats)
-//   encode  text (--text, or --file) -> token ids, one line separated by spaces
+//   encode  text (--text, or --file) -> token ids, one line separated by spaces; --pieces shows
+//           each token's text beside its id, --explain the plain merge loop round by round for
+//           each pre-token (gpt/tokenizer.cpp's merge_pretoken_plain: read it with this output)
 //   decode  token ids (--ids, or --ids-file FILE, - for stdin) -> text (--json replaces bytes
 //           that end inside a UTF-8 character by U+FFFD). Ids are integers separated by spaces,
 //           tabs, newlines or commas, or the JSON `encode --json` prints ({"ids": [...]}, or a
@@ -38,6 +40,7 @@ struct EncodeOptions {
   std::string tokenizer_dir;
   std::string text, file;  // exactly one of them
   bool text_given = false;  // --text "" is given, and empty
+  bool pieces = false, explain = false;
   bool as_json = false;
 };
 
@@ -78,6 +81,66 @@ static int run_tokenizer_train(const TrainOptions& o) {
   return 0;
 }
 
+// A token's bytes as a reader can see them: space as '␣', newline and tab as \n and \t, other
+// control bytes and the bytes of a token that ends inside a UTF-8 character as \xNN.
+static std::string visible(std::string_view bytes) {
+  bool valid = !find_invalid_utf8(bytes).has_value();
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (c == ' ') out += "\u2423";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !valid)) out += fmt::format("\\x{:02X}", c);
+    else out += char(c);
+  }
+  return out;
+}
+
+static std::string visible_tokens(const Tokenizer& tok, const std::vector<int32_t>& ids) {
+  std::string line;
+  for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + visible(tok.token(ids[i]));
+  return line;
+}
+
+// --explain: each pre-token, its bytes, then one line per round of the plain merge loop.
+static void print_explained(const Tokenizer& tok, std::string_view input, bool as_json) {
+  std::vector<Tokenizer::PretokenTrace> traces = tok.explain(input);
+  if (as_json) {
+    Json pretokens = Json::array();
+    std::vector<int32_t> ids;
+    for (const Tokenizer::PretokenTrace& t : traces) {
+      Json rounds = Json::array();
+      for (const Tokenizer::MergeRound& r : t.rounds) {
+        Json tokens = Json::array();
+        for (int32_t id : r.symbols) tokens.push_back(visible(tok.token(id)));
+        rounds.push_back(Json{{"rank", r.rank}, {"ids", r.symbols}, {"tokens", tokens}});
+      }
+      ids.insert(ids.end(), t.rounds.back().symbols.begin(), t.rounds.back().symbols.end());
+      pretokens.push_back(Json{{"text", visible(t.text)}, {"rounds", rounds}});
+    }
+    std::cout << Json{{"ids", ids}, {"pretokens", pretokens}} << "\n";
+    return;
+  }
+  std::cout << fmt::format("{} pre-tokens (GPT-2's pattern; a merge never crosses one)\n", traces.size());
+  std::vector<int32_t> ids;
+  for (const Tokenizer::PretokenTrace& t : traces) {
+    std::cout << fmt::format("\"{}\"\n", visible(t.text));
+    for (const Tokenizer::MergeRound& r : t.rounds) {
+      if (r.rank < 0) {
+        std::cout << fmt::format("  bytes         {}\n", visible_tokens(tok, r.symbols));
+        continue;
+      }
+      const BpeMerge& m = tok.merges()[r.rank];
+      std::cout << fmt::format("  merge {:<6}  {}   ({} + {})\n", r.rank, visible_tokens(tok, r.symbols),
+                               visible(tok.token(m.left)), visible(tok.token(m.right)));
+    }
+    ids.insert(ids.end(), t.rounds.back().symbols.begin(), t.rounds.back().symbols.end());
+  }
+  std::string line;
+  for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
+  std::cout << "ids: " << line << "\n";
+}
+
 static int run_tokenizer_encode(const EncodeOptions& o) {
   bool text = o.text_given, file = !o.file.empty();
   check(text != file, "tokenizer encode", "give exactly one of --text and --file (got {})",
@@ -89,7 +152,20 @@ static int run_tokenizer_encode(const EncodeOptions& o) {
   std::string input = file ? read_file(o.file) : o.text;
   if (file) check_utf8_file(input, o.file);
   Tokenizer tok = Tokenizer::load(o.tokenizer_dir);
+  check(!(o.pieces && o.explain), "tokenizer encode", "give at most one of --pieces and --explain (got both)");
+  if (o.explain) {
+    print_explained(tok, input, o.as_json);
+    return 0;
+  }
   std::vector<int32_t> ids = tok.encode(input);
+  if (o.pieces) {
+    Json tokens = Json::array();
+    for (int32_t id : ids) tokens.push_back(visible(tok.token(id)));
+    if (o.as_json) std::cout << Json{{"ids", ids}, {"tokens", tokens}} << "\n";
+    else
+      for (int32_t id : ids) std::cout << fmt::format("{:>7}  {}\n", id, visible(tok.token(id)));
+    return 0;
+  }
   if (o.as_json) std::cout << Json{{"ids", ids}} << "\n";
   else {
     std::string line;
@@ -173,7 +249,10 @@ static void add_encode(CLI::App& tokenizer) {
   command->add_option("--tokenizer", options->tokenizer_dir, "a tokenizer or model directory")->required();
   CLI::Option* text = command->add_option("--text", options->text, "the text");
   command->add_option("--file", options->file, "or a file holding it");
-  add_json_flag(*command, options->as_json, "print {\"ids\": [...]}");
+  command->add_flag("--pieces", options->pieces, "one token a line: its id and its text (space shown as \u2423)");
+  command->add_flag("--explain", options->explain,
+                    "the plain BPE merge loop, round by round, for each pre-token (how the ids came about)");
+  add_json_flag(*command, options->as_json, "print {\"ids\": [...]} (and the tokens or rounds with --pieces / --explain)");
   command->callback([options, text] {
     options->text_given = text->count() > 0;
     exit_with(run_tokenizer_encode(*options));
