@@ -99,7 +99,7 @@ FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # "yes" when $(FUZZ_CXX) links a libFuzzer program; probed only for the goals that use it.
 FUZZ_READY    := $(if $(filter test fuzz fuzz-smoke,$(MAKECMDGOALS)),$(shell tests/fuzz/run-fuzz probe $(FUZZ_CXX)))
 
-.PHONY: all deps demo test gradcheck bench bench-torch golden debug fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-smoke clean
+.PHONY: all deps demo test docs-check gradcheck bench bench-torch golden debug fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-smoke clean
 all: $(BUILD)/libkiso.a $(BUILD)/kiso $(BUILD)/kiso_tests
 
 deps:
@@ -142,6 +142,11 @@ demo:
 test: $(BUILD)/kiso_tests $(BUILD)/kiso $(if $(FUZZ_READY),$(FUZZ_BINS))
 	@$(if $(FUZZ_READY),true,echo "fuzz: skipped: no $(FUZZ_CXX) that links libFuzzer with lld (make fuzz-deps installs them)")
 	@tests/run-suite $(if $(FUZZ_READY),--also "tests/fuzz/run-fuzz smoke $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)") $(BUILD)/kiso_tests
+
+# Every command of docs/walkthrough.md (and its Japanese twin), the slow ones too; make test runs
+# the fast ones (tests/docs/test_walkthrough.cpp).
+docs-check: $(BUILD)/kiso_tests $(BUILD)/kiso
+	KISO_DOCS_ALL=1 $(BUILD)/kiso_tests -ts=docs
 
 gradcheck: $(BUILD)/kiso
 	$(BUILD)/kiso gradcheck
