@@ -12,6 +12,7 @@
 
 #include "gpt/atomic_file.h"
 #include "gpt/finetuned.h"
+#include "tests/gpt/toy_finetuned.h"
 #include "train/commands/commands.h"
 #include "train/finetune.h"
 #include "train/layout_figure.h"
@@ -49,13 +50,14 @@ std::vector<int32_t> framed(const std::vector<std::string>& texts) {
 }
 
 // Fine-tuning's path, called directly: encode_records, then transform.
-std::vector<std::vector<int32_t>> finetune_path(TaskKind kind, const std::vector<std::string>& texts, int64_t max_len) {
+std::vector<std::vector<int32_t>> finetune_path(TaskKind kind, const std::vector<std::string>& texts, int64_t max_len,
+                                                const Tokenizer& tok = tokenizer()) {
   TaskInfo info;
-  info.kind = kind, info.max_len = max_len, info.special = special_ids(tokenizer());
+  info.kind = kind, info.max_len = max_len, info.special = special_ids(tok);
   if (kind == TaskKind::multiple_choice) info.candidates = int64_t(texts.size()) - 1;
   TaskRecord record;
   record.texts = texts;
-  TaskExample e = encode_records({record}, info, tokenizer(), "test").front();
+  TaskExample e = encode_records({record}, info, tok, "test").front();
   return transform(kind, e, info.special, max_len);
 }
 
@@ -186,6 +188,22 @@ TEST_CASE("layout: the command prints and --json gives the sequences fine-tuning
   out = run_layout({"--tokenizer", dir.str("tok"), "--kind", "multiple-choice", "--text", mc[0], "--choice", mc[1],
                     "--choice", mc[2]});
   CHECK(printed_ids(out) == std::vector<std::vector<int32_t>>{framed({mc[0], mc[1]}), framed({mc[0], mc[2]})});
+}
+
+TEST_CASE("layout: --model takes a fine-tuned model's tokenizer, task and max_len") {
+  TempDir dir("layout_model");
+  FinetunedModel m = testing::toy_classifier();  // classification, max_len 16 = n_ctx
+  save_finetuned(dir.str("ft"), m, Json::object());
+  std::string text = "tea good cake bad soup good tea good cake bad soup good tea good cake bad";
+  Json j = parse_json_strict(run_layout({"--model", dir.str("ft"), "--text", text, "--json"}), "layout --model");
+  CHECK(j["kind"] == "classification");
+  CHECK(j["max_len"] == 16);
+  std::vector<int32_t> ids = j["sequences"][0]["ids"].get<std::vector<int32_t>>();
+  CHECK(std::vector<std::vector<int32_t>>{ids} == finetune_path(TaskKind::classification, {text}, 16, m.tokenizer));
+  CHECK(ids.size() == 16);  // cut: the text is longer than 14 tokens
+  CHECK(j["sequences"][0]["dropped"] == int64_t(m.tokenizer.encode(text).size()) - 14);
+  CHECK_THROWS_WITH_AS(run_layout({"--model", dir.str("ft"), "--text", text, "--max-len", "17"}),
+                       doctest::Contains("layout: --max-len 17 is longer than the model's context n_ctx = 16"), Error);
 }
 
 TEST_CASE("layout: the SVG has one box per token and escapes <&\"> in what it shows") {
