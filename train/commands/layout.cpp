@@ -168,6 +168,14 @@ void add_layout(CLI::App& app) {
   command->add_option("--svg", options->svg, "draw the sequences in this SVG file");
   command->add_option("--figure", options->figure, "draw built-in examples of all four kinds in this SVG file");
   add_json_flag(*command, options->as_json);
+  command->footer(
+      "The texts of each kind (the JSONL fields of kiso finetune):\n"
+      "  --kind classification    --text TEXT\n"
+      "  --kind entailment        --text PREMISE --text HYPOTHESIS\n"
+      "  --kind similarity        --text TEXT_A --text TEXT_B    (two sequences: A DELIM B, B DELIM A)\n"
+      "  --kind multiple-choice   --text CONTEXT --choice A --choice B [...]    (one sequence per choice)\n"
+      "e.g. kiso layout --tokenizer data/tokenizer --kind entailment --text \"A man is playing a guitar.\" "
+      "--text \"A person plays music.\"");
   command->callback([options] { exit_with(run_layout(*options)); });
 }
 
