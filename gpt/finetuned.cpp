@@ -14,6 +14,11 @@ namespace kiso {
 
 namespace fs = std::filesystem;
 
+SpecialIds special_ids(const Tokenizer& tokenizer) {
+  return {tokenizer.special("<|start|>"), tokenizer.special("<|delim|>"), tokenizer.special("<|extract|>"),
+          tokenizer.special("<|endoftext|>")};
+}
+
 int64_t head_classes(const TaskInfo& info) {
   return info.kind == TaskKind::multiple_choice ? 2 : int64_t(info.labels.size());
 }

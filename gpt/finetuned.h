@@ -41,6 +41,10 @@ struct TaskInfo {
   std::map<std::string, int64_t> train_label_counts;  // for the majority-class baseline
 };
 
+// The ids of START, DELIM, EXTRACT (and <|endoftext|> as padding) in `tokenizer`: where
+// fine-tuning (train/finetune.cpp) and `kiso layout` both take them from.
+SpecialIds special_ids(const Tokenizer& tokenizer);
+
 // The `classes` argument of the task's TaskHead: one per label; multiple choice scores each
 // candidate with one output, whatever this number is.
 int64_t head_classes(const TaskInfo& info);

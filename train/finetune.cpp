@@ -150,8 +150,7 @@ static TaskFiles read_task(const FinetuneOptions& o, const Tokenizer& tokenizer,
     check(!r.label.empty(), o.train_path.c_str(), "line {} has no label; every training example needs one", r.line);
     info.train_label_counts[r.label] += 1;
   }
-  info.special = {tokenizer.special("<|start|>"), tokenizer.special("<|delim|>"), tokenizer.special("<|extract|>"),
-                  tokenizer.special("<|endoftext|>")};
+  info.special = special_ids(tokenizer);
   info.head_dropout = o.head_dropout;
   return task;
 }

@@ -14,6 +14,8 @@
 //   kiso predict / kiso evaluate   a fine-tuned model on a task file: its answers, or accuracy,
 //                                  F1 and the confusion matrix
 //   kiso plot --run DIR            the run's training and validation loss as SVG
+//   kiso layout --kind KIND --text T   the token sequences of one fine-tuning example (START /
+//                                  DELIM / EXTRACT), as text or SVG (--figure: all four kinds)
 // The README documents each with an example. Every subcommand takes --json to print its result
 // as one JSON object on stdout.
 //
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   kiso::add_predict(app);
   kiso::add_evaluate(app);
   kiso::add_plot(app);
+  kiso::add_layout(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen command (its callback)

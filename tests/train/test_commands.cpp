@@ -39,6 +39,7 @@ std::unique_ptr<CLI::App> kiso_app() {
   add_predict(*app);
   add_evaluate(*app);
   add_plot(*app);
+  add_layout(*app);
   return app;
 }
 
