@@ -14,6 +14,7 @@
 //   kiso predict / kiso evaluate   a fine-tuned model on a task file: its answers, or accuracy,
 //                                  F1 and the confusion matrix
 //   kiso plot --run DIR            the run's training and validation loss as SVG
+//   kiso graph --preset NAME       the autograd graph of a training step as DOT (SVG with dot)
 // The README documents each with an example. Every subcommand takes --json to print its result
 // as one JSON object on stdout.
 //
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   kiso::add_predict(app);
   kiso::add_evaluate(app);
   kiso::add_plot(app);
+  kiso::add_graph(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen command (its callback)
