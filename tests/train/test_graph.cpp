@@ -18,6 +18,8 @@
 
 #include "autograd/functions.h"
 #include "gpt/atomic_file.h"
+#include "gpt/checkpoint.h"
+#include "gpt/tokenizer.h"
 #include "gpt/json.h"
 #include "gpt/model.h"
 #include "tests/train/toy_config.h"
@@ -149,25 +151,27 @@ TEST_CASE("graph_of: a hand-built graph has exactly the nodes and edges drawn by
 
 TEST_CASE("graph_of: ops recorded under a GraphScope are drawn in its box, with the parameters named under it") {
   Variable w(from_vector({1.0, 2.0}, {2}), true), v(from_vector({3.0, 4.0}, {2}), true);
+  Variable u(from_vector({5.0, 6.0}, {2}), true);
   Variable y;
   {
     GraphScope block("h.0");
     y = w * v;  // in h.0
   }
-  Variable loss = sum(y);  // outside
-  Graph g = graph_of(loss, {{"h.0.w", &w}, {"v", &v}});
-  REQUIRE(g.nodes.size() == 4);
+  Variable loss = sum(y * u);  // outside
+  // "h.01.u" starts with "h.0" but is not under it: a block's name is followed by a '.'.
+  Graph g = graph_of(loss, {{"h.0.w", &w}, {"v", &v}, {"h.01.u", &u}});
+  REQUIRE(g.nodes.size() == 6);  // w, v, mul, u, mul, sum
   CHECK(g.nodes[0].scope == "h.0");  // named h.0.w: in the box
   CHECK(g.nodes[1].scope == "");     // v: no scope is a prefix of its name
   CHECK(g.nodes[2].scope == "h.0");
+  CHECK(g.nodes[3].name == "h.01.u");
   CHECK(g.nodes[3].scope == "");
+  CHECK(g.nodes[4].scope == "");
+  CHECK(g.nodes[5].scope == "");
   std::string dot = to_dot(g, "test");
   std::string box = dot.substr(dot.find("subgraph \"cluster_h.0\""));
   box = box.substr(0, box.find("  }\n"));
-  CHECK(box.find(" n0 [") != std::string::npos);
-  CHECK(box.find(" n2 [") != std::string::npos);
-  CHECK(box.find(" n1 [") == std::string::npos);
-  CHECK(box.find(" n3 [") == std::string::npos);
+  for (int i = 0; i < 6; ++i) CHECK((box.find(fmt::format(" n{} [", i)) != std::string::npos) == (i == 0 || i == 2));
 }
 
 TEST_CASE("graph_of on a 1-layer GPT: each parameter once, W_e read by the gather and the LM head") {
@@ -272,6 +276,31 @@ TEST_CASE("kiso graph: --json counts, --out writes the DOT, --svg without dot on
                        doctest::Contains("--seq-len 129: expected 1..128"), Error);
   CHECK_THROWS_WITH_AS(run_graph_command({"--preset", "tiny", "--model", dir.str()}),
                        doctest::Contains("exactly one of --preset and --model"), Error);
+}
+
+TEST_CASE("kiso graph --prompt: the ids are the prompt's tokens but the last, from the model directory's tokenizer") {
+  TempDir dir("graph_prompt");
+  Tokenizer tok = Tokenizer::train("hello world, hello there, the world is here", 280);
+  tok.save(dir.str());
+  GPTConfig c = testing::toy_config();
+  c.vocab_size = tok.vocab_size(), c.n_ctx = 32, c.n_layer = 1;
+  Generator gen{3, 0};
+  GPT model(c, gen);
+  save_model(dir.str(), model);
+
+  std::string prompt = "hello world is there";
+  size_t n = tok.encode(prompt).size();  // the oracle: the tokenizer itself
+  REQUIRE(n >= 2);
+  std::string dot = run_graph_command({"--model", dir.str(), "--prompt", prompt, "--batch-size", "2"});
+  CHECK(dot.find(fmt::format("label=\"ids\\n(2, {})\"", n - 1)) != std::string::npos);
+  CHECK(dot.find(fmt::format("label=\"targets\\n({},)\"", 2 * (n - 1))) != std::string::npos);
+
+  CHECK_THROWS_WITH_AS(run_graph_command({"--model", dir.str(), "--prompt", ""}),
+                       doctest::Contains("is 0 token(s); expected at least 2"), Error);
+  CHECK_THROWS_WITH_AS(run_graph_command({"--preset", "tiny", "--prompt", "hello"}),
+                       doctest::Contains("--prompt needs --model DIR"), Error);
+  CHECK_THROWS_WITH_AS(run_graph_command({"--model", dir.str(), "--prompt", "hello", "--seq-len", "3"}),
+                       doctest::Contains("give --seq-len or --prompt, not both"), Error);
 }
 
 }  // TEST_SUITE

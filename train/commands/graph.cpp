@@ -5,11 +5,13 @@
 //   kiso graph --preset tiny --layers 1 --seq-len 4 --svg graph.svg     the picture (needs dot)
 //   kiso graph --preset tiny --layers 1 --seq-len 4 --backward-order    the order backward() runs
 //   kiso graph --preset tiny --json                                     counts, as one JSON object
+//   kiso graph --model run/model --prompt "Hello world" --out graph.dot   a prompt's tokens
 // With none of --out, --svg, --backward-order and --json, the DOT text goes to stdout.
 //
 // It builds the model (a preset, optionally with fewer or more --layers, or --model DIR), draws
 // B × T random token ids (--seed; targets are the next ids of the same random stream, as in
-// pre-training), runs GPT::loss in training mode (dropout on: the graph a training step builds)
+// pre-training) or, with --prompt and a --model directory's tokenizer, takes the prompt's n
+// tokens (ids: the first n - 1, targets: the last n - 1, in each of the B rows), runs GPT::loss in training mode (dropout on: the graph a training step builds)
 // and draws what autograd recorded (train/graph_dot.h): one node per op with its output shape,
 // one blue box per parameter with its Hugging Face name, each block's ops in a box "h.0", "h.1",
 // ... The ids, positions and targets are not Variables (they get no gradient) and are added as
@@ -28,6 +30,7 @@
 #include "gpt/checkpoint.h"
 #include "gpt/json.h"
 #include "gpt/model.h"
+#include "gpt/tokenizer.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
 #include "train/commands/option_checks.h"
@@ -43,6 +46,8 @@ struct Options {
   std::string model_dir;
   int64_t batch_size = 1;
   int64_t seq_len = 8;
+  std::string prompt;
+  bool seq_len_given = false, prompt_given = false;  // on the command line (CLI11's count)
   uint64_t seed = 1;
   std::string out;  // the DOT file; empty: stdout (unless another output was asked for)
   std::string svg;
@@ -67,12 +72,27 @@ static std::pair<Tensor, Tensor> random_batch(int64_t B, int64_t T, int64_t V, u
   return {from_vector(ids, {B, T}), from_vector(targets, {B, T})};  // (B, T) i32 each
 }
 
+// The prompt's n tokens, each row of B: ids the first n - 1, targets the last n - 1 (each
+// position's next token).
+static std::pair<Tensor, Tensor> prompt_batch(const std::vector<int32_t>& tokens, int64_t B) {
+  std::vector<int32_t> ids, targets;
+  for (int64_t b = 0; b < B; ++b) {
+    ids.insert(ids.end(), tokens.begin(), tokens.end() - 1);
+    targets.insert(targets.end(), tokens.begin() + 1, tokens.end());
+  }
+  int64_t T = int64_t(tokens.size()) - 1;
+  return {from_vector(ids, {B, T}), from_vector(targets, {B, T})};  // (B, T) i32 each
+}
+
 static int run_graph(const Options& o) {
   check(o.preset.empty() != o.model_dir.empty(), "graph", "give exactly one of --preset and --model");
   check(o.layers >= 0, "graph", "--layers {}: expected a number of blocks >= 1 (or 0 for the preset's own)", o.layers);
   check(o.layers == 0 || !o.preset.empty(), "graph",
         "--layers changes a preset's depth; a model loaded with --model keeps its own");
   check(o.batch_size >= 1, "graph", "--batch-size {}: expected at least 1", o.batch_size);
+  check(!o.prompt_given || !o.model_dir.empty(), "graph",
+        "--prompt needs --model DIR: the prompt is encoded with the model directory's tokenizer");
+  check(!o.prompt_given || !o.seq_len_given, "graph", "give --seq-len or --prompt, not both: the prompt sets T");
   if (!o.model_dir.empty()) require_dir(o.model_dir, "graph", "--model", "a model directory (config.json + model.safetensors)");
   if (!o.out.empty()) require_writable_file(o.out, "graph", "--out");
   if (!o.svg.empty()) {
@@ -89,12 +109,23 @@ static int run_graph(const Options& o) {
     config = config_from_json(parse_json_strict(read_file(path), path), path);
   }
   config.validate();
-  check(o.seq_len >= 1 && o.seq_len <= config.n_ctx, "graph", "--seq-len {}: expected 1..{} (the model's context n_ctx)",
-        o.seq_len, config.n_ctx);
+  int64_t B = o.batch_size, T = o.seq_len;
+  std::vector<int32_t> tokens;
+  if (o.prompt_given) {
+    tokens = Tokenizer::load(o.model_dir).encode(o.prompt);
+    check(tokens.size() >= 2, "graph",
+          "--prompt \"{}\" is {} token(s); expected at least 2 (the inputs, and the next tokens they predict)", o.prompt,
+          tokens.size());
+    T = int64_t(tokens.size()) - 1;
+    check(T <= config.n_ctx, "graph", "--prompt is {} tokens; expected at most n_ctx + 1 = {} (one is only a target)",
+          tokens.size(), config.n_ctx + 1);
+  }
+  check(T >= 1 && T <= config.n_ctx, "graph", "--seq-len {}: expected 1..{} (the model's context n_ctx)", T,
+        config.n_ctx);
 
   Generator init{o.seed, 0}, dropout{o.seed, 2};
   GPT model = o.model_dir.empty() ? GPT(config, init) : load_model(o.model_dir);
-  auto [ids, targets] = random_batch(o.batch_size, o.seq_len, config.vocab_size, o.seed);
+  auto [ids, targets] = !o.prompt_given ? random_batch(B, T, config.vocab_size, o.seed) : prompt_batch(tokens, B);
   Variable loss = model.loss(ids, targets, Mode::train(dropout));
 
   // The graph, plus what autograd's graph does not hold: the integer inputs, each attached to
@@ -106,7 +137,6 @@ static int run_graph(const Options& o) {
       if (graph.nodes[op].name == "embedding") out.push_back(op);
     return out;
   };
-  int64_t B = o.batch_size, T = o.seq_len;
   add_data_input(graph, "ids", {B, T}, embedding_reads("tokens_embed.weight"));
   add_data_input(graph, "positions", {T}, embedding_reads("positions_embed.weight"));
   add_data_input(graph, "targets", {B * T}, {graph.backward_order.front()});
@@ -169,7 +199,10 @@ void add_graph(CLI::App& app) {
   command->add_option("--layers", options->layers, "with --preset: this many blocks instead of the preset's");
   command->add_option("--model", options->model_dir, "a model directory (config.json + model.safetensors)");
   command->add_option("--batch-size", options->batch_size, "B, sequences in the batch")->capture_default_str();
-  command->add_option("--seq-len", options->seq_len, "T, tokens per sequence")->capture_default_str();
+  CLI::Option* seq_len = command->add_option("--seq-len", options->seq_len, "T, tokens per sequence")
+                             ->capture_default_str();
+  CLI::Option* prompt = command->add_option(
+      "--prompt", options->prompt, "with --model: this text's tokens instead of random ids (T = its tokens - 1)");
   command->add_option("--seed", options->seed, "seeds the weights, the random ids and dropout")->capture_default_str();
   command->add_option("--out", options->out, "the DOT file to write (default: DOT on stdout)");
   command->add_option("--svg", options->svg, "also render the graph to this SVG file with Graphviz' dot");
@@ -177,7 +210,11 @@ void add_graph(CLI::App& app) {
                     "list the ops in the order backward() runs them (loss first)");
   add_json_flag(*command, options->as_json, "print counts (ops by name and by block, parameters, edges) and the "
                                             "backward order as one JSON object");
-  command->callback([options] { exit_with(run_graph(*options)); });
+  command->callback([options, seq_len, prompt] {
+    options->seq_len_given = seq_len->count() > 0;
+    options->prompt_given = prompt->count() > 0;
+    exit_with(run_graph(*options));
+  });
 }
 
 }  // namespace kiso
