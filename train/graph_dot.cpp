@@ -106,6 +106,13 @@ static std::string node_style(const GraphNode& node, bool root) {
   return "";
 }
 
+// `s` with line breaks as spaces: a // comment in DOT ends at the end of its line.
+static std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  std::replace(s.begin(), s.end(), '\r', ' ');
+  return s;
+}
+
 std::string to_dot(const Graph& graph, const std::string& title) {
   int root = graph.backward_order.empty() ? -1 : graph.backward_order.front();
   std::string out = "digraph autograd {\n";
@@ -129,9 +136,12 @@ std::string to_dot(const Graph& graph, const std::string& title) {
   }
   for (size_t i = 0; i < graph.nodes.size(); ++i)
     if (graph.nodes[i].scope.empty()) write_node(int(i), "  ");
+  // Each edge says in a comment what it joins, so the text reads without the picture
+  // (grep "tokens_embed.weight ->" finds W_e's two readers).
   for (const GraphEdge& e : graph.edges)
-    out += fmt::format("  n{} -> n{}{};\n", e.from, e.to,
-                       graph.nodes[e.from].kind == GraphNodeKind::data ? " [style=dashed]" : "");
+    out += fmt::format("  n{} -> n{}{};  // {} -> {}\n", e.from, e.to,
+                       graph.nodes[e.from].kind == GraphNodeKind::data ? " [style=dashed]" : "",
+                       one_line(graph.nodes[e.from].name), one_line(graph.nodes[e.to].name));
   return out + "}\n";
 }
 

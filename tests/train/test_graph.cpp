@@ -231,10 +231,13 @@ TEST_CASE("dot_quote: quotes, backslashes and newlines in a name stay inside one
   // dot escapes for XML) shows the name as it was.
   TempDir dir("graph_quote");
   Variable w(from_vector({1.0, 2.0}, {2}), true);
-  Graph g = graph_of(sum(w), {{"we\"ird\\name <x> & {y}; z", &w}});
+  // (The newline makes two lines of the label, and must not end the edge's // comment early.)
+  Graph g = graph_of(sum(w), {{"we\"ird\\name <x> & {y}; z\nn9 -> n9", &w}});
   render_svg(to_dot(g, "title \"quoted\""), dir.str("g.svg"));
   std::string svg = read_file(dir.str("g.svg"));
   CHECK(svg.find("we&quot;ird\\name &lt;x&gt; &amp; {y}; z") != std::string::npos);
+  CHECK(svg.find(">n9 &#45;&gt; n9<") != std::string::npos);
+  CHECK(svg.find("<title>n9</title>") == std::string::npos);  // no node n9 made from the name
   CHECK(svg.find("title &quot;quoted&quot;") != std::string::npos);
   CHECK(!std::filesystem::exists(dir.str("g.svg.tmp")));
   CHECK(!std::filesystem::exists(dir.str("g.svg.dot.tmp")));
