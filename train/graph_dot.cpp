@@ -63,7 +63,8 @@ int add_data_input(Graph& graph, const std::string& name, const Shape& shape, co
   graph.nodes.push_back({GraphNodeKind::data, name, shape, ""});
   int from = int(graph.nodes.size()) - 1;
   for (int to : consumers) {
-    check(to >= 0 && to < from, "add_data_input", "consumer {} of '{}' is not a node (the graph has {})", to, name, from);
+    check(to >= 0 && to < from, "add_data_input", "consumer {} of '{}' is not a node (the graph has {})", to, name,
+          from);
     graph.edges.push_back({from, to});
   }
   return from;

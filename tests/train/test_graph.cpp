@@ -97,7 +97,8 @@ struct ToyGraph {
     return out;
   }
   int64_t ops() const {
-    return std::count_if(graph.nodes.begin(), graph.nodes.end(), [](const GraphNode& n) { return n.kind == GraphNodeKind::op; });
+    return std::count_if(graph.nodes.begin(), graph.nodes.end(),
+                         [](const GraphNode& n) { return n.kind == GraphNodeKind::op; });
   }
 };
 

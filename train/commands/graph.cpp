@@ -11,11 +11,12 @@
 // It builds the model (a preset, optionally with fewer or more --layers, or --model DIR), draws
 // B × T random token ids (--seed; targets are the next ids of the same random stream, as in
 // pre-training) or, with --prompt and a --model directory's tokenizer, takes the prompt's n
-// tokens (ids: the first n - 1, targets: the last n - 1, in each of the B rows), runs GPT::loss in training mode (dropout on: the graph a training step builds)
-// and draws what autograd recorded (train/graph_dot.h): one node per op with its output shape,
-// one blue box per parameter with its Hugging Face name, each block's ops in a box "h.0", "h.1",
-// ... The ids, positions and targets are not Variables (they get no gradient) and are added as
-// dashed notes, read by the two embedding gathers and by the cross-entropy.
+// tokens (ids: the first n - 1, targets: the last n - 1, in each of the B rows), runs GPT::loss
+// in training mode (dropout on: the graph a training step builds) and draws what autograd recorded
+// (train/graph_dot.h): one node per op with its output shape, one blue box per parameter with
+// its Hugging Face name, each block's ops in a box "h.0", "h.1", ... The ids, positions and
+// targets are not Variables (they get no gradient) and are added as dashed notes, read by the two
+// embedding gathers and by the cross-entropy.
 // Things to look for: tokens_embed.weight (W_e) has two consumers, the embedding gather at the
 // bottom and the LM head's matmul at the top, so backward adds two gradients into it; every
 // block has the same ops; --backward-order lists the ops loss first, the reverse of the forward.
@@ -93,7 +94,8 @@ static int run_graph(const Options& o) {
   check(!o.prompt_given || !o.model_dir.empty(), "graph",
         "--prompt needs --model DIR: the prompt is encoded with the model directory's tokenizer");
   check(!o.prompt_given || !o.seq_len_given, "graph", "give --seq-len or --prompt, not both: the prompt sets T");
-  if (!o.model_dir.empty()) require_dir(o.model_dir, "graph", "--model", "a model directory (config.json + model.safetensors)");
+  if (!o.model_dir.empty())
+    require_dir(o.model_dir, "graph", "--model", "a model directory (config.json + model.safetensors)");
   if (!o.out.empty()) require_writable_file(o.out, "graph", "--out");
   if (!o.svg.empty()) {
     require_writable_file(o.svg, "graph", "--svg");
@@ -114,8 +116,8 @@ static int run_graph(const Options& o) {
   if (o.prompt_given) {
     tokens = Tokenizer::load(o.model_dir).encode(o.prompt);
     check(tokens.size() >= 2, "graph",
-          "--prompt \"{}\" is {} token(s); expected at least 2 (the inputs, and the next tokens they predict)", o.prompt,
-          tokens.size());
+          "--prompt \"{}\" is {} token(s); expected at least 2 (the inputs, and the next tokens they predict)",
+          o.prompt, tokens.size());
     T = int64_t(tokens.size()) - 1;
     check(T <= config.n_ctx, "graph", "--prompt is {} tokens; expected at most n_ctx + 1 = {} (one is only a target)",
           tokens.size(), config.n_ctx + 1);
@@ -142,8 +144,8 @@ static int run_graph(const Options& o) {
   add_data_input(graph, "targets", {B * T}, {graph.backward_order.front()});
 
   std::string name = o.preset.empty() ? o.model_dir : o.preset;
-  std::string title = fmt::format("autograd graph of one training step: {}, {} layer{}, n_embd {}, B = {}, T = {}", name,
-                                  config.n_layer, config.n_layer == 1 ? "" : "s", config.block.n_embd, B, T);
+  std::string title = fmt::format("autograd graph of one training step: {}, {} layer{}, n_embd {}, B = {}, T = {}",
+                                  name, config.n_layer, config.n_layer == 1 ? "" : "s", config.block.n_embd, B, T);
   std::string dot = to_dot(graph, title);
   if (!o.out.empty()) write_file_atomic(o.out, dot);
   if (!o.svg.empty()) render_svg(dot, o.svg);
