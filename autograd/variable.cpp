@@ -16,6 +16,15 @@ bool grad_enabled() { return grad_mode; }
 NoGradGuard::NoGradGuard() : previous_(grad_mode) { grad_mode = false; }
 NoGradGuard::~NoGradGuard() { grad_mode = previous_; }
 
+// ---- graph scope (labels for pictures of the graph) ----
+
+static thread_local std::string graph_scope;
+
+GraphScope::GraphScope(const std::string& name) : previous_(graph_scope) {
+  graph_scope = previous_.empty() ? name : previous_ + "." + name;
+}
+GraphScope::~GraphScope() { graph_scope = std::move(previous_); }
+
 // ---- Variable ----
 
 Variable::Variable(Tensor value, bool requires_grad) : state_(std::make_shared<VariableState>()) {
@@ -79,7 +88,7 @@ Variable Variable::record(Tensor value, const char* op, std::vector<Variable> in
   for (const Variable& in : inputs) any = any || in.requires_grad();
   if (!any) return out;
   out.state_->requires_grad = true;
-  out.state_->node = std::make_shared<Node>(Node{op, std::move(inputs), std::move(fn), false});
+  out.state_->node = std::make_shared<Node>(Node{op, std::move(inputs), std::move(fn), false, graph_scope});
   return out;
 }
 
@@ -100,28 +109,8 @@ void Variable::backward(const Tensor& dout) {
         "dout is {} {} but the value is {} {}", to_string(dout.dtype()), shape_str(dout.shape()),
         to_string(value().dtype()), shape_str(shape()));
 
-  // 1. Topological order: the Variables reachable from this one through recorded nodes, each
-  //    listed after every Variable it depends on (post-order of a depth-first search, done
-  //    with an explicit stack so that deep graphs cannot overflow the call stack). shared_ptrs
-  //    keep every state alive while nodes are freed below.
-  std::vector<std::shared_ptr<VariableState>> order;
-  std::unordered_set<VariableState*> visited{state_.get()};
-  std::vector<std::pair<std::shared_ptr<VariableState>, size_t>> stack{{state_, 0}};  // (variable, next input)
-  while (!stack.empty()) {
-    auto& [state, next] = stack.back();
-    std::shared_ptr<Node> node = state->node;
-    check(!node || !node->freed, "backward",
-          "the graph through '{}' was already freed by an earlier backward(); run the forward again to build a new "
-          "graph",
-          node ? node->op : "");
-    if (node && next < node->inputs.size()) {
-      const Variable& in = node->inputs[next++];
-      if (in.requires_grad() && visited.insert(in.state_.get()).second) stack.emplace_back(in.state_, 0);
-      continue;
-    }
-    order.push_back(state);
-    stack.pop_back();
-  }
+  // 1. Topological order (graph_order below): every Variable after the ones it depends on.
+  std::vector<Variable> order = graph_order();
 
   // 2. Seed the output's gradient, then run the nodes outputs-first. (`kiso bench --profile`
   //    files the ops called from here under the backward phase.)
@@ -130,7 +119,7 @@ void Variable::backward(const Tensor& dout) {
   //    Outputs before inputs: when a node runs, every consumer of its output has already added
   // its share to the output's gradient.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    VariableState& s = **it;
+    VariableState& s = *it->state_;
     if (!s.node) continue;  // a leaf keeps its gradient
     if (s.grad.defined()) s.node->backward(s.node->inputs, s.grad);
     // Free the node: its inputs (and the tensors its closure saved) can go now.
@@ -142,8 +131,34 @@ void Variable::backward(const Tensor& dout) {
     // inputs, not its output). When `order` is its only holder, nobody can read it again: let
     // it go now rather than at the end of backward. (The logits, whose buffer cross_entropy
     // turned into dlogits, go as soon as the LM head's matmul has used them.)
-    if (it->use_count() == 1) s.value = Tensor();
+    if (it->state_.use_count() == 1) s.value = Tensor();
   }
+}
+
+std::vector<Variable> Variable::graph_order() const {
+  check(defined(), "graph_order", "called on an undefined Variable");
+  // The post-order of a depth-first search from this Variable through the recorded nodes, done
+  // with an explicit stack so that deep graphs cannot overflow the call stack. Each Variable in
+  // `order` holds its state, so backward can free nodes while walking it.
+  std::vector<Variable> order;
+  std::unordered_set<VariableState*> visited{state_.get()};
+  std::vector<std::pair<Variable, size_t>> stack{{*this, 0}};  // (variable, next input)
+  while (!stack.empty()) {
+    auto& [variable, next] = stack.back();
+    std::shared_ptr<Node> node = variable.state_->node;
+    check(!node || !node->freed, "backward",
+          "the graph through '{}' was already freed by an earlier backward(); run the forward again to build a new "
+          "graph",
+          node ? node->op : "");
+    if (node && next < node->inputs.size()) {
+      const Variable& in = node->inputs[next++];
+      if (in.requires_grad() && visited.insert(in.state_.get()).second) stack.emplace_back(in, 0);
+      continue;
+    }
+    order.push_back(std::move(variable));
+    stack.pop_back();
+  }
+  return order;
 }
 
 }  // namespace kiso

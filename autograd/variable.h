@@ -32,10 +32,11 @@ class Variable;
 using BackwardFn = std::function<void(std::vector<Variable>& inputs, const Tensor& dout)>;
 
 struct Node {
-  const char* op = "";  // for error messages
+  const char* op = "";  // the op's name ("matmul"): in error messages and in kiso graph's pictures
   std::vector<Variable> inputs;
   BackwardFn backward;
   bool freed = false;   // set once backward has run through this node
+  std::string scope;    // the GraphScope it was recorded in ("h.0"); "" outside any. A label only
 };
 
 struct VariableState {
@@ -81,6 +82,17 @@ class Variable {
   void backward();
   void backward(const Tensor& dout);
 
+  // For reading the graph (train/graph_dot.h draws it). node(): the op that made this Variable,
+  // null for a leaf. id(): the same for every handle of one Variable (a parameter's handle in the
+  // graph and the module's own), so a walk can tell them apart and recognise them.
+  const Node* node() const { return state_ ? state_->node.get() : nullptr; }
+  const void* id() const { return state_.get(); }
+  // The Variables backward() reaches from this one: this one and, through recorded nodes, every
+  // input that requires a gradient, each listed after all the Variables it depends on (inputs
+  // first, this one last). backward() runs the nodes in exactly the reverse of this order.
+  // Throws when the graph was already freed by a backward().
+  std::vector<Variable> graph_order() const;
+
   // Used by functions.h: the result of an op with these inputs. Records a Node running
   // `fn` when gradients are enabled and any input requires grad; else returns a plain value.
   static Variable record(Tensor value, const char* op, std::vector<Variable> inputs, BackwardFn fn);
@@ -103,5 +115,20 @@ class NoGradGuard {
 };
 
 bool grad_enabled();
+
+// While one of these lives on the current thread, every node recorded carries its name in
+// Node::scope, so a picture of the graph can group the ops (kiso graph draws a box per block:
+// gpt/model.cpp opens "h.0", "h.1", ... around each block's forward). Nested scopes are joined
+// with '.'. Only a label: backward never reads it.
+class GraphScope {
+ public:
+  explicit GraphScope(const std::string& name);
+  ~GraphScope();
+  GraphScope(const GraphScope&) = delete;
+  GraphScope& operator=(const GraphScope&) = delete;
+
+ private:
+  std::string previous_;
+};
 
 }  // namespace kiso

@@ -36,7 +36,10 @@ Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache)
   Tensor positions = arange(past, past + T, DType::i32);                         // (T,) absolute positions
   Variable x = tokens_embed.forward(ids) + positions_embed.forward(positions);  // (B, T, C) + (T, C)
   x = drop.forward(x, mode);
-  for (size_t l = 0; l < h.size(); ++l) x = h[l].forward(x, mode, cache ? &cache->layers[l] : nullptr);  // (B, T, C)
+  for (size_t l = 0; l < h.size(); ++l) {
+    GraphScope block("h." + std::to_string(l));  // names block l's ops in pictures of the graph (kiso graph)
+    x = h[l].forward(x, mode, cache ? &cache->layers[l] : nullptr);  // (B, T, C)
+  }
   if (cache) cache->length += T;
   if (config.block.norm == Norm::pre) x = ln_f.forward(x);
   return x;

@@ -16,6 +16,7 @@
 //   kiso plot --run DIR            the run's training and validation loss as SVG
 //   kiso layout --kind KIND --text T   the token sequences of one fine-tuning example (START /
 //                                  DELIM / EXTRACT), as text or SVG (--figure: all four kinds)
+//   kiso graph --preset NAME       the autograd graph of a training step as DOT (SVG with dot)
 // The README documents each with an example. Every subcommand takes --json to print its result
 // as one JSON object on stdout.
 //
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   kiso::add_evaluate(app);
   kiso::add_plot(app);
   kiso::add_layout(app);
+  kiso::add_graph(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen command (its callback)

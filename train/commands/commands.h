@@ -33,5 +33,6 @@ void add_predict(CLI::App& app);    // a fine-tuned model's answers for a task f
 void add_evaluate(CLI::App& app);   // accuracy, F1 and the confusion matrix on a task file
 void add_plot(CLI::App& app);       // a run's loss curves as SVG
 void add_layout(CLI::App& app);     // the token sequences of one fine-tuning example (START / DELIM / EXTRACT)
+void add_graph(CLI::App& app);      // the autograd graph of a training step as DOT / SVG
 
 }  // namespace kiso
