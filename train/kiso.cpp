@@ -14,6 +14,8 @@
 //   kiso predict / kiso evaluate   a fine-tuned model on a task file: its answers, or accuracy,
 //                                  F1 and the confusion matrix
 //   kiso plot --run DIR            the run's training and validation loss as SVG
+//   kiso trace --prompt TEXT       one forward pass, stage by stage: shapes and values
+//   kiso attention --prompt TEXT   a layer's attention weights as an SVG heatmap
 // The README documents each with an example. Every subcommand takes --json to print its result
 // as one JSON object on stdout.
 //
@@ -44,6 +46,8 @@ int main(int argc, char** argv) {
   kiso::add_predict(app);
   kiso::add_evaluate(app);
   kiso::add_plot(app);
+  kiso::add_trace(app);
+  kiso::add_attention(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen command (its callback)

@@ -39,6 +39,8 @@ std::unique_ptr<CLI::App> kiso_app() {
   add_predict(*app);
   add_evaluate(*app);
   add_plot(*app);
+  add_trace(*app);
+  add_attention(*app);
   return app;
 }
 
@@ -107,7 +109,7 @@ TEST_CASE("commands: every command kiso has takes --json") {
   std::unique_ptr<CLI::App> app = kiso_app();
   std::vector<std::pair<std::string, CLI::App*>> commands;
   collect_commands(*app, "", commands);
-  CHECK(commands.size() == 15);  // 12 commands + tokenizer train, encode, decode
+  CHECK(commands.size() == 17);  // 14 commands + tokenizer train, encode, decode
   for (const auto& [name, command] : commands) {
     CAPTURE(name);
     CHECK(command->get_option_no_throw("--json") != nullptr);

@@ -32,5 +32,7 @@ void add_finetune(CLI::App& app);   // phase 2: a task head on a pre-trained mod
 void add_predict(CLI::App& app);    // a fine-tuned model's answers for a task file
 void add_evaluate(CLI::App& app);   // accuracy, F1 and the confusion matrix on a task file
 void add_plot(CLI::App& app);       // a run's loss curves as SVG
+void add_trace(CLI::App& app);      // one forward pass of a prompt, stage by stage
+void add_attention(CLI::App& app);  // a layer's attention weights as an SVG heatmap
 
 }  // namespace kiso
