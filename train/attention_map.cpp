@@ -26,7 +26,10 @@ AttentionMap attention_map(const GPT& model, const Tokenizer& tokenizer, const s
   for (int64_t h = 0; h < NH; ++h) {
     if (head >= 0 && h != head) continue;
     std::vector<std::vector<double>> m(static_cast<size_t>(T));
-    for (int64_t t = 0; t < T; ++t) m[size_t(t)].assign(all.begin() + (h * T + t) * T, all.begin() + (h * T + t + 1) * T);
+    for (int64_t t = 0; t < T; ++t) {
+      auto row = all.begin() + (h * T + t) * T;  // weights[0, h, t, :]
+      m[size_t(t)].assign(row, row + T);
+    }
     map.weights.push_back(std::move(m));
     map.heads.push_back(h);
   }
@@ -109,11 +112,12 @@ std::string attention_svg(const AttentionMap& map) {
     longest = std::max(longest, code_points(labels.back()));
   }
   double label = double(longest) * font * 0.62 + 6;  // a label's length in px, about
-  double title_h = 48, head_title_h = grid ? 18 : 0;
+  double title_h = 66, head_title_h = grid ? 18 : 0;
   double panel_w = label + 8 + double(T * cell) + 24, panel_h = head_title_h + label + 8 + double(T * cell) + 20;
   double legend_x = 20 + double(columns) * panel_w + 10, legend_y = title_h + head_title_h + label + 8;
   double legend_h = std::max(120.0, std::min(240.0, double(T * cell)));
-  int width = int(legend_x + 200), height = int(std::max(title_h + double(rows) * panel_h, legend_y + legend_h + 60));
+  int width = int(std::max(legend_x + 200, 560.0));
+  int height = int(std::max(title_h + double(rows) * panel_h, legend_y + legend_h + 60));
 
   std::string out = svg_open(width, height);
   out += R"~(<defs>)~" "\n"
@@ -124,10 +128,13 @@ std::string attention_svg(const AttentionMap& map) {
                      weight_color(0), weight_color(1));
   out += "</defs>\n";
   std::string which = map.head < 0 ? fmt::format("all {} heads", panels) : fmt::format("head {}", map.head);
-  out += fmt::format(R"~(<text x="20" y="22" font-size="14" font-weight="bold">attention weights of block {}, {}: "{}"</text>)~"
+  out += fmt::format(R"~(<text x="20" y="22" font-size="14" font-weight="bold">)~"
+                     R"~(attention weights of block {}, {}: "{}"</text>)~"
                      "\n", map.layer, which, escape_xml(shorten(map.prompt, 60)));
-  out += R"~(<text x="20" y="40" fill="#444">softmax(q kᵀ / √HS) under the causal mask. Rows: queries (the token )~"
-         R"~(that looks); columns: keys (the tokens it looks at); each row sums to 1.</text>)~" "\n";
+  out += R"~(<text x="20" y="40" fill="#444">softmax(q kᵀ / √HS) under the causal mask; each row sums to 1.</text>)~"
+         "\n"
+         R"~(<text x="20" y="56" fill="#444">Rows: queries (the token that looks). Columns: keys (the tokens it )~"
+         R"~(looks at).</text>)~" "\n";
   for (int64_t i = 0; i < panels; ++i) {
     double px = 20 + double(i % columns) * panel_w, py = title_h + double(i / columns) * panel_h;
     if (grid)

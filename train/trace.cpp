@@ -33,7 +33,8 @@ static std::string describe(const std::string& stage, const GPTConfig& c) {
   if (stage == "x + attn")
     return post ? "the residual sum x + attn(x) (formed for the trace: residual_layernorm fuses it with ln_1)"
                 : "h = x + attn(ln_1(x)): the residual stream";
-  if (stage == "ln_1") return post ? "h = LN(x + attn(x)): post-LN, the norm after the sum" : "ln_1(x): the attention's input (pre-LN)";
+  if (stage == "ln_1")
+    return post ? "h = LN(x + attn(x)): post-LN, the norm after the sum" : "ln_1(x): the attention's input (pre-LN)";
   if (stage == "mlp.c_fc")
     return fmt::format("h W_fc + b (C -> {}), before GELU (formed for the trace: linear_gelu fuses it with GELU)",
                        c.block.n_inner);
