@@ -97,7 +97,7 @@ struct ModelSource {
   std::string model_dir;      // --model
   std::string preset;         // --preset
   std::string tokenizer_dir;  // --tokenizer (with --preset)
-  uint64_t seed = 1;          // --seed (with --preset)
+  uint64_t seed = 1337;       // --seed (with --preset): kiso pretrain's default too
   bool seed_given = false;
 };
 struct LoadedModel {

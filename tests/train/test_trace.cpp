@@ -14,6 +14,7 @@
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
 #include "gpt/json.h"
+#include "tests/cuda/each_device.h"
 #include "tests/temp_dir.h"
 #include "train/attention_map.h"
 #include "train/commands/commands.h"
@@ -282,6 +283,31 @@ TEST_CASE("trace: the attention weights are softmax(q kᵀ/√HS) from c_attn, r
   CHECK(s.corner[3][3] > 0);
 }
 
+TEST_CASE("trace: a pre-LN model shows each norm before its branch, and the final ln_f") {
+  Fixture f;
+  GPTConfig c = f.config;
+  c.block.norm = Norm::pre;
+  Generator gen{7};
+  GPT pre(c, gen);
+  Trace t = trace_forward(pre, f.tok, f.prompt);
+  CHECK(t.norm == Norm::pre);
+  std::vector<std::string> names;
+  for (const TraceStage& s : t.stages)
+    if (s.layer == 0) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"h.0.ln_1", "h.0.attn.c_attn", "h.0.attn.q", "h.0.attn.k", "h.0.attn.v",
+                                          "h.0.attn.weights", "h.0.attn.attention", "h.0.attn.c_proj",
+                                          "h.0.x + attn", "h.0.ln_2", "h.0.mlp.c_fc", "h.0.mlp.gelu",
+                                          "h.0.mlp.c_proj", "h.0.h + mlp"});
+  Tensor ids = f.ids();
+  CHECK(t.stages[t.stages.size() - 3].name == "ln_f");  // then logits, probabilities
+  CHECK(t.stage("ln_f").value.to_vector<float>() == pre.hidden_states(ids, Mode::eval()).value().to_vector<float>());
+  CHECK(t.stage("logits").value.to_vector<float>() == pre.logits(ids, Mode::eval()).value().to_vector<float>());
+  // the residual stream is the sum itself here: x + attn(ln_1(x))
+  std::vector<double> x = values(t.stage("h_0").value), a = values(t.stage("h.0.attn.c_proj").value);
+  std::vector<double> sum = values(t.stage("h.0.x + attn").value);
+  for (size_t i = 0; i < x.size(); ++i) CHECK(std::abs(sum[i] - (x[i] + a[i])) < 1e-6);  // one f32 addition
+}
+
 TEST_CASE("trace: with or without an observer, the model computes the same numbers") {
   Fixture f;
   Tensor ids = f.ids();
@@ -301,6 +327,30 @@ TEST_CASE("trace: with or without an observer, the model computes the same numbe
   double plain = f.model.loss(ids, targets, Mode::train(g1)).value().item();
   CHECK(f.model.loss(ids, targets, train_watched).value().item() == plain);
   CHECK(plain != f.model.loss(ids, targets, Mode::eval()).value().item());  // dropout was on
+}
+
+TEST_CASE("trace: on cuda the stages are the CPU's, attention weights included (flash never forms them)") {
+  Fixture f;
+  Trace cpu = trace_forward(f.model, f.tok, f.prompt);
+  testing::on_each_device([&](const std::string& device) {
+    CAPTURE(device);
+    Fixture g;  // the same weights (same seed), moved to the device
+    move_parameters(g.model.parameters(), Device::cuda);
+    Trace dev = trace_forward(g.model, g.tok, g.prompt);
+    REQUIRE(dev.stages.size() == cpu.stages.size());
+    for (size_t i = 0; i < cpu.stages.size(); ++i) {
+      CAPTURE(cpu.stages[i].name);
+      CHECK(dev.stages[i].name == cpu.stages[i].name);
+      CHECK_FALSE(dev.stages[i].value.is_cuda());  // brought back to be shown
+      std::vector<double> a = values(dev.stages[i].value), b = values(cpu.stages[i].value);
+      double worst = 0;
+      for (size_t k = 0; k < a.size(); ++k) worst = std::max(worst, std::abs(a[k] - b[k]));
+      // f32 kernels sum in another order than the CPU: ~1e-6 relative on values of size ≤ 10
+      // (the ×40 scores), compounded over 2 blocks; 1e-4 leaves a wide margin
+      CHECK(worst < 1e-4);
+    }
+    CHECK(std::abs(*dev.loss - *cpu.loss) < 1e-5);
+  });
 }
 
 TEST_CASE("trace: the top next tokens are the largest probabilities of the last position") {

@@ -105,8 +105,9 @@ void add_attention(CLI::App& app) {
   command->add_option("--model", s.model_dir, "a model directory written by kiso pretrain (its tokenizer is used)");
   command->add_option("--preset", s.preset, "or a preset (gpt1, small, tiny) with random initial weights");
   command->add_option("--tokenizer", s.tokenizer_dir, "with --preset: a tokenizer directory");
-  CLI::Option* seed = command->add_option("--seed", s.seed, "with --preset: the initial weights' seed")
-                          ->capture_default_str();
+  CLI::Option* seed =
+      command->add_option("--seed", s.seed, "with --preset: the initial weights' seed (kiso pretrain's)")
+          ->capture_default_str();
   command->add_option("--prompt", options->prompt, "the text whose attention to show")->required();
   command->add_option("--layer", options->layer, "the block, from 0")->capture_default_str();
   command->add_option("--head", options->head, "the head, from 0, or all (a grid of every head)")

@@ -88,7 +88,7 @@ static void print_text(const Trace& t, const std::string& model, const GPTConfig
   int64_t layer = -1;
   for (const TraceStage& s : t.stages) {
     if (s.layer != layer && s.layer >= 0) std::cout << fmt::format("-- block {} --\n", s.layer);
-    if (s.layer < 0 && layer >= 0) std::cout << "-- head --\n";
+    if (s.layer < 0 && layer >= 0) std::cout << "-- after the blocks --\n";
     layer = s.layer;
     std::cout << fmt::format("{:<22} {:<16} {}\n", s.name, shape_str(s.value.shape()), s.description);
     std::cout << fmt::format("{:<22} {} ={}\n", "", s.index, numbers(s.values, s.value.dtype() == DType::i32));
@@ -145,8 +145,9 @@ void add_trace(CLI::App& app) {
   command->add_option("--model", s.model_dir, "a model directory written by kiso pretrain (its tokenizer is used)");
   command->add_option("--preset", s.preset, "or a preset (gpt1, small, tiny) with random initial weights");
   command->add_option("--tokenizer", s.tokenizer_dir, "with --preset: a tokenizer directory");
-  CLI::Option* seed = command->add_option("--seed", s.seed, "with --preset: the initial weights' seed")
-                          ->capture_default_str();
+  CLI::Option* seed =
+      command->add_option("--seed", s.seed, "with --preset: the initial weights' seed (kiso pretrain's)")
+          ->capture_default_str();
   command->add_option("--prompt", options->prompt, "the text to trace")->required();
   command->add_option("--values", options->values, "values shown of each stage's last row")->capture_default_str();
   command->add_option("--layers", options->layers, "blocks shown: all, or the first N")->capture_default_str();
