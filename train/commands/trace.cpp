@@ -60,9 +60,11 @@ static int64_t parse_layers(const std::string& text, int64_t n_layer) {
   return n;
 }
 
-// 0.0123 -> "  0.01230"; an exact 0 (a masked weight) -> "  0      ", so it stands out.
+// 0.0123 -> "  0.01230"; 0.0000123 -> " 1.23e-05" (a small probability); an exact 0 (a masked
+// weight) -> "  0      ", so it stands out.
 static std::string number(double x) {
-  return x == 0 ? fmt::format("{:<9}", "  0") : fmt::format("{:9.5f}", x);
+  if (x == 0) return fmt::format("{:<9}", "  0");
+  return std::abs(x) < 1e-3 ? fmt::format("{:9.2e}", x) : fmt::format("{:9.5f}", x);
 }
 static std::string numbers(const std::vector<double>& xs, bool integers) {
   std::string out;
@@ -85,10 +87,19 @@ static void print_text(const Trace& t, const std::string& model, const GPTConfig
                                 : "pre-LN (GPT-2: h = x + attn(LN(x)), h_l = h + mlp(LN(h)), then ln_f)");
   std::cout << fmt::format("text    \"{}\"\n", t.prompt);
   std::cout << fmt::format("tokens  T = {}: {}\n", t.ids.size(), quoted_tokens(t));
-  int64_t layer = -1;
+  int64_t layer = -1, shown = 0;
+  bool after = false;  // past the blocks
   for (const TraceStage& s : t.stages) {
-    if (s.layer != layer && s.layer >= 0) std::cout << fmt::format("-- block {} --\n", s.layer);
-    if (s.layer < 0 && layer >= 0) std::cout << "-- after the blocks --\n";
+    if (s.layer != layer && s.layer >= 0) {
+      std::cout << fmt::format("-- block {} --\n", s.layer);
+      ++shown;
+    }
+    if (!after && (s.name == "ln_f" || s.name == "logits")) {
+      after = true;
+      if (shown < c.n_layer)
+        std::cout << fmt::format("-- blocks {}..{}: run, not shown (--layers {}) --\n", shown, c.n_layer - 1, shown);
+      std::cout << "-- after the blocks --\n";
+    }
     layer = s.layer;
     std::cout << fmt::format("{:<22} {:<16} {}\n", s.name, shape_str(s.value.shape()), s.description);
     std::cout << fmt::format("{:<22} {} ={}\n", "", s.index, numbers(s.values, s.value.dtype() == DType::i32));
