@@ -33,12 +33,12 @@ Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache)
     cache->layers.resize(h.size());
     for (LayerCache& layer : cache->layers) layer.capacity = config.n_ctx;  // room for the whole context
   }
-  Tensor positions = arange(past, past + T, DType::i32);  // (T,) absolute positions
-  Variable tokens = tokens_embed.forward(ids);            // U W_e (B, T, C): row ids[b, t] of W_e
-  Variable where = positions_embed.forward(positions);    // W_p rows (T, C)
-  Variable x = drop.forward(tokens + where, mode);        // h_0 (B, T, C)
-  mode.observe("U W_e", tokens);  // (an optional observer, nn/modules.h: kiso trace)
-  mode.observe("W_p", where);
+  Tensor positions = arange(past, past + T, DType::i32);        // (T,) absolute positions
+  Variable token_rows = tokens_embed.forward(ids);              // U W_e (B, T, C): row ids[b, t] of W_e
+  Variable position_rows = positions_embed.forward(positions);  // W_p rows (T, C)
+  Variable x = drop.forward(token_rows + position_rows, mode);  // h_0 (B, T, C)
+  mode.observe("U W_e", token_rows);  // (an optional observer, nn/modules.h: kiso trace)
+  mode.observe("W_p", position_rows);
   mode.observe("h_0", x);
   for (size_t l = 0; l < h.size(); ++l) {
     if (mode.observer) mode.observer->layer = int64_t(l);
