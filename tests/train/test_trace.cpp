@@ -502,7 +502,7 @@ TEST_CASE("commands: trace and attention on a model directory, text and --json")
   CHECK(text.find(fmt::format("{} \"The\"", t.ids[0])) != std::string::npos);
   CHECK(text.find("post-LN") != std::string::npos);
   CHECK(text.find("h.1.attn.weights       (1, 2, ") != std::string::npos);
-  CHECK(text.find("t=0   The          1.00000  0        0        0") != std::string::npos);
+  CHECK(text.find("t=0   The           1.00000   0         0         0") != std::string::npos);
   CHECK(text.find(fmt::format("loss    {:.4f}", *t.loss)) != std::string::npos);
 
   // attention --json: the matrix is the trace's h.1.attn.weights, head 0; --out writes the SVG

@@ -68,7 +68,7 @@ static std::string number(double x) {
 }
 static std::string numbers(const std::vector<double>& xs, bool integers) {
   std::string out;
-  for (double x : xs) out += integers ? fmt::format(" {}", int64_t(x)) : number(x);
+  for (double x : xs) out += integers ? fmt::format(" {}", int64_t(x)) : " " + number(x);
   return out.erase(out.find_last_not_of(' ') + 1);  // no trailing blanks after a last 0
 }
 
