@@ -33,15 +33,24 @@ Variable GPT::hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache)
     cache->layers.resize(h.size());
     for (LayerCache& layer : cache->layers) layer.capacity = config.n_ctx;  // room for the whole context
   }
-  Tensor positions = arange(past, past + T, DType::i32);                         // (T,) absolute positions
-  Variable x = tokens_embed.forward(ids) + positions_embed.forward(positions);  // (B, T, C) + (T, C)
-  x = drop.forward(x, mode);
+  Tensor positions = arange(past, past + T, DType::i32);        // (T,) absolute positions
+  Variable token_rows = tokens_embed.forward(ids);              // U W_e (B, T, C): row ids[b, t] of W_e
+  Variable position_rows = positions_embed.forward(positions);  // W_p rows (T, C)
+  Variable x = drop.forward(token_rows + position_rows, mode);  // h_0 (B, T, C)
+  mode.observe("U W_e", token_rows);  // (an optional observer, nn/modules.h: kiso trace)
+  mode.observe("W_p", position_rows);
+  mode.observe("h_0", x);
   for (size_t l = 0; l < h.size(); ++l) {
     GraphScope block("h." + std::to_string(l));  // names block l's ops in pictures of the graph (kiso graph)
+    if (mode.observer) mode.observer->layer = int64_t(l);
     x = h[l].forward(x, mode, cache ? &cache->layers[l] : nullptr);  // (B, T, C)
   }
+  if (mode.observer) mode.observer->layer = -1;
   if (cache) cache->length += T;
-  if (config.block.norm == Norm::pre) x = ln_f.forward(x);
+  if (config.block.norm == Norm::pre) {
+    x = ln_f.forward(x);
+    mode.observe("ln_f", x);
+  }
   return x;
 }
 

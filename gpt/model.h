@@ -36,7 +36,8 @@ struct GPT {
   // ids i32 (B, T) -> the final hidden states h_n (B, T, C), what task heads read.
   // T must be at most n_ctx; ids must be < vocab_size. With a cache, ids are the tokens that
   // follow the cache->length cached ones (positions cache->length ...), and the cache grows;
-  // cache->length + T must stay within n_ctx.
+  // cache->length + T must stay within n_ctx. An Observer in `mode` (nn/modules.h; kiso trace)
+  // is handed "U W_e", "W_p", "h_0", then each block's stages; a KV cache hides attention's.
   Variable hidden_states(const Tensor& ids, const Mode& mode, KVCache* cache = nullptr) const;
   // ids (B, T) -> next-token logits (B, T, V) = h_n W_eᵀ.
   Variable logits(const Tensor& ids, const Mode& mode, KVCache* cache = nullptr) const;

@@ -78,10 +78,14 @@ Variable CausalSelfAttention::forward(const Variable& x, const Mode& mode, Layer
   check(x.shape().size() == 3, "CausalSelfAttention", "input must be (B, T, C), got {}", shape_str(x.shape()));
   int64_t B = x.shape()[0], C = x.shape()[2];
   Variable qkv = c_attn.forward(x);                        // (B, T, 3C)
+  mode.observe("attn.c_attn", qkv);
   if (!cache) {  // the fused op (tensor/ops_attention.cpp): the steps below, without their copies
     double p = mode.training ? attn_dropout.p : 0.0;
     Variable y = attention(qkv, n_head, p, p > 0 ? mode.rng : nullptr);  // (B, T, C)
-    return bf16_activation(c_proj.forward(y));  // resid_dropout: the Block's, fused with its sum
+    mode.observe("attn.attention", y);
+    Variable out = bf16_activation(c_proj.forward(y));  // resid_dropout: the Block's, fused with its sum
+    mode.observe("attn.c_proj", out);
+    return out;
   }
   // With the KV cache (generation): the new tokens' queries attend to every cached key and
   // value and their own (tensor/ops_attention.cpp); the cache is filled in place.
@@ -109,11 +113,15 @@ Parameters CausalSelfAttention::parameters() {
 MLP::MLP(const BlockConfig& c, const Init& init)
     : c_fc(c.n_embd, c.n_inner, init), act{c.activation}, c_proj(c.n_inner, c.n_embd, init), dropout{c.resid_pdrop} {}
 
-Variable MLP::forward(const Variable& x, [[maybe_unused]] const Mode& mode) const {
+Variable MLP::forward(const Variable& x, const Mode& mode) const {
   // c_fc and GELU in one op: h = x·W + b (a bf16 activation), gelu(h); on cuda one launch, the
   // bias and GELU in the matmul's epilogue. (GELU is the MLP's only activation: GeluKind.)
+  if (mode.observer) mode.observe("mlp.c_fc", c_fc.forward(x));  // x·W + b before GELU, for the observer only
   Variable h = linear_gelu(x, c_fc.weight, c_fc.bias, act.kind);  // (B, T, n_inner), after GELU
-  return bf16_activation(c_proj.forward(h));                      // (B, T, C); dropout: the Block's
+  mode.observe("mlp.gelu", h);
+  Variable out = bf16_activation(c_proj.forward(h));  // (B, T, C); dropout: the Block's
+  mode.observe("mlp.c_proj", out);
+  return out;
 }
 
 Parameters MLP::parameters() {
@@ -131,23 +139,35 @@ Block::Block(const BlockConfig& c, const Init& init)
 
 // LN(x + dropout(branch)) as one op (autograd's residual_layernorm), drawing the mask where
 // drop.forward would have: right after the branch, so the random stream is the one the
-// separate dropout, add and layernorm consumed, and seeded runs keep their numbers.
+// separate dropout, add and layernorm consumed, and seeded runs keep their numbers. An observer
+// sees the sum (formed for it alone, without the dropout: it watches eval passes) as
+// `sum_stage` and the output as `norm_stage`.
 static Variable add_dropout_norm(const Variable& x, const Variable& branch, const Dropout& drop, const LayerNorm& ln,
-                                 const Mode& mode) {
+                                 const Mode& mode, const char* sum_stage, const char* norm_stage) {
   double p = mode.training ? drop.p : 0.0;
   check(p == 0 || mode.rng != nullptr, "Dropout", "training mode needs a generator for the dropout masks");
-  return residual_layernorm(x, branch, ln.weight, ln.bias, ln.eps, p, mode.rng);
+  if (mode.observer) mode.observe(sum_stage, x + branch);
+  Variable out = residual_layernorm(x, branch, ln.weight, ln.bias, ln.eps, p, mode.rng);
+  mode.observe(norm_stage, out);
+  return out;
 }
 
 // The branches return their output before its dropout; the Block applies it with the residual sum.
 Variable Block::forward(const Variable& x, const Mode& mode, LayerCache* cache) const {
   if (norm == Norm::pre) {  // GPT-2: normalise the branch input, keep the residual stream raw
-    Variable h = x + attn.resid_dropout.forward(attn.forward(ln_1.forward(x), mode, cache), mode);
-    return h + mlp.dropout.forward(mlp.forward(ln_2.forward(h), mode), mode);
+    Variable n1 = ln_1.forward(x);
+    mode.observe("ln_1", n1);
+    Variable h = x + attn.resid_dropout.forward(attn.forward(n1, mode, cache), mode);
+    mode.observe("x + attn", h);
+    Variable n2 = ln_2.forward(h);
+    mode.observe("ln_2", n2);
+    Variable out = h + mlp.dropout.forward(mlp.forward(n2, mode), mode);
+    mode.observe("h + mlp", out);
+    return out;
   }
   // GPT-1 (post-LN): h = LN(x + dropout(attention(x))), out = LN(h + dropout(MLP(h)))
-  Variable h = add_dropout_norm(x, attn.forward(x, mode, cache), attn.resid_dropout, ln_1, mode);
-  return add_dropout_norm(h, mlp.forward(h, mode), mlp.dropout, ln_2, mode);
+  Variable h = add_dropout_norm(x, attn.forward(x, mode, cache), attn.resid_dropout, ln_1, mode, "x + attn", "ln_1");
+  return add_dropout_norm(h, mlp.forward(h, mode), mlp.dropout, ln_2, mode, "h + mlp", "ln_2");
 }
 
 Parameters Block::parameters() {

@@ -5,13 +5,15 @@
 // differentiable functions of autograd/functions.h (so backward comes for free), and a
 // `parameters()` that names them in a fixed order, with the Hugging Face `openai-gpt` names
 // ("c_attn", "ln_1", ...). What it is not: a module framework. No base class, no registry,
-// no hooks; the model (gpt/model.h) composes these by hand, like the paper's Figure 1.
+// no hooks beyond one optional Observer for the teaching tools; the model (gpt/model.h) composes
+// these by hand, like the paper's Figure 1.
 //
 // Shapes: B batch, T time, C channels (n_embd), NH heads, HS = C / NH head size.
 // Reference: Radford et al. 2018, section 3.1 and Figure 1; HF transformers' modeling_openai.py
 // for the names and the weight layout.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,13 +23,30 @@
 
 namespace kiso {
 
+// Watches one forward pass, for the tools that show the model working (kiso trace and kiso
+// attention, train/trace.h): the modules hand `see` each stage's value as they compute it, named
+// as the parameters are ("attn.c_attn", "ln_1", ...; the model's own stages "U W_e", "W_p",
+// "h_0"), with the block it belongs to. Stages a fused op never forms (the residual sum before
+// a post-LN LayerNorm, the MLP's pre-activation before GELU) are formed for the observer alone,
+// from the same inputs. Without an observer (Mode's default) nothing is called or formed: no
+// cost and no change to any number.
+struct Observer {
+  std::function<void(int64_t layer, const std::string& stage, const Tensor& value)> see;
+  int64_t layer = -1;  // the block running now (GPT::hidden_states sets it); -1 outside the blocks
+};
+
 // Train or eval. In training, dropout draws its masks from *rng; in eval it is the identity.
 struct Mode {
   bool training = false;
   Generator* rng = nullptr;
+  Observer* observer = nullptr;  // optional: see Observer
 
   static Mode eval() { return {}; }
   static Mode train(Generator& rng) { return {true, &rng}; }
+  // Hands `value` to the observer, if there is one.
+  void observe(const char* stage, const Variable& value) const {
+    if (observer) observer->see(observer->layer, stage, value.value());
+  }
 };
 
 // How a module's parameters are first drawn: weights N(0, std), biases 0, LayerNorm gains 1

@@ -17,6 +17,8 @@
 //   kiso layout --kind KIND --text T   the token sequences of one fine-tuning example (START /
 //                                  DELIM / EXTRACT), as text or SVG (--figure: all four kinds)
 //   kiso graph --preset NAME       the autograd graph of a training step as DOT (SVG with dot)
+//   kiso trace --prompt TEXT       one forward pass, stage by stage: shapes and values
+//   kiso attention --prompt TEXT   a layer's attention weights as an SVG heatmap
 // The README documents each with an example. Every subcommand takes --json to print its result
 // as one JSON object on stdout.
 //
@@ -49,6 +51,8 @@ int main(int argc, char** argv) {
   kiso::add_plot(app);
   kiso::add_layout(app);
   kiso::add_graph(app);
+  kiso::add_trace(app);
+  kiso::add_attention(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen command (its callback)

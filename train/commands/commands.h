@@ -34,5 +34,7 @@ void add_evaluate(CLI::App& app);   // accuracy, F1 and the confusion matrix on 
 void add_plot(CLI::App& app);       // a run's loss curves as SVG
 void add_layout(CLI::App& app);     // the token sequences of one fine-tuning example (START / DELIM / EXTRACT)
 void add_graph(CLI::App& app);      // the autograd graph of a training step as DOT / SVG
+void add_trace(CLI::App& app);      // one forward pass of a prompt, stage by stage
+void add_attention(CLI::App& app);  // a layer's attention weights as an SVG heatmap
 
 }  // namespace kiso
