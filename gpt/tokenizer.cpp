@@ -21,6 +21,8 @@
 #include <mutex>
 #include <optional>
 
+#include <fmt/core.h>
+
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
 #include "base/check.h"
@@ -450,6 +452,27 @@ std::vector<int32_t> Tokenizer::encode_plain(std::string_view text) const {
   }
   return ids;
 }
+
+std::string printable_bytes(std::string_view bytes) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size();) {
+    unsigned char b = static_cast<unsigned char>(bytes[i]);
+    size_t n = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;  // a lead byte's length
+    if (b == ' ') out += "\u2423";  // ␣
+    else if (b == '\n') out += "\u21b5";  // ↵
+    else if (b == '\t') out += "\u21e5";  // ⇥
+    else if (n == 1 && b >= 0x20 && b != 0x7f) out += char(b);
+    else if (n > 1 && i + n <= bytes.size() && !find_invalid_utf8(bytes.substr(i, n))) {
+      out += bytes.substr(i, n);
+      i += n;
+      continue;
+    } else out += fmt::format("\\x{:02x}", b);  // a control byte, or part of a character
+    ++i;
+  }
+  return out;
+}
+
+std::string Tokenizer::label(int32_t id) const { return is_special(id) ? token(id) : printable_bytes(token(id)); }
 
 std::vector<Tokenizer::PretokenTrace> Tokenizer::explain(std::string_view text) const {
   check_utf8(text, "Tokenizer::explain");

@@ -137,6 +137,9 @@ class Tokenizer {
   bool is_special(int32_t id) const;
   // The bytes of token `id` (a special token's name for a special token).
   const std::string& token(int32_t id) const;
+  // Token `id` as a reader sees it in kiso's tools: printable_bytes of its bytes, or a special
+  // token's name.
+  std::string label(int32_t id) const;
   // The merges in rank order.
   const std::vector<BpeMerge>& merges() const { return merges_; }
 
@@ -195,6 +198,11 @@ std::vector<std::string_view> pretokenize(std::string_view text);
 // GPT-2's printable form of bytes: each byte becomes one character (bytes that are printable
 // Latin-1 characters stay themselves, the other 68 become U+0100..U+0143), as UTF-8.
 std::string bytes_to_unicode(std::string_view bytes);
+// Bytes as a reader can see them (the tools that show tokens: tokenizer encode --pieces, trace,
+// attention, layout): the text itself, with a space shown as '␣', a newline as '↵', a tab as
+// '⇥', other control bytes and bytes that are not whole UTF-8 characters (a token that ends
+// inside one) as \xNN. Not GPT-2's file form (bytes_to_unicode), which exists only for the files.
+std::string printable_bytes(std::string_view bytes);
 // The inverse. Throws, naming `what`, when `text` holds a character outside the table.
 std::string unicode_to_bytes(std::string_view text, const std::string& what);
 

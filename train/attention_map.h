@@ -23,7 +23,7 @@ namespace kiso {
 struct AttentionMap {
   std::string prompt;
   std::vector<int32_t> ids;
-  std::vector<std::string> tokens;  // token_label of each id (train/trace.h)
+  std::vector<std::string> tokens;  // Tokenizer::label of each id
   int64_t layer = 0;
   int64_t head = 0;                 // -1: every head
   // The weights shown: one (T, T) matrix per head drawn (one, or NH for head -1), row = query.

@@ -83,7 +83,7 @@ static void name_tokens(LayoutSequence& seq, const std::vector<int>& fields, con
     check(at < piece.size() && piece[at] == id, "layout",
           "token {} of a sequence from transform() is not the text expected there", i);
     ++at, ++kept;
-    seq.tokens.push_back(bytes_to_unicode(tokenizer.token(id)));
+    seq.tokens.push_back(tokenizer.label(id));
     seq.field.push_back(fields[segment]);
   }
   check(segment + 1 == fields.size(), "layout", "a sequence from transform() has {} texts, expected {}", segment + 1,
@@ -164,7 +164,7 @@ std::vector<LayoutExample> figure_examples(const Tokenizer& tokenizer, int64_t m
 
 // ---- text and JSON ----
 
-// Characters on screen: UTF-8 code points (each byte of GPT-2's printable form is one).
+// Characters on screen: UTF-8 code points (a label's ␣ is one).
 static size_t columns(const std::string& s) {
   return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }

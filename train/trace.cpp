@@ -70,27 +70,6 @@ Tensor attention_weights(const Tensor& qkv, int64_t n_head) {
 
 // ---- tokens as text ----
 
-std::string token_label(const Tokenizer& tokenizer, int32_t id) {
-  const std::string& bytes = tokenizer.token(id);
-  if (tokenizer.is_special(id)) return bytes;
-  std::string out;
-  for (size_t i = 0; i < bytes.size();) {
-    unsigned char b = static_cast<unsigned char>(bytes[i]);
-    size_t n = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;  // a lead byte's length
-    if (b == ' ') out += "␣";
-    else if (b == '\n') out += "↵";
-    else if (b == '\t') out += "⇥";
-    else if (n == 1 && b >= 0x20 && b != 0x7f) out += char(b);
-    else if (n > 1 && i + n <= bytes.size() && !find_invalid_utf8(std::string_view(bytes).substr(i, n))) {
-      out += bytes.substr(i, n);
-      i += n;
-      continue;
-    } else out += fmt::format("\\x{:02x}", b);  // a control byte, or part of a character
-    ++i;
-  }
-  return out;
-}
-
 // ---- the trace ----
 
 const TraceStage& Trace::stage(const std::string& name) const {
@@ -137,7 +116,7 @@ Trace trace_forward(const GPT& model, const Tokenizer& tokenizer, const std::str
   for (int32_t id : trace.ids) {
     check(id < c.vocab_size, op, "the tokenizer gave id {}, but the model has only {} token rows (vocab_size); "
           "the tokenizer is not the model's", id, c.vocab_size);
-    trace.tokens.push_back(token_label(tokenizer, id));
+    trace.tokens.push_back(tokenizer.label(id));
   }
 
   auto record = [&](int64_t layer, const std::string& stage, const Tensor& value) {
@@ -190,7 +169,7 @@ Trace trace_forward(const GPT& model, const Tokenizer& tokenizer, const std::str
                     [&](int32_t a, int32_t b) { return last[a] != last[b] ? last[a] > last[b] : a < b; });
   for (size_t i = 0; i < top; ++i) {
     int32_t id = order[i];
-    std::string text = id < tokenizer.vocab_size() ? token_label(tokenizer, id) : fmt::format("<id {}>", id);
+    std::string text = id < tokenizer.vocab_size() ? tokenizer.label(id) : fmt::format("<id {}>", id);
     trace.top.push_back({id, text, last[size_t(id)]});
   }
 

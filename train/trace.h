@@ -48,7 +48,7 @@ struct TraceStage {
 // One of the most probable next tokens after the prompt.
 struct NextToken {
   int32_t id;
-  std::string text;  // token_label
+  std::string text;  // Tokenizer::label
   double probability;
 };
 
@@ -60,7 +60,7 @@ struct TraceOptions {
 struct Trace {
   std::string prompt;
   std::vector<int32_t> ids;          // the prompt's token ids (BPE)
-  std::vector<std::string> tokens;   // token_label of each id
+  std::vector<std::string> tokens;   // Tokenizer::label of each id
   Norm norm = Norm::post;            // the model's block: post-LN (GPT-1) or pre-LN (GPT-2)
   std::vector<TraceStage> stages;    // in the order the forward pass computed them
   std::vector<NextToken> top;        // the 5 most probable next tokens, most probable first
@@ -85,10 +85,6 @@ Tensor attention_weights(const Tensor& qkv, int64_t n_head);
 // qkv (B, T, 3C) -> the heads of one third (0: q, 1: k, 2: v), (B, NH, T, HS).
 Tensor split_heads(const Tensor& qkv, int64_t n_head, int third);
 
-// A token as a reader can see it: its bytes as text, with a space shown as '␣', a newline as
-// '↵', a tab as '⇥', other control bytes and bytes that are not whole UTF-8 characters (a
-// token that ends inside one) as \xNN; a special token as its name.
-std::string token_label(const Tokenizer& tokenizer, int32_t id);
 
 // Where the model and its tokenizer come from, as `kiso trace` and `kiso attention` take them:
 // a model directory written by `kiso pretrain` (its tokenizer inside), or a preset with random

@@ -365,7 +365,7 @@ TEST_CASE("trace: the top next tokens are the largest probabilities of the last 
   REQUIRE(t.top.size() == 5);
   for (size_t i = 0; i < 5; ++i) {
     CHECK(std::abs(t.top[i].probability - p[size_t(t.top[i].id)]) < 1e-6);  // f32 softmax against double
-    CHECK(t.top[i].text == token_label(f.tok, t.top[i].id));
+    CHECK(t.top[i].text == f.tok.label(t.top[i].id));
     if (i) CHECK(t.top[i].probability <= t.top[i - 1].probability);
   }
   int64_t above = std::count_if(p.begin(), p.end(), [&](double x) { return x > t.top[4].probability + 1e-6; });
@@ -378,15 +378,15 @@ TEST_CASE("trace: the top next tokens are the largest probabilities of the last 
 
 TEST_CASE("trace: token labels show spaces, newlines and partial characters") {
   Fixture f;
-  CHECK(token_label(f.tok, ' ') == "␣");  // a trained tokenizer's byte tokens: id = byte
-  CHECK(token_label(f.tok, '\n') == "↵");
-  CHECK(token_label(f.tok, 'a') == "a");
-  CHECK(token_label(f.tok, 0xe2) == "\\xe2");  // the first byte of a 3-byte character, alone
-  CHECK(token_label(f.tok, 0x01) == "\\x01");
-  CHECK(token_label(f.tok, f.tok.special("<|endoftext|>")) == "<|endoftext|>");
+  CHECK(f.tok.label(' ') == "␣");  // a trained tokenizer's byte tokens: id = byte
+  CHECK(f.tok.label('\n') == "↵");
+  CHECK(f.tok.label('a') == "a");
+  CHECK(f.tok.label(0xe2) == "\\xe2");  // the first byte of a 3-byte character, alone
+  CHECK(f.tok.label(0x01) == "\\x01");
+  CHECK(f.tok.label(f.tok.special("<|endoftext|>")) == "<|endoftext|>");
   std::vector<int32_t> ids = f.tok.encode(" cat");
   REQUIRE(ids.size() == 1);  // merged in training: the corpus has " cat" often
-  CHECK(token_label(f.tok, ids[0]) == "␣cat");
+  CHECK(f.tok.label(ids[0]) == "␣cat");
 }
 
 TEST_CASE("trace: bad input is a clear error") {

@@ -19,8 +19,8 @@
 // With --model, --kind defaults to a fine-tuned model's task. --max-len cuts each sequence as
 // fine-tuning does (in the texts, never the special tokens); default: a fine-tuned model's
 // max_len, else the model's n_ctx, else (--tokenizer) 512, GPT-1's context.
-// Prints each sequence as "START | I | Ġkeep | ... | EXTRACT" with each id under its token
-// ('Ġ' is a space: GPT-2's printable form of the bytes), then what the head reads. --svg FILE
+// Prints each sequence as "START | I | ␣keep | ... | EXTRACT" with each id under its token
+// ('␣' is a space: Tokenizer::label), then what the head reads. --svg FILE
 // draws them; --figure FILE instead draws the four kinds stacked from built-in sentences (and
 // prints them). --json: {"kind", "max_len", "texts", "sequences": [{"caption", "ids", "tokens",
 // "dropped"}], "read"} (+ "svg"), or with --figure {"figure", "examples": [...]}.

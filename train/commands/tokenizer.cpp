@@ -81,24 +81,10 @@ static int run_tokenizer_train(const TrainOptions& o) {
   return 0;
 }
 
-// A token's bytes as a reader can see them: space as '␣', newline and tab as \n and \t, other
-// control bytes and the bytes of a token that ends inside a UTF-8 character as \xNN.
-static std::string visible(std::string_view bytes) {
-  bool valid = !find_invalid_utf8(bytes).has_value();
-  std::string out;
-  for (unsigned char c : bytes) {
-    if (c == ' ') out += "\u2423";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !valid)) out += fmt::format("\\x{:02X}", c);
-    else out += char(c);
-  }
-  return out;
-}
-
+// The tokens' labels (Tokenizer::label: a space shown as '␣'), separated by spaces.
 static std::string visible_tokens(const Tokenizer& tok, const std::vector<int32_t>& ids) {
   std::string line;
-  for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + visible(tok.token(ids[i]));
+  for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + tok.label(ids[i]);
   return line;
 }
 
@@ -112,11 +98,11 @@ static void print_explained(const Tokenizer& tok, std::string_view input, bool a
       Json rounds = Json::array();
       for (const Tokenizer::MergeRound& r : t.rounds) {
         Json tokens = Json::array();
-        for (int32_t id : r.symbols) tokens.push_back(visible(tok.token(id)));
+        for (int32_t id : r.symbols) tokens.push_back(tok.label(id));
         rounds.push_back(Json{{"rank", r.rank}, {"ids", r.symbols}, {"tokens", tokens}});
       }
       ids.insert(ids.end(), t.rounds.back().symbols.begin(), t.rounds.back().symbols.end());
-      pretokens.push_back(Json{{"text", visible(t.text)}, {"rounds", rounds}});
+      pretokens.push_back(Json{{"text", printable_bytes(t.text)}, {"rounds", rounds}});
     }
     std::cout << Json{{"ids", ids}, {"pretokens", pretokens}} << "\n";
     return;
@@ -124,7 +110,7 @@ static void print_explained(const Tokenizer& tok, std::string_view input, bool a
   std::cout << fmt::format("{} pre-tokens (GPT-2's pattern; a merge never crosses one)\n", traces.size());
   std::vector<int32_t> ids;
   for (const Tokenizer::PretokenTrace& t : traces) {
-    std::cout << fmt::format("\"{}\"\n", visible(t.text));
+    std::cout << fmt::format("\"{}\"\n", printable_bytes(t.text));
     for (const Tokenizer::MergeRound& r : t.rounds) {
       if (r.rank < 0) {
         std::cout << fmt::format("  bytes         {}\n", visible_tokens(tok, r.symbols));
@@ -132,7 +118,7 @@ static void print_explained(const Tokenizer& tok, std::string_view input, bool a
       }
       const BpeMerge& m = tok.merges()[r.rank];
       std::cout << fmt::format("  merge {:<6}  {}   ({} + {})\n", r.rank, visible_tokens(tok, r.symbols),
-                               visible(tok.token(m.left)), visible(tok.token(m.right)));
+                               tok.label(m.left), tok.label(m.right));
     }
     ids.insert(ids.end(), t.rounds.back().symbols.begin(), t.rounds.back().symbols.end());
   }
@@ -160,10 +146,10 @@ static int run_tokenizer_encode(const EncodeOptions& o) {
   std::vector<int32_t> ids = tok.encode(input);
   if (o.pieces) {
     Json tokens = Json::array();
-    for (int32_t id : ids) tokens.push_back(visible(tok.token(id)));
+    for (int32_t id : ids) tokens.push_back(tok.label(id));
     if (o.as_json) std::cout << Json{{"ids", ids}, {"tokens", tokens}} << "\n";
     else
-      for (int32_t id : ids) std::cout << fmt::format("{:>7}  {}\n", id, visible(tok.token(id)));
+      for (int32_t id : ids) std::cout << fmt::format("{:>7}  {}\n", id, tok.label(id));
     return 0;
   }
   if (o.as_json) std::cout << Json{{"ids", ids}} << "\n";
