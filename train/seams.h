@@ -39,6 +39,8 @@
 // same rule. Validation uses the same mask, so a seams run's val loss is a mean over other
 // targets than a plain run's (which includes <|endoftext|>): the two are compared by the loss
 // per real token (real_token_loss: every special-token target left out, in either run).
+// Whether it changes the fine-tuning results at kiso's tiny scale: docs/results.md, "Seam tokens
+// in pre-training".
 // What it is not: a sentence tokenizer (no abbreviation list, no language model of punctuation).
 // Read next: train/prepare.h (writes the data), train/pretrain.h (masks), train/special_rows.h
 // (fine-tuning keeps the rows).
