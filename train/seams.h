@@ -36,9 +36,11 @@
 // splitter's guess, not the text's), while the positions whose INPUT is one of them still train
 // (from <s> and <$> the model predicts a paragraph's or a sentence's first word). The position
 // whose input is <e> always has the next document's <s> as its target, so it is dropped by the
-// same rule. Validation uses the same mask, so a seams run's val loss is a mean over other
-// targets than a plain run's (which includes <|endoftext|>): the two are compared by the loss
-// per real token (real_token_loss: every special-token target left out, in either run).
+// same rule: the final hidden state at <e>, the one fine-tuning's head reads, gets no loss of its
+// own in pre-training; <e>'s row learns only as context for the tokens after it. Validation uses
+// the same mask, so a seams run's val loss is a mean over other targets than a plain run's
+// (which includes <|endoftext|>): the two are compared by the loss per real token
+// (real_token_loss: every special-token target left out, in either run).
 // Whether it changes the fine-tuning results at kiso's tiny scale: docs/results.md, "Seam tokens
 // in pre-training".
 // What it is not: a sentence tokenizer (no abbreviation list, no language model of punctuation).
