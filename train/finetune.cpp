@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <ostream>
@@ -15,6 +16,7 @@
 #include "gpt/checkpoint.h"
 #include "train/checkpoints.h"
 #include "train/pretrain.h"
+#include "train/seams.h"
 #include "train/special_rows.h"
 
 namespace kiso {
@@ -157,9 +159,23 @@ static TaskFiles read_task(const FinetuneOptions& o, const Tokenizer& tokenizer,
 
 // ---- 2. the model ----
 
+// The special-token rows: drawn anew, unless fine-tuning starts from a model pre-trained on
+// `kiso prepare --seams` data, whose directory holds seams.json (train/seams.h): that model
+// learned them, so they are kept. Its ids must be this tokenizer's.
+static RowsFrom special_rows_from(const FinetuneOptions& o, const SpecialIds& special) {
+  std::string path = o.model_dir + "/" + kSeamsFile;
+  if (o.init == "scratch" || !std::filesystem::exists(path)) return RowsFrom::drawn;
+  SeamIds ids = *read_seams(Json{{"seams", parse_json_strict(read_file(path), path)}},
+                            std::numeric_limits<int32_t>::max(), path);
+  check(ids.start == special.start && ids.delim == special.delim && ids.extract == special.extract, path.c_str(),
+        "names the seam ids {} but the model's tokenizer has {}", seams_json(ids).dump(),
+        seams_json({special.start, special.delim, special.extract}).dump());
+  return RowsFrom::pretrained;
+}
+
 // The pre-trained model (or its architecture with fresh weights), with the --dropout override,
 // new special-token rows and a new head, moved to the device it trains on.
-static FinetunedModel build_model(const FinetuneOptions& o, TaskInfo info, Tokenizer tokenizer) {
+static FinetunedModel build_model(const FinetuneOptions& o, TaskInfo info, Tokenizer tokenizer, RowsFrom rows) {
   std::string config_path = o.model_dir + "/config.json";
   GPTConfig config = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
   info.max_len = o.max_len > 0 ? o.max_len : config.n_ctx;
@@ -175,7 +191,7 @@ static FinetunedModel build_model(const FinetuneOptions& o, TaskInfo info, Token
   Generator init{o.seed, kInitStream}, head_init{o.seed, kHeadInitStream};
   GPT model = o.init == "scratch" ? GPT(config, init) : load_model(o.model_dir);
   override_dropout(model.config, o.dropout);
-  draw_special_token_rows(model, info.special, head_init);
+  draw_special_token_rows(model, info.special, head_init, rows);
   TaskHead head(info.kind, model.config.block.n_embd, head_classes(info), o.head_dropout, Init{&head_init});
   FinetunedModel m{std::move(model), std::move(head), std::move(info), std::move(tokenizer)};
   move_parameters(m.model.parameters(), o.device);  // before the optimizer: its state goes where they are
@@ -301,7 +317,11 @@ FinetuneResult finetune(const FinetuneOptions& o, std::ostream& log) {
         o.out_dir, join(entries, ", "));
   Tokenizer tokenizer = Tokenizer::load(o.model_dir);
   TaskFiles task = read_task(o, tokenizer, log);
-  FinetunedModel m = build_model(o, task.info, std::move(tokenizer));
+  RowsFrom rows = special_rows_from(o, task.info.special);
+  if (rows == RowsFrom::pretrained && !o.loop.quiet)
+    log << fmt::format("special tokens: the rows of <|start|>, <|delim|>, <|extract|> are the pre-trained ones ({}/{})\n",
+                       o.model_dir, kSeamsFile);
+  FinetunedModel m = build_model(o, task.info, std::move(tokenizer), rows);
   std::vector<TaskExample> train = encode_records(task.train, m.info, m.tokenizer, o.train_path);
   std::vector<TaskExample> val = encode_records(task.val, m.info, m.tokenizer, o.val_path);
   for (const TaskExample& e : val)

@@ -12,7 +12,8 @@
 //     labels of the training file, --train-limit keeps a seeded subset of its examples
 //   - the model and its tokenizer come from a model directory (`kiso pretrain`'s out/model);
 //     with init = "scratch" only its config and tokenizer are used, the weights are drawn anew
-//     (the paper's "no pre-training" ablation); the special-token rows are drawn anew and the
+//     (the paper's "no pre-training" ablation); the special-token rows are drawn anew (kept
+//     when the model was pre-trained on --seams data: its seams.json, train/seams.h) and the
 //     head W_y is new (train/special_rows.h)
 //   - what trains: everything, or with freeze_backbone only W_y and the special rows (the
 //     other rows of the embedding are held by a mask, train/special_rows.h)

@@ -1,12 +1,14 @@
 // train/prepare.cpp — text -> tokenizer -> token shards (see prepare.h).
 #include "train/prepare.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <ostream>
 
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
+#include "train/seams.h"
 #include "train/shards.h"
 
 namespace kiso {
@@ -68,12 +70,13 @@ PrepareResult prepare(const PrepareOptions& o, std::ostream& log) {
   r.tokenizer_seconds = seconds_since(t0);
   r.vocab_size = tok.vocab_size();
 
-  // 2. Encode every document; <|endoftext|> between documents.
+  // 2. Encode every document; <|endoftext|> between documents, or with --seams each paragraph
+  //    framed as <s> sentence <$> sentence ... <e> (train/seams.h).
   t0 = std::chrono::steady_clock::now();
   std::vector<int32_t> tokens;
   for (size_t i = 0; i < texts.size(); ++i) {
-    std::vector<int32_t> ids = tok.encode(texts[i]);  // UTF-8 checked above, file by file
-    if (i > 0) tokens.push_back(tok.special("<|endoftext|>"));
+    std::vector<int32_t> ids = o.seams ? encode_with_seams(tok, texts[i]) : tok.encode(texts[i]);  // UTF-8 checked above
+    if (i > 0 && !o.seams) tokens.push_back(tok.special("<|endoftext|>"));
     tokens.insert(tokens.end(), ids.begin(), ids.end());
   }
   r.encode_seconds = seconds_since(t0);
@@ -88,11 +91,18 @@ PrepareResult prepare(const PrepareOptions& o, std::ostream& log) {
   write_shard(o.out_dir + "/val.bin", split.val);
   Json meta{{"vocab_size", r.vocab_size}, {"train_tokens", r.train_tokens}, {"val_tokens", r.val_tokens},
             {"bytes", r.bytes},           {"inputs", o.inputs},           {"val_fraction", o.val_fraction}};
+  if (o.seams) meta["seams"] = seams_json(seam_ids(tok));
   write_file_atomic(o.out_dir + "/meta.json", meta.dump(2) + "\n");
   log << fmt::format("prepare: {} files, {:.1f} MB -> {} train + {} validation tokens (vocabulary {}), encoded in "
                      "{:.1f} s\n",
                      o.inputs.size(), double(r.bytes) / 1e6, r.train_tokens, r.val_tokens, r.vocab_size,
                      r.encode_seconds);
+  if (o.seams) {
+    SeamIds s = seam_ids(tok);
+    auto count = [&](int32_t id) { return std::count(tokens.begin(), tokens.end(), id); };
+    log << fmt::format("seams: {} documents (<|start|> {}), {} sentence breaks (<|delim|> {}), <|extract|> {}\n",
+                       count(s.start), s.start, count(s.delim), s.delim, s.extract);
+  }
   return r;
 }
 

@@ -9,6 +9,10 @@
 // file is read or written (inputs exist, --vocab-size in 260..65536 since a shard stores uint16
 // ids, the fraction in (0, 1)), and each input's UTF-8 before the tokenizer sees it, so a bad
 // byte is named by its file and line, not by an offset in the joined text.
+// With `seams` (the slides' pre-training variant, train/seams.h) each paragraph of each input is
+// written as <|start|> sentence <|delim|> sentence ... <|extract|> instead, with no
+// <|endoftext|>, and meta.json gets "seams": {"start", "delim", "extract"}: the ids, which are
+// the tokenizer's (the ones fine-tuning uses), so that `kiso pretrain` masks their predictions.
 // What it is not: a cleaner or a deduplicator; the text is taken as it is.
 #pragma once
 
@@ -26,6 +30,7 @@ struct PrepareOptions {
   std::string tokenizer_dir;        // use this tokenizer; empty: train one on the inputs
   int64_t vocab_size = 4096;        // when training a tokenizer
   double val_fraction = 0.05;
+  bool seams = false;               // <s> ... <$> ... <e> around paragraphs and sentences (seams.h)
 };
 
 struct PrepareResult {

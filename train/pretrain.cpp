@@ -17,6 +17,7 @@
 #include "nn/schedule.h"
 #include "train/checkpoints.h"
 #include "train/loop.h"
+#include "train/seams.h"
 
 namespace kiso {
 
@@ -73,13 +74,16 @@ namespace {
 // What `kiso prepare` recorded about the data in DATA/meta.json, checked against its tokenizer.
 struct DataMeta {
   int64_t vocab_size, train_tokens;
+  std::optional<SeamIds> seams;  // prepared with --seams: these targets are masked
+  std::optional<Tokenizer> tokenizer;  // DATA/tokenizer, when there is one
 };
 
 DataMeta read_data_meta(const std::string& data_dir) {
   std::string path = data_dir + "/meta.json";
   Json meta = parse_json_strict(read_file(path), path);
   // train_tokens is needed only for --epochs, so a hand-written meta.json may omit it (-1).
-  DataMeta m{get_int(meta, "vocab_size", path), has_key(meta, "train_tokens") ? get_int(meta, "train_tokens", path) : -1};
+  DataMeta m{get_int(meta, "vocab_size", path), has_key(meta, "train_tokens") ? get_int(meta, "train_tokens", path) : -1,
+             std::nullopt, std::nullopt};
   // Shards hold uint16 ids (train/shards.h), so no data directory has more than 65536 tokens.
   check(m.vocab_size >= 1 && m.vocab_size <= 65536, path.c_str(),
         "\"vocab_size\" must be in 1..65536 (token shards hold uint16 ids), found {}", m.vocab_size);
@@ -87,11 +91,20 @@ DataMeta read_data_meta(const std::string& data_dir) {
   // model lacks (or never produce the rows it has).
   std::string tokenizer_dir = data_dir + "/tokenizer";
   if (fs::exists(tokenizer_dir)) {
-    int64_t tokens = Tokenizer::load(tokenizer_dir).vocab_size();
+    m.tokenizer = Tokenizer::load(tokenizer_dir);
+    int64_t tokens = m.tokenizer->vocab_size();
     check(tokens == m.vocab_size, path.c_str(),
           "\"vocab_size\" is {}, but the tokenizer in {} has {} tokens; they must agree (run kiso prepare again, or "
           "correct meta.json)",
           m.vocab_size, tokenizer_dir, tokens);
+  }
+  m.seams = read_seams(meta, m.vocab_size, path);
+  // The masked ids must be the ones fine-tuning will read from the same tokenizer files.
+  if (m.seams && m.tokenizer) {
+    SeamIds t = seam_ids(*m.tokenizer);
+    check(m.seams->start == t.start && m.seams->delim == t.delim && m.seams->extract == t.extract, path.c_str(),
+          "\"seams\" is {} but the tokenizer in {} has {}; they must agree (run kiso prepare --seams again)",
+          seams_json(*m.seams).dump(), tokenizer_dir, seams_json(t).dump());
   }
   return m;
 }
@@ -188,9 +201,10 @@ void check_resume_matches(const std::string& model_dir, const Json& state, const
 // The model, the tokenizer files and the training state, written as checkpoint `step` and then
 // committed as RUN/model (train/checkpoints.h).
 void save_checkpoint(const PretrainOptions& o, GPT& model, const AdamW& opt, int64_t step, int64_t loader_position,
-                     const Json& data) {
+                     const Json& data, const std::optional<SeamIds>& seams) {
   commit_checkpoint(o.out_dir, step, o.keep_checkpoints, [&](const std::string& dir) {
     save_model(dir, model);
+    if (seams) write_file_atomic(dir + "/" + kSeamsFile, seams_json(*seams).dump(2) + "\n");  // the rows were learned
     for (const char* f : {"vocab.json", "merges.txt", "special_tokens.json"}) {
       std::string src = o.data_dir + "/tokenizer/" + f;
       if (fs::exists(src)) write_file_atomic(dir + "/" + f, read_file(src));
@@ -210,11 +224,15 @@ double evaluate_loss(const GPT& model, const std::vector<Batch>& batches) {
   NoGradGuard no_grad;
   double total = 0, count = 0;
   for (const Batch& b : batches) {
-    double n = double(b.targets.numel());
+    // Each batch's loss is the mean over its counted targets (not -100: a seam, train/seams.h),
+    // so it weighs by that count; a batch with none counted adds nothing (and has no mean).
+    std::vector<int32_t> t = b.targets.to(Device::cpu).to_vector<int32_t>();  // (B·T,)
+    double n = double(std::count_if(t.begin(), t.end(), [](int32_t id) { return id != -100; }));
+    if (n == 0) continue;
     total += model.loss(b.inputs, b.targets, Mode::eval()).value().item() * n;
     count += n;
   }
-  check(count > 0, "evaluate_loss", "no validation windows");
+  check(count > 0, "evaluate_loss", "no validation targets (no windows, or every target masked)");
   return total / count;
 }
 
@@ -319,14 +337,23 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   loop.checkpoint_every = o.checkpoint_every;
   loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
   LoopHooks hooks;
+  if (meta.seams) {
+    for (Batch& b : val) b.targets = mask_seam_targets(b.targets, *meta.seams);
+    log << fmt::format("seams: targets <|start|> {}, <|delim|> {}, <|extract|> {} are left out of the loss (train and "
+                       "val), so the val loss is not comparable with a plain run's; compare runs by the val loss per "
+                       "real token printed at the end\n",
+                       meta.seams->start, meta.seams->delim, meta.seams->extract)
+        << std::flush;
+  }
   hooks.loss = [&](int64_t, int64_t) {
     int64_t k = loader.position();
     Batch b = loader.next();
+    if (meta.seams) b.targets = mask_seam_targets(b.targets, *meta.seams);  // (B, T), -100 at the seams
     Generator dropout_rng{o.seed, kDropoutStream + uint64_t(k)};
     return model.loss(b.inputs, b.targets, Mode::train(dropout_rng));
   };
   hooks.validate = [&] { return Validation{evaluate_loss(model, val), std::nullopt}; };
-  hooks.checkpoint = [&](int64_t done) { save_checkpoint(o, model, opt, done, loader.position(), data); };
+  hooks.checkpoint = [&](int64_t done) { save_checkpoint(o, model, opt, done, loader.position(), data, meta.seams); };
   LoopResult run = train_loop(loop, model.parameters(), opt, hooks, log);
 
   PretrainResult result;
@@ -334,6 +361,13 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   result.records = std::move(run.records);
   result.initial_val_loss = run.initial.loss;
   result.final_val_loss = run.final.loss;
+  result.seams = meta.seams.has_value();
+  if (meta.tokenizer && !run.interrupted) {
+    PrecisionGuard precision(o.loop.precision);  // the precision the loop validated in
+    result.final_val_real_token_loss = real_token_loss(model, val, *meta.tokenizer);
+    log << fmt::format("val loss per real token (special-token targets left out): {:.4f}\n",
+                       *result.final_val_real_token_loss);
+  }
   result.steps_done = run.steps_done;
   result.interrupted = run.interrupted;
   return result;

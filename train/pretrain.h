@@ -6,6 +6,9 @@
 //                                         backward (gradients add up)
 //   clip the global gradient norm; lr from warmup + cosine; AdamW step; zero the gradients
 // with a validation loss every eval_every steps and a checkpoint every checkpoint_every steps.
+// Data prepared with `kiso prepare --seams` (meta.json "seams"): every target that is <|start|>,
+// <|delim|> or <|extract|> is -100 in the training and the validation batches, and each
+// checkpoint holds seams.json so that fine-tuning keeps those rows (train/seams.h).
 //
 // A run directory holds (train/checkpoints.h: how a checkpoint is swapped in safely)
 //   checkpoints/step-N/  the last --keep-checkpoints checkpoints, each a complete model
@@ -93,6 +96,11 @@ struct PretrainResult {
   std::vector<StepRecord> records;  // the steps this call ran (a resumed run: from its first new step)
   double initial_val_loss = 0;      // before the first step of this call
   double final_val_loss = 0;
+  // The final validation loss over real tokens only (every special-token target left out): the
+  // figure that compares a --seams run with a plain one (train/seams.h); nullopt without the
+  // data's tokenizer.
+  std::optional<double> final_val_real_token_loss;
+  bool seams = false;               // the data was prepared with --seams: seam targets masked
   std::string model_dir;            // out_dir/model
   int64_t steps_done = 0;           // the step of the last checkpoint
   int interrupted = 0;              // the signal that stopped the run early (train/loop.h), or 0
@@ -105,7 +113,7 @@ void validate(const PretrainOptions& options);
 // Runs (or resumes) a pre-training run; one line per step goes to `log`.
 PretrainResult pretrain(const PretrainOptions& options, std::ostream& log);
 
-// Mean cross-entropy over every target of `batches` (eval mode, no graph).
+// Mean cross-entropy over every target of `batches` that is not -100 (eval mode, no graph).
 double evaluate_loss(const GPT& model, const std::vector<Batch>& batches);
 
 }  // namespace kiso

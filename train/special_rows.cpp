@@ -6,12 +6,13 @@
 
 namespace kiso {
 
-void draw_special_token_rows(GPT& model, const SpecialIds& special, Generator& gen) {
+void draw_special_token_rows(GPT& model, const SpecialIds& special, Generator& gen, RowsFrom from) {
   int32_t top = std::max({special.start, special.delim, special.extract});
   if (top >= model.config.vocab_size) add_token_rows(model, top + 1 - model.config.vocab_size, gen);
   Tensor wte = model.tokens_embed.weight.value();  // (V, C), the parameter's own storage
   int64_t C = wte.size(1);
   Tensor drawn = to_dtype(mul(randn({3, C}, gen, DType::f64), 0.02), DType::f32);  // (3, C), N(0, 0.02)
+  if (from == RowsFrom::pretrained) return;  // drawn only to move `gen` as a plain run does
   std::vector<float> rows = drawn.to_vector<float>();
   const int32_t ids[3] = {special.start, special.delim, special.extract};
   for (int r = 0; r < 3; ++r) std::copy_n(rows.begin() + r * C, C, wte.data<float>() + int64_t(ids[r]) * C);

@@ -4,6 +4,9 @@
 //
 // Why anew: the pre-trained model has never read these tokens, so their rows hold nothing
 // useful; GPT-1 (§3.3) adds them as randomly initialised start, delimiter and extract tokens.
+// Except when it has: a model pre-trained on `kiso prepare --seams` data (train/seams.h) read
+// them at every paragraph and sentence, and its directory holds seams.json naming their ids;
+// then the rows it learned are kept (RowsFrom::pretrained), as its other rows are.
 // Why a mask: freezing whole parameters is requires_grad = false, but the three rows live in
 // the (V, C) embedding with every other token's row, and they still need gradients through the
 // whole network, so backward runs through it. "Only these rows train" is a (V, 1) mask `keep`
@@ -23,8 +26,11 @@ namespace kiso {
 
 // Draws the three rows anew from N(0, 0.02) with `gen`, growing the embedding first when the
 // vocabulary ends before them (GPT-2's files put them at 50257..50259). The model must be on
-// the cpu in f32, as it is at set-up, before it moves to its device.
-void draw_special_token_rows(GPT& model, const SpecialIds& special, Generator& gen);
+// the cpu in f32, as it is at set-up, before it moves to its device. With RowsFrom::pretrained
+// the numbers are drawn all the same (so `gen` is left where it would be, and the head drawn
+// from it next is the same as a plain run's of that seed) but the rows keep their values.
+enum class RowsFrom { drawn, pretrained };
+void draw_special_token_rows(GPT& model, const SpecialIds& special, Generator& gen, RowsFrom from = RowsFrom::drawn);
 
 // --freeze-backbone's rule for the token embedding: only the special rows change.
 struct SpecialRowMask {

@@ -3,10 +3,13 @@
 // (encoded with the model directory's tokenizer); the last partial window is dropped. The
 // options are checked before the weights load: --seq-len within the model's context, the
 // batch's logits within memory (base/size.h), --data a file (a text one UTF-8, a bad byte named
-// by line).
+// by line). With the model's tokenizer files it also gives the loss per real token (every
+// special-token target left out), which compares a --seams model with a plain one (train/seams.h).
 // What it is not: the validation inside training (the same evaluate_loss, on the run's val.bin),
 // or a fine-tuned model's task score (kiso evaluate).
 #include <cmath>
+#include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include <fmt/core.h>
@@ -20,9 +23,12 @@
 #include "train/commands/commands.h"
 #include "train/commands/option_checks.h"
 #include "train/pretrain.h"
+#include "train/seams.h"
 #include "train/shards.h"
 
 namespace kiso {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -72,12 +78,20 @@ static int run_eval(const Options& o) {
   double loss = evaluate_loss(model, batches);
   int64_t predicted = 0;
   for (const Batch& b : batches) predicted += b.targets.numel();
+  // The loss per real token (special-token targets left out): what compares a model pre-trained
+  // with `prepare --seams` with a plain one (train/seams.h); needs the model's tokenizer.
+  std::optional<double> real;
+  if (fs::exists(o.model_dir + "/special_tokens.json")) real = real_token_loss(model, batches, Tokenizer::load(o.model_dir));
   if (o.as_json)
-    std::cout << Json{{"loss", loss}, {"perplexity", std::exp(loss)}, {"tokens", predicted}, {"seq_len", T}} << "\n";
+    std::cout << Json{{"loss", loss}, {"perplexity", std::exp(loss)}, {"tokens", predicted}, {"seq_len", T},
+                      {"real_token_loss", real ? Json(*real) : Json()}}
+              << "\n";
   else
     std::cout << fmt::format("{}: loss {:.4f}, perplexity {:.2f} over {} predicted tokens "
-                             "(windows of {} from token 0)\n",
-                             o.data, loss, std::exp(loss), predicted, T);
+                             "(windows of {} from token 0){}\n",
+                             o.data, loss, std::exp(loss), predicted, T,
+                             real ? fmt::format("; per real token (special-token targets left out) {:.4f}", *real)
+                                  : "");
   return 0;
 }
 

@@ -4,6 +4,9 @@
 // when stdout is a terminal; the run directory gets log.jsonl and the checkpoints (RUN/model is
 // the latest). SIGINT or SIGTERM stops the run after the step in progress, with a checkpoint:
 // one line on stderr says where it went, and the exit status is 130 or 143 (128 + the signal).
+// On data prepared with `kiso prepare --seams` the seam tokens' predictions are left out of the
+// training and validation losses (train/seams.h); the last line, "val loss per real token",
+// compares such a run with a plain one.
 // What it is not: fine-tuning (kiso finetune).
 #include <filesystem>
 #include <iostream>
@@ -76,6 +79,8 @@ static int run_pretrain(const Options& o) {
   PretrainResult r = pretrain(options, o.as_json ? std::cerr : std::cout);
   if (o.as_json)
     std::cout << Json{{"initial_val_loss", r.initial_val_loss}, {"final_val_loss", r.final_val_loss},
+                      {"final_val_real_token_loss", r.final_val_real_token_loss ? Json(*r.final_val_real_token_loss) : Json()},
+                      {"seams", r.seams},
                       {"steps", r.records.size()}, {"model", r.model_dir},
                       {"interrupted", r.interrupted ? Json(signal_name(r.interrupted)) : Json()}}
               << std::endl;
