@@ -153,7 +153,7 @@ TEST_CASE("walkthrough: every command runs") {
                       << (out.size() > 4000 ? out.substr(out.size() - 4000) : out));
   CHECK(status == 0);
   CHECK(out.find(">>> all blocks ran") != std::string::npos);
-  MESSAGE("ran " << ran << " of " << blocks.size() << " blocks" << (all ? "" : " (KISO_DOCS_ALL=1 runs the slow ones)"));
+  MESSAGE("ran " << ran << " of " << blocks.size() << " blocks" << (all ? std::string() : std::string(" (KISO_DOCS_ALL=1 runs the slow ones)")));
 }
 
 }  // TEST_SUITE
