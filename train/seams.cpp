@@ -19,8 +19,17 @@ static std::string_view trim(std::string_view s) {
 static size_t closer_length(std::string_view s, size_t i) {
   char c = s[i];
   if (c == '"' || c == '\'' || c == ')' || c == ']') return 1;
-  if (s.substr(i, 3) == "\xE2\x80\x9D" || s.substr(i, 3) == "\xE2\x80\x99") return 3;
+  std::string_view three = s.substr(i, 3);
+  if (three == "\xE2\x80\x9D" || three == "\xE2\x80\x99") return 3;           // ” ’
+  if (three == "\xE3\x80\x8D" || three == "\xE3\x80\x8F" || three == "\xEF\xBC\x89") return 3;  // 」 』 ）
   return 0;
+}
+
+// The length of a full-width end mark at s[i] (。 ！ ？, 3 bytes each), or 0. Japanese and
+// Chinese put no space after them, so they end a sentence without one.
+static size_t wide_end_length(std::string_view s, size_t i) {
+  std::string_view three = s.substr(i, 3);
+  return three == "\xE3\x80\x82" || three == "\xEF\xBC\x81" || three == "\xEF\xBC\x9F" ? 3 : 0;
 }
 
 // The sentences of one paragraph: cut after [.!?]+ and its closers when whitespace or the end
@@ -34,6 +43,14 @@ static Document split_sentences(std::string_view p) {
   size_t begin = 0, i = 0;
   const size_t n = p.size();
   while (i < n) {
+    if (wide_end_length(p, i) > 0) {  // 。 ！ ？: the sentence ends after them and their closers
+      size_t j = i;
+      while (j < n && wide_end_length(p, j) > 0) j += wide_end_length(p, j);
+      while (j < n && closer_length(p, j) > 0) j += closer_length(p, j);
+      keep(p.substr(begin, j - begin));
+      begin = i = j;
+      continue;
+    }
     if (p[i] != '.' && p[i] != '!' && p[i] != '?') {
       ++i;
       continue;

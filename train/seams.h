@@ -25,6 +25,8 @@
 //   sentence  ends after one or more of . ! ? , then any closing quotes or brackets ( " ' ” ’
 //             ) ] ), when whitespace or the document's end follows. The whitespace between two
 //             sentences is dropped (a DELIM stands for it), the one inside a sentence kept.
+//             The full-width 。 ！ ？ (and closers 」 』 ）) end a sentence with no whitespace after
+//             them, as Japanese and Chinese write: 「吾輩は猫である。名前はまだない。」 is two.
 //   Known failures, left as they are: an abbreviation ends a sentence ("Mr. Darcy" is "Mr." +
 //   "Darcy ..."; also "e.g. this", "St. Ives"); a quoted exclamation inside a sentence ends it
 //   ("\"Oh!\" said she." is "\"Oh!\"" + "said she."); a sentence without its end mark runs on

@@ -87,6 +87,11 @@ TEST_CASE("split_documents: paragraphs between blank lines, sentences at . ! ? b
   CHECK(split_documents("").empty());
   CHECK(split_documents("\n \n\t\n").empty());
   CHECK(split_documents("one. two") == std::vector<Document>{{"one.", "two"}});
+  // Full-width end marks need no space after them (Japanese): 。 then 」 close a sentence; an
+  // ASCII '.' inside Japanese text still needs whitespace.
+  CHECK(split_documents("吾輩は猫である。名前はまだない。") == std::vector<Document>{{"吾輩は猫である。", "名前はまだない。"}});
+  CHECK(split_documents("「本当？」と聞いた。ver.2は！？新しい") ==
+        std::vector<Document>{{"「本当？」", "と聞いた。", "ver.2は！？", "新しい"}});
 }
 
 TEST_CASE("prepare --seams: each paragraph is <|start|> s1 <|delim|> s2 ... <|extract|>, with the finetune ids") {
