@@ -13,6 +13,7 @@
 
 #include "gpt/atomic_file.h"
 #include "tests/gpt/toy_finetuned.h"
+#include "tests/train/run_command.h"
 #include "tests/train/toy_data.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
@@ -58,18 +59,7 @@ void collect_commands(CLI::App& app, const std::string& prefix, std::vector<std:
 // Parses `args` (after the program name) with a fresh kiso_app, so the chosen command runs, and
 // returns what it printed on std::cout.
 std::string run_kiso(const std::vector<std::string>& args) {
-  std::vector<const char*> argv = {"kiso"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::ostringstream captured;
-  std::streambuf* saved = std::cout.rdbuf(captured.rdbuf());
-  try {
-    kiso_app()->parse(int(argv.size()), argv.data());
-  } catch (...) {
-    std::cout.rdbuf(saved);
-    throw;
-  }
-  std::cout.rdbuf(saved);
-  return captured.str();
+  return kiso::testing::parse_capturing(*kiso_app(), args);
 }
 
 // A toy classifier's directory and a task file of four unlabelled examples.

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/temp_dir.h"
+#include "tests/train/run_command.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -35,18 +36,9 @@ std::string run_graph_command(const std::vector<std::string>& args) {
   CLI::App app{"kiso"};
   app.require_subcommand(1);
   add_graph(app);
-  std::vector<const char*> argv = {"kiso", "graph"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::ostringstream captured;
-  std::streambuf* saved = std::cout.rdbuf(captured.rdbuf());
-  try {
-    app.parse(int(argv.size()), argv.data());
-  } catch (...) {
-    std::cout.rdbuf(saved);
-    throw;
-  }
-  std::cout.rdbuf(saved);
-  return captured.str();
+  std::vector<std::string> full = {"graph"};
+  full.insert(full.end(), args.begin(), args.end());
+  return kiso::testing::parse_capturing(app, full);
 }
 
 // The edges of DOT text as (from, to) node numbers: every "  nA -> nB" line.

@@ -13,6 +13,7 @@
 #include "gpt/atomic_file.h"
 #include "gpt/finetuned.h"
 #include "tests/gpt/toy_finetuned.h"
+#include "tests/train/run_command.h"
 #include "train/commands/commands.h"
 #include "train/finetune.h"
 #include "train/layout_figure.h"
@@ -78,18 +79,9 @@ std::string run_layout(const std::vector<std::string>& args) {
   CLI::App app("kiso");
   app.require_subcommand(1);
   add_layout(app);
-  std::vector<const char*> argv = {"kiso", "layout"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::ostringstream captured;
-  std::streambuf* saved = std::cout.rdbuf(captured.rdbuf());
-  try {
-    app.parse(int(argv.size()), argv.data());
-  } catch (...) {
-    std::cout.rdbuf(saved);
-    throw;
-  }
-  std::cout.rdbuf(saved);
-  return captured.str();
+  std::vector<std::string> full = {"layout"};
+  full.insert(full.end(), args.begin(), args.end());
+  return kiso::testing::parse_capturing(app, full);
 }
 
 // The ids lines of the text output, read back: every line of numbers separated by '|'.

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/temp_dir.h"
+#include "tests/train/run_command.h"
 
 #include <cmath>
 #include <cstring>
@@ -66,17 +67,7 @@ void run_kiso(const std::vector<std::string>& args) {
   add_pretrain(app);
   add_finetune(app);
   add_bench(app);
-  std::vector<const char*> argv = {"kiso"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::ostringstream quiet;
-  std::streambuf* saved = std::cout.rdbuf(quiet.rdbuf());
-  try {
-    app.parse(int(argv.size()), argv.data());
-  } catch (...) {
-    std::cout.rdbuf(saved);
-    throw;
-  }
-  std::cout.rdbuf(saved);
+  kiso::testing::parse_capturing(app, args);  // the output is not checked: the run's files are
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "gpt/json.h"
 #include "tests/cuda/each_device.h"
 #include "tests/temp_dir.h"
+#include "tests/train/run_command.h"
 #include "train/attention_map.h"
 #include "train/commands/commands.h"
 #include "train/svg.h"
@@ -103,18 +104,7 @@ std::string run(const std::vector<std::string>& args) {
   app.require_subcommand(1);
   add_trace(app);
   add_attention(app);
-  std::vector<const char*> argv = {"kiso"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::ostringstream captured;
-  std::streambuf* saved = std::cout.rdbuf(captured.rdbuf());
-  try {
-    app.parse(int(argv.size()), argv.data());
-  } catch (...) {
-    std::cout.rdbuf(saved);
-    throw;
-  }
-  std::cout.rdbuf(saved);
-  return captured.str();
+  return kiso::testing::parse_capturing(app, args);
 }
 
 // XML well-formedness, enough for kiso's SVG: every tag closes in order, quotes pair up inside

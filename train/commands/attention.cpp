@@ -20,6 +20,7 @@
 #include "train/attention_map.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/commands/model_source.h"
 #include "train/commands/option_checks.h"
 #include "train/trace.h"
 
@@ -100,14 +101,8 @@ static int run_attention(const Options& o) {
 
 void add_attention(CLI::App& app) {
   auto options = std::make_shared<Options>();
-  ModelSource& s = options->source;
   CLI::App* command = app.add_subcommand("attention", "a block's attention weights for a prompt, as an SVG heatmap");
-  command->add_option("--model", s.model_dir, "a model directory written by kiso pretrain (its tokenizer is used)");
-  command->add_option("--preset", s.preset, "or a preset (gpt1, small, tiny) with random initial weights");
-  command->add_option("--tokenizer", s.tokenizer_dir, "with --preset: a tokenizer directory");
-  CLI::Option* seed =
-      command->add_option("--seed", s.seed, "with --preset: the initial weights' seed (kiso pretrain's)")
-          ->capture_default_str();
+  CLI::Option* seed = add_model_source_options(*command, options->source);
   command->add_option("--prompt", options->prompt, "the text whose attention to show")->required();
   command->add_option("--layer", options->layer, "the block, from 0")->capture_default_str();
   command->add_option("--head", options->head, "the head, from 0, or all (a grid of every head)")

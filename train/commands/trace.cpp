@@ -28,6 +28,7 @@
 #include "gpt/json.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/commands/model_source.h"
 #include "train/trace.h"
 
 namespace kiso {
@@ -151,14 +152,8 @@ static int run_trace(const Options& o) {
 
 void add_trace(CLI::App& app) {
   auto options = std::make_shared<Options>();
-  ModelSource& s = options->source;
   CLI::App* command = app.add_subcommand("trace", "one forward pass of a prompt, stage by stage: shapes and values");
-  command->add_option("--model", s.model_dir, "a model directory written by kiso pretrain (its tokenizer is used)");
-  command->add_option("--preset", s.preset, "or a preset (gpt1, small, tiny) with random initial weights");
-  command->add_option("--tokenizer", s.tokenizer_dir, "with --preset: a tokenizer directory");
-  CLI::Option* seed =
-      command->add_option("--seed", s.seed, "with --preset: the initial weights' seed (kiso pretrain's)")
-          ->capture_default_str();
+  CLI::Option* seed = add_model_source_options(*command, options->source);
   command->add_option("--prompt", options->prompt, "the text to trace")->required();
   command->add_option("--values", options->values, "values shown of each stage's last row")->capture_default_str();
   command->add_option("--layers", options->layers, "blocks shown: all, or the first N")->capture_default_str();
