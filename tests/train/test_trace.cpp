@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <iostream>
 #include <regex>
-#include <sstream>
 
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
