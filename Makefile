@@ -12,6 +12,7 @@
 #   make debug        the test suite built with -O1 -g and SANITIZE=address,undefined
 #   make fuzz         the libFuzzer targets of tests/fuzz (clang), FUZZ_SECONDS (60) each
 #   make CUDA=0|1     CUDA build off/on (default: on when nvcc is found)
+#   make MPI=0|1      multi-process training with Open MPI off/on (default: on; docs/distributed.md)
 #
 # Every target that compiles first runs .ci/install-deps, which apt-gets what is missing.
 
@@ -54,6 +55,20 @@ ifeq ($(CUDA),1)
 else
   CU_SRC   :=
   LIB_SRC  += $(filter-out cuda/runtime.cpp,$(wildcard cuda/*.cpp))
+endif
+
+# MPI (train/distributed.h): Open MPI from Debian's libopenmpi-dev, which .ci/install-deps
+# installs; MPI=0 builds a kiso that runs as one process only (train/no_mpi.cpp). Only
+# train/mpi.cpp includes mpi.h. The flags are asked of mpicc when a recipe runs (=, not :=),
+# after install-deps has put it there.
+MPI ?= 1
+ifeq ($(MPI),1)
+  LIB_SRC  := $(filter-out train/no_mpi.cpp,$(LIB_SRC))
+  MPI_LIBS  = $(shell mpicc --showme:link 2>/dev/null)
+  $(BUILD)/obj/train/mpi.o: EXTRA_FLAGS = $(shell mpicc --showme:compile 2>/dev/null)
+else
+  LIB_SRC  := $(filter-out train/mpi.cpp,$(LIB_SRC))
+  MPI_LIBS  =
 endif
 
 # The op kernels (cuda/kernels/*.cu) are compiled twice: by g++ against cuda/sim into every
@@ -113,7 +128,7 @@ $(BUILD)/obj/tests/%.o: CXXFLAGS += -DKISO_SOURCE_DIR='"$(CURDIR)"'
 
 $(BUILD)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(CXX) $(CXXFLAGS) $(EXTRA_FLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cu | deps
 	@mkdir -p $(dir $@)
@@ -128,10 +143,10 @@ $(BUILD)/libkiso.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/kiso: $(KISO_OBJ) $(BUILD)/libkiso.a
-	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/kiso_tests: $(TEST_OBJ) $(BUILD)/libkiso.a
-	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 demo:
 	@train/demo.sh
@@ -158,7 +173,7 @@ bench:
 	$(BUILD)/bench_ops
 
 $(BUILD)/bench_ops: $(BENCH_OBJ) $(BUILD)/libkiso.a
-	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) -lopenblas
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS) -lopenblas
 
 # PyTorch is only the yardstick of the comparison; the engine never uses it. TORCH chooses the
 # builds: Debian's python3-torch (1.13 on OpenBLAS), the PyPI wheel in $(TORCH_VENV) (MKL and
@@ -177,7 +192,7 @@ golden: $(BUILD)/make_fixture
 	/usr/bin/python3 tests/reference/gpt1_reference.py $(GOLDEN)
 
 $(BUILD)/make_fixture: $(BUILD)/obj/tests/reference/make_fixture.o $(BUILD)/libkiso.a
-	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 # ASan reserves the address range CUDA's runtime wants; protect_shadow_gap=0 lets both live.
 debug:

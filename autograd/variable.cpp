@@ -25,6 +25,15 @@ GraphScope::GraphScope(const std::string& name) : previous_(graph_scope) {
 }
 GraphScope::~GraphScope() { graph_scope = std::move(previous_); }
 
+// ---- gradient-ready hook ----
+
+static thread_local std::function<void(Variable&)> gradient_ready;
+
+GradientReadyScope::GradientReadyScope(std::function<void(Variable&)> fn) : previous_(std::move(gradient_ready)) {
+  gradient_ready = std::move(fn);
+}
+GradientReadyScope::~GradientReadyScope() { gradient_ready = std::move(previous_); }
+
 // ---- Variable ----
 
 Variable::Variable(Tensor value, bool requires_grad) : state_(std::make_shared<VariableState>()) {
@@ -120,7 +129,10 @@ void Variable::backward(const Tensor& dout) {
   // its share to the output's gradient.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     VariableState& s = *it->state_;
-    if (!s.node) continue;  // a leaf keeps its gradient
+    if (!s.node) {  // a leaf keeps its gradient, final from here on (every consumer has run)
+      if (gradient_ready && s.grad.defined()) gradient_ready(*it);
+      continue;
+    }
     if (s.grad.defined()) s.node->backward(s.node->inputs, s.grad);
     // Free the node: its inputs (and the tensors its closure saved) can go now.
     s.node->inputs.clear();

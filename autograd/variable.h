@@ -116,6 +116,22 @@ class NoGradGuard {
 
 bool grad_enabled();
 
+// While one lives on the current thread, backward() calls fn(leaf) for each leaf that received a
+// gradient, as soon as that gradient is final for this backward: every op that read the leaf has
+// added its share (the reverse walk reaches a leaf after all its consumers). Data-parallel
+// training uses it to start summing a layer's gradient over the processes while the backward of
+// the layers below goes on (train/distributed.h). Scopes do not nest: the newest one is called.
+class GradientReadyScope {
+ public:
+  explicit GradientReadyScope(std::function<void(Variable& leaf)> fn);
+  ~GradientReadyScope();
+  GradientReadyScope(const GradientReadyScope&) = delete;
+  GradientReadyScope& operator=(const GradientReadyScope&) = delete;
+
+ private:
+  std::function<void(Variable&)> previous_;
+};
+
 // While one of these lives on the current thread, every node recorded carries its name in
 // Node::scope, so a picture of the graph can group the ops (kiso graph draws a box per block:
 // gpt/model.cpp opens "h.0", "h.1", ... around each block's forward). Nested scopes are joined

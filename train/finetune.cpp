@@ -101,6 +101,9 @@ void validate(const FinetuneOptions& o) {
                "a finite number >= 0 (0 turns the LM loss off)", o.lm_coef);
   check_option(std::isfinite(o.lr) && o.lr > 0, "finetune", "--lr", "a finite number > 0", o.lr);
   check_option(o.batch_size >= 1, "finetune", "--batch-size", ">= 1", o.batch_size);
+  check_option(o.grad_accum >= 1, "finetune", "--grad-accum", ">= 1", o.grad_accum);
+  check(o.batch_size % o.grad_accum == 0, "finetune",
+        "--batch-size {} does not split into --grad-accum {} micro-batches of equal size", o.batch_size, o.grad_accum);
   check_option(std::isfinite(o.epochs) && o.epochs > 0, "finetune", "--epochs", "a finite number > 0", o.epochs);
   check_option(o.warmup_fraction >= 0 && o.warmup_fraction <= 1, "finetune", "--warmup", "a fraction in [0, 1]",
                o.warmup_fraction);
@@ -259,19 +262,29 @@ static FinetuneResult train_on_task(const FinetuneOptions& o, FinetunedModel& m,
   loop.end = steps;
   loop.schedule = {ScheduleKind::warmup_linear, o.lr, int64_t(std::ceil(o.warmup_fraction * double(steps))), steps};
   loop.tokens_per_step = mean_tokens(train, info) * double(o.batch_size);
-  // Every input is read and checked: only now is the run directory written.
-  if (o.overwrite) clear_run(o.out_dir);
-  std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
-  check(!ec, "finetune", "cannot create the run directory {}: {}", o.out_dir, ec.message());
-  fs::remove(loop.log_path);
+  loop.grad_accum = o.grad_accum;
+  std::unique_ptr<Reducer> reducer;
+  together([&] { reducer = make_reducer(o.reduce, o.device); });
+  loop.reducer = reducer.get();
+  // Every input is read and checked: only now is the run directory written (by rank 0).
+  on_root([&] {
+    if (o.overwrite) clear_run(o.out_dir);
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    check(!ec, "finetune", "cannot create the run directory {}: {}", o.out_dir, ec.message());
+    fs::remove(loop.log_path);
+  });
+  check_same_on_every_rank(trainable.params, "at the start");
 
   EpochBatches batches{n, o.batch_size, o.seed, -1, {}};
   Json options = options_record(o, info);
   LoopHooks hooks;
-  hooks.loss = [&](int64_t step, int64_t) {
-    TaskBatch b = make_task_batch(info.kind, select(train, batches.indices(step)), info.special, info.max_len);
-    Generator dropout_rng{o.seed, kDropoutStream + uint64_t(step)};
+  const int64_t per_micro = o.batch_size / o.grad_accum;
+  hooks.loss = [&](int64_t step, int64_t micro) {
+    std::vector<int64_t> all = batches.indices(step), part(all.begin() + micro * per_micro,
+                                                          all.begin() + (micro + 1) * per_micro);
+    TaskBatch b = make_task_batch(info.kind, select(train, part), info.special, info.max_len);
+    Generator dropout_rng{o.seed, kDropoutStream + uint64_t(step * o.grad_accum + micro)};
     return finetune_loss(m.model, m.head, b, o.lm_coef, Mode::train(dropout_rng)).total;
   };
   hooks.validate = [&] {
@@ -285,7 +298,7 @@ static FinetuneResult train_on_task(const FinetuneOptions& o, FinetunedModel& m,
     hooks.before_update = [&] { trainable.rows->mask_gradient(); };
     hooks.after_update = [&] { trainable.rows->restore_frozen_rows(); };
   }
-  if (!o.loop.quiet)
+  if (!o.loop.quiet && dist::is_root())
     log << fmt::format("fine-tuning {} ({}{}) on {} examples ({} labels), {} validation; {} steps of {}, "
                        "{} parameters train\n",
                        to_string(info.kind), o.init, o.freeze_backbone ? ", frozen backbone" : "", n,
@@ -309,23 +322,39 @@ static FinetuneResult train_on_task(const FinetuneOptions& o, FinetunedModel& m,
 
 FinetuneResult finetune(const FinetuneOptions& o, std::ostream& log) {
   auto t_start = std::chrono::steady_clock::now();
-  validate(o);
-  std::vector<std::string> entries = run_entries(o.out_dir);
-  check(o.overwrite || entries.empty(), "finetune",
-        "the run directory {} already holds a run ({}); fine-tuning does not resume: delete it and start again with "
-        "--overwrite, or choose another --out",
-        o.out_dir, join(entries, ", "));
-  Tokenizer tokenizer = Tokenizer::load(o.model_dir);
-  TaskFiles task = read_task(o, tokenizer, log);
-  RowsFrom rows = special_rows_from(o, task.info.special);
-  if (rows == RowsFrom::pretrained && !o.loop.quiet)
-    log << fmt::format("special tokens: the rows of <|start|>, <|delim|>, <|extract|> are the pre-trained ones ({}/{})\n",
-                       o.model_dir, kSeamsFile);
-  FinetunedModel m = build_model(o, task.info, std::move(tokenizer), rows);
-  std::vector<TaskExample> train = encode_records(task.train, m.info, m.tokenizer, o.train_path);
-  std::vector<TaskExample> val = encode_records(task.val, m.info, m.tokenizer, o.val_path);
-  for (const TaskExample& e : val)
-    check(e.label >= 0, o.val_path.c_str(), "every validation example needs a label");
+  // Every process of a distributed run reads the same files and builds the same model; rank 0
+  // alone checks and writes out/ (train/distributed.h).
+  together([&] {
+    validate(o);
+    check(o.grad_accum % dist::size() == 0, "finetune",
+          "--grad-accum {} does not split over {} processes: each process takes grad_accum / processes of every "
+          "step's micro-batches, so --grad-accum must be a multiple of {}",
+          o.grad_accum, dist::size(), dist::size());
+  });
+  on_root([&] {
+    std::vector<std::string> entries = run_entries(o.out_dir);
+    check(o.overwrite || entries.empty(), "finetune",
+          "the run directory {} already holds a run ({}); fine-tuning does not resume: delete it and start again "
+          "with --overwrite, or choose another --out",
+          o.out_dir, join(entries, ", "));
+  });
+  std::optional<FinetunedModel> built;
+  std::vector<TaskExample> train, val;
+  together([&] {
+    Tokenizer tokenizer = Tokenizer::load(o.model_dir);
+    TaskFiles task = read_task(o, tokenizer, log);
+    RowsFrom rows = special_rows_from(o, task.info.special);
+    if (rows == RowsFrom::pretrained && !o.loop.quiet)
+      log << fmt::format(
+          "special tokens: the rows of <|start|>, <|delim|>, <|extract|> are the pre-trained ones ({}/{})\n",
+          o.model_dir, kSeamsFile);
+    built.emplace(build_model(o, task.info, std::move(tokenizer), rows));
+    train = encode_records(task.train, built->info, built->tokenizer, o.train_path);
+    val = encode_records(task.val, built->info, built->tokenizer, o.val_path);
+    for (const TaskExample& e : val)
+      check(e.label >= 0, o.val_path.c_str(), "every validation example needs a label");
+  });
+  FinetunedModel& m = *built;
   Trainable trainable = choose_trainable(m, o.freeze_backbone);
   FinetuneResult result = train_on_task(o, m, train, val, trainable, log);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

@@ -18,8 +18,10 @@
 //   - what trains: everything, or with freeze_backbone only W_y and the special rows (the
 //     other rows of the embedding are held by a mask, train/special_rows.h)
 // Examples are served in epochs, each a Philox shuffle of the training file: batch k is a pure
-// function of (seed, k), like pre-training's loader. Dropout masks of step k come from stream
-// kDropoutStream + k.
+// function of (seed, k), like pre-training's loader. With --grad-accum M the step's batch is cut
+// into M micro-batches of batch_size / M examples; micro-batch m of step k draws its dropout
+// masks from stream kDropoutStream + k·M + m (M = 1: kDropoutStream + k). Under `mpirun -np N`
+// each process takes M / N of them (train/distributed.h); rank 0 alone writes out/.
 //
 // The result is a fine-tuned model directory, out/model (gpt/finetuned.h), and out/log.jsonl.
 // Every option is checked before anything is read (validate), the batch's memory before the
@@ -52,6 +54,7 @@ struct FinetuneOptions {
   double lm_coef = 0.5;             // λ of L3 = L2 + λ·L1; 0 turns the auxiliary loss off
   double lr = 6.25e-5;
   int64_t batch_size = 32;          // examples per step (a multiple-choice example is K rows)
+  int64_t grad_accum = 1;           // micro-batches per step, batch_size / grad_accum examples each
   double epochs = 3;
   double warmup_fraction = 0.002;   // of the steps, then linear decay to 0
   double head_dropout = 0.1;        // dropout on h before W_y
@@ -63,6 +66,7 @@ struct FinetuneOptions {
   uint64_t seed = 1337;
   bool overwrite = false;           // replace a run already in out_dir
   Device device = Device::cpu;  // where it trains (cuda: kiso's kernels, GPU or simulator)
+  std::string reduce = "auto";  // how gradients are summed over processes (train/distributed.h)
   LoopOptions loop{.clip = 1.0, .eval_every = 0};  // --clip, --eval-every (0: validation only at
                                                    // the end), the log lines (train/loop.h)
 };

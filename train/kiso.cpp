@@ -23,7 +23,9 @@
 // as one JSON object on stdout.
 //
 // main only lists the commands, and is the one place that turns an error into an exit code:
-// a kiso::Error or another exception is "kiso: error: ..." on stderr and status 2; a bad
+// a kiso::Error or another exception is "kiso: error: ..." on stderr and status 2 (in a
+// distributed run: said once by rank 0 when every process has it, else by the process that
+// failed, and then MPI_Abort ends them all rather than leave them waiting); a bad
 // command line is CLI11's message and status; a command's own non-zero status (gradcheck's 1
 // when a row fails) comes back through CLI::RuntimeError.
 #include <CLI/CLI.hpp>
@@ -32,6 +34,13 @@
 
 #include "base/check.h"
 #include "train/commands/commands.h"
+#include "train/distributed.h"
+
+// "rank 1 of 2: " in a distributed run, so that an error says which process it came from.
+static std::string rank_prefix() {
+  if (!kiso::dist::mpi_built() || !kiso::dist::launched() || kiso::dist::size() == 1) return "";
+  return fmt::format("rank {} of {}: ", kiso::dist::rank(), kiso::dist::size());
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"kiso — a from-scratch GPT engine (GPT-1, Radford et al. 2018)"};
@@ -58,11 +67,14 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);  // runs the chosen command (its callback)
   } catch (const CLI::ParseError& e) {  // CLI::RuntimeError included: a command's status
     return app.exit(e);
-  } catch (const kiso::Error& e) {
-    fmt::print(stderr, "kiso: error: {}\n", e.what());
+  } catch (const kiso::AgreedError& e) {  // every process of a distributed run has it: rank 0 says it
+    if (!e.quiet) fmt::print(stderr, "kiso: error: {}\n", e.what());
     return 2;
-  } catch (const std::exception& e) {  // e.g. std::filesystem errors (a full disk, a permission)
-    fmt::print(stderr, "kiso: error: {}\n", e.what());
+  } catch (const std::exception& e) {  // a kiso::Error, or e.g. a std::filesystem error (a full disk)
+    fmt::print(stderr, "kiso: error: {}{}\n", rank_prefix(), e.what());
+    // One process of a distributed run failed alone: the others would wait for it in their next
+    // sum forever, so the whole run ends here (train/distributed.h).
+    if (kiso::dist::mpi_built() && kiso::dist::launched() && kiso::dist::size() > 1) kiso::dist::abort(2);
     return 2;
   }
   return 0;

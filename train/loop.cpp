@@ -16,6 +16,7 @@
 #include "base/size.h"
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
+#include "train/distributed.h"
 
 namespace kiso {
 
@@ -150,33 +151,46 @@ void override_dropout(GPTConfig& config, std::optional<double> p) {
 LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& opt, const LoopHooks& hooks,
                       std::ostream& log) {
   check(s.grad_accum >= 1, s.what.c_str(), "gradient accumulation must be at least 1, got {}", s.grad_accum);
+  // This rank's share of every step's micro-batches (train/distributed.h); one process: all.
+  const int64_t ranks = dist::size(), per_rank = s.grad_accum / ranks, first_micro = dist::rank() * per_rank;
+  check(s.grad_accum % ranks == 0, s.what.c_str(), "the {} micro-batches of a step (--grad-accum) must split evenly "
+        "over the {} processes", s.grad_accum, ranks);
+  const bool root = dist::is_root(), quiet = s.quiet || !root;
   PrecisionGuard precision(s.precision);
   LoopResult result;
-  result.initial = hooks.validate();
-  if (!s.quiet) log << fmt::format("step {:>5}{}\n", s.first_step, validation_text(result.initial)) << std::flush;
+  on_root([&] { result.initial = hooks.validate(); });
+  if (!quiet) log << fmt::format("step {:>5}{}\n", s.first_step, validation_text(result.initial)) << std::flush;
   result.final = result.initial;
   int64_t step = s.first_step, last_checkpoint = s.first_step;
   bool saved = s.first_step > 0;  // a resumed run starts from its checkpoint
+  StepGradients gradients(params, s.reducer);
 
   while (step < s.end) {
-    // 0. a signal asked to stop: keep the steps done so far, then return
-    if (int sig = stop_signal(); sig != 0) {
-      if (!saved || last_checkpoint != step) hooks.checkpoint(step);
+    // 0. a signal asked to stop (any rank's: they stop together): keep the steps done so far
+    if (int sig = int(dist::allreduce_max(stop_signal())); sig != 0) {
+      if (!saved || last_checkpoint != step) on_root([&] { hooks.checkpoint(step); });
       result.interrupted = sig;
       break;
     }
     auto t0 = std::chrono::steady_clock::now();
-    // 1. forward and backward of each micro-batch; the gradients add up to those of their mean
+    // 1. forward and backward of this rank's micro-batches; their gradients add up to those of
+    //    their mean (each divided by grad_accum), then sum over the ranks (StepGradients)
     double loss_sum = 0;
-    for (int64_t micro = 0; micro < s.grad_accum; ++micro) {
-      Variable loss = hooks.loss(step, micro);
-      double value = loss.value().item();
-      check(std::isfinite(value), s.what.c_str(),
-            "the loss is {} at step {}: stopping. The last good checkpoint (step {}) in {} is kept; try a lower --lr "
-            "or --clip",
-            value, step + 1, last_checkpoint, s.checkpoint_dir);
-      loss_sum += value;
-      mul(loss, 1.0 / double(s.grad_accum)).backward();
+    double reduce_before = gradients.reduce_seconds();
+    for (int64_t i = 0; i < per_rank; ++i) {
+      Variable loss = hooks.loss(step, first_micro + i);
+      loss_sum += loss.value().item();
+      gradients.backward(mul(loss, 1.0 / double(s.grad_accum)), i == per_rank - 1);
+    }
+    gradients.finish();
+    dist::allreduce_sum(&loss_sum, 1);
+    if (!std::isfinite(loss_sum)) {  // the same sum on every rank: they all stop here, rank 0 says why
+      std::string message = fmt::format(
+          "{}: the loss is {} at step {}: stopping. The last good checkpoint (step {}) in {} is kept; try a lower "
+          "--lr or --clip",
+          s.what, loss_sum / double(s.grad_accum), step + 1, last_checkpoint, s.checkpoint_dir);
+      if (ranks == 1) throw Error(message);
+      throw AgreedError(message, !root);
     }
     // 2. the update: clip, schedule, AdamW
     if (hooks.before_update) hooks.before_update();
@@ -190,7 +204,7 @@ LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& op
     ++step;
     double grad_norm = clip.norm.defined() ? clip.norm.item() : 0.0;
 
-    // 3. the record of this step, validation, the log line
+    // 3. the record of this step, validation, the log line (rank 0)
     StepRecord r;
     r.step = step;
     r.loss = loss_sum / double(s.grad_accum);
@@ -198,28 +212,34 @@ LoopResult train_loop(const LoopSettings& s, const Parameters& params, AdamW& op
     r.grad_norm = grad_norm;
     r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     r.tokens_per_second = s.tokens_per_step / (r.ms / 1000.0);
-    if ((s.eval_every > 0 && step % s.eval_every == 0) || step == s.end) r.val = result.final = hooks.validate();
-    if (s.progress_bar) log << "\r\033[K";  // erase the bar, write the step line, redraw the bar
-    if (!s.quiet)
-      log << fmt::format("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} ms | {:.0f} tok/s{}\n",
-                         step, s.schedule.total_steps, r.loss, r.lr, r.grad_norm, r.ms, r.tokens_per_second,
-                         r.val ? validation_text(*r.val) : "")
-          << std::flush;  // line by line even when the log is a file or a pipe
-    if (s.progress_bar) log << progress_bar(step, s.end, r.ms / 1000.0) << std::flush;
-    Json rec{{"step", step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm}, {"ms", r.ms},
-             {"tokens_per_second", r.tokens_per_second}};
-    if (r.val) rec["val_loss"] = r.val->loss;
-    if (r.val && r.val->accuracy) rec["val_accuracy"] = *r.val->accuracy;
-    append_line(s.log_path, rec, s.what);
+    if (ranks > 1) r.reduce_ms = 1000.0 * (gradients.reduce_seconds() - reduce_before);
+    on_root([&] {
+      if ((s.eval_every > 0 && step % s.eval_every == 0) || step == s.end) r.val = result.final = hooks.validate();
+      if (s.progress_bar) log << "\r\033[K";  // erase the bar, write the step line, redraw the bar
+      if (!quiet)
+        log << fmt::format("step {:>5}/{} | loss {:.4f} | lr {:.2e} | grad norm {:.3f} | {:.0f} ms{} | {:.0f} tok/s{}\n",
+                           step, s.schedule.total_steps, r.loss, r.lr, r.grad_norm, r.ms,
+                           ranks > 1 ? fmt::format(" (reduce {:.0f})", r.reduce_ms) : "", r.tokens_per_second,
+                           r.val ? validation_text(*r.val) : "")
+            << std::flush;  // line by line even when the log is a file or a pipe
+      if (s.progress_bar) log << progress_bar(step, s.end, r.ms / 1000.0) << std::flush;
+      Json rec{{"step", step}, {"loss", r.loss}, {"lr", r.lr}, {"grad_norm", r.grad_norm}, {"ms", r.ms},
+               {"tokens_per_second", r.tokens_per_second}};
+      if (ranks > 1) rec["processes"] = ranks, rec["reduce_ms"] = r.reduce_ms;
+      if (r.val) rec["val_loss"] = r.val->loss;
+      if (r.val && r.val->accuracy) rec["val_accuracy"] = *r.val->accuracy;
+      append_line(s.log_path, rec, s.what);
+    });
     result.records.push_back(r);
 
-    // 4. the checkpoint
+    // 4. the checkpoint (rank 0; the others' weights are the same, check_same_on_every_rank)
     if ((s.checkpoint_every > 0 && step % s.checkpoint_every == 0) || step == s.end) {
-      hooks.checkpoint(step);
+      check_same_on_every_rank(params, fmt::format("after step {}", step).c_str());
+      on_root([&] { hooks.checkpoint(step); });
       last_checkpoint = step, saved = true;
     }
   }
-  if (s.progress_bar) log << "\n" << std::flush;
+  if (s.progress_bar && root) log << "\n" << std::flush;
   result.steps_done = step;
   return result;
 }

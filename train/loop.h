@@ -5,6 +5,8 @@
 // callbacks and everything else lives here, once:
 //   for step = first_step .. end - 1:
 //     for each of grad_accum micro-batches: loss = hooks.loss(step, micro) / grad_accum; backward
+//     (N processes: each runs its grad_accum / N of them, then the gradients are summed over
+//     the processes: train/distributed.h; rank 0 alone validates, logs and checkpoints)
 //     (hooks.before_update: e.g. mask the gradients of frozen rows)
 //     clip the global gradient norm; lr = schedule.at(step); AdamW step; zero the gradients
 //     (hooks.after_update: e.g. put the frozen rows back)
@@ -36,6 +38,7 @@
 #include <vector>
 
 #include "gpt/config.h"
+#include "train/distributed.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "tensor/precision.h"
@@ -51,6 +54,7 @@ struct Validation {
 struct StepRecord {
   int64_t step = 0;  // 1-based: the number of optimizer steps done
   double loss = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_second = 0;
+  double reduce_ms = 0;  // of ms, the host's time summing gradients over the processes (0 for one)
   std::optional<Validation> val;
 };
 
@@ -81,14 +85,16 @@ struct LoopSettings {
   std::string checkpoint_dir;    // named when a bad loss stops the run
   bool quiet = false;            // no per-step lines
   bool progress_bar = false;     // redraw a bar under the step lines (for a terminal)
+  Reducer* reducer = nullptr;    // sums the gradients over the processes; null: one process
 };
 
 struct LoopHooks {
-  // The mean loss of micro-batch `micro` of step `step` (0-based), built in training mode; the
-  // loop divides it by grad_accum and calls backward.
+  // The mean loss of micro-batch `micro` (0 .. grad_accum - 1) of step `step` (0-based), built
+  // in training mode; the loop divides it by grad_accum and calls backward. In a distributed run
+  // each rank is asked for its own share of the micro (train/distributed.h).
   std::function<Variable(int64_t step, int64_t micro)> loss;
-  std::function<Validation()> validate;
-  std::function<void(int64_t steps_done)> checkpoint;
+  std::function<Validation()> validate;                 // rank 0 only
+  std::function<void(int64_t steps_done)> checkpoint;   // rank 0 only
   std::function<void()> before_update;  // optional
   std::function<void()> after_update;   // optional
 };

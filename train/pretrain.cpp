@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 
 #include "base/size.h"
@@ -17,6 +18,7 @@
 #include "nn/schedule.h"
 #include "train/checkpoints.h"
 #include "train/loop.h"
+#include "train/distributed.h"
 #include "train/seams.h"
 
 namespace kiso {
@@ -240,47 +242,66 @@ double evaluate_loss(const GPT& model, const std::vector<Batch>& batches) {
 
 PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   PretrainOptions o = options;
-  // 0. every option, before any file is read
-  validate(o);
+  // In a distributed run (train/distributed.h) every rank runs the set-up below, reading the same
+  // data and, on --resume, the same checkpoint (the run directory on a shared filesystem); rank 0
+  // alone checks, repairs and writes the run directory. Each stage ends with the ranks agreeing
+  // that it went well (together, on_root), so an error stops them all, said once.
+  DataMeta meta;
+  GPTConfig config;
+  std::vector<std::string> entries;
+  together([&] {
+    // 0. every option, before any file is read
+    validate(o);
+    check(o.grad_accum % dist::size() == 0, kOp,
+          "--grad-accum {} does not split over {} processes: each process takes grad_accum / processes of every "
+          "step's micro-batches, so --grad-accum must be a multiple of {} (e.g. --grad-accum {} with --batch-size {} "
+          "keeps the tokens per step)",
+          o.grad_accum, dist::size(), dist::size(), o.grad_accum * dist::size(),
+          std::max<int64_t>(1, o.batch_size / dist::size()));
+    // 1. the data's description, the model's size, the memory they need
+    meta = read_data_meta(o.data_dir);
+    if (o.epochs > 0) o.steps = steps_for_epochs(o, meta.train_tokens);
+    if (!o.steps && !o.resume) o.steps = kDefaultSteps;  // a resumed run's: from its state, below
+    config = model_config(o, meta.vocab_size);
+    check_training_memory(config, o.batch_size, o.seq_len, kOp,
+                          fmt::format("--batch-size {} and --seq-len {}", o.batch_size, o.seq_len));
+  });
 
-  // 1. the data's description, the model's size, the memory they need
-  DataMeta meta = read_data_meta(o.data_dir);
-  if (o.epochs > 0) o.steps = steps_for_epochs(o, meta.train_tokens);
-  if (!o.steps && !o.resume) o.steps = kDefaultSteps;  // a resumed run's: from its state, below
-  GPTConfig config = model_config(o, meta.vocab_size);
-  check_training_memory(config, o.batch_size, o.seq_len, kOp,
-                        fmt::format("--batch-size {} and --seq-len {}", o.batch_size, o.seq_len));
+  // 2. the run directory: refused when it holds a run this call was not told what to do with;
+  //    a resumed run's is repaired (train/checkpoints.h) before anyone reads it
+  on_root([&] {
+    entries = run_entries(o.out_dir);
+    if (!o.resume && !o.overwrite)
+      check(entries.empty(), kOp,
+            "the run directory {} already holds a run ({}); continue it with --resume, or delete it and start again "
+            "with --overwrite",
+            o.out_dir, join(entries, ", "));
+    if (o.resume) {
+      check(!entries.empty(), "--resume", "{} holds no run to resume (no model, checkpoints or log.jsonl); start it "
+            "without --resume", o.out_dir);
+      check(!recover_run(o.out_dir).empty(), "--resume",
+            "the run in {} stopped before its first checkpoint, so there is nothing to resume; start it again with "
+            "--overwrite",
+            o.out_dir);
+    }
+  });
 
-  // 2. the run directory: refused when it holds a run this call was not told what to do with
-  std::vector<std::string> entries = run_entries(o.out_dir);
-  if (!o.resume && !o.overwrite)
-    check(entries.empty(), kOp,
-          "the run directory {} already holds a run ({}); continue it with --resume, or delete it and start again "
-          "with --overwrite",
-          o.out_dir, join(entries, ", "));
-  if (o.resume)
-    check(!entries.empty(), "--resume", "{} holds no run to resume (no model, checkpoints or log.jsonl); start it "
-          "without --resume", o.out_dir);
-
-  // 3. the data itself
+  // 3. the data itself; 4. resume: compare the run with this call
   std::string train_path = o.data_dir + "/train.bin", val_path = o.data_dir + "/val.bin";
-  std::vector<int32_t> train_tokens = read_shard(train_path, meta.vocab_size);
-  std::vector<int32_t> val_tokens = read_shard(val_path, meta.vocab_size);
-  check(int64_t(val_tokens.size()) >= o.seq_len + 1, val_path.c_str(),
-        "holds {} tokens, fewer than the --seq-len + 1 = {} of one validation window", val_tokens.size(),
-        o.seq_len + 1);
-  Json data{{"tokens", int64_t(train_tokens.size())}, {"hash", tokens_hash(train_tokens)}};
-
-  // 4. resume: repair the run directory, then compare the run with this call
+  std::vector<int32_t> train_tokens, val_tokens;
+  Json data;
   LoopSettings loop = loop_settings(kOp, o.out_dir, o.loop);
   const std::string& model_dir = loop.checkpoint_dir;
   int64_t step = 0;
   Json state;
-  if (o.resume) {
-    check(!recover_run(o.out_dir).empty(), "--resume",
-          "the run in {} stopped before its first checkpoint, so there is nothing to resume; start it again with "
-          "--overwrite",
-          o.out_dir);
+  together([&] {
+    train_tokens = read_shard(train_path, meta.vocab_size);
+    val_tokens = read_shard(val_path, meta.vocab_size);
+    check(int64_t(val_tokens.size()) >= o.seq_len + 1, val_path.c_str(),
+          "holds {} tokens, fewer than the --seq-len + 1 = {} of one validation window", val_tokens.size(),
+          o.seq_len + 1);
+    data = Json{{"tokens", int64_t(train_tokens.size())}, {"hash", tokens_hash(train_tokens)}};
+    if (!o.resume) return;
     std::string state_path = model_dir + "/state.json", config_path = model_dir + "/config.json";
     state = parse_json_strict(read_file(state_path), state_path);
     step = get_int(state, "step", state_path);
@@ -290,70 +311,101 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
     if (!o.dropout)  // the run's own rates, so that a plain --resume continues the same run
       config.embd_pdrop = saved.embd_pdrop, config.block.attn_pdrop = saved.block.attn_pdrop,
       config.block.resid_pdrop = saved.block.resid_pdrop;
-  } else {
-    // 5. a new run: only now, with every input checked, is anything written
-    if (o.overwrite) clear_run(o.out_dir);
-    std::error_code ec;
-    fs::create_directories(o.out_dir, ec);
-    check(!ec, kOp, "cannot create the run directory {}: {}", o.out_dir, ec.message());
-  }
+    // Batch k of the run is step · grad_accum + micro, whatever the number of processes: the
+    // loader's position must be where the steps done put it.
+    int64_t position = get_int(state, "loader_position", state_path);
+    check(position == step * o.grad_accum, state_path.c_str(),
+          "\"loader_position\" is {}, but {} steps of --grad-accum {} read {} batches", position, step, o.grad_accum,
+          step * o.grad_accum);
+  });
+
+  // 5. a new run: only now, with every input checked, is anything written
+  if (!o.resume)
+    on_root([&] {
+      if (o.overwrite) clear_run(o.out_dir);
+      std::error_code ec;
+      fs::create_directories(o.out_dir, ec);
+      check(!ec, kOp, "cannot create the run directory {}: {}", o.out_dir, ec.message());
+    });
 
   const int64_t steps = *o.steps;
 
-  // The model and the optimizer: fresh, or from the run's last checkpoint.
-  Generator init{o.seed, kInitStream};
-  GPT model = o.resume ? load_model(model_dir) : GPT(config, init);
-  if (o.resume) model.config = config;  // this call's dropout rates (the architecture is the same)
-  move_parameters(model.parameters(), o.device);  // before the optimizer: its state goes where they are
-  AdamWConfig adamw{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay};
-  AdamW opt(model.parameters(), adamw);
+  // The model and the optimizer: fresh, or from the run's last checkpoint. Every rank builds
+  // the same ones (the same seed, or the same files); check_same_on_every_rank makes sure.
+  std::optional<GPT> built;
+  std::optional<AdamW> adamw_built;
+  std::unique_ptr<Reducer> reducer;
+  together([&] {
+    Generator init{o.seed, kInitStream};
+    built.emplace(o.resume ? load_model(model_dir) : GPT(config, init));
+    if (o.resume) built->config = config;  // this call's dropout rates (the architecture is the same)
+    move_parameters(built->parameters(), o.device);  // before the optimizer: its state goes where they are
+    AdamWConfig adamw{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay};
+    adamw_built.emplace(built->parameters(), adamw);
+    if (o.resume) {
+      std::string state_path = model_dir + "/state.json";
+      safetensors::File st = safetensors::load(model_dir + "/state.safetensors");
+      adamw_built->load_state(st.tensors, get_int(state, "optimizer_steps", state_path));
+    }
+    reducer = make_reducer(o.reduce, o.device);
+  });
+  GPT& model = *built;
+  AdamW& opt = *adamw_built;
+  check_same_on_every_rank(model.parameters(), "at the start");
   TokenLoader loader(std::move(train_tokens), o.batch_size, o.seq_len, o.seed, train_path);
   std::vector<Batch> val = sequential_windows(val_tokens, o.seq_len, o.batch_size, val_path);
   if (int64_t(val.size()) > o.eval_batches) val.resize(size_t(o.eval_batches));
 
+  const bool root = dist::is_root();
   if (o.resume) {
-    std::string state_path = model_dir + "/state.json";
-    safetensors::File st = safetensors::load(model_dir + "/state.safetensors");
-    opt.load_state(st.tensors, get_int(state, "optimizer_steps", state_path));
-    loader.seek(get_int(state, "loader_position", state_path));
-    truncate_log(loop.log_path, step);
-    int64_t planned = get_int(state.at("options"), "steps", state_path);
-    log << fmt::format("resuming {} at step {} of {}{}\n", model_dir, step, steps,
-                       planned == steps ? ""
-                                          : fmt::format(" (the run planned {}: the learning-rate schedule now spans {})",
-                                                        planned, steps))
-        << std::flush;
+    on_root([&] { truncate_log(loop.log_path, step); });
+    int64_t planned = get_int(state.at("options"), "steps", model_dir + "/state.json");
+    if (root)
+      log << fmt::format("resuming {} at step {} of {}{}\n", model_dir, step, steps,
+                         planned == steps ? ""
+                                            : fmt::format(" (the run planned {}: the learning-rate schedule now spans {})",
+                                                          planned, steps))
+          << std::flush;
   } else {
-    fs::remove(loop.log_path);
+    on_root([&] { fs::remove(loop.log_path); });
   }
+  if (root && dist::size() > 1)
+    log << fmt::format("{} processes: each takes {} of the {} micro-batches of a step; gradients summed by {}\n",
+                       dist::size(), o.grad_accum / dist::size(), o.grad_accum, reducer->name())
+        << std::flush;
 
   // The loop with phase 1's settings (the step range, warmup + cosine) and loss: next-token
-  // cross-entropy on the loader's windows. The loader's position k names the micro-batch, and
-  // with it its dropout masks.
+  // cross-entropy on the loader's windows. Micro-batch `micro` of step `step` is the loader's
+  // batch k = step · grad_accum + micro, and k names its dropout masks too: a pure function of
+  // (seed, k), whichever process computes it.
   loop.first_step = step;
   loop.end = o.stop_at > 0 ? std::min(o.stop_at, steps) : steps;
   loop.grad_accum = o.grad_accum;
   loop.schedule = {ScheduleKind::warmup_cosine, o.lr, std::min(o.warmup_steps, steps), steps};
   loop.checkpoint_every = o.checkpoint_every;
   loop.tokens_per_step = double(o.batch_size * o.seq_len * o.grad_accum);
+  loop.reducer = reducer.get();
   LoopHooks hooks;
   if (meta.seams) {
     for (Batch& b : val) b.targets = mask_seam_targets(b.targets, *meta.seams);
-    log << fmt::format("seams: targets <|start|> {}, <|delim|> {}, <|extract|> {} are left out of the loss (train and "
-                       "val), so the val loss is not comparable with a plain run's; compare runs by the val loss per "
-                       "real token printed at the end\n",
-                       meta.seams->start, meta.seams->delim, meta.seams->extract)
-        << std::flush;
+    if (root)
+      log << fmt::format("seams: targets <|start|> {}, <|delim|> {}, <|extract|> {} are left out of the loss (train "
+                         "and val), so the val loss is not comparable with a plain run's; compare runs by the val loss "
+                         "per real token printed at the end\n",
+                         meta.seams->start, meta.seams->delim, meta.seams->extract)
+          << std::flush;
   }
-  hooks.loss = [&](int64_t, int64_t) {
-    int64_t k = loader.position();
-    Batch b = loader.next();
+  hooks.loss = [&](int64_t step, int64_t micro) {
+    int64_t k = step * o.grad_accum + micro;
+    Batch b = loader.batch(k);
     if (meta.seams) b.targets = mask_seam_targets(b.targets, *meta.seams);  // (B, T), -100 at the seams
     Generator dropout_rng{o.seed, kDropoutStream + uint64_t(k)};
     return model.loss(b.inputs, b.targets, Mode::train(dropout_rng));
   };
   hooks.validate = [&] { return Validation{evaluate_loss(model, val), std::nullopt}; };
-  hooks.checkpoint = [&](int64_t done) { save_checkpoint(o, model, opt, done, loader.position(), data, meta.seams); };
+  hooks.checkpoint = [&](int64_t done) {
+    save_checkpoint(o, model, opt, done, done * o.grad_accum, data, meta.seams);
+  };
   LoopResult run = train_loop(loop, model.parameters(), opt, hooks, log);
 
   PretrainResult result;
@@ -362,7 +414,7 @@ PretrainResult pretrain(const PretrainOptions& options, std::ostream& log) {
   result.initial_val_loss = run.initial.loss;
   result.final_val_loss = run.final.loss;
   result.seams = meta.seams.has_value();
-  if (meta.tokenizer && !run.interrupted) {
+  if (meta.tokenizer && !run.interrupted && root) {
     PrecisionGuard precision(o.loop.precision);  // the precision the loop validated in
     result.final_val_real_token_loss = real_token_loss(model, val, *meta.tokenizer);
     log << fmt::format("val loss per real token (special-token targets left out): {:.4f}\n",

@@ -44,7 +44,10 @@
 // ones (train/commands/pretrain.cpp), so only what is given can differ.
 // Precision: loop.precision f32, or BF16 mixed precision (tensor/precision.h); checkpoints are
 // F32 either way.
-// What it is not: distributed, or aware of epochs (windows are sampled).
+// Distributed (train/distributed.h): under `mpirun -np N` each process takes grad_accum / N of
+// every step's micro-batches; the losses are those of one process with the same --grad-accum, and
+// a run may resume with any N that divides --grad-accum. Rank 0 alone writes the run directory.
+// What it is not: aware of epochs (windows are sampled).
 #pragma once
 
 #include <iosfwd>
@@ -88,6 +91,7 @@ struct PretrainOptions {
   int64_t stop_at = 0;        // > 0: checkpoint and return after this step, as if interrupted
                               // (the schedule still spans `steps`; --resume continues)
   Device device = Device::cpu;  // where the model trains (cuda: kiso's kernels, GPU or simulator)
+  std::string reduce = "auto";  // how gradients are summed over processes (train/distributed.h)
   LoopOptions loop{.clip = 1.0, .eval_every = 50};  // --clip, --eval-every (validation every 50
                                                     // steps), the log lines (train/loop.h)
 };

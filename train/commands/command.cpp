@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include "cuda/runtime.h"
+#include "train/distributed.h"
 
 namespace kiso {
 
@@ -39,6 +40,18 @@ Device start_device(const std::string& name, const char* command) {
   cuda::require_device(command);
   fmt::print(stderr, "{}: device cuda, {}\n", command, cuda::device_name());
   return Device::cuda;
+}
+
+void add_reduce_option(CLI::App& command, std::string& reduce) {
+  command.add_option("--reduce", reduce,
+                     "under mpirun, how gradients are summed: auto (nccl on GPUs, else mpi), mpi, nccl, none")
+      ->check(CLI::IsMember({"auto", "none", "mpi", "nccl"}))
+      ->capture_default_str();
+}
+
+std::ostream& rank0_stream(std::ostream& stream) {
+  static std::ostream nowhere(nullptr);  // no buffer: every write is dropped
+  return dist::is_root() ? stream : nowhere;
 }
 
 void exit_with(int status) {

@@ -1,6 +1,6 @@
 // train/commands/command.h — what every command file shares: the --json flag, the --device
-// option and its start-up check, the --precision option, and how a command's exit status leaves
-// the program.
+// option and its start-up check, the --precision and --reduce options, the output of rank 0, and
+// how a command's exit status leaves the program.
 //
 // A command runs as its subcommand's CLI11 callback, after every flag has been parsed and
 // checked. Its run function returns the status; exit_with hands a non-zero one to main by
@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <ostream>
 #include <string>
 
 #include "tensor/precision.h"
@@ -38,6 +39,14 @@ void add_header_flags(CLI::App& command, HeaderRow& header);
 // device to run on (a usable GPU, or the simulator turned on with KISO_CUDA_SIM=1), and saying
 // which on stderr.
 Device start_device(const std::string& name, const char* command);
+
+// --reduce: how a distributed run sums its gradients (train/distributed.h): auto, none, mpi, nccl.
+void add_reduce_option(CLI::App& command, std::string& reduce);
+
+// Where a command's progress and result go: `stream` itself in the only process or on rank 0 of
+// a distributed run (train/distributed.h), a stream that drops everything on the other ranks,
+// so that N processes print one log.
+std::ostream& rank0_stream(std::ostream& stream);
 
 // Ends a command's callback: a non-zero status becomes kiso's exit code.
 void exit_with(int status);

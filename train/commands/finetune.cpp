@@ -13,6 +13,7 @@
 #include "gpt/json.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/distributed.h"
 #include "train/finetune.h"
 
 namespace kiso {
@@ -29,11 +30,16 @@ struct Options {
 
 static int run_finetune(const Options& o) {
   FinetuneOptions options = o.finetune;
-  validate(options);  // before the device starts or anything is read
-  options.device = start_device(o.device, "finetune");
-  options.loop.progress_bar = !o.as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
+  together([&] {  // every process of a distributed run alike (train/distributed.h)
+    validate(options);  // before the device starts or anything is read
+    options.device = start_device(o.device, "finetune");
+  });
+  // A bar only on a terminal; not under mpirun, which gives its processes a terminal of their own
+  // even when its output goes to a file.
+  options.loop.progress_bar = !o.as_json && isatty(STDOUT_FILENO) && !dist::launched();
   StopOnSignals stop;  // SIGINT / SIGTERM: finish the step, save, return
-  FinetuneResult r = finetune(options, o.as_json ? std::cerr : std::cout);
+  FinetuneResult r = finetune(options, rank0_stream(o.as_json ? std::cerr : std::cout));
+  if (!dist::is_root()) return r.interrupted == 0 ? 0 : 128 + r.interrupted;  // rank 0 reports
   if (r.interrupted != 0) {
     std::cerr << fmt::format("finetune: interrupted by {} after step {} of {}; the model as trained so far is saved "
                              "to {} (fine-tuning does not resume: run it again with --overwrite)\n",
@@ -68,6 +74,8 @@ void add_finetune(CLI::App& app) {
   command->add_option("--lm-coef", f.lm_coef, "lambda of the auxiliary LM loss (0: off)")->capture_default_str();
   command->add_option("--lr", f.lr, "maximum learning rate")->capture_default_str();
   command->add_option("--batch-size", f.batch_size, "examples per step")->capture_default_str();
+  command->add_option("--grad-accum", f.grad_accum, "micro-batches per step (each batch-size / grad-accum examples)")
+      ->capture_default_str();
   command->add_option("--epochs", f.epochs, "passes over the training examples")->capture_default_str();
   command->add_option("--warmup", f.warmup_fraction, "fraction of the steps for linear warmup, then linear decay")
       ->capture_default_str();
@@ -82,6 +90,7 @@ void add_finetune(CLI::App& app) {
   command->add_option("--eval-every", f.loop.eval_every, "validation every N steps (0: at the end)")->capture_default_str();
   add_precision_option(*command, f.loop.precision);
   add_device_option(*command, options->device);
+  add_reduce_option(*command, f.reduce);
   add_json_flag(*command, options->as_json, "print the final result as one JSON object");
   command->callback([options] { exit_with(run_finetune(*options)); });
 }

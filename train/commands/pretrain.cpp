@@ -7,6 +7,7 @@
 // On data prepared with `kiso prepare --seams` the seam tokens' predictions are left out of the
 // training and validation losses (train/seams.h); the last line, "val loss per real token",
 // compares such a run with a plain one.
+// Under `mpirun -np N` the N processes train together (train/distributed.h); rank 0 alone prints.
 // What it is not: fine-tuning (kiso finetune).
 #include <filesystem>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include "train/commands/command.h"
 #include "train/checkpoints.h"
 #include "train/commands/commands.h"
+#include "train/distributed.h"
 #include "train/pretrain.h"
 
 namespace kiso {
@@ -72,11 +74,16 @@ static void fill_from_run(const CLI::App& command, PretrainOptions& p) {
 
 static int run_pretrain(const Options& o) {
   PretrainOptions options = o.pretrain;
-  validate(options);  // before the device starts or anything is read
-  options.device = start_device(o.device, "pretrain");
-  options.loop.progress_bar = !o.as_json && isatty(STDOUT_FILENO);  // a bar only on a terminal
+  together([&] {  // every process of a distributed run alike (train/distributed.h)
+    validate(options);  // before the device starts or anything is read
+    options.device = start_device(o.device, "pretrain");
+  });
+  // A bar only on a terminal; not under mpirun, which gives its processes a terminal of their own
+  // even when its output goes to a file.
+  options.loop.progress_bar = !o.as_json && isatty(STDOUT_FILENO) && !dist::launched();
   StopOnSignals stop;  // SIGINT / SIGTERM: finish the step, save, return
-  PretrainResult r = pretrain(options, o.as_json ? std::cerr : std::cout);
+  PretrainResult r = pretrain(options, rank0_stream(o.as_json ? std::cerr : std::cout));
+  if (!dist::is_root()) return r.interrupted == 0 ? 0 : 128 + r.interrupted;  // rank 0 reports
   if (o.as_json)
     std::cout << Json{{"initial_val_loss", r.initial_val_loss}, {"final_val_loss", r.final_val_loss},
                       {"final_val_real_token_loss", r.final_val_real_token_loss ? Json(*r.final_val_real_token_loss) : Json()},
@@ -124,9 +131,10 @@ void add_pretrain(CLI::App& app) {
       ->capture_default_str();
   add_precision_option(*command, p.loop.precision, "(on --resume: the run's)");
   add_device_option(*command, options->device);
+  add_reduce_option(*command, p.reduce);
   add_json_flag(*command, options->as_json, "print the final result as one JSON object");
   command->callback([options, command] {
-    if (options->pretrain.resume) fill_from_run(*command, options->pretrain);
+    if (options->pretrain.resume) together([&] { fill_from_run(*command, options->pretrain); });
     exit_with(run_pretrain(*options));
   });
 }
