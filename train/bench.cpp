@@ -21,6 +21,7 @@
 #include "cuda/runtime.h"
 #include "gpt/model.h"
 #include "nn/optim.h"
+#include "train/distributed.h"
 #include "train/loop.h"
 #include "train/profile_table.h"
 
@@ -196,7 +197,11 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   r.forward_flops_per_token = forward_flops_per_token(config, r.seq_len);
   r.training_flops_per_token = training_flops_per_token(config, r.seq_len);
 
-  Generator init{o.seed, 0}, data{o.seed, 1}, dropout{o.seed, 2};
+  // Every process of a distributed run starts from the same weights (init) and draws its own
+  // batches and dropout masks (its rank in the stream).
+  r.processes = dist::size();
+  const uint64_t rank = uint64_t(dist::rank());
+  Generator init{o.seed, 0}, data{o.seed, 1 + 16 * rank}, dropout{o.seed, 2 + 16 * rank};
   GPT model(config, init);
   move_parameters(model.parameters(), o.device);
   r.parameters = model.num_parameters();
@@ -225,21 +230,33 @@ BenchResult run_bench(const GPTConfig& config, const BenchOptions& o, std::ostre
   if (loops.training) {
     constexpr double lr = 2.5e-4;
     AdamW optimizer(model.parameters());
+    std::unique_ptr<Reducer> reducer = make_reducer(o.reduce, o.device);  // null: one process
+    if (reducer) r.reducer = reducer->name();
+    StepGradients gradients(model.parameters(), reducer.get());
+    std::vector<double> reduce_ms;  // per iteration, warm-up included
     size_t i = 0;
     profile = o.profile ? &r.training_profile : nullptr;
     std::vector<double> ms = time_loop(r.warmup, r.steps, "training", log, profile, reset_peak, [&] {
       Variable loss = model.loss(inputs[i], targets[i], Mode::train(dropout));
       ++i;
       r.final_loss = loss.value().item();
-      loss.backward();
+      double before = gradients.reduce_seconds();
+      gradients.backward(loss, true);
+      gradients.finish();
+      reduce_ms.push_back(1000.0 * (gradients.reduce_seconds() - before));
       ProfilePhaseScope phase(ProfilePhase::optimizer);
       optimizer.step(lr);
       optimizer.zero_grad();
       if (o.device == Device::cuda) cuda::synchronize();  // the step's kernels belong to this iteration
       read_peak(r.training_peak_device_bytes);
     });
-    r.training = summarise(ms, tokens, r.training_flops_per_token, r.peak_gflops);
+    r.training = summarise(ms, tokens * r.processes, r.training_flops_per_token, r.peak_gflops * r.processes);
     r.ran_training = true;
+    if (r.processes > 1) {
+      std::vector<double> timed(reduce_ms.begin() + r.warmup, reduce_ms.end());
+      std::sort(timed.begin(), timed.end());
+      r.training_reduce_ms = timed.empty() ? 0 : timed[timed.size() / 2];
+    }
     if (o.profile && o.device == Device::cuda && cuda::simulator_on() && sim::profile_available()) {
       // One more step, untimed, its kernels' memory traffic recorded by the simulator.
       sim::ProfileRecording recording;
@@ -333,6 +350,12 @@ void print_bench(const BenchResult& r, std::ostream& out) {
     if (ran)
       out << fmt::format("{:<10} {:>10.1f} {:>10.1f} {:>10.0f} {:>10.0f} {:>9.1f} {:>5.1f}%\n", name, t->median_ms,
                          t->best_ms, t->tokens_per_second, t->best_tokens_per_second, t->gflops, 100.0 * t->mfu);
+  if (r.ran_training && r.processes > 1)
+    out << fmt::format("training on {} processes (mpirun), each B={} x T={}: tokens/s counts all of them, MFU is "
+                       "against all their peaks; summing the gradients ({}) took {:.1f} ms of the median step's {:.1f} "
+                       "ms ({:.0f}%), waiting for the slowest process included\n",
+                       r.processes, r.batch_size, r.seq_len, r.reducer, r.training_reduce_ms, r.training.median_ms,
+                       100.0 * r.training_reduce_ms / r.training.median_ms);
   if (r.ran_training)
     out << fmt::format("last training loss {:.4f} (random ids, a fresh batch each step: near ln V = {:.4f})\n",
                        r.final_loss, std::log(double(c.vocab_size)));
@@ -394,9 +417,15 @@ Json bench_json(const BenchResult& r) {
               {"peak_gflops", r.peak_gflops},
               {"peak_source", r.peak_source},
               {"peak_rss_bytes", r.peak_rss_bytes}};
+  j["processes"] = r.processes;
   if (r.ran_training) {
     j["final_loss"] = r.final_loss;
     j["training"] = timing_json(r.training);
+    if (r.processes > 1) {
+      j["training"]["reducer"] = r.reducer;
+      j["training"]["reduce_ms"] = r.training_reduce_ms;
+      j["training"]["reduce_share"] = r.training_reduce_ms / r.training.median_ms;
+    }
     j["training"]["peak_device_bytes"] = r.training_peak_device_bytes;
     if (!r.training_profile.ops.empty()) j["training"]["profile"] = profile_json(r.training_profile, r.steps);
     for (const sim::KernelProfile& p : r.training_kernels)

@@ -22,6 +22,9 @@
 // there and uploads them), so a step reads nothing back but its loss.
 // Speed is turned into FLOP/s with the standard analytic count of a decoder-only transformer
 // (train/mfu.h), and divided by a stated peak to give MFU.
+// Under `mpirun -np N` the training loop is data-parallel (train/distributed.h): each process a
+// batch of its own, the gradients summed before AdamW; the table then counts every process's
+// tokens and says what share of the step the sum took.
 // What it is not: a test (nothing is asserted) nor a kernel benchmark (train/bench_ops.cpp times
 // single ops against OpenBLAS). The numbers depend on the machine and its load: record the
 // date, the CPU, the thread count and the load average with every table (docs/benchmarks.md).
@@ -58,6 +61,7 @@ struct BenchOptions {
                                          // (tensor/precision.h)
   std::string loops = "training,inference,decode";  // which timed loops run, comma-separated
   bool profile = false;         // record an op profile of every timed iteration
+  std::string reduce = "auto";  // under mpirun: how the training loop sums gradients (train/distributed.h)
 };
 
 // One timed loop: milliseconds per iteration, sorted from fastest.
@@ -100,6 +104,13 @@ struct BenchResult {
   // step's activations (cuda/runtime.h memory_stats: in use, not the allocator's cache; the peak
   // is reset before each iteration). 0 on the cpu.
   int64_t training_peak_device_bytes = 0, inference_peak_device_bytes = 0;
+  // Under mpirun (train/distributed.h) the training loop is data-parallel: every process runs
+  // its own B × T batch and the gradients are summed, so training tokens/s counts all processes'
+  // tokens (and MFU is against all their peaks); inference and decode stay one process's.
+  int processes = 1;
+  std::string reducer;              // "mpi", "nccl"; "" for one process
+  double training_reduce_ms = 0;    // median over the timed steps of the host's time in the reducer
+                                    // (waiting for the slowest process included)
 };
 
 // Builds the preset's model and times it; progress lines go to `log`. Throws on a bad preset,

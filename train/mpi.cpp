@@ -13,7 +13,13 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "train/distributed.h"
 
@@ -34,6 +40,20 @@ void mpi_check(int code, const char* call) {
   int length = 0;
   MPI_Error_string(code, text, &length);
   fail("mpi", "{} failed: {}", call, std::string(text, size_t(length)));
+}
+
+// OpenMP's threads of the processes on one machine, unless OMP_NUM_THREADS says: when mpirun
+// bound this process to some cores (its CPU mask is smaller than the machine), all of those; when
+// it did not (--bind-to none), the machine's cores shared out, so N processes do not each start a
+// thread per core and fight over them.
+void share_cores(int local_size) {
+#ifdef _OPENMP
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  int mine = omp_get_num_procs(), machine = int(std::thread::hardware_concurrency());
+  if (mine >= machine && machine > 0) omp_set_num_threads(std::max(1, machine / std::max(1, local_size)));
+#else
+  (void)local_size;
+#endif
 }
 
 World make_world() {
@@ -58,6 +78,7 @@ World make_world() {
   MPI_Comm_rank(local, &w.local_rank);
   MPI_Comm_size(local, &w.local_size);
   MPI_Comm_free(&local);
+  share_cores(w.local_size);
   return w;
 }
 

@@ -12,6 +12,7 @@
 #include "train/bench_matmul.h"
 #include "train/commands/command.h"
 #include "train/commands/commands.h"
+#include "train/distributed.h"
 #include "tensor/precision.h"
 
 namespace kiso {
@@ -54,7 +55,8 @@ static int run_bench_command(const Options& o) {
   }
   BenchOptions options = o.bench;
   options.device = start_device(o.device, "bench");
-  BenchResult r = run_bench(options, std::cerr);
+  BenchResult r = run_bench(options, rank0_stream(std::cerr));
+  if (!dist::is_root()) return 0;  // under mpirun: rank 0 reports
   if (o.as_json) std::cout << bench_json(r) << "\n";
   else print_bench(r, std::cout);
   return 0;
@@ -86,6 +88,7 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
   add_precision_option(*command, b.precision);
   add_device_option(*command, options->device);
+  add_reduce_option(*command, b.reduce);
   add_json_flag(*command, options->as_json);
   command->callback([options] { exit_with(run_bench_command(*options)); });
 }
