@@ -169,7 +169,9 @@ struct Communicator::State {
     // Never throws (it runs in destructors, perhaps while an Error unwinds): a failure is said
     // on stderr. The sums still queued read and write the gradients and use the communicator,
     // so they finish first; then ncclCommDestroy (which finalizes the communicator itself).
-    auto report = [](const char* call, const char* why) { std::fprintf(stderr, "kiso: nccl: %s failed: %s\n", call, why); };
+    auto report = [](const char* call, const char* why) {
+      std::fprintf(stderr, "kiso: nccl: %s failed: %s\n", call, why);
+    };
     if (stream != nullptr)
       if (cudaError_t err = cudaStreamSynchronize(stream); err != cudaSuccess)
         report("cudaStreamSynchronize", cudaGetErrorString(err));

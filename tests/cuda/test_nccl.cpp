@@ -117,8 +117,8 @@ TEST_CASE("select_device refuses a GPU that is not there, naming the index and t
   const std::string there = count == 0 ? "there are 0 GPUs: " + cuda::device_status().message
                                        : "there are " + std::to_string(count) + " GPUs (0 to " +
                                              std::to_string(count - 1) + ")";
-  CHECK_THROWS_WITH_AS(cuda::select_device(count), ("select_device: GPU " + std::to_string(count) + " asked for, but " + there).c_str(),
-                       Error);
+  const std::string past_the_end = "select_device: GPU " + std::to_string(count) + " asked for, but " + there;
+  CHECK_THROWS_WITH_AS(cuda::select_device(count), past_the_end.c_str(), Error);
   CHECK_THROWS_WITH_AS(cuda::select_device(-1), ("select_device: GPU -1 asked for, but " + there).c_str(), Error);
 }
 

@@ -42,7 +42,8 @@ mkdir -p "$keep"
 export LD_LIBRARY_PATH="$PWD/$bin/lib:${CUDA_HOME:-/usr/local/cuda}/lib64:${LD_LIBRARY_PATH:-}"
 # NCCL, which kiso opens at run time (cuda/nccl.cpp): the toolkit's above or the loader's, else the
 # copy PyTorch's wheels install (the nvidia-nccl package), where the machine has one.
-if ! ldconfig -p 2>/dev/null | grep -q 'libnccl\.so\.2 ' && [ ! -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libnccl.so.2" ]; then
+if ! ldconfig -p 2>/dev/null | grep -q 'libnccl\.so\.2 ' &&
+  [ ! -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libnccl.so.2" ]; then
   nccl_lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null)
   [ -n "$nccl_lib" ] && export LD_LIBRARY_PATH="$nccl_lib:$LD_LIBRARY_PATH"
 fi
