@@ -186,7 +186,8 @@ struct Communicator::State {
 
 Communicator::Communicator(const UniqueId& id, int ranks, int rank) {
   const char* op = "nccl communicator";
-  // The simulator first: it is the device in every test, and a GPU there is not kiso's device.
+  // With the simulator on, Device::cuda memory is host memory, which NCCL cannot sum: refuse
+  // before looking for NCCL or a GPU.
   if (simulator_on()) fail(op, "NCCL needs a GPU; on the simulator use the MPI reducer");
   const Api& nccl = api(op);
   require_device(op);  // the GPU's own problem (no driver, no device), in device_status()'s words
@@ -195,8 +196,11 @@ Communicator::Communicator(const UniqueId& id, int ranks, int rank) {
   auto state = std::make_unique<State>();
   ncclUniqueId nccl_id;
   std::copy(id.begin(), id.end(), nccl_id.internal);
-  // Blocks until all `ranks` processes have joined, each on the GPU it selected.
-  NCCL_CHECK(nccl.comm_init_rank(&state->comm, ranks, nccl_id, rank));
+  // Blocks until all `ranks` processes have joined, each on the GPU it selected. Kept only once
+  // made: what a failed call leaves in its output is not a communicator to destroy.
+  ncclComm_t comm = nullptr;
+  NCCL_CHECK(nccl.comm_init_rank(&comm, ranks, nccl_id, rank));
+  state->comm = comm;
   NCCL_CUDA_CHECK(cudaStreamCreateWithFlags(&state->stream, cudaStreamNonBlocking));
   // Events only order the two streams: no timing, which makes them cheaper to record and wait on.
   NCCL_CUDA_CHECK(cudaEventCreateWithFlags(&state->queued, cudaEventDisableTiming));
