@@ -45,8 +45,11 @@ LIB_SRC := $(wildcard tensor/*.cpp autograd/*.cpp nn/*.cpp gpt/*.cpp cuda/sim/*.
            $(filter-out train/kiso.cpp train/bench_ops.cpp,$(wildcard train/*.cpp train/commands/*.cpp))
 ifeq ($(CUDA),1)
   CU_SRC   := $(wildcard cuda/*.cu cuda/kernels/*.cu)
-  LIB_SRC  += $(filter-out cuda/no_cuda.cpp,$(wildcard cuda/*.cpp))
+  LIB_SRC  += $(filter-out cuda/no_cuda.cpp cuda/no_nccl.cpp,$(wildcard cuda/*.cpp))
   CXXFLAGS += -DKISO_CUDA=1 -isystem $(CUDA_HOME)/include
+  # NCCL is opened at run time (cuda/nccl.cpp): by the loader's search first, then from the toolkit
+  # built with, whose lib64 is often not in that search. Only nccl.o needs to know the path.
+  $(BUILD)/obj/cuda/nccl.o: CXXFLAGS += -DKISO_NCCL_FALLBACK='"$(CUDA_HOME)/lib64/libnccl.so.2"'
   # .cu files hold kernels and their launchers only; host logic (errors, fmt) is in cuda/*.cpp.
   NVFLAGS  := -std=c++20 -O3 -I. -DKISO_CUDA=1 -MMD -MP --expt-relaxed-constexpr \
               -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
@@ -54,7 +57,7 @@ ifeq ($(CUDA),1)
   LDLIBS   += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
 else
   CU_SRC   :=
-  LIB_SRC  += $(filter-out cuda/runtime.cpp,$(wildcard cuda/*.cpp))
+  LIB_SRC  += $(filter-out cuda/runtime.cpp cuda/nccl.cpp,$(wildcard cuda/*.cpp))
 endif
 
 # MPI (train/distributed.h): Open MPI from Debian's libopenmpi-dev, which .ci/install-deps

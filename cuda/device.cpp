@@ -52,6 +52,17 @@ void use_simulator(bool on) {
   simulator_flag() = on;
 }
 
+void select_device(int index) {
+  if (simulator_on()) return;  // the simulator is the device: there is no GPU to choose
+  const int count = device_count();
+  // With no GPU at all, device_status() says why (no driver, a CPU-only build); probing costs
+  // nothing then, as there is no device to make a context on.
+  if (count == 0) fail("select_device", "GPU {} asked for, but there are 0 GPUs: {}", index, device_status().message);
+  check(index >= 0 && index < count, "select_device", "GPU {} asked for, but there are {} GPUs (0 to {})", index,
+        count, count - 1);
+  gpu::select_device(index);
+}
+
 void require_device(const char* op) {
   if (!simulator_on() && !device_status().usable) fail(op, "{}", device_status().message);
 }

@@ -16,5 +16,6 @@ size_t bytes_in_use();          // 0 when the allocator was never made
 enum class Copy { host_to_device, device_to_host, device_to_device };
 void copy(void* dst, const void* src, size_t bytes, Copy kind);
 void synchronize();  // waits for every launched kernel to finish
+void select_device(int index);  // cudaSetDevice; device.cpp has checked the range
 
 }  // namespace kiso::cuda::gpu

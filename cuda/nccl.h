@@ -39,15 +39,17 @@ struct Status {
 const Status& status();
 
 // The 128 bytes that name one communicator: made by rank 0 (ncclGetUniqueId), sent to the
-// others (MPI_Bcast), passed by every rank to the Communicator's constructor.
+// others (MPI_Bcast), passed by every rank to the Communicator's constructor. Needs no GPU; an
+// Error saying status().message when NCCL is not loaded.
 using UniqueId = std::array<char, 128>;
 UniqueId unique_id();
 
 class Communicator {
  public:
   // Joins the communicator `id` as `rank` of `ranks` (ncclCommInitRank; every rank must call it,
-  // each on its own GPU, chosen before with cuda::select_device). An Error when NCCL is not
-  // loaded, there is no usable GPU, or NCCL refuses (its message).
+  // each on its own GPU, chosen before with cuda::select_device). An Error when the simulator is
+  // the device (NCCL needs a GPU; the MPI reducer sums there), NCCL is not loaded, there is no
+  // usable GPU, or NCCL refuses (its message).
   Communicator(const UniqueId& id, int ranks, int rank);
   ~Communicator();
   Communicator(const Communicator&) = delete;

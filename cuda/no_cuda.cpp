@@ -12,12 +12,15 @@ const DeviceStatus& device_status() {
   return status;
 }
 
+int device_count() { return 0; }
+
 namespace gpu {
 
 CachingAllocator& allocator() { fail("cuda alloc", "{}", device_status().message); }
 size_t bytes_in_use() { return 0; }
 void copy(void*, const void*, size_t, Copy) { fail("cuda copy", "{}", device_status().message); }
 void synchronize() { fail("cuda synchronize", "{}", device_status().message); }
+void select_device(int) { fail("select_device", "{}", device_status().message); }
 
 }  // namespace gpu
 

@@ -3,6 +3,8 @@
 // launches the trivial kernel of cuda/selftest.cu once to prove the GPU really runs kiso's code:
 // a driver that lists a device can still refuse a kernel built for another architecture.
 // The op kernels are in cuda/kernels/*.cu; kiso uses one stream, the default.
+#include <atomic>
+
 #include <cuda_runtime.h>
 
 #include "cuda/allocator.h"
@@ -21,6 +23,19 @@ static void cuda_check(cudaError_t err, const char* call, const char* file, int 
 }
 #define CUDA_CHECK(call) ::kiso::cuda::cuda_check((call), #call, __FILE__, __LINE__)
 
+// The GPU that device_status() probed, and so made CUDA's context on; -1 before the probe.
+// select_device refuses another one after it: the context, and any memory, would stay on this one.
+static std::atomic<int> g_probed_device{-1};
+
+int device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear it, so that a later launch's check does not report it
+    return 0;
+  }
+  return count;
+}
+
 static DeviceStatus probe() {
   DeviceStatus s;
   s.built = true;
@@ -33,8 +48,13 @@ static DeviceStatus probe() {
                     : std::string("no usable CUDA GPU: the driver reports 0 devices");
     return s;
   }
+  int device = 0;  // 0 unless select_device chose another; the probe and all memory use it
+  cudaGetDevice(&device);
+  g_probed_device = device;
   cudaDeviceProp prop{};
-  cudaGetDeviceProperties(&prop, 0);
+  cudaGetDeviceProperties(&prop, device);
+  // Which of several GPUs, when there is a choice.
+  const std::string which = count > 1 ? fmt::format(", GPU {} of {}", device, count) : "";
   // Run add_one on 3 numbers and check the answer.
   float host[3] = {1.f, 2.f, 3.f};
   float* dev = nullptr;
@@ -48,9 +68,9 @@ static DeviceStatus probe() {
   cudaError_t last = cudaGetLastError();
   if (dev) cudaFree(dev);
   s.usable = ok;
-  s.message = ok ? fmt::format("{} (compute capability {}.{}, {:.1f} GiB)", prop.name, prop.major,
-                               prop.minor, double(prop.totalGlobalMem) / (1 << 30))
-                 : fmt::format("GPU {} found but a test kernel failed to run: {}", prop.name,
+  s.message = ok ? fmt::format("{} (compute capability {}.{}, {:.1f} GiB{})", prop.name, prop.major,
+                               prop.minor, double(prop.totalGlobalMem) / (1 << 30), which)
+                 : fmt::format("GPU {}{} found but a test kernel failed to run: {}", prop.name, which,
                                cudaGetErrorString(last));
   return s;
 }
@@ -96,6 +116,15 @@ void copy(void* dst, const void* src, size_t bytes, Copy kind) {
 }
 
 void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
+
+void select_device(int index) {
+  const int probed = g_probed_device;
+  check(probed < 0 || probed == index, "select_device",
+        "GPU {} asked for, but this process already runs on GPU {} (device_status() or device memory came "
+        "first); select the GPU before any other CUDA work",
+        index, probed);
+  CUDA_CHECK(cudaSetDevice(index));
+}
 
 }  // namespace gpu
 

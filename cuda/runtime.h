@@ -20,9 +20,25 @@ struct DeviceStatus {
   std::string message;    // one line for humans: the GPU's name, or why there is none
 };
 
-// Probes once (cached): device count, device 0's name and compute capability, and a trivial
-// kernel launch whose result is checked. Never throws.
+// Probes once (cached): device count, the name and compute capability of this process's GPU
+// (device 0, or the one select_device chose), and a trivial kernel launch on it whose result is
+// checked. Never throws.
 const DeviceStatus& device_status();
+
+// Choosing the GPU of a process, for data-parallel training: one process per GPU, each rank
+// selecting its own before it touches CUDA in any other way.
+//
+// The GPUs the driver lists (cudaGetDeviceCount): 0 in a CPU-only build, without a driver, or
+// without a GPU. Whether they run kiso's kernels is device_status()'s question, which this does
+// not ask: counting makes no CUDA context, so a process may count before it chooses. Never throws.
+int device_count();
+// Makes GPU `index` (0 <= index < device_count()) the device of this process: cudaSetDevice, for
+// the calling thread, which is the thread that runs kiso's CUDA work (the main one). It must come
+// before any other CUDA work of the process (device_status(), device memory, NCCL): that work
+// would have started on device 0, so asking for another GPU after it is an Error, as is an index
+// out of range (the message names the index and the count). With the simulator on, a no-op:
+// there is no GPU to choose.
+void select_device(int index);
 
 // Throws kiso::Error with device_status().message when there is no usable GPU and the
 // simulator is off; `op` names the caller in the message.

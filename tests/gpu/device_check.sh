@@ -7,22 +7,25 @@
 #      the GPU as well as under the simulator (the rest of the suite is CPU work, run by CI)
 #   3. kiso pretrain --preset tiny, the same run on the cpu and on cuda: the two loss curves
 #      side by side and their largest difference (within 5e-7 in f32 when last measured)
-#   4. attention alone at T 512, 12 heads x 64, B 8, dropout 0.1: kiso's flash kernels against
+#   4. data parallelism's NCCL path with one rank: the same tiny run on cuda with --reduce nccl
+#      (a one-rank communicator sums every gradient) and with --reduce none; a sum over one rank
+#      leaves each gradient as it was, so the two runs' losses must be identical (< 1 min)
+#   5. attention alone at T 512, 12 heads x 64, B 8, dropout 0.1: kiso's flash kernels against
 #      its materialised ones (kiso bench --op attention) and PyTorch's
 #      scaled_dot_product_attention and materialised attention (torch_attention.py), f32 and bf16
-#   5. whole-model throughput, kiso against PyTorch eager (torch_bench.py, Hugging Face's GPT-1)
+#   6. whole-model throughput, kiso against PyTorch eager (torch_bench.py, Hugging Face's GPT-1)
 #      on the same card, alternating kiso and PyTorch twice so the spread shows: gpt1 at T 512
 #      and small at T 256, f32 (TF32 off both sides) and bf16 (kiso --precision bf16 against
 #      torch.autocast bf16). Training and inference tokens/s, peak memory, BF16 MFU against the
 #      card's dense BF16 peak (989 TFLOP/s on H100/H200 SXM)
-#   6. where a gpt1 step's time goes: kiso bench --profile on cuda, op by op (each op waits for
+#   7. where a gpt1 step's time goes: kiso bench --profile on cuda, op by op (each op waits for
 #      its kernels, so a row is its kernels' time)
-#   7. the matmul ladder against cuBLAS (kiso bench --op matmul)
-#   8. a real pre-training run: `small` on ~40 MB of English from Debian packages
+#   8. the matmul ladder against cuBLAS (kiso bench --op matmul)
+#   9. a real pre-training run: `small` on ~40 MB of English from Debian packages
 #      (tests/gpu/prepare_device.sh says which) for PRETRAIN_SECONDS (default 100; the steps are
-#      worked out from the throughput measured in 5), validation loss and samples, then the four
+#      worked out from the throughput measured in 6), validation loss and samples, then the four
 #      offline tasks fine-tuned from it and from scratch (train/tasks/results.sh), on the GPU
-#   9. Hugging Face transformers reads a kiso model directory as the same GPT-1 (hf_check.py)
+#   10. Hugging Face transformers reads a kiso model directory as the same GPT-1 (hf_check.py)
 # and prints one summary table last. $OUT gets at most 8 files back, so the logs are written to
 # a scratch directory and the ones worth keeping copied there at the end.
 #
@@ -37,6 +40,13 @@ out=$(mktemp -d /tmp/kiso-device-work.XXXXXX)
 mkdir -p "$keep"
 # The toolkit's lib64 too: kiso bench --op matmul loads cuBLAS from there (dlopen) as its yardstick.
 export LD_LIBRARY_PATH="$PWD/$bin/lib:${CUDA_HOME:-/usr/local/cuda}/lib64:${LD_LIBRARY_PATH:-}"
+# NCCL, which kiso opens at run time (cuda/nccl.cpp): the toolkit's above or the loader's, else the
+# copy PyTorch's wheels install (the nvidia-nccl package), where the machine has one.
+if ! ldconfig -p 2>/dev/null | grep -q 'libnccl\.so\.2 ' &&
+  [ ! -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libnccl.so.2" ]; then
+  nccl_lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null)
+  [ -n "$nccl_lib" ] && export LD_LIBRARY_PATH="$nccl_lib:$LD_LIBRARY_PATH"
+fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-16}
 # Tests find their committed fixtures through the source path compiled into them (the
 # Makefile's KISO_SOURCE_DIR, the checkout where they were built): point it here.
@@ -58,6 +68,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 result[gpu]=$(head -n1 "$out/gpu.txt")
 "$bin/kiso" info | tee "$out/info.txt"
 result[kiso_info]=$(grep CUDA "$out/info.txt")
+result[nccl_info]=$(grep NCCL "$out/info.txt")
 stage info
 
 # 2. parity on the GPU
@@ -84,7 +95,47 @@ PY
 )
 stage curve
 
-# 4. attention alone
+# 4. one-rank NCCL against no reduction: the tiny run above, 20 steps, on cuda both times.
+# NCCL_DEBUG=INFO makes NCCL say that a communicator was made ("Init COMPLETE"), so a run that
+# never reached NCCL cannot pass for one that did.
+echo "NCCL line of kiso info: $(grep NCCL "$out/info.txt")"
+nccl_run() {  # nccl_run REDUCE: the text log (with the "step N/M | loss X" lines) into $out/nccl-REDUCE.txt
+  NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=INIT "$bin/kiso" pretrain --data "$bin/data" --out "$out/nccl-run-$1" \
+    --preset tiny --batch-size 8 --seq-len 64 --steps 20 --warmup 4 --lr 1e-3 --eval-every 20 \
+    --checkpoint-every 20 --device cuda --reduce "$1" > "$out/nccl-$1.txt" 2>&1
+  echo "kiso pretrain --reduce $1: exit $?"
+}
+nccl_run none
+nccl_run nccl
+result[nccl_1rank]=$(python3 - "$out" <<'PY' 2>&1 | tee "$out/nccl_compare.txt" | tail -n 1
+import json, re, sys
+out = sys.argv[1]
+def steps(reduce):  # [(step, loss as printed)] from the text log
+    return re.findall(r"^step +(\d+)/\d+ \| loss (\S+)", open(f"{out}/nccl-{reduce}.txt").read(), re.M)
+def full(reduce):  # the losses at full precision, from the run's log.jsonl (if it writes one)
+    try:
+        return [json.loads(l)["loss"] for l in open(f"{out}/nccl-run-{reduce}/log.jsonl") if '"loss"' in l]
+    except OSError:
+        return []
+none, nccl = steps("none"), steps("nccl")
+log = open(f"{out}/nccl-nccl.txt").read()
+inits, info = log.count("Init COMPLETE"), log.count("NCCL INFO")
+if not none or not nccl:
+    print(f"FAIL: step lines: --reduce none {len(none)}, nccl {len(nccl)} (see nccl-none.txt, nccl-nccl.txt)")
+    sys.exit()
+printed = "identical" if none == nccl else f"DIFFER at step {next(a for a, b in zip(none, nccl) if a != b)[0]}"
+jn, jc = full("none"), full("nccl")
+exact = (f"; log.jsonl: {len(jc)} losses, max |none - nccl| = {max(abs(a - b) for a, b in zip(jn, jc)):.1e}"
+         if jn and len(jn) == len(jc) else "; log.jsonl: not comparable")
+verdict = "ok" if none == nccl and (not jn or jn == jc) and inits >= 1 else "FAIL"
+print(f"{verdict}: {len(nccl)} step lines {printed} (loss {nccl[0][1]} -> {nccl[-1][1]}){exact}; "
+      f"NCCL communicators made: {inits} ({info} NCCL INFO lines)")
+PY
+)
+echo "one-rank NCCL vs --reduce none: ${result[nccl_1rank]}"
+stage nccl
+
+# 5. attention alone
 for precision in f32 bf16; do
   "$bin/kiso" bench --op attention --device cuda --precision $precision --reps 10 --json \
     > "$out/attention-$precision.json" 2> "$out/attention-$precision.txt"
@@ -106,7 +157,7 @@ PY
 done
 stage attention
 
-# 5. throughput, alternating kiso and PyTorch; gpt1 at T 512 (B 8), small at T 256 (B 16)
+# 6. throughput, alternating kiso and PyTorch; gpt1 at T 512 (B 8), small at T 256 (B 16)
 kiso_run() {  # kiso_run PRESET B T PRECISION ROUND
   "$bin/kiso" bench --preset "$1" --device cuda --batch-size "$2" --seq-len "$3" --precision "$4" --warmup 3 \
     --loops training,inference \
@@ -155,13 +206,13 @@ i=0
 while IFS= read -r line; do result[throughput_$i]=$line; i=$((i + 1)); done < "$out/throughput.txt"
 stage throughput
 
-# 6. where a gpt1 step's time goes
+# 7. where a gpt1 step's time goes
 "$bin/kiso" bench --preset gpt1 --device cuda --batch-size 8 --seq-len 512 --warmup 2 --steps 2 --profile \
   --loops training > "$out/profile-gpt1.txt" 2>&1
 result[profile_gpt1]=$(grep -m1 -i "outside ops\|in ops" "$out/profile-gpt1.txt")
 stage profile
 
-# 7. the matmul ladder against cuBLAS
+# 8. the matmul ladder against cuBLAS
 "$bin/kiso" bench --op matmul --device cuda --sim-size 0 --reps 5 --json > "$out/ladder.json" 2> "$out/ladder-log.txt"
 result[ladder]=$(python3 - "$out/ladder.json" <<'PY' 2>&1 | tail -n 1
 import json, sys
@@ -175,7 +226,7 @@ PY
 )
 stage ladder
 
-# 8. a real pre-training run of `small`, then the tasks fine-tuned from it
+# 9. a real pre-training run of `small`, then the tasks fine-tuned from it
 pretrain_seconds=${PRETRAIN_SECONDS:-100}
 rate=$(py "$out/kiso-small-bf16-1.json" 'int(d["training"]["tokens_per_second"])')
 rate_f32=$(py "$out/kiso-small-f32-1.json" 'int(d["training"]["tokens_per_second"])')
@@ -208,20 +259,21 @@ KISO="$bin/kiso" KISO_DEVICE=cuda VARIANTS="scratch full" bash train/tasks/resul
 result[finetune]="$(grep -c '^| [a-z-]* |' "$out/finetune.txt") tasks (the table is in summary.txt)"
 stage pretrain
 
-# 9. interop
+# 10. interop
 python3 tests/gpu/hf_check.py tests/golden/tiny 2>&1 | tee "$out/hf.txt" | tail -n 3
 result[hf_transformers]=$(grep -m1 '^hf_check' "$out/hf.txt" || tail -n1 "$out/hf.txt")
 stage hf
 
 echo
 echo "summary"
-for k in gpu kiso_info cuda_suite loss_curve attention_f32 attention_bf16 throughput_0 throughput_1 throughput_2 \
+for k in gpu kiso_info nccl_info cuda_suite loss_curve nccl_1rank attention_f32 attention_bf16 throughput_0 throughput_1 throughput_2 \
   throughput_3 profile_gpt1 ladder pretrain_small finetune hf_transformers seconds; do
   printf '  %-16s %s\n' "$k" "${result[$k]:-}"
 done | tee "$out/summary.txt"
 cat "$out/samples.txt" "$out/finetune.txt" >> "$out/summary.txt" 2>/dev/null
 # At most 8 files come back: the summary (with samples and the fine-tuning table), the suite's
-# log, the profile, and the JSON of the headline measurements gathered into one file.
+# log, the profile, the JSON of the headline measurements gathered into one file, and the
+# one-rank NCCL run's log (NCCL's own lines in it).
 python3 - "$out" <<'PY'
 import glob, json, os, sys
 out = sys.argv[1]
@@ -233,6 +285,6 @@ for path in sorted(glob.glob(f"{out}/*.json")) + [f"{out}/ladder.json"]:
         pass
 json.dump(gathered, open(f"{out}/all-results.json", "w"))
 PY
-for f in summary.txt tests.txt profile-gpt1.txt all-results.json pretrain-small.txt finetune-log.txt; do
+for f in summary.txt tests.txt profile-gpt1.txt all-results.json pretrain-small.txt finetune-log.txt nccl-nccl.txt; do
   [ -e "$out/$f" ] && cp "$out/$f" "$keep/"
 done
