@@ -19,6 +19,7 @@
 #include "tests/train/child_process.h"
 #include "tests/train/toy_data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -113,6 +114,33 @@ TEST_CASE("StepGradients: the step's gradient is the sum of whole micro-batch gr
   }
 }
 
+TEST_CASE("make_reducer: a world of one needs none; nccl needs a GPU, and says so") {
+  CHECK(make_reducer("auto", Device::cpu) == nullptr);  // one process: nothing to sum
+  CHECK(make_reducer("none", Device::cpu) == nullptr);
+  CHECK(make_reducer("auto", Device::cuda) == nullptr);
+  std::unique_ptr<Reducer> mpi = make_reducer("mpi", Device::cpu);  // forced: sums over a world of one
+  REQUIRE(mpi != nullptr);
+  CHECK(mpi->name() == "mpi");
+  CHECK_THROWS_WITH(make_reducer("nccl", Device::cpu), doctest::Contains("needs --device cuda"));
+  CHECK_THROWS_WITH(make_reducer("gloo", Device::cpu), doctest::Contains("must be one of auto, none, mpi, nccl"));
+  // On this machine (no GPU; the simulator, or a CPU-only build) NCCL cannot start: an Error
+  // that names NCCL ("nccl communicator: ...", "nccl unique id: ..."), not a crash in the library.
+  CHECK_THROWS_WITH(make_reducer("nccl", Device::cuda), doctest::Contains("nccl"));
+}
+
+TEST_CASE("StepGradients with a reducer over a world of one leaves the gradients as without one") {
+  ToyModel a, b;
+  std::unique_ptr<Reducer> mpi = make_reducer("mpi", Device::cpu);
+  StepGradients with(a.model.parameters(), mpi.get()), without(b.model.parameters(), nullptr);
+  for (int micro = 0; micro < 2; ++micro) {
+    with.backward(mul(a.loss(10 + uint64_t(micro)), 0.5), micro == 1);
+    without.backward(mul(b.loss(10 + uint64_t(micro)), 0.5), micro == 1);
+  }
+  with.finish(), without.finish();
+  Parameters pa = a.model.parameters(), pb = b.model.parameters();
+  for (size_t i = 0; i < pa.size(); ++i) CHECK_MESSAGE(same_bits(pa[i].variable->grad(), pb[i].variable->grad()), pa[i].name);
+}
+
 // ---- under mpirun ----
 
 // mpirun's full path (the child is exec'd without a PATH search), or "" when there is none.
@@ -188,6 +216,22 @@ std::vector<std::string> losses(const Outcome& o) {
   for (const Json& r : o.records)
     out.push_back(fmt::format("{} {} {}", r["step"].dump(), r["loss"].dump(), r.value("val_loss", Json()).dump()));
   return out;
+}
+
+TEST_CASE("kiso info under mpirun: each process knows its rank, and MPI is built in") {
+  if (!can_launch()) return;
+  TempDir d("dist_info");
+  REQUIRE(exited(run(under_mpirun(2, {"info", "--json"}).stdout_to(d.str("out.txt"))), 0));
+  std::string text = read_file(d.str("out.txt"));
+  std::vector<int64_t> ranks;
+  for (size_t at = 0, end; (end = text.find('\n', at)) != std::string::npos; at = end + 1) {
+    Json j = parse_json_strict(text.substr(at, end - at), "kiso info --json");
+    CHECK(j["mpi_built"] == true);
+    CHECK(j["processes"] == 2);
+    ranks.push_back(j["rank"].get<int64_t>());
+  }
+  std::sort(ranks.begin(), ranks.end());
+  CHECK(ranks == std::vector<int64_t>{0, 1});
 }
 
 TEST_CASE("mpirun -np 2 kiso pretrain (tiny): the losses and weights of one process with --grad-accum 2") {
@@ -282,6 +326,26 @@ TEST_CASE("mpirun -np 2 kiso finetune: the losses and model of one process with 
     if (name == "task.json") continue;  // names its run directory
     CHECK_MESSAGE(read_file(entry.path().string()) == read_file(r.dir.str("two/model/" + name)), name);
   }
+}
+
+TEST_CASE("mpirun -np 2 --device cuda on the simulator: gradients staged through the host, one process's losses") {
+  if (!can_launch()) return;
+  Run r("dist_sim");
+  write_toy_config(r.dir.str("toy.json"));
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{"pretrain", "--data", r.dir.str("data"), "--out", r.dir.str(out), "--config",
+                                    r.dir.str("toy.json"), "--steps", "3", "--batch-size", "2", "--seq-len", "8",
+                                    "--grad-accum", "2", "--eval-every", "3", "--eval-batches", "1", "--device",
+                                    "cuda"};
+  };
+  std::string err = r.dir.str("err.txt");
+  REQUIRE(exited(run(Launch(args("one")).with_env("KISO_CUDA_SIM=1")), 0));
+  int status = run(under_mpirun(2, args("two")).with_env("KISO_CUDA_SIM=1").stderr_to(err));
+  INFO("stderr: " << read_file(err));
+  REQUIRE(exited(status, 0));
+  Outcome one = outcome(r.dir.str("one")), two = outcome(r.dir.str("two"));
+  CHECK(losses(two) == losses(one));
+  CHECK(two.weights == one.weights);
 }
 
 TEST_CASE("resume across process counts: 2 then 1, and 1 then 2, end where one uninterrupted process does") {

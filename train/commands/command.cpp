@@ -37,6 +37,10 @@ void add_header_flags(CLI::App& command, HeaderRow& header) {
 
 Device start_device(const std::string& name, const char* command) {
   if (name == "cpu") return Device::cpu;
+  // Under mpirun each process of a machine takes its own GPU (local rank modulo the GPUs), chosen
+  // before any other CUDA call makes a context on GPU 0 (cuda/runtime.h select_device).
+  if (dist::launched() && dist::size() > 1 && !cuda::simulator_on() && cuda::device_count() > 0)
+    cuda::select_device(dist::local_rank() % cuda::device_count());
   cuda::require_device(command);
   fmt::print(stderr, "{}: device cuda, {}\n", command, cuda::device_name());
   return Device::cuda;

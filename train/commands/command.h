@@ -37,7 +37,7 @@ void add_header_flags(CLI::App& command, HeaderRow& header);
 
 // The device `name` ("cpu" or "cuda") for `command`: cuda only after checking that there is a
 // device to run on (a usable GPU, or the simulator turned on with KISO_CUDA_SIM=1), and saying
-// which on stderr.
+// which on stderr. Under mpirun, each process of a machine first takes its own GPU.
 Device start_device(const std::string& name, const char* command);
 
 // --reduce: how a distributed run sums its gradients (train/distributed.h): auto, none, mpi, nccl.
