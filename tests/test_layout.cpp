@@ -34,11 +34,13 @@ const std::map<std::string, std::set<std::string>> kAllowed = {
 // Headers internal to the folders named: the seam between tensor/ and cuda/, and cuda's own
 // parts. Of cuda/, runtime.h (is there a GPU, memory, copies) and sim/profile.h (what the
 // simulator measured) are for everyone above it; kernels.h also for train/, whose matmul
-// benchmark (train/bench_matmul.cpp) times the ladder's kernels themselves.
+// benchmark (train/bench_matmul.cpp) times the ladder's kernels themselves; nccl.h for train/
+// alone, whose data parallelism (train/distributed.cpp) hands it device gradients to sum.
 const std::map<std::string, std::set<std::string>> kInternal = {
     {"tensor/dispatch.h", {"tensor"}},
     {"tensor/eigen.h", {"tensor"}},
     {"cuda/kernels.h", {"tensor", "cuda", "train"}},
+    {"cuda/nccl.h", {"cuda", "train"}},
     {"cuda/launch.h", {"cuda"}},
     {"cuda/kernels/block.h", {"cuda"}},
     {"cuda/kernels/matmul_ladder.h", {"cuda"}},
