@@ -57,6 +57,8 @@ bool launched();
 
 // The world, set up on the first call of any of these (MPI_Init when launched; a build without
 // MPI launched by mpirun is an Error: each copy would train alone and write the same files).
+// started(): whether it has been (so far only commands that train, bench or `info` set it up).
+bool started();
 int rank();
 int size();
 int local_rank();  // the rank among the processes of this machine: which GPU to take

@@ -38,7 +38,7 @@
 
 // "rank 1 of 2: " in a distributed run, so that an error says which process it came from.
 static std::string rank_prefix() {
-  if (!kiso::dist::mpi_built() || !kiso::dist::launched() || kiso::dist::size() == 1) return "";
+  if (!kiso::dist::started() || kiso::dist::size() == 1) return "";
   return fmt::format("rank {} of {}: ", kiso::dist::rank(), kiso::dist::size());
 }
 
@@ -73,8 +73,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {  // a kiso::Error, or e.g. a std::filesystem error (a full disk)
     fmt::print(stderr, "kiso: error: {}{}\n", rank_prefix(), e.what());
     // One process of a distributed run failed alone: the others would wait for it in their next
-    // sum forever, so the whole run ends here (train/distributed.h).
-    if (kiso::dist::mpi_built() && kiso::dist::launched() && kiso::dist::size() > 1) kiso::dist::abort(2);
+    // sum forever, so the whole run ends here (train/distributed.h). A command that never joined
+    // the world (eval, sample under mpirun) has no one waiting for it.
+    if (kiso::dist::started() && kiso::dist::size() > 1) kiso::dist::abort(2);
     return 2;
   }
   return 0;

@@ -82,8 +82,11 @@ World make_world() {
   return w;
 }
 
+bool world_made = false;
+
 World& world() {
   static World w = make_world();
+  world_made = true;
   return w;
 }
 
@@ -100,6 +103,7 @@ std::string mpi_library() {
   return s;
 }
 
+bool started() { return world_made; }
 int rank() { return world().rank; }
 int size() { return world().size; }
 int local_rank() { return world().local_rank; }

@@ -17,6 +17,7 @@ void refuse_launched() {
 
 bool mpi_built() { return false; }
 std::string mpi_library() { return "not built in (make MPI=1 with libopenmpi-dev)"; }
+bool started() { return false; }
 int rank() { return refuse_launched(), 0; }
 int size() { return refuse_launched(), 1; }
 int local_rank() { return 0; }
