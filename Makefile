@@ -131,6 +131,9 @@ $(BUILD)/obj/tests/cuda/sim_profile_kernels.o: CXXFLAGS += $(SIM_PROFILE_FLAGS)
 # (train/commands/plot.cpp), at -O1 10 s, about a minute and a half of a 2-core build. Nothing
 # in them is hot, so they are built at -O1 (a later -O wins).
 $(BUILD)/obj/train/commands/%.o $(BUILD)/obj/train/kiso.o: CXXFLAGS += -O1
+# So are the tests that build a command line (tests/train/run_command.h includes CLI11).
+CLI_TESTS := $(shell grep -l 'run_command.h' tests/train/*.cpp 2>/dev/null)
+$(CLI_TESTS:%.cpp=$(BUILD)/obj/%.o): CXXFLAGS += -O1
 
 # Tests read committed fixtures (tests/golden) relative to the source tree, wherever they run from.
 $(BUILD)/obj/tests/%.o: CXXFLAGS += -DKISO_SOURCE_DIR='"$(CURDIR)"'
