@@ -83,7 +83,7 @@ struct AgreedError : Error {
 };
 
 // Runs fn on every rank. When it throws on any, it throws on all: an AgreedError with the message
-// of the lowest rank that failed ("rank 1: ..." when that is not rank 0). One rank: just fn().
+// of the lowest rank that failed ("rank 1 of 2: ..." when that is not rank 0). One rank: just fn().
 void together(const std::function<void()>& fn);
 // Runs fn on rank 0 only (writing the log, a checkpoint); its error reaches every rank as above.
 void on_root(const std::function<void()>& fn);
