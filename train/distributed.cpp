@@ -181,7 +181,7 @@ void StepGradients::ready(Variable& leaf, bool last) {
   auto t0 = Clock::now();
   Tensor g = leaf.grad();
   reducer_->start(g);
-  started_[leaf.id()] = true;
+  started_.insert(leaf.id());
   reduce_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
 }
 

@@ -38,6 +38,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/check.h"
 #include "nn/parameters.h"
@@ -131,7 +132,7 @@ class StepGradients {
   Parameters params_;
   Reducer* reducer_;
   std::unordered_map<const void*, Tensor> earlier_;  // Variable::id() -> the sum of the earlier micro-batches
-  std::unordered_map<const void*, bool> started_;
+  std::unordered_set<const void*> started_;       // the gradients whose sum has started
   int64_t micro_ = 0;
   double reduce_seconds_ = 0;
 };

@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "tests/train/child_process.h"
+#include "tests/train/run_outcome.h"
 #include "tests/train/toy_data.h"
 #include "gpt/atomic_file.h"
 #include "gpt/checkpoint.h"
@@ -74,31 +75,6 @@ struct Toy {
     return a;
   }
 };
-
-// What the final state of a run is compared on: the weights, the optimizer state, and each
-// logged step's loss (and validation loss) as written, in order.
-struct Outcome {
-  std::string weights, state;
-  std::vector<std::string> losses;
-};
-
-Outcome outcome(const std::string& run) {
-  Outcome o;
-  o.weights = read_file(run + "/model/model.safetensors");
-  o.state = read_file(run + "/model/state.safetensors");
-  std::string log = read_file(run + "/log.jsonl");
-  for (size_t at = 0, end; (end = log.find('\n', at)) != std::string::npos; at = end + 1) {
-    Json r = parse_json_strict(log.substr(at, end - at), "log.jsonl");
-    o.losses.push_back(fmt::format("{} {} {}", r["step"].dump(), r["loss"].dump(), r.value("val_loss", Json()).dump()));
-  }
-  return o;
-}
-
-void check_same(const Outcome& got, const Outcome& want) {
-  CHECK(got.weights == want.weights);  // bit for bit
-  CHECK(got.state == want.state);
-  CHECK(got.losses == want.losses);    // every step once, in order, with the same loss
-}
 
 // Right after a kill, before any repair: RUN/model is absent (no checkpoint committed yet) or a
 // whole model directory that kiso eval / sample / finetune --model can read.

@@ -17,6 +17,7 @@
 
 #include "tests/temp_dir.h"
 #include "tests/train/child_process.h"
+#include "tests/train/run_outcome.h"
 #include "tests/train/toy_data.h"
 
 #include <algorithm>
@@ -77,9 +78,7 @@ struct ToyModel {
   GPT model;
   ToyModel() : model(make()) {}
   static GPT make() {
-    GPTConfig c;
-    c.vocab_size = 50, c.n_ctx = 16, c.n_layer = 2;
-    c.block.n_head = 2, c.block.n_embd = 16, c.block.n_inner = 32;
+    GPTConfig c = toy_gpt_config();
     c.embd_pdrop = c.block.attn_pdrop = c.block.resid_pdrop = 0;
     Generator init{1};
     return GPT(c, init);
@@ -195,29 +194,6 @@ struct Run {
   }
 };
 
-struct Outcome {
-  std::string weights, state;
-  std::vector<Json> records;  // log.jsonl
-};
-
-Outcome outcome(const std::string& run) {
-  Outcome o;
-  o.weights = read_file(run + "/model/model.safetensors");
-  o.state = read_file(run + "/model/state.safetensors");
-  std::string log = read_file(run + "/log.jsonl");
-  for (size_t at = 0, end; (end = log.find('\n', at)) != std::string::npos; at = end + 1)
-    o.records.push_back(parse_json_strict(log.substr(at, end - at), "log.jsonl"));
-  return o;
-}
-
-// "step loss val_loss" of each record, as written (17 significant digits: the double's bits).
-std::vector<std::string> losses(const Outcome& o) {
-  std::vector<std::string> out;
-  for (const Json& r : o.records)
-    out.push_back(fmt::format("{} {} {}", r["step"].dump(), r["loss"].dump(), r.value("val_loss", Json()).dump()));
-  return out;
-}
-
 TEST_CASE("kiso info under mpirun: each process knows its rank, and MPI is built in") {
   if (!can_launch()) return;
   TempDir d("dist_info");
@@ -243,7 +219,7 @@ TEST_CASE("mpirun -np 2 kiso pretrain (tiny): the losses and weights of one proc
   INFO("stderr: " << read_file(err));
   REQUIRE(exited(status, 0));
   Outcome one = outcome(r.dir.str("one")), two = outcome(r.dir.str("two"));
-  CHECK(losses(two) == losses(one));
+  CHECK(two.losses == one.losses);
   CHECK(two.weights == one.weights);  // bit for bit
   CHECK(two.state == one.state);      // AdamW's moments too
   REQUIRE(two.records.size() == 4);
@@ -310,14 +286,14 @@ TEST_CASE("mpirun -np 2 kiso finetune: the losses and model of one process with 
   int status = run(under_mpirun(2, args("two")).stderr_to(err));
   INFO("stderr: " << read_file(err));
   REQUIRE(exited(status, 0));
-  std::string one_log = read_file(r.dir.str("one/log.jsonl")), two_log = read_file(r.dir.str("two/log.jsonl"));
-  std::vector<std::string> one_losses, two_losses;
-  for (auto [text, into] : {std::pair{&one_log, &one_losses}, std::pair{&two_log, &two_losses}})
-    for (size_t at = 0, end; (end = text->find('\n', at)) != std::string::npos; at = end + 1) {
-      Json rec = parse_json_strict(text->substr(at, end - at), "log.jsonl");
-      into->push_back(fmt::format("{} {} {} {}", rec["step"].dump(), rec["loss"].dump(),
-                                  rec.value("val_loss", Json()).dump(), rec.value("val_accuracy", Json()).dump()));
-    }
+  auto losses = [&](const std::string& run) {  // "step loss val_loss val_accuracy" of each record
+    std::vector<std::string> out;
+    for (const Json& rec : log_records(r.dir.str(run + "/log.jsonl")))
+      out.push_back(fmt::format("{} {} {} {}", rec["step"].dump(), rec["loss"].dump(),
+                                rec.value("val_loss", Json()).dump(), rec.value("val_accuracy", Json()).dump()));
+    return out;
+  };
+  std::vector<std::string> one_losses = losses("one"), two_losses = losses("two");
   CHECK(one_losses.size() == 4);  // 32 examples in steps of 8
   CHECK(two_losses == one_losses);
   // the fine-tuned model directory, file by file
@@ -344,7 +320,7 @@ TEST_CASE("mpirun -np 2 --device cuda on the simulator: gradients staged through
   INFO("stderr: " << read_file(err));
   REQUIRE(exited(status, 0));
   Outcome one = outcome(r.dir.str("one")), two = outcome(r.dir.str("two"));
-  CHECK(losses(two) == losses(one));
+  CHECK(two.losses == one.losses);
   CHECK(two.weights == one.weights);
 }
 
@@ -359,14 +335,14 @@ TEST_CASE("resume across process counts: 2 then 1, and 1 then 2, end where one u
   Outcome a = outcome(r.dir.str("a"));
   CHECK(a.weights == whole.weights);
   CHECK(a.state == whole.state);
-  CHECK(losses(a) == losses(whole));
+  CHECK(a.losses == whole.losses);
   // one process for 4 steps, then two
   REQUIRE(exited(run(Launch(r.args("b", 2, 6, {"--stop-at", "4"}))), 0));
   REQUIRE(exited(run(under_mpirun(2, r.args("b", 2, 6, {"--resume"}))), 0));
   Outcome b = outcome(r.dir.str("b"));
   CHECK(b.weights == whole.weights);
   CHECK(b.state == whole.state);
-  CHECK(losses(b) == losses(whole));
+  CHECK(b.losses == whole.losses);
 }
 
 TEST_CASE("distributed errors: said once, every process ends, none hangs") {

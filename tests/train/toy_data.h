@@ -32,12 +32,17 @@ inline void write_toy_data(const std::string& dir) {
   write_file_atomic(dir + "/meta.json", R"({"vocab_size": 50, "train_tokens": 4400})");
 }
 
-// config.json of the smallest GPT for the toy data.
-inline void write_toy_config(const std::string& path) {
+// The smallest GPT for the toy data.
+inline GPTConfig toy_gpt_config() {
   GPTConfig c;
   c.vocab_size = 50, c.n_ctx = 16, c.n_layer = 2;
   c.block.n_head = 2, c.block.n_embd = 16, c.block.n_inner = 32;
-  write_file_atomic(path, config_to_json(c).dump(2) + "\n");
+  return c;
+}
+
+// Its config.json.
+inline void write_toy_config(const std::string& path) {
+  write_file_atomic(path, config_to_json(toy_gpt_config()).dump(2) + "\n");
 }
 
 }  // namespace kiso::testing
