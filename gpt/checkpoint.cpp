@@ -2,6 +2,7 @@
 // the model's parameters (see checkpoint.h for the layout and the rules).
 #include "gpt/checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -42,21 +43,111 @@ Json config_to_json(const GPTConfig& c) {
   };
 }
 
+// ---- the keys of config.json ----
+//
+// A config.json may come from kiso or from transformers' save_pretrained (any version: older
+// ones wrote every attribute of PretrainedConfig, newer ones a handful). Each key is in one of
+// three groups, and a key in none of them is refused with the closest known key as a hint, so
+// that "n_embed" stays an error instead of a silently ignored line.
+
+// What kiso reads: the network's shape and its dropout, plus the keys checked for agreement with
+// kiso's model (n_ctx, tie_word_embeddings, model_type, dtype / torch_dtype, pruned_heads).
+static const std::set<std::string> kReadKeys = {
+    "vocab_size", "n_positions", "n_ctx", "n_embd", "n_layer", "n_head", "afn", "resid_pdrop", "embd_pdrop",
+    "attn_pdrop", "layer_norm_epsilon", "initializer_range", "n_inner", "kiso_norm", "tie_word_embeddings",
+    "model_type", "dtype", "torch_dtype", "pruned_heads"};
+
+// Keys transformers writes for openai-gpt that leave the network unchanged, read past knowingly:
+static const std::set<std::string> kIgnoredKeys = {
+    // bookkeeping: which class and library wrote the file
+    "architectures", "transformers_version", "_name_or_path", "_commit_hash", "finetuning_task", "tokenizer_class",
+    "prefix",
+    // the token ids transformers' generation and padding use; kiso's come from its tokenizer files
+    "bos_token_id", "eos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id",
+    // OpenAIGPTDoubleHeadsModel's multiple-choice head (a fine-tuned kiso model keeps its head in
+    // head.safetensors and task.json) and the labels of a classification head
+    "summary_type", "summary_use_proj", "summary_activation", "summary_proj_to_labels", "summary_first_dropout",
+    "summary_last_dropout", "id2label", "label2id", "num_labels", "problem_type",
+    // GPT-1's released config: n_special counted extra embedding rows in pytorch-pretrained-bert
+    // (0 there; transformers no longer reads it: the rows are vocab_size, checked against the
+    // tensor), and predict_special_tokens only said whether the LM head scores them
+    "n_special", "predict_special_tokens",
+    // what the forward pass returns, and how (not what it computes)
+    "return_dict", "output_hidden_states", "output_attentions", "torchscript", "use_cache", "output_past",
+    "gradient_checkpointing", "chunk_size_feed_forward", "use_bfloat16",
+    // encoder-decoder plumbing; openai-gpt is a decoder alone and transformers writes the defaults
+    "is_encoder_decoder", "is_decoder", "add_cross_attention", "tie_encoder_decoder",
+    "cross_attention_hidden_size",
+    // generation defaults (sampling is kiso sample's options), and the hub's per-task defaults
+    "task_specific_params", "max_length", "min_length", "do_sample", "early_stopping", "num_beams",
+    "num_beam_groups", "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
+    "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+    "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
+    "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
+    "begin_suppress_tokens"};
+
+// The number of single-character edits that turn a into b (Levenshtein), for the typo hint.
+static size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// ` (did you mean "n_embd"?)` for the closest key kiso knows, within 3 edits; "" otherwise.
+static std::string closest_key_hint(const std::string& key) {
+  std::string best;
+  size_t best_distance = 4;
+  for (const auto* keys : {&kReadKeys, &kIgnoredKeys})
+    for (const std::string& known : *keys)
+      if (size_t d = edit_distance(key, known); d < best_distance) best = known, best_distance = d;
+  return best.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", best);
+}
+
+// dtype / torch_dtype: the type transformers saved the weights in. kiso trains and computes in
+// f32; float16 and bfloat16 weights are widened to f32 on load, exactly (gpt/safetensors.h).
+static void check_weight_dtype(const Json& j, const char* key, const std::string& what) {
+  if (!has_key(j, key) || j[key].is_null()) return;
+  std::string dtype = get_string(j, key, what);
+  if (dtype.rfind("torch.", 0) == 0) dtype = dtype.substr(6);  // some versions wrote "torch.float16"
+  check(dtype == "float32" || dtype == "float16" || dtype == "bfloat16", what.c_str(),
+        "{} \"{}\" is not a weight type kiso reads: expected \"float32\", or \"float16\" / \"bfloat16\" (widened to "
+        "float32 on load)",
+        key, get_string(j, key, what));
+}
+
 GPTConfig config_from_json(const Json& j, const std::string& what) {
   check(j.is_object(), what.c_str(), "expected a JSON object, found {}", describe_json(j));
-  // Keys Hugging Face writes into openai-gpt configs that do not change the network kiso builds.
-  static const std::set<std::string> ignored = {
-      "architectures", "model_type", "transformers_version", "torch_dtype", "predict_special_tokens",
-      "summary_type", "summary_use_proj", "summary_activation", "summary_proj_to_labels", "summary_first_dropout",
-      "task_specific_params", "id2label", "label2id", "n_special"};
-  static const std::set<std::string> known = {
-      "vocab_size", "n_positions", "n_ctx", "n_embd", "n_layer", "n_head", "afn", "resid_pdrop", "embd_pdrop",
-      "attn_pdrop", "layer_norm_epsilon", "initializer_range", "n_inner", "kiso_norm"};
   for (const auto& item : j.items())
-    check(known.count(item.key()) || ignored.count(item.key()), what.c_str(),
-          "unknown key \"{}\" (a typo? kiso reads: vocab_size, n_positions, n_embd, n_layer, n_head, afn, *_pdrop, "
-          "layer_norm_epsilon, initializer_range, n_inner, kiso_norm)",
-          item.key());
+    check(kReadKeys.count(item.key()) || kIgnoredKeys.count(item.key()), what.c_str(),
+          "unknown key \"{}\"{}; kiso reads vocab_size, n_positions, n_embd, n_layer, n_head, afn, *_pdrop, "
+          "layer_norm_epsilon, initializer_range, n_inner, kiso_norm, and the keys transformers writes for "
+          "openai-gpt",
+          item.key(), closest_key_hint(item.key()));
+  if (has_key(j, "model_type"))
+    check(get_string(j, "model_type", what) == "openai-gpt", what.c_str(),
+          "model_type \"{}\" is not GPT-1's: kiso loads \"openai-gpt\" models (GPT-2's \"gpt2\" has another layout: "
+          "pre-LN blocks, a final LayerNorm, other tensor names)",
+          get_string(j, "model_type", what));
+  if (has_key(j, "tie_word_embeddings"))
+    check(get_bool(j, "tie_word_embeddings", what), what.c_str(),
+          "tie_word_embeddings is false, but kiso's LM head is always the token embedding (GPT-1 ties them); a "
+          "model with its own lm_head.weight cannot be loaded");
+  check_weight_dtype(j, "dtype", what);
+  check_weight_dtype(j, "torch_dtype", what);
+  if (has_key(j, "pruned_heads"))
+    check(j["pruned_heads"].is_object() && j["pruned_heads"].empty(), what.c_str(),
+          "pruned_heads is {}, but kiso's attention has all n_head heads in every layer (a pruned model's tensors "
+          "have other shapes)",
+          j["pruned_heads"].dump());
 
   GPTConfig c;
   c.vocab_size = get_int(j, "vocab_size", what);
@@ -190,6 +281,15 @@ GPT load_model(const std::string& dir, Device device) {
   GPTConfig config = config_from_json(parse_json_strict(read_file(config_path), config_path), config_path);
   GPT model(config);  // zero weights, overwritten right below
   std::string weights_path = dir + "/model.safetensors";
+  // transformers may have saved the weights in a form kiso does not read: say which, and how to
+  // convert, rather than "cannot open model.safetensors".
+  if (!std::filesystem::exists(weights_path)) {
+    for (const char* other : {"model.safetensors.index.json", "pytorch_model.bin", "tf_model.h5"})
+      check(!std::filesystem::exists(dir + "/" + other), weights_path.c_str(),
+            "not found, but {} is: kiso reads the weights from one model.safetensors file (save them once with "
+            "transformers' save_pretrained(DIR, max_shard_size=\"10GB\"), which writes it)",
+            other);
+  }
   load_weights(model, safetensors::load(weights_path), weights_path);
   move_parameters(model.parameters(), device);
   return model;

@@ -7,13 +7,21 @@
 //                          the tied LM head stored once (as tokens_embed.weight),
 //                          __metadata__ {"format": "pt"}
 //
-// Loading is strict: config keys are type-checked and unknown keys refused (known HF keys
-// kiso does not use are allowed), and the config is validated (gpt/config.h: every field, and
-// the parameter bytes against the memory budget) before a tensor is made; every tensor must be
-// present with its exact shape and finite (no NaN, no ±inf), and no other tensor may be in the
-// file, each error naming the tensor. A refused file leaves the model unchanged. Names may carry HF's
-// "transformer." prefix. What it is not: the training state (optimizer moments, step, data
-// position), which the trainer saves beside the model; nor the tokenizer files.
+// Loading is strict: config keys are type-checked and unknown keys refused, with the closest
+// known key as a hint; the keys transformers writes for openai-gpt (architectures, dtype,
+// bos/eos/pad_token_id, summary_*, n_special, task_specific_params, the generation defaults, ...)
+// are read past knowingly, and the ones that say something about the network are checked:
+// n_ctx must equal n_positions, tie_word_embeddings must be true, model_type "openai-gpt",
+// dtype / torch_dtype float32, float16 or bfloat16 (16-bit tensors are widened to f32 on load).
+// The config is validated (gpt/config.h: every field, and the parameter bytes against the memory
+// budget) before a tensor is made; every tensor must be present with its exact shape and finite
+// (no NaN, no ±inf), and no other tensor may be in the file, each error naming the tensor. A
+// refused file leaves the model unchanged. Names may carry transformers' "transformer." prefix,
+// and a separately stored lm_head.weight must equal the token embedding. So a directory written
+// by transformers' OpenAIGPTLMHeadModel.save_pretrained (OpenAI's released GPT-1 among them)
+// loads as it is. What it is not: the training state (optimizer moments, step, data position),
+// which the trainer saves beside the model; nor the tokenizer files (gpt/tokenizer.h); nor a
+// reader of sharded (model.safetensors.index.json) or pickled (pytorch_model.bin) weights.
 #pragma once
 
 #include <string>

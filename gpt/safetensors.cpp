@@ -12,6 +12,8 @@
 #include <set>
 #include <tuple>
 
+#include "base/bf16.h"
+#include "base/f16.h"
 #include "base/size.h"
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
@@ -26,9 +28,9 @@ namespace {
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference's MAX_HEADER_SIZE
 
 // The dtype names of the format that kiso has no tensor type for. They are listed so that a
-// file of F16 weights gets "unsupported dtype F16" rather than "unknown dtype".
+// file of I64 ids gets "unsupported dtype I64" rather than "unknown dtype".
 constexpr std::string_view kOtherDtypes[] = {
-    "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16", "F16", "BF16",
+    "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16",
     "U32", "I64", "U64", "C64", "F4", "F6_E2M3", "F6_E3M2"};
 
 const char* dtype_name(DType dtype) {
@@ -43,7 +45,9 @@ const char* dtype_name(DType dtype) {
 // One tensor's line of the header, checked on its own.
 struct Entry {
   std::string name;
-  DType dtype;
+  DType dtype;                // the tensor kiso makes: f32 for the 16-bit floats
+  std::string stored = "";    // "F16" or "BF16" when the file holds 2-byte floats widened on read
+  int64_t element_bytes = 0;  // in the file
   Shape shape;
   uint64_t begin, end;  // data_offsets, relative to the start of the data buffer
 };
@@ -91,12 +95,16 @@ Entry parse_entry(const std::string& name, const Json& v, const std::string& wha
   if (dtype_str == "F32") e.dtype = DType::f32;
   else if (dtype_str == "F64") e.dtype = DType::f64;
   else if (dtype_str == "I32") e.dtype = DType::i32;
+  else if (dtype_str == "F16" || dtype_str == "BF16") e.dtype = DType::f32, e.stored = dtype_str;
   else if (std::find(std::begin(kOtherDtypes), std::end(kOtherDtypes), dtype_str) != std::end(kOtherDtypes)) {
-    fail(op, "unsupported dtype {} for tensor '{}' (kiso reads F32, F64, I32)", dtype_str, name);
+    fail(op, "unsupported dtype {} for tensor '{}' (kiso reads F32, F64, I32, and F16, BF16 as F32)", dtype_str, name);
   } else {
-    fail(op, "unknown dtype \"{}\" for tensor '{}' (not a safetensors dtype; kiso reads F32, F64, I32)", dtype_str,
-         name);
+    fail(op,
+         "unknown dtype \"{}\" for tensor '{}' (not a safetensors dtype; kiso reads F32, F64, I32, and F16, BF16 as "
+         "F32)",
+         dtype_str, name);
   }
+  e.element_bytes = e.stored.empty() ? int64_t(dtype_size(e.dtype)) : 2;
 
   // shape: non-negative integers. nlohmann stores a non-negative integer as "unsigned" and a
   // negative one as "integer"; 2.0, true and "2" are neither.
@@ -134,7 +142,7 @@ Entry parse_entry(const std::string& name, const Json& v, const std::string& wha
   // hostile header could otherwise wrap around to a small number that matches its offsets.
   const int64_t elements =
       product_size(e.shape, op, fmt::format("tensor '{}': the element count of shape {}", name, json_list(e.shape)));
-  const uint64_t bytes = uint64_t(mul_size(elements, int64_t(dtype_size(e.dtype)), op,
+  const uint64_t bytes = uint64_t(mul_size(elements, e.element_bytes, op,
                                            fmt::format("tensor '{}': the byte count of {} shape {}", name, dtype_str,
                                                        json_list(e.shape))));
   check(bytes == e.end - e.begin, op,
@@ -271,10 +279,23 @@ File parse(std::string_view bytes, const std::string& what) {
   });
   check_tiling(entries, data.size(), what);
 
-  // Pass 5: copy each tensor's bytes out of the buffer.
+  // Pass 5: copy each tensor's bytes out of the buffer; 16-bit floats are widened to f32, which
+  // holds every F16 and every BF16 value exactly (base/f16.h, base/bf16.h).
   for (const Entry& e : entries) {
     Tensor t(e.shape, e.dtype);
-    if (e.end > e.begin) std::memcpy(t.raw_data(), data.data() + e.begin, e.end - e.begin);
+    const char* src = data.data() + e.begin;
+    if (e.stored.empty()) {
+      if (e.end > e.begin) std::memcpy(t.raw_data(), src, e.end - e.begin);
+    } else {
+      float* dst = t.data<float>();
+      const bool half = e.stored == "F16";
+      for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);  // little-endian, as the host (static_assert above)
+        dst[i] = half ? f16_to_f32(h) : to_f32(bf16{h});
+      }
+      file.widened[e.name] = e.stored;
+    }
     file.tensors.emplace_back(e.name, std::move(t));
   }
   return file;

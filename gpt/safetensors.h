@@ -12,7 +12,8 @@
 //              ... }
 //
 // What it is: a strict reader and a writer for CPU tensors of kiso's dtypes (F32 <-> f32,
-// F64 <-> f64, I32 <-> i32). The reader validates everything the reference implementation
+// F64 <-> f64, I32 <-> i32); the reader also takes the 16-bit floats transformers saves models
+// in (F16, BF16) and widens them to f32, which is exact (base/f16.h, base/bf16.h). The reader validates everything the reference implementation
 // (the Rust `safetensors` crate, Metadata::validate and read_metadata) does, and a little more:
 // header length at least 2, at most 100 MB (100,000,000 bytes, the reference's limit) and
 // inside the file; the header starts with '{' and is strict JSON (gpt/json.h: no duplicate
@@ -23,8 +24,8 @@
 // end of the file, with no gap, no overlap and no trailing byte. The writer packs the tensors
 // in the order given and pads the header with spaces so that the data starts at a multiple of 8.
 // What it is not: a lazy or memory-mapped loader (the whole file is read, every tensor copied
-// out), nor a converter: F16, BF16, I64 and the other dtypes of the format are recognised and
-// refused by name. A big-endian host is not supported (a static_assert says so).
+// out), nor a writer of 16-bit floats: I64, U8, F8_* and the other dtypes of the format are
+// recognised and refused by name. A big-endian host is not supported (a static_assert says so).
 //
 // Read next: gpt/atomic_file.h (how save() writes), gpt/json.h (the header's JSON rules).
 #pragma once
@@ -44,6 +45,7 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 struct File {
   NamedTensors tensors;                         // in the order of their data offsets
   std::map<std::string, std::string> metadata;  // the "__metadata__" object; empty when absent
+  std::map<std::string, std::string> widened;   // tensor -> "F16" / "BF16": stored so, read as f32
 };
 
 // Reads and validates the file at `path`; every error names the path.

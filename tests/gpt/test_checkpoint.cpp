@@ -141,6 +141,59 @@ TEST_CASE("config.json: bad values and unknown keys are errors naming the key") 
   CHECK(config_from_json(with("afn", "gelu_exact"), "c.json").block.activation == GeluKind::erf);
 }
 
+TEST_CASE("config.json as transformers writes it: every key read, checked or knowingly ignored; a typo still refused") {
+  // The config.json transformers 5.24's OpenAIGPTLMHeadModel.save_pretrained wrote (shape keys
+  // set to test_config's), plus the keys of OpenAI's released openai-gpt config and of older
+  // transformers versions' full dumps.
+  Json hf = parse_json_strict(R"({
+    "afn": "gelu", "architectures": ["OpenAIGPTLMHeadModel"], "attn_pdrop": 0.1, "bos_token_id": null,
+    "dtype": "float32", "embd_pdrop": 0.1, "eos_token_id": null, "initializer_range": 0.02,
+    "layer_norm_epsilon": 1e-05, "model_type": "openai-gpt", "n_embd": 8, "n_head": 2, "n_layer": 2,
+    "n_positions": 12, "pad_token_id": null, "resid_pdrop": 0.1, "summary_activation": null,
+    "summary_first_dropout": 0.1, "summary_proj_to_labels": true, "summary_type": "cls_index",
+    "summary_use_proj": true, "tie_word_embeddings": true, "transformers_version": "5.24.0", "vocab_size": 30,
+    "n_ctx": 12, "n_special": 0, "predict_special_tokens": true,
+    "task_specific_params": {"text-generation": {"do_sample": true, "max_length": 50}},
+    "torch_dtype": "float32", "pruned_heads": {}, "output_past": true, "use_cache": true, "num_beams": 1,
+    "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}, "_name_or_path": "openai-gpt"})",
+                              "hf.json");
+  GPTConfig c = config_from_json(hf, "config.json");
+  CHECK(c.vocab_size == 30);
+  CHECK(c.n_ctx == 12);
+  CHECK(c.block.n_inner == 32);  // absent: transformers' 4 · n_embd
+  auto with = [&](const char* key, Json value) {
+    Json j = hf;
+    j[key] = value;
+    return j;
+  };
+  // 16-bit weights are widened on load, so their dtype names are accepted, with or without torch.
+  for (const char* dtype : {"float16", "bfloat16", "torch.float16"}) {
+    CAPTURE(dtype);
+    CHECK_NOTHROW(config_from_json(with("dtype", dtype), "config.json"));
+    CHECK_NOTHROW(config_from_json(with("torch_dtype", dtype), "config.json"));
+  }
+  CHECK_THROWS_WITH_AS(config_from_json(with("dtype", "int8"), "config.json"),
+                       doctest::Contains("config.json: dtype \"int8\" is not a weight type kiso reads"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("torch_dtype", "float8_e4m3fn"), "config.json"),
+                       doctest::Contains("torch_dtype \"float8_e4m3fn\""), Error);
+  // What would change the network kiso builds is checked, not ignored.
+  CHECK_THROWS_WITH_AS(config_from_json(with("tie_word_embeddings", false), "config.json"),
+                       doctest::Contains("tie_word_embeddings is false"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("n_ctx", 13), "config.json"),
+                       doctest::Contains("n_ctx (13) differs from n_positions (12)"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("model_type", "gpt2"), "config.json"),
+                       doctest::Contains("model_type \"gpt2\" is not GPT-1's"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("pruned_heads", Json{{"0", {1}}}), "config.json"),
+                       doctest::Contains("pruned_heads is {\"0\":[1]}"), Error);
+  // A key no one writes is still refused, with the nearest known key as a hint.
+  CHECK_THROWS_WITH_AS(config_from_json(with("n_embed", 8), "config.json"),
+                       doctest::Contains("unknown key \"n_embed\" (did you mean \"n_embd\"?)"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("bos_token", 1), "config.json"),
+                       doctest::Contains("unknown key \"bos_token\" (did you mean \"bos_token_id\"?)"), Error);
+  CHECK_THROWS_WITH_AS(config_from_json(with("colour", "blue"), "config.json"),
+                       doctest::Contains("unknown key \"colour\"; kiso reads"), Error);
+}
+
 TEST_CASE("issue 13 defect 6: a NaN or infinite weight is refused, naming the tensor, the element and the value") {
   Generator gen{6};
   GPT model(test_config(), gen);

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <limits>
 
+#include "base/bf16.h"
+#include "base/f16.h"
 #include "gpt/atomic_file.h"
 #include "gpt/json.h"
 #include "gpt/safetensors.h"
@@ -311,15 +313,74 @@ TEST_CASE("safetensors rule: dtype is a known safetensors dtype") {
                        Error);
 }
 
-TEST_CASE("safetensors rule: dtype is one kiso reads (F32, F64, I32)") {
-  for (const char* dtype : {"F16", "BF16", "I64", "U8", "BOOL", "F8_E4M3"}) {
+TEST_CASE("safetensors rule: dtype is one kiso reads (F32, F64, I32; F16 and BF16 widened)") {
+  for (const char* dtype : {"I64", "U8", "BOOL", "F8_E4M3"}) {
     std::string header = fmt::format(R"({{"x":{{"dtype":"{}","shape":[4],"data_offsets":[0,8]}}}})", dtype);
     CAPTURE(dtype);
     CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, zeros_bytes(8)), "bad.safetensors"),
-                         doctest::Contains(fmt::format("unsupported dtype {} for tensor 'x' (kiso reads F32, F64, I32)",
+                         doctest::Contains(fmt::format("unsupported dtype {} for tensor 'x' (kiso reads F32, F64, I32, and F16, BF16 as F32)",
                                                        dtype).c_str()),
                          Error);
   }
+}
+
+// 16-bit little-endian words as bytes, for the F16 and BF16 files below.
+static std::string le16s(std::initializer_list<uint16_t> words) {
+  std::string out;
+  for (uint16_t w : words) out += char(w & 0xff), out += char(w >> 8);
+  return out;
+}
+
+TEST_CASE("f16_to_f32: the binary16 values written out by hand, and every one of the 65,536 against the compiler's") {
+  // Hand-decoded patterns: 1.0, -2.0, the largest half (65504 = 2^15 · (2 - 2^-10)), the
+  // smallest normal (2^-14), the smallest and largest subnormals (2^-24, 2^-14 - 2^-24), ±0, ±inf.
+  CHECK(f16_to_f32(0x3c00) == 1.0f);
+  CHECK(f16_to_f32(0xc000) == -2.0f);
+  CHECK(f16_to_f32(0x7bff) == 65504.0f);
+  CHECK(f16_to_f32(0x0400) == std::ldexp(1.0f, -14));
+  CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24));
+  CHECK(f16_to_f32(0x03ff) == std::ldexp(1.0f, -14) - std::ldexp(1.0f, -24));
+  CHECK(f16_to_f32(0x3555) == std::ldexp(float(0x555 | 0x400), -12));  // 0.333251953125
+  CHECK(f16_to_f32(0x8000) == 0.0f);
+  CHECK(std::signbit(f16_to_f32(0x8000)));
+  CHECK(f16_to_f32(0x7c00) == std::numeric_limits<float>::infinity());
+  CHECK(f16_to_f32(0xfc00) == -std::numeric_limits<float>::infinity());
+  CHECK(std::isnan(f16_to_f32(0x7e00)));
+  // GCC's _Float16 converts in its own code (libgcc / the F16C instructions), independently of
+  // base/f16.h: every finite and infinite half must widen to the same f32 bits, every NaN to a NaN.
+  int64_t mismatches = 0;
+  for (uint32_t bits = 0; bits <= 0xffff; ++bits) {
+    uint16_t h = uint16_t(bits);
+    _Float16 half;
+    std::memcpy(&half, &h, 2);
+    float theirs = float(half), ours = f16_to_f32(h);
+    if (std::isnan(theirs)) mismatches += !std::isnan(ours);
+    else mismatches += std::memcmp(&theirs, &ours, 4) != 0;
+  }
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("safetensors: F16 and BF16 tensors are widened to f32, exactly, and their byte counts are 2 a value") {
+  // 1.0, -2.0, 2^-24 as F16 (0x3c00, 0xc000, 0x0001); 1.0, -2.0, 1.0078125 (1 + 2^-7) as BF16
+  // (0x3f80, 0xc000, 0x3f81): the BF16 is the top half of the f32 pattern.
+  std::string header =
+      R"({"h":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"BF16","shape":[3],"data_offsets":[6,12]}})";
+  safetensors::File f =
+      safetensors::parse(st_file(header, le16s({0x3c00, 0xc000, 0x0001, 0x3f80, 0xc000, 0x3f81})), "x.safetensors");
+  REQUIRE(f.tensors.size() == 2);
+  CHECK(f.tensors[0].first == "h");
+  CHECK(f.tensors[0].second.dtype() == DType::f32);
+  CHECK(f.tensors[0].second.to_vector<float>() == std::vector<float>{1.0f, -2.0f, std::ldexp(1.0f, -24)});
+  CHECK(f.tensors[1].second.to_vector<float>() == std::vector<float>{1.0f, -2.0f, 1.0078125f});
+  CHECK(f.widened == std::map<std::string, std::string>{{"b", "BF16"}, {"h", "F16"}});
+  // F16 shape [3] is 6 bytes, not the 12 an f32 tensor of that shape takes.
+  header = R"({"h":{"dtype":"F16","shape":[3],"data_offsets":[0,12]}})";
+  CHECK_THROWS_WITH_AS(safetensors::parse(st_file(header, zeros_bytes(12)), "bad.safetensors"),
+                       doctest::Contains("data_offsets [0, 12] hold 12 bytes, but F16 shape [3] needs 6 bytes"), Error);
+  CHECK(safetensors::parse(st_file(R"({"b":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}})", zeros_bytes(4)),
+                           "x.safetensors")
+            .tensors[0]
+            .second.to_vector<float>() == std::vector<float>{0.0f, 0.0f});
 }
 
 TEST_CASE("safetensors rule: shape holds no negative size") {
@@ -466,8 +527,8 @@ TEST_CASE("safetensors rule: a tensor name is not empty") {
 }
 
 TEST_CASE("safetensors rule: every message names the file") {
-  std::string header = R"({"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})";
-  std::string message = parse_error(st_file(header, zeros_bytes(4)));
+  std::string header = R"({"w":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}})";
+  std::string message = parse_error(st_file(header, zeros_bytes(16)));
   CHECK(starts_with(message, "bad.safetensors: "));
   CHECK(message.find("'w'") != std::string::npos);
   CHECK(starts_with(parse_error(le64(3) + "{x}"), "bad.safetensors header: invalid JSON"));
