@@ -51,6 +51,13 @@ static int run_sample(const Options& o) {
   Tokenizer tok = Tokenizer::load(o.model_dir);
   SampleOptions sample = o.sample;
   sample.stop_token = tok.special("<|endoftext|>");
+  // A model trained elsewhere (OpenAI's GPT-1, say) may have no row for <|endoftext|>, which kiso's
+  // tokenizer then appends after the model's vocabulary: such a model cannot start a document
+  // from it (and never ends one with it).
+  check(!o.prompt.empty() || sample.stop_token < model.config.vocab_size, "sample",
+        "the model in {} has {} tokens and no <|endoftext|> (its tokenizer gives it id {}), so it cannot start a new "
+        "document: give --prompt",
+        o.model_dir, model.config.vocab_size, sample.stop_token);
   std::vector<int32_t> ids = o.prompt.empty() ? std::vector<int32_t>{sample.stop_token} : tok.encode(o.prompt);
   std::vector<int32_t> out = generate(model, ids, sample);
   std::vector<int32_t> fresh(out.begin() + long(ids.size()), out.end());
