@@ -44,6 +44,7 @@ std::unique_ptr<CLI::App> kiso_app() {
   add_graph(*app);
   add_trace(*app);
   add_attention(*app);
+  add_export(*app);
   return app;
 }
 
