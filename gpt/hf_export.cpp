@@ -76,6 +76,53 @@ std::vector<double> fold_bias(const std::vector<double>& A, int64_t K, int64_t C
   return out;
 }
 
+// ---- tokenizer.json ----
+
+// kiso's byte-level BPE in the `tokenizers` library's format (what GPT-2's tokenizer.json holds:
+// a BPE model with no prefixes or suffixes, ByteLevel pre-tokenizer and decoder), plus a
+// TemplateProcessing post-processor that adds START / DELIM / EXTRACT as gpt/tasks.h frames a text
+// or a pair. The vocabulary and merges are read back from the texts Tokenizer::save writes, so the
+// tokens are in GPT-2's byte-to-unicode spelling that both formats share.
+static Json tokenizer_json(const Tokenizer& tok, const SpecialIds& s) {
+  std::array<std::string, 3> text = tok.to_text();  // vocab.json, merges.txt, special_tokens.json
+  Json vocab = parse_json_strict(text[0], "vocab.json");
+  Json merges = Json::array();
+  size_t at = 0;
+  for (size_t end; (end = text[1].find('\n', at)) != std::string::npos; at = end + 1) {
+    std::string line = text[1].substr(at, end - at);
+    if (line.empty() || line.rfind("#version", 0) == 0) continue;
+    size_t space = line.find(' ');
+    merges.push_back({line.substr(0, space), line.substr(space + 1)});
+  }
+  Json added = Json::array();
+  for (const char* name : {"<|endoftext|>", "<|start|>", "<|delim|>", "<|extract|>"})
+    added.push_back({{"id", tok.special(name)}, {"content", name}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+  auto special = [](const char* name) { return Json{{"SpecialToken", {{"id", name}, {"type_id", 0}}}}; };
+  auto sequence = [](const char* which) { return Json{{"Sequence", {{"id", which}, {"type_id", 0}}}}; };
+  Json specials = Json::object();
+  for (auto [name, id] : {std::pair{"<|start|>", s.start}, {"<|delim|>", s.delim}, {"<|extract|>", s.extract}})
+    specials[name] = {{"id", name}, {"ids", {id}}, {"tokens", {name}}};
+  Json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  return Json{
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", byte_level},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single", {special("<|start|>"), sequence("A"), special("<|extract|>")}},
+        {"pair", {special("<|start|>"), sequence("A"), special("<|delim|>"), sequence("B"), special("<|extract|>")}},
+        {"special_tokens", specials}}},
+      {"decoder", byte_level},
+      {"model",
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
+        {"vocab", vocab}, {"merges", merges}}}};
+}
+
 // ---- the export ----
 
 namespace {
@@ -210,7 +257,8 @@ HfExport hf_export(FinetunedModel& m, HfHead head) {
   // tokens (so that encode() keeps "<|extract|>" whole).
   std::string tokenizer_class = "GPT2Tokenizer";
   // LEAD: after the merge, GPT-1's own tokenizer kind (openai-gpt vocab.json + merges.txt) needs
-  // tokenizer_class = "OpenAIGPTTokenizer" here.
+  // tokenizer_class = "OpenAIGPTTokenizer" here, and no tokenizer.json (the one below is byte-level).
+  e.tokenizer_json = tokenizer_json(m.tokenizer, info.special);
   e.tokenizer_config = {{"tokenizer_class", tokenizer_class},
                         {"model_max_length", cfg.n_ctx},
                         {"add_prefix_space", false},
@@ -229,6 +277,7 @@ void save_hf_export(const std::string& dir, const FinetunedModel& m, const HfExp
     safetensors::save(tmp + "/model.safetensors", e.tensors, {{"format", "pt"}});
     m.tokenizer.save(tmp);
     write_file_atomic(tmp + "/tokenizer_config.json", e.tokenizer_config.dump(2) + "\n");
+    if (!e.tokenizer_json.is_null()) write_file_atomic(tmp + "/tokenizer.json", e.tokenizer_json.dump() + "\n");
   });
 }
 

@@ -42,8 +42,13 @@
 // task_specific_params.kiso = {task, head, labels, candidates, max_len, special, read}),
 // model.safetensors (F32, names as that class's save_pretrained writes them: "transformer." +
 // kiso's names; double-heads stores the tied embedding as lm_head.weight, as transformers does),
-// kiso's tokenizer files and a tokenizer_config.json naming transformers' tokenizer class and
-// kiso's four special tokens.
+// kiso's tokenizer files, a tokenizer_config.json naming transformers' tokenizer class and
+// kiso's four special tokens, and a tokenizer.json (the `tokenizers` library's format: the same
+// BPE, GPT-2's byte-level pre-tokenisation) whose post-processor frames a text as kiso does:
+// tokenizer(text) is <|start|> text <|extract|>, tokenizer(a, b) is <|start|> a <|delim|> b
+// <|extract|>. So pipeline("text-classification", model=DIR) gives kiso's probabilities, for a
+// text pair too (entailment), as long as the text fits in max_len (kiso cuts the longest text,
+// transformers does not cut).
 // Refused, each by name: a pre-LN model (transformers' openai-gpt is post-LN only), afn
 // gelu_exact, n_inner != 4·n_embd (transformers fixes it), more classes than C for double-heads.
 // What it is not: an importer (kiso does not read these directories back as fine-tuned models),
@@ -73,6 +78,7 @@ struct HfExport {
   HfHead head = HfHead::sequence_classification;
   Json config;                        // config.json
   Json tokenizer_config;              // tokenizer_config.json
+  Json tokenizer_json;                // tokenizer.json (the byte-level BPE with kiso's framing), or null
   safetensors::NamedTensors tensors;  // model.safetensors, sorted by name
   double fold_residual = 0;  // sequence-classification: max |A β'_f32 − (A β + b_folded)| in f64; else 0
 };

@@ -7,7 +7,9 @@
 //   - exporting the committed model again gives the committed export: every file, config by
 //     config and tensor by tensor (so what transformers ran is what kiso writes today);
 //   - kiso's own task logits on the examples equal transformers' on the export, for every form:
-//     the head mapping, the bias fold, the similarity halves and the tied names are right;
+//     the head mapping, the bias fold, the similarity halves and the tied names are right; and
+//     predict()'s probabilities equal those of transformers' text-classification pipeline given
+//     the raw texts (so the exported tokenizer frames them as kiso does);
 //   - the fold on its own (A β' = A β + b in f64, β' − β smallest), and every refusal.
 // Oracles: transformers' logits (an independent implementation), f64 arithmetic for the fold.
 #include <doctest/doctest.h>
@@ -129,6 +131,30 @@ TEST_CASE("hf_export: kiso's task logits equal transformers' on the export, in e
     CHECK(worst < 1e-5);
     MESSAGE(f.task, " as ", f.head, ": max |kiso − transformers| = ", worst);
   }
+}
+
+TEST_CASE("hf_export: predict() gives the probabilities of transformers' text-classification pipeline") {
+  // The pipeline got the raw texts: the export's tokenizer.json framed them (<|start|> ... <|extract|>),
+  // OpenAIGPTForSequenceClassification pooled at the last non-pad token, then a softmax.
+  std::string task_dir = kFixture + "/classification";
+  FinetunedModel m = load_finetuned(task_dir + "/model");
+  std::vector<TaskExample> examples;
+  for (const Json& pieces : read_json(task_dir + "/examples.json"))
+    examples.push_back({{m.tokenizer.encode(pieces[0].get<std::string>())}, -1});
+  Predictions p = predict(m, examples);
+  Json theirs = read_json(task_dir + "/reference.json")["pipeline"];
+  REQUIRE(theirs.size() == p.probs.size());
+  double worst = 0;
+  for (size_t e = 0; e < p.probs.size(); ++e) {
+    REQUIRE(theirs[e].size() == p.probs[e].size());
+    for (size_t k = 0; k < p.probs[e].size(); ++k)
+      worst = std::max(worst, std::abs(p.probs[e][k] - theirs[e][k].get<double>()));
+  }
+  // Probabilities of the logits compared above (softmax does not enlarge absolute differences:
+  // its Jacobian's entries are below 1/4 in size); the same 1e-5, far below the 1e-2 a head or
+  // tokenizer mistake makes.
+  CHECK(worst < 1e-5);
+  MESSAGE("pipeline: max |kiso − transformers| = ", worst);
 }
 
 TEST_CASE("fold_bias: A β' = A β + b exactly in f64, β' − β in A's row space; dependent rows refused") {

@@ -18,12 +18,15 @@ task_specific_params.kiso.read in the exported config.json says:
     double-heads             mc_logits with mc_token_ids = extract; classification: [:, 0, :K];
                              similarity: summed over the two orders, [:, :K]; multiple choice: (E, K)
 
-It also encodes each framed sequence ("<|start|>" + text + "<|delim|>" + ... + "<|extract|>")
-with AutoTokenizer.from_pretrained on the export (the tokenizer_config.json kiso writes) and
-asserts the ids are the committed rows: transformers' tokenizer reads kiso's files and knows
-kiso's special tokens. Writes <task>/reference.json:
+It also encodes each sequence with AutoTokenizer.from_pretrained on the export, both spelled out
+("<|start|>" + text + "<|delim|>" + ... + "<|extract|>", no special tokens added) and as the text
+or text pair (tokenizer.json's post-processor adds the framing), and asserts the ids are the
+committed rows: transformers' tokenizer reads kiso's files, knows kiso's special tokens and frames
+as kiso does. For the classifier it also runs what a user would, pipeline("text-classification")
+on the raw texts, and records its probabilities. Writes <task>/reference.json:
 
-    {"transformers": "5.24.0", "torch": "...", "logits": {"<form>": [[...], ...]}}
+    {"transformers": "5.24.0", "torch": "...", "logits": {"<form>": [[...], ...]},
+     "pipeline": [[p(label) for each label], ...]}   (classification only)
 
 (float32 values written as the doubles they are). Run it through the Makefile, which rebuilds
 the whole fixture first:
@@ -45,13 +48,18 @@ CLASSES = {"sequence-classification": OpenAIGPTForSequenceClassification, "doubl
 
 
 def framed(pieces, task):
-    """The text of each sequence kiso's transform() makes of one example (gpt/tasks.h)."""
+    """The text (or text pair) of each sequence kiso's transform() makes of one example (gpt/tasks.h)."""
     if task == "classification":
-        return ["<|start|>" + pieces[0] + "<|extract|>"]
+        return [(pieces[0],)]
     if task == "similarity":
         a, b = pieces
-        return ["<|start|>" + a + "<|delim|>" + b + "<|extract|>", "<|start|>" + b + "<|delim|>" + a + "<|extract|>"]
-    return ["<|start|>" + pieces[0] + "<|delim|>" + answer + "<|extract|>" for answer in pieces[1:]]
+        return [(a, b), (b, a)]
+    return [(pieces[0], answer) for answer in pieces[1:]]
+
+
+def spelled(row):
+    """The same sequence as one string with the special tokens written out."""
+    return "<|start|>" + "<|delim|>".join(row) + "<|extract|>"
 
 
 def logits_of(form, model, ids, extract, task, K):
@@ -100,10 +108,18 @@ def main(root):
 
             tokenizer = AutoTokenizer.from_pretrained(export)
             rows = [r for e in examples for r in framed(e, task)]
-            for n, text in enumerate(rows):
+            for n, row in enumerate(rows):
                 want = ids.reshape(-1, ids.shape[-1])[n, : int(extract.reshape(-1)[n]) + 1].tolist()
-                got = tokenizer(text, add_special_tokens=False)["input_ids"]
-                assert got == want, f"{export}: transformers' tokenizer gives {got} for {text!r}, kiso {want}"
+                # The framing written out, and the framing added by the post-processor of tokenizer.json.
+                for got in [tokenizer(spelled(row), add_special_tokens=False), tokenizer(*row)]:
+                    assert list(got.keys()) == ["input_ids", "attention_mask"], got.keys()  # no token_type_ids
+                    assert got["input_ids"] == want, f"{export}: transformers gives {got['input_ids']} for {row}, kiso {want}"
+            if form == "sequence-classification" and task == "classification":
+                # What a user runs: the pipeline, on the raw texts (tokenizer.json adds the framing).
+                classify = transformers.pipeline("text-classification", model=export, device="cpu")
+                answers = classify([e[0] for e in examples], top_k=None)
+                labels = kiso["labels"]
+                out["pipeline"] = [[next(a["score"] for a in answer if a["label"] == l) for l in labels] for answer in answers]
             print(f"{export}: {cls.__name__} loaded with no missing or unexpected tensor; logits {tuple(logits.shape)}; "
                   f"{len(rows)} sequences tokenised as kiso does")
         with open(os.path.join(task_dir, "reference.json"), "w") as f:

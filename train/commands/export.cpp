@@ -3,7 +3,11 @@
 //   kiso export --model RUN/model --out hf_model [--as sequence-classification|double-heads]
 // then, in Python, OpenAIGPTForSequenceClassification (or OpenAIGPTDoubleHeadsModel)
 // .from_pretrained("hf_model") gives kiso's task logits on the sequences kiso builds
-// (`kiso layout` prints them: <|start|> text <|extract|>, ...). The forms (gpt/hf_export.h):
+// (`kiso layout` prints them: <|start|> text <|extract|>, ...), and the exported tokenizer builds
+// them too: AutoTokenizer's tokenizer(text) or tokenizer(a, b) adds START / DELIM / EXTRACT, so
+// pipeline("text-classification", model="hf_model") gives `kiso predict`'s probabilities for a
+// classifier (texts longer than max_len aside: kiso cuts them, transformers does not). The forms
+// (gpt/hf_export.h):
 //   classification, entailment  default sequence-classification: logits (B, classes) at the
 //       rightmost non-pad token; kiso's head bias is folded into the last LayerNorm's bias,
 //       since that class's score layer has none (refused when W_y's columns are dependent).
