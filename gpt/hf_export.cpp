@@ -260,7 +260,7 @@ HfExport hf_export(FinetunedModel& m, HfHead head) {
   // tokenizer_class = "OpenAIGPTTokenizer" here, and no tokenizer.json (the one below is byte-level).
   e.tokenizer_json = tokenizer_json(m.tokenizer, info.special);
   e.tokenizer_config = {{"tokenizer_class", tokenizer_class},
-                        {"model_max_length", cfg.n_ctx},
+                        {"model_max_length", info.max_len},  // truncation=True then cuts as kiso does
                         {"add_prefix_space", false},
                         {"bos_token", "<|endoftext|>"},
                         {"eos_token", "<|endoftext|>"},

@@ -47,8 +47,9 @@
 // BPE, GPT-2's byte-level pre-tokenisation) whose post-processor frames a text as kiso does:
 // tokenizer(text) is <|start|> text <|extract|>, tokenizer(a, b) is <|start|> a <|delim|> b
 // <|extract|>. So pipeline("text-classification", model=DIR) gives kiso's probabilities, for a
-// text pair too (entailment), as long as the text fits in max_len (kiso cuts the longest text,
-// transformers does not cut).
+// text pair too (entailment). Pass truncation=True: model_max_length is kiso's max_len, and a
+// text too long is then cut as kiso cuts it; a pair whose two texts are both long can be cut one
+// token differently (transformers' "longest_first" is not kiso's rule to the token).
 // Refused, each by name: a pre-LN model (transformers' openai-gpt is post-LN only), afn
 // gelu_exact, n_inner != 4·n_embd (transformers fixes it), more classes than C for double-heads.
 // What it is not: an importer (kiso does not read these directories back as fine-tuned models),

@@ -100,9 +100,11 @@ int main(int argc, char** argv) {
     Tokenizer tok = Tokenizer::train(corpus, 270);
     std::vector<Task> tasks = {
         {"classification", TaskKind::classification, {"bad", "fine", "good"}, 0,
-         {{"the tea was good"}, {"the cake was bad and the soup is hot"}, {"a dog"}, {"is the park green?"}}},
+         {{"the tea was good"}, {"the cake was bad and the soup is hot"}, {"a dog"}, {"is the park green?"},
+          {"the cat sat on the mat and the dog ran in the park; the tea was good"}}},  // > max_len: cut
         {"similarity", TaskKind::similarity, {"different", "same"}, 0,
-         {{"the cat sat", "a cat sat on the mat"}, {"the dog ran in the park", "tea"}, {"yes", "no, the soup"}}},
+         {{"the cat sat", "a cat sat on the mat"}, {"the dog ran in the park", "tea"}, {"yes", "no, the soup"},
+          {"is the soup hot? yes, the soup is hot.", "the cake was bad and the tea was good"}}},  // both cut
         {"multiple-choice", TaskKind::multiple_choice, {}, 3,
          {{"the soup is", "hot", "green and bad", "a dog"}, {"the cat sat on the", "mat", "park", "tea was good"}}},
     };

@@ -5,8 +5,8 @@
 // .from_pretrained("hf_model") gives kiso's task logits on the sequences kiso builds
 // (`kiso layout` prints them: <|start|> text <|extract|>, ...), and the exported tokenizer builds
 // them too: AutoTokenizer's tokenizer(text) or tokenizer(a, b) adds START / DELIM / EXTRACT, so
-// pipeline("text-classification", model="hf_model") gives `kiso predict`'s probabilities for a
-// classifier (texts longer than max_len aside: kiso cuts them, transformers does not). The forms
+// pipeline("text-classification", model="hf_model", truncation=True) gives `kiso predict`'s
+// probabilities for a classifier (a text longer than max_len cut as kiso cuts it). The forms
 // (gpt/hf_export.h):
 //   classification, entailment  default sequence-classification: logits (B, classes) at the
 //       rightmost non-pad token; kiso's head bias is folded into the last LayerNorm's bias,
