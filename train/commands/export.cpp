@@ -25,6 +25,7 @@
 // What it is not: an import (kiso reads transformers' LM directories with --model directly).
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include <fmt/core.h>
 
@@ -92,6 +93,16 @@ void add_export(CLI::App& app) {
                       "last LayerNorm) or double-heads (default for similarity, multiple choice: exact)");
   add_json_flag(*command, options->as_json,
                 "print {\"out\", \"class\", \"head\", \"task\", \"labels\", \"tensors\", \"fold_residual\"}");
+  command->footer(
+      "Reading the logits in transformers (inputs: kiso's sequences; tokenizer(text) or tokenizer(a, b) builds them):\n"
+      "  classification, entailment  sequence-classification: logits (B, classes) [bias folded into the last "
+      "LayerNorm]\n"
+      "                              double-heads: input_ids (B, 1, T), mc_token_ids = EXTRACT -> "
+      "mc_logits[:, 0, :classes]\n"
+      "  similarity                  double-heads: (A, B) and (B, A) as 2 choices -> mc_logits.sum(1)[:, :classes] "
+      "(each choice carries half of the bias)\n"
+      "                              sequence-classification: the two orders as two rows, logits summed\n"
+      "  multiple choice             double-heads: input_ids (B, K, T) -> mc_logits (B, K)");
   command->callback([options] { exit_with(run_export(*options)); });
 }
 
