@@ -42,13 +42,15 @@ std::vector<double> fold_bias(const std::vector<double>& A, int64_t K, int64_t C
   double scale = 0;
   for (int64_t i = 0; i < K; ++i) scale = std::max(scale, G[size_t(i * K + i)]);
   // Cholesky G = L Lᵀ, in place in the lower triangle. A pivot near 0 means the classes' rows of A
-  // are (nearly) dependent: no β' moves them by b independently.
+  // are dependent: no β' moves them by b independently. Nearly dependent is refused too (pivot
+  // below 1e-6 of the largest diagonal entry, a condition number of A above ~1e3): β' − β grows as
+  // |b| / σ_min(A), and transformers' f32 product A h' would lose b to cancellation.
   std::vector<double> L = G;
   for (int64_t j = 0; j < K; ++j) {
     double d = L[size_t(j * K + j)];
     for (int64_t k = 0; k < j; ++k) d -= L[size_t(j * K + k)] * L[size_t(j * K + k)];
-    check(d > 1e-10 * scale, "export",
-          "the head's weight W_y has {} classes whose columns are linearly dependent (W_yᵀ W_y is singular: "
+    check(d > 1e-6 * scale, "export",
+          "the head's weight W_y has {} classes whose columns are (nearly) linearly dependent (W_yᵀ W_y is singular or nearly: "
           "pivot {} of {} is {:.3g}), so no LayerNorm bias can carry its bias b into "
           "OpenAIGPTForSequenceClassification (which has no bias); export with --as double-heads, which keeps b "
           "exactly",
@@ -166,6 +168,10 @@ HfExport hf_export(FinetunedModel& m, HfHead head) {
   if (info.kind == TaskKind::similarity)
     for (double& x : b) x /= 2;
 
+  check(head != HfHead::double_heads || mc || K <= C, "export",
+        "the head has {} classes, more than n_embd = {}: OpenAIGPTDoubleHeadsModel's summary (C, C) cannot hold them",
+        K, C);
+
   HfExport e;
   e.head = head;
   std::string last_ln = "h." + std::to_string(L - 1) + ".ln_2.bias";  // post-LN: the final hidden state's LN
@@ -195,10 +201,6 @@ HfExport hf_export(FinetunedModel& m, HfHead head) {
     e.tensors.emplace_back("multiple_choice_head.summary.weight", f32_tensor(A, {1, C}));  // (1, C)
     e.tensors.emplace_back("multiple_choice_head.summary.bias", f32_tensor(b, {1}));
   } else {
-    check(K <= C, "export",
-          "the head has {} classes, more than n_embd = {}: OpenAIGPTDoubleHeadsModel's summary (C, C) cannot hold "
-          "them",
-          K, C);
     std::vector<double> S(size_t(C * C), 0.0), sb(size_t(C), 0.0);  // (C, C): rows 0..K-1 are W_yᵀ
     std::copy(A.begin(), A.end(), S.begin());
     std::copy(b.begin(), b.end(), sb.begin());

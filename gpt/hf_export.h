@@ -14,7 +14,7 @@
 //     A β' = A β + b, so A h' = A h + b at every position. Only the final hidden states change,
 //     and in that architecture nothing else reads them (no LM head). Computed in f64; when A Aᵀ
 //     is singular (more classes than C, or two classes with parallel columns) there is no such β'
-//     and the export is refused: use double-heads.
+//     and the export is refused (nearly singular too, where f32 would lose b): use double-heads.
 //   double-heads              OpenAIGPTDoubleHeadsModel: multiple_choice_head.summary = Linear
 //     WITH a bias, read at mc_token_ids (give the EXTRACT positions), exact, no fold. Its
 //     constructor forces num_labels = 1, so
@@ -85,7 +85,8 @@ struct HfExport {
 };
 
 // The minimum-norm fold: β' = β + Aᵀ (A Aᵀ)⁻¹ b in f64, for A (classes, C) row-major. Throws when
-// A Aᵀ is singular (a Cholesky pivot <= 1e-10 of the largest diagonal entry). Alone for testing.
+// A Aᵀ is singular or nearly so (a Cholesky pivot <= 1e-6 of the largest diagonal entry: see
+// hf_export.cpp). Alone for testing.
 std::vector<double> fold_bias(const std::vector<double>& A, int64_t classes, int64_t C,
                               const std::vector<double>& beta, const std::vector<double>& b);
 

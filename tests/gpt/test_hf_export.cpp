@@ -157,7 +157,7 @@ TEST_CASE("hf_export: predict() gives the probabilities of transformers' text-cl
   MESSAGE("pipeline: max |kiso − transformers| = ", worst);
 }
 
-TEST_CASE("fold_bias: A β' = A β + b exactly in f64, β' − β in A's row space; dependent rows refused") {
+TEST_CASE("fold_bias: A β' = A β + b exactly in f64, β' − β in A's row space; (nearly) dependent rows refused") {
   Generator gen{5};
   int64_t K = 3, C = 7;
   std::vector<double> A = to_dtype(randn({K, C}, gen), DType::f64).to_vector<double>();
@@ -198,6 +198,9 @@ TEST_CASE("fold_bias: A β' = A β + b exactly in f64, β' − β in A's row spa
   std::vector<double> twin = A;
   std::copy(A.begin(), A.begin() + C, twin.begin() + C);
   CHECK_THROWS_WITH(fold_bias(twin, K, C, beta, b), doctest::Contains("--as double-heads"));
+  // Nearly equal (1e-5 apart): solvable in f64, but β' would be ~1e5 |b| and f32 would lose b.
+  twin[size_t(C)] += 1e-5;
+  CHECK_THROWS_WITH(fold_bias(twin, K, C, beta, b), doctest::Contains("linearly dependent"));
   // More classes than channels: A Aᵀ has rank <= C < K.
   std::vector<double> wide = to_dtype(randn({4, 3}, gen), DType::f64).to_vector<double>();
   CHECK_THROWS_WITH(fold_bias(wide, 4, 3, {0, 0, 0}, {1, 2, 3, 4}), doctest::Contains("linearly dependent"));
