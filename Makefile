@@ -9,6 +9,8 @@
 #   make bench-torch  kiso bench against PyTorch on this CPU, alternating, tokens/s and peak RSS
 #                     (tests/bench; TORCH=debian|pypi|both, BENCH_TORCH_ARGS="--shapes tiny:16 ...")
 #   make golden       regenerates tests/golden/tiny with the PyTorch reference (python3-torch)
+#   make hf-export-reference  regenerates tests/gpt/data/hf_export (kiso export vs transformers;
+#                     HF_PYTHON: a python with PyPI torch + transformers)
 #   make debug        the test suite built with -O1 -g and SANITIZE=address,undefined
 #   make fuzz         the libFuzzer targets of tests/fuzz (clang), FUZZ_SECONDS (60) each
 #   make CUDA=0|1     CUDA build off/on (default: on when nvcc is found)
@@ -117,7 +119,7 @@ FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # "yes" when $(FUZZ_CXX) links a libFuzzer program; probed only for the goals that use it.
 FUZZ_READY    := $(if $(filter test fuzz fuzz-smoke,$(MAKECMDGOALS)),$(shell tests/fuzz/run-fuzz probe $(FUZZ_CXX)))
 
-.PHONY: all deps demo test docs-check gradcheck bench bench-torch golden debug fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-smoke clean
+.PHONY: all deps demo test docs-check gradcheck bench bench-torch golden hf-export-reference debug fuzz fuzz-deps fuzz-build fuzz-corpus fuzz-smoke clean
 all: $(BUILD)/libkiso.a $(BUILD)/kiso $(BUILD)/kiso_tests
 
 deps:
@@ -208,6 +210,21 @@ golden: $(BUILD)/make_fixture
 	/usr/bin/python3 tests/reference/gpt1_reference.py $(GOLDEN)
 
 $(BUILD)/make_fixture: $(BUILD)/obj/tests/reference/make_fixture.o $(BUILD)/libkiso.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
+
+# `kiso export`'s fixture, committed too: the tiny fine-tuned models, their exports in every form
+# their task has, then transformers' logits on them (tests/reference/make_hf_export_reference.py).
+HF_EXPORT := tests/gpt/data/hf_export
+HF_PYTHON ?= build/torch-venv/bin/python
+hf-export-reference: $(BUILD)/make_hf_export_fixture $(BUILD)/kiso
+	rm -rf $(HF_EXPORT)
+	$(BUILD)/make_hf_export_fixture $(HF_EXPORT)
+	for t in classification similarity; do for f in sequence-classification double-heads; do \
+	  $(BUILD)/kiso export --model $(HF_EXPORT)/$$t/model --out $(HF_EXPORT)/$$t/$$f --as $$f || exit 1; done; done
+	$(BUILD)/kiso export --model $(HF_EXPORT)/multiple-choice/model --out $(HF_EXPORT)/multiple-choice/double-heads
+	$(HF_PYTHON) tests/reference/make_hf_export_reference.py $(HF_EXPORT)
+
+$(BUILD)/make_hf_export_fixture: $(BUILD)/obj/tests/reference/make_hf_export_fixture.o $(BUILD)/libkiso.a
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS) $(MPI_LIBS)
 
 # ASan reserves the address range CUDA's runtime wants; protect_shadow_gap=0 lets both live.

@@ -19,6 +19,7 @@
 //   kiso graph --preset NAME       the autograd graph of a training step as DOT (SVG with dot)
 //   kiso trace --prompt TEXT       one forward pass, stage by stage: shapes and values
 //   kiso attention --prompt TEXT   a layer's attention weights as an SVG heatmap
+//   kiso export --model M --out D  a fine-tuned model as a transformers directory (gpt/hf_export.h)
 // The README documents each with an example. Every subcommand takes --json to print its result
 // as one JSON object on stdout.
 //
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   kiso::add_graph(app);
   kiso::add_trace(app);
   kiso::add_attention(app);
+  kiso::add_export(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen command (its callback)

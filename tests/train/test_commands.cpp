@@ -44,6 +44,7 @@ std::unique_ptr<CLI::App> kiso_app() {
   add_graph(*app);
   add_trace(*app);
   add_attention(*app);
+  add_export(*app);
   return app;
 }
 
@@ -101,7 +102,7 @@ TEST_CASE("commands: every command kiso has takes --json") {
   std::unique_ptr<CLI::App> app = kiso_app();
   std::vector<std::pair<std::string, CLI::App*>> commands;
   collect_commands(*app, "", commands);
-  CHECK(commands.size() == 19);  // 16 commands + tokenizer train, encode, decode
+  CHECK(commands.size() == 20);  // 17 commands + tokenizer train, encode, decode
   for (const auto& [name, command] : commands) {
     CAPTURE(name);
     CHECK(command->get_option_no_throw("--json") != nullptr);

@@ -36,5 +36,6 @@ void add_layout(CLI::App& app);     // the token sequences of one fine-tuning ex
 void add_graph(CLI::App& app);      // the autograd graph of a training step as DOT / SVG
 void add_trace(CLI::App& app);      // one forward pass of a prompt, stage by stage
 void add_attention(CLI::App& app);  // a layer's attention weights as an SVG heatmap
+void add_export(CLI::App& app);     // a fine-tuned model as a Hugging Face transformers directory
 
 }  // namespace kiso
