@@ -85,7 +85,10 @@ CASES = [
     ("replacement_private", "a\ufffdb \ue000private\U000f0000 noncharacter\ufdd0\uffff x"),
     ("unassigned", "x\u0378y z\U0001fb00w \U000e0080"),
     ("unknown_chars", "ž ř ğ ą ș ț þ ð ø ł ŋ ɛ ʃ ə ж щ ы θ λ ψ ω"),
-    ("special_lookalikes", "<unk> <|endoftext|> <|start|><|delim|><|extract|> </w> a</w>b"),
+    ("special_lookalikes", "<|endoftext|> <|start|><|delim|><|extract|> </w> a</w>b <UNK> <unk"),
+    # transformers matches "<unk>" in the text as its special token (id 0 here); kiso reads it as ordinary text
+    # ("<", "unk", ">"): the test checks this one difference, written in gpt/tokenizer.h.
+    ("unk_literal", "an <unk> token"),
     ("long_word", "Pneumonoultramicroscopicsilicovolcanoconiosis antidisestablishmentarianism " * 2),
     ("repeats", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa " + "=" * 40 + " " + "ab" * 20 + " " + "!?" * 10),
     ("code", "def f(x):\n    return x ** 2  # square\nint main(void) { printf(\"%d\\n\", i); }"),
@@ -118,9 +121,16 @@ def train(out_dir, vocab_size):
             merges = f.read()
     assert merges.startswith("#version: 0.2\n"), merges[:40]
     os.makedirs(out_dir, exist_ok=True)
-    # As the hub's openai-gpt/vocab.json: one JSON object, in id order, non-ASCII as written.
-    items = sorted(vocab.items(), key=lambda kv: kv[1])
-    assert [i for _, i in items] == list(range(len(items)))
+    # The trainer numbers its alphabet in hash-map order, so the ids change from run to run. Renumbered as the
+    # hub's openai-gpt/vocab.json is laid out, the same on every run: "<unk>", the alphabet's single characters,
+    # the same with "</w>", then each merge's result in merge order.
+    results = ["".join(line.split(" ")) for line in merges.splitlines()[1:]]
+    alphabet = [t for t in vocab if t != "<unk>" and t not in set(results)]
+    order = (["<unk>"] + sorted(t for t in alphabet if not t.endswith("</w>")) + sorted(t for t in alphabet if t.endswith("</w>"))
+             + list(dict.fromkeys(results)))
+    assert sorted(order) == sorted(vocab), "every token once"
+    items = [(t, i) for i, t in enumerate(order)]
+    # One JSON object, in id order, non-ASCII as written (as the hub's file).
     with open(os.path.join(out_dir, "vocab.json"), "w", encoding="utf-8", newline="") as f:
         f.write(json.dumps(dict(items), ensure_ascii=False))
     with open(os.path.join(out_dir, "merges.txt"), "w", encoding="utf-8", newline="") as f:
@@ -149,6 +159,72 @@ def reference(tok_dir, out_path):
     return len(CASES)
 
 
+def hangul_nfd(cp):
+    """Unicode §3.12's decomposition of a precomposed Hangul syllable into its 2 or 3 jamo."""
+    s = cp - 0xAC00
+    l, v, t = 0x1100 + s // 588, 0x1161 + (s % 588) // 28, 0x11A7 + s % 28
+    return [l, v] + ([t] if t != 0x11A7 else [])
+
+
+def classify(normalizer, pre_tokenizer, cp):
+    """(NORM, PRE) for one code point: what the normaliser makes of it alone, and how the pre-tokeniser
+    treats it (raw, between two letters). See table_lines()."""
+    ch = chr(cp)
+    out = normalizer.normalize_str(ch)
+    if out == "":
+        norm = "drop"
+    elif out == " ":
+        norm = "space"
+    elif out == " " + ch + " ":
+        norm = "cjk"
+    elif out == ch:
+        norm = "same"
+    elif 0xAC00 <= cp <= 0xD7A3:
+        assert [ord(c) for c in out] == hangul_nfd(cp), hex(cp)
+        norm = "hangul"
+    elif len(out) == 1:
+        d = ord(out) - cp
+        norm = f"+{d:X}" if d >= 0 else f"-{-d:X}"
+    else:
+        norm = "=" + ".".join(f"{ord(c):04X}" for c in out)
+    pieces = [piece for piece, _ in pre_tokenizer.pre_tokenize_str("a" + ch + "b")]
+    if pieces == ["a", "b"]:
+        pre = "s"
+    elif pieces == ["a", ch, "b"]:
+        pre = "p"
+    else:
+        assert pieces == ["a" + ch + "b"], (hex(cp), pieces)
+        pre = "w"
+    return norm, pre
+
+
+def table_lines():
+    """One line per run of code points that behave alike, surrogates left out:
+
+        START[..END] NORM PRE
+
+    START, END: hex code points (END inclusive). NORM, what BertNormalizer(lowercase=True) makes of the code
+    point alone: drop (removed), space (becomes ' '), cjk (becomes ' ' c ' '), same (unchanged), hangul (the
+    2 or 3 jamo of Unicode's Hangul syllable decomposition), +D / -D (the one code point cp + D, D hex),
+    =XXXX.YYYY... (those code points; never a run). PRE, how BertPreTokenizer treats the raw code point
+    between two letters: s (splits and is dropped: white space), p (a piece of its own: punctuation),
+    w (part of the word)."""
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    lines = []
+    start, prev = None, None
+    for cp in list(range(0, 0xD800)) + list(range(0xE000, 0x110000)):
+        key = classify(normalizer, pre_tokenizer, cp)
+        if start is not None and key == prev and cp == end + 1 and not key[0].startswith("="):
+            end = cp
+            continue
+        if start is not None:
+            lines.append(f"{start:04X}{'' if end == start else f'..{end:04X}'} {prev[0]} {prev[1]}")
+        start, end, prev = cp, cp, key
+    lines.append(f"{start:04X}{'' if end == start else f'..{end:04X}'} {prev[0]} {prev[1]}")
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out-dir", default=os.path.join(ROOT, "tests", "gpt", "data"))
@@ -162,6 +238,15 @@ def main():
     ref = os.path.join(args.out_dir, "gpt1_tokenizer_reference.json")
     n = reference(tok_dir, ref)
     print(f"{ref}: {n} texts, {os.path.getsize(ref)} bytes")
+    if not args.no_table:
+        table = os.path.join(args.out_dir, "gpt1_codepoints.txt")
+        lines = table_lines()
+        header = (f"# What transformers {transformers.__version__} (tokenizers {tokenizers.__version__}) BertNormalizer(lowercase=True)"
+                  f" and BertPreTokenizer make of each code point.\n# Written by tests/reference/"
+                  f"make_gpt1_tokenizer_reference.py; the format is in its table_lines().\n")
+        with open(table, "w", encoding="ascii", newline="") as f:
+            f.write(header + "\n".join(lines) + "\n")
+        print(f"{table}: {len(lines)} lines, {os.path.getsize(table)} bytes")
 
 
 if __name__ == "__main__":
