@@ -32,7 +32,7 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 CXX      := g++
 CXXFLAGS := -std=c++20 $(OPT) -Wall -Wextra -fopenmp -DEIGEN_DONT_PARALLELIZE -I. -isystem /usr/include/eigen3 -MMD -MP
-LDLIBS   := -lfmt -lpcre2-8 -fopenmp
+LDLIBS   := -lfmt -lpcre2-8 -licuuc -fopenmp
 
 ifneq ($(SANITIZE),)
   CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -106,7 +106,7 @@ FUZZ_FLAGS    := -std=c++20 $(FUZZ_OPT) -I. -MMD -MP -D_GLIBCXX_ASSERTIONS -fno-
                  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                  -ffunction-sections -fdata-sections
 FUZZ_LDFLAGS  := -fsanitize=fuzzer,address,undefined -fuse-ld=lld -Wl,--gc-sections
-FUZZ_LIB_SRC  := gpt/json.cpp gpt/safetensors.cpp gpt/atomic_file.cpp gpt/tokenizer.cpp gpt/bpe_train.cpp \
+FUZZ_LIB_SRC  := gpt/json.cpp gpt/safetensors.cpp gpt/atomic_file.cpp gpt/tokenizer.cpp gpt/gpt1_text.cpp gpt/bpe_train.cpp \
                  gpt/config.cpp gpt/checkpoint.cpp gpt/tasks.cpp gpt/finetuned.cpp nn/block_config.cpp \
                  train/shards.cpp train/task_data.cpp train/task_layouts.cpp \
                  tensor/tensor.cpp tensor/profile.cpp cuda/device.cpp cuda/allocator.cpp cuda/no_cuda.cpp cuda/sim/sim.cpp \
@@ -229,7 +229,7 @@ $(FUZZ_BUILD)/libkiso_fuzz.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libkiso_fuzz.a
-	$(FUZZ_CXX) $(FUZZ_LDFLAGS) $^ -o $@ -lfmt -lpcre2-8
+	$(FUZZ_CXX) $(FUZZ_LDFLAGS) $^ -o $@ -lfmt -lpcre2-8 -licuuc
 
 # clang, lld and the compiler-rt package holding libFuzzer (named after clang's major version).
 fuzz-deps:
@@ -251,7 +251,7 @@ fuzz-corpus: $(FUZZ_BUILD)/make_corpus
 	$(FUZZ_BUILD)/make_corpus tests/fuzz/corpus $(CURDIR)
 
 $(FUZZ_BUILD)/make_corpus: $(FUZZ_BUILD)/obj/tests/fuzz/make_corpus.o $(FUZZ_BUILD)/libkiso_fuzz.a
-	$(FUZZ_CXX) -fsanitize=address,undefined -fuse-ld=lld -Wl,--gc-sections $^ -o $@ -lfmt -lpcre2-8
+	$(FUZZ_CXX) -fsanitize=address,undefined -fuse-ld=lld -Wl,--gc-sections $^ -o $@ -lfmt -lpcre2-8 -licuuc
 
 # What `make test` runs: seeds and regressions replayed, FUZZ_SMOKE_SECONDS of fuzzing per target.
 fuzz-smoke: $(FUZZ_BINS)
