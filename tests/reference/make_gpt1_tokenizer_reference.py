@@ -9,6 +9,8 @@ scripts:
       a ~1,000-token BPE trained with PyPI's `tokenizers` the way GPT-1's was set up in transformers
       (BertNormalizer(lowercase=True), BertPreTokenizer, end_of_word_suffix "</w>", "<unk>" in the
       vocabulary), in the format of the openai-gpt hub files (merges.txt begins "#version: 0.2");
+  tests/gpt/data/gpt1_tokenizer_hf/tokenizer.json, tokenizer_config.json
+      the same tokenizer as transformers' save_pretrained writes it (transformers 5 writes no vocab.json);
   tests/gpt/data/gpt1_tokenizer_reference.json
       varied texts with what transformers' OpenAIGPTTokenizer.from_pretrained(that dir) gives:
       {"generator", "transformers", "tokenizers", "cases": [{"name", "text", "ids", "tokens", "decoded"}]}
@@ -89,6 +91,7 @@ CASES = [
     # transformers matches "<unk>" in the text as its special token (id 0 here); kiso reads it as ordinary text
     # ("<", "unk", ">"): the test checks this one difference, written in gpt/tokenizer.h.
     ("unk_literal", "an <unk> token"),
+    ("unk_spaced", "an < unk > token"),
     ("long_word", "Pneumonoultramicroscopicsilicovolcanoconiosis antidisestablishmentarianism " * 2),
     ("repeats", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa " + "=" * 40 + " " + "ab" * 20 + " " + "!?" * 10),
     ("code", "def f(x):\n    return x ** 2  # square\nint main(void) { printf(\"%d\\n\", i); }"),
@@ -141,6 +144,9 @@ def train(out_dir, vocab_size):
 def reference(tok_dir, out_path):
     tok = OpenAIGPTTokenizer.from_pretrained(tok_dir)
     assert tok.convert_tokens_to_ids("<unk>") == 0
+    hf_dir = tok_dir + "_hf"
+    tok.save_pretrained(hf_dir)
+    assert sorted(os.listdir(hf_dir)) == ["tokenizer.json", "tokenizer_config.json"], os.listdir(hf_dir)
     lines = []
     for name, text in CASES:
         assert "\0" not in text

@@ -1,5 +1,7 @@
-// train/commands/tokenizer.cpp — `kiso tokenizer train | encode | decode`: byte-level BPE
-// (gpt/tokenizer.h) from the command line.
+// train/commands/tokenizer.cpp — `kiso tokenizer train | encode | decode`: BPE (gpt/tokenizer.h) from
+// the command line. encode and decode read either kind of tokenizer directory, byte-level (kiso's,
+// GPT-2's) or GPT-1's (openai-gpt's vocab.json + merges.txt, or Hugging Face's tokenizer.json), picking
+// the kind from the files (gpt/tokenizer.h says how); train writes byte-level BPE only.
 //   train   learns merges on text files, writes vocab.json + merges.txt (GPT-2's formats)
 //   encode  text (--text, or --file) -> token ids, one line separated by spaces; --pieces shows
 //           each token's text beside its id, --explain the plain merge loop round by round for
@@ -107,13 +109,16 @@ static void print_explained(const Tokenizer& tok, std::string_view input, bool a
     std::cout << Json{{"ids", ids}, {"pretokens", pretokens}} << "\n";
     return;
   }
-  std::cout << fmt::format("{} pre-tokens (GPT-2's pattern; a merge never crosses one)\n", traces.size());
+  const bool gpt1 = tok.kind() == TokenizerKind::gpt1;
+  std::cout << (gpt1 ? fmt::format("{} words (GPT-1: lowercased, accents stripped, split at white space and "
+                                   "punctuation; a merge never crosses one; </w> ends a word)\n", traces.size())
+                     : fmt::format("{} pre-tokens (GPT-2's pattern; a merge never crosses one)\n", traces.size()));
   std::vector<int32_t> ids;
   for (const Tokenizer::PretokenTrace& t : traces) {
     std::cout << fmt::format("\"{}\"\n", printable_bytes(t.text));
     for (const Tokenizer::MergeRound& r : t.rounds) {
       if (r.rank < 0) {
-        std::cout << fmt::format("  bytes         {}\n", visible_tokens(tok, r.symbols));
+        std::cout << fmt::format("  {}    {}\n", gpt1 ? "characters" : "bytes     ", visible_tokens(tok, r.symbols));
         continue;
       }
       const BpeMerge& m = tok.merges()[r.rank];
@@ -262,7 +267,7 @@ static void add_decode(CLI::App& tokenizer) {
 }
 
 void add_tokenizer(CLI::App& app) {
-  CLI::App* tokenizer = app.add_subcommand("tokenizer", "byte-level BPE: train, encode, decode");
+  CLI::App* tokenizer = app.add_subcommand("tokenizer", "BPE: train (byte-level), encode, decode (byte-level or GPT-1's)");
   tokenizer->require_subcommand(1);
   add_train(*tokenizer);
   add_encode(*tokenizer);
