@@ -132,7 +132,7 @@ $(BUILD)/obj/tests/cuda/sim_profile_kernels.o: CXXFLAGS += $(SIM_PROFILE_FLAGS)
 # in them is hot, so they are built at -O1 (a later -O wins).
 $(BUILD)/obj/train/commands/%.o $(BUILD)/obj/train/kiso.o: CXXFLAGS += -O1
 # So are the tests that build a command line (tests/train/run_command.h includes CLI11).
-CLI_TESTS := $(shell grep -l 'run_command.h' tests/train/*.cpp 2>/dev/null)
+CLI_TESTS := $(shell grep -l 'run_command.h' tests/*/*.cpp 2>/dev/null)
 $(CLI_TESTS:%.cpp=$(BUILD)/obj/%.o): CXXFLAGS += -O1
 
 # Tests read committed fixtures (tests/golden) relative to the source tree, wherever they run from.

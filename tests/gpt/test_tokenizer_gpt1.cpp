@@ -6,7 +6,8 @@
 //   gpt1_tokenizer_reference.json  ids, tokens and decode() of varied texts;
 //   gpt1_codepoints.txt            what its normaliser and word splitter make of every code point.
 // Checked here: the code-point sweep (gpt/gpt1_text.h), ids and decode on every text, encode ==
-// encode_plain, the kind rule of Tokenizer::load, save/load round trips, bad files, `kiso tokenizer`.
+// encode_plain, the kind rule of Tokenizer::load, save/load round trips, bad files, `kiso tokenizer
+// encode / decode` on the fixture directory.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -22,6 +23,8 @@
 #include "gpt/json.h"
 #include "gpt/tokenizer.h"
 #include "tests/temp_dir.h"
+#include "tests/train/run_command.h"
+#include "train/commands/commands.h"
 
 using namespace kiso;
 namespace fs = std::filesystem;
@@ -109,7 +112,7 @@ char kiso_split_class(char32_t c) {
 
 }  // namespace
 
-TEST_SUITE("tokenizer_gpt1") {
+TEST_SUITE("gpt") {
 
 // Every code point but the surrogates (1,112,064 of them): kiso's normal form of it alone and its
 // class to the splitter must be transformers'. The only code points allowed to differ are those
@@ -191,7 +194,7 @@ void copy_fixture(const TempDir& dir, const std::string& sub = "") {
 
 }  // namespace
 
-TEST_SUITE("tokenizer_gpt1") {
+TEST_SUITE("gpt") {
 
 TEST_CASE("GPT-1's files load as the GPT-1 kind, kiso's special tokens after the vocabulary") {
   Tokenizer tok = Tokenizer::load(kTokDir);
@@ -378,6 +381,38 @@ TEST_CASE("bad GPT-1 files are refused, naming the file and what is wrong") {
   write_file_atomic(dir.str("hf/tokenizer.json"), hf.dump());
   CHECK_THROWS_WITH_AS(Tokenizer::load(dir.str("hf")),
                        doctest::Contains("a BPE pipeline kiso does not implement (normalizer \"BertNormalizer\""), Error);
+}
+
+}  // TEST_SUITE
+
+namespace {
+
+std::string run_tokenizer_command(const std::vector<std::string>& args) {
+  CLI::App app("kiso");
+  add_tokenizer(app);
+  return kiso::testing::parse_capturing(app, args);
+}
+
+}  // namespace
+
+TEST_SUITE("gpt") {
+
+TEST_CASE("kiso tokenizer encode and decode on a GPT-1 directory give transformers' ids and text") {
+  const std::vector<ReferenceCase> cases = read_reference();
+  const ReferenceCase& c = find_case(cases, "contractions");
+  Json ids = parse_json_strict(run_tokenizer_command({"tokenizer", "encode", "--tokenizer", kTokDir, "--text", c.text,
+                                                      "--json"}), "encode");
+  CHECK(ids["ids"].get<std::vector<int32_t>>() == c.ids);
+  Json pieces = parse_json_strict(run_tokenizer_command({"tokenizer", "encode", "--tokenizer", kTokDir, "--text", c.text,
+                                                         "--pieces", "--json"}), "pieces");
+  CHECK(pieces["tokens"].get<std::vector<std::string>>() == c.tokens);  // labels are the tokens as written
+  std::string id_list;
+  for (int32_t id : c.ids) id_list += (id_list.empty() ? "" : " ") + std::to_string(id);
+  CHECK(run_tokenizer_command({"tokenizer", "decode", "--tokenizer", kTokDir, "--ids", id_list}) == c.decoded + "\n");
+  std::string explained = run_tokenizer_command({"tokenizer", "encode", "--tokenizer", kTokDir, "--text", "Hello!",
+                                                 "--explain"});
+  CHECK(explained.find("2 words (GPT-1: lowercased") != std::string::npos);
+  CHECK(explained.find("  characters    h e l l o</w>\n") != std::string::npos);
 }
 
 }  // TEST_SUITE
