@@ -119,6 +119,7 @@ void append_lowercase(std::string& out, char32_t c) {
 
 bool gpt1_is_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;  // white space to BERT, not control
+  if (c < 0x80) return c < 0x20 || c == 0x7F;             // ASCII's controls (Cc), without asking ICU
   switch (category_in_unicode_8(c)) {
     case U_CONTROL_CHAR: case U_FORMAT_CHAR: case U_PRIVATE_USE_CHAR: case U_SURROGATE: return true;
     default: return false;  // not unassigned (Cn) code points: tokenizers keeps them
