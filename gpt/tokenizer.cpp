@@ -584,6 +584,15 @@ std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   return text;
 }
 
+std::string Tokenizer::decode_after(std::span<const int32_t> before, std::span<const int32_t> ids) const {
+  if (kind_ == TokenizerKind::byte_level || before.empty()) return decode(ids);
+  std::vector<int32_t> all(before.begin(), before.end());
+  all.insert(all.end(), ids.begin(), ids.end());
+  // decode(before) differs from the start of decode(all) only in its last token, whose "</w>" is ""
+  // there and " " here: so it is a prefix.
+  return decode(all).substr(decode(before).size());
+}
+
 int32_t Tokenizer::special(std::string_view name) const {
   for (size_t k = 0; k < kSpecialTokens.size(); ++k) {
     if (kSpecialTokens[k] == name) return special_ids_[k];

@@ -200,6 +200,10 @@ class Tokenizer {
   // on the way in, so this is not the original text.
   // Throws on an id outside the vocabulary, naming it and its position.
   std::string decode(std::span<const int32_t> ids) const;
+  // The text `ids` add after `before` (a prompt's ids): decode(before + ids) less decode(before),
+  // which is always a prefix of it. Byte-level: decode(ids). GPT-1: the same words, but starting with
+  // the space that ends before's last word ("the cat" + "sat" -> " sat"), which decode(ids) leaves out.
+  std::string decode_after(std::span<const int32_t> before, std::span<const int32_t> ids) const;
 
   int64_t vocab_size() const { return int64_t(tokens_.size()); }
   TokenizerKind kind() const { return kind_; }

@@ -231,6 +231,12 @@ TEST_CASE("ids, tokens and decode equal transformers' OpenAIGPTTokenizer on ever
     explained.insert(explained.end(), t.rounds.back().symbols.begin(), t.rounds.back().symbols.end());
   CHECK(explained == hello.ids);
   CHECK(tok.explain(hello.text)[0].text == "hello");  // the normalised word
+  // decode_after: what a continuation adds to a prompt, with the space that ends the prompt's last word.
+  for (size_t cut : {size_t(0), size_t(1), size_t(5), hello.ids.size()}) {
+    std::span<const int32_t> all(hello.ids);
+    CHECK(tok.decode(all.first(cut)) + tok.decode_after(all.first(cut), all.subspan(cut)) == hello.decoded);
+  }
+  CHECK(tok.decode_after(tok.encode("the"), tok.encode("cat")) == " cat");
   CHECK(tok.explain(hello.text)[0].rounds[0].symbols.size() == 5);  // h e l l o</w>
 }
 
