@@ -19,8 +19,8 @@
 // so a merge never crosses a word, number or punctuation boundary; then each pre-token's bytes
 // are merged pairwise by a ranked list of merges. Every one of the 256 bytes is a token, so any
 // text has an encoding and there is no "unknown" token.
-// What it is not: a general tokenizer library. There is one pattern, no normalisation, no
-// "added tokens" parsed out of text and no dropout; encode() takes valid UTF-8 only.
+// What it is not: a general tokenizer library. There are two fixed kinds (one pattern, one
+// normaliser), no "added tokens" parsed out of text and no dropout; encode() takes valid UTF-8 only.
 // Caveat: which characters are letters (\p{L}) or numerals (\p{N}) comes from PCRE2's Unicode
 // tables (Unicode 14.0 in Debian 12's PCRE2 10.42); a character assigned in a later Unicode
 // version may split differently from a tiktoken built on newer tables. Everything assigned by
@@ -31,9 +31,12 @@
 // Radford et al. 2019, "Language Models are Unsupervised Multitask Learners" §2.2 (GPT-2's
 // byte-level BPE and its pre-tokenisation), and OpenAI's gpt-2 `src/encoder.py`, whose
 // behaviour encode() follows exactly; tests compare against PyPI's `tiktoken` built from
-// OpenAI's files.
+// OpenAI's files. GPT-1: Radford et al. 2018, "Improving Language Understanding by Generative
+// Pre-Training" §4.1 (a BPE of 40,000 merges; ftfy and spaCy's tokenizer before it), OpenAI's
+// finetune-transformer-lm `text_utils.py`, and transformers' models/openai/tokenization_openai.py,
+// whose ids tests/gpt/test_tokenizer_gpt1.cpp compares against.
 // Read next: gpt/tokenizer.cpp (encoding: the plain merge loop first, then the fast one; files),
-// gpt/bpe_train.cpp (training).
+// gpt/gpt1_text.h (GPT-1's normaliser and word splitter), gpt/bpe_train.cpp (training).
 //
 // Ids.
 //   Trained tokenizer: 0..255 are the byte tokens, id = byte value (not GPT-2's order);
