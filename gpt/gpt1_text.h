@@ -30,10 +30,11 @@
 //   - a few characters changed category after 8.0; kiso lists them (kChangedSince8) with their 8.0
 //     category, so they behave as in transformers.
 //   - lowercase and white space come from Rust's standard library, on newer tables (Unicode 16) than
-//     ICU 72's (Unicode 15.0): the 55 capitals assigned in 16.0 (U+1C89 CYRILLIC CAPITAL LETTER TJE)
-//     are not lowercased here.
-//   - NFD comes from the unicode-normalization crate, whose tables predate Unicode 13.0: transformers
-//     leaves U+11938 DIVES AKURU VOWEL SIGN O whole, ICU decomposes it (U+11935 U+11930).
+//     ICU 72's (Unicode 15.0): 55 capitals assigned after 15.0 (U+1C89 CYRILLIC CAPITAL LETTER TJE,
+//     Unicode 16.0) are not lowercased here.
+//   - NFD comes from the unicode-normalization crate, whose tables (in the tokenizers 0.23.3 wheel)
+//     lack a decomposition Unicode 13.0 added: transformers leaves U+11938 DIVES AKURU VOWEL SIGN O
+//     whole, ICU decomposes it (U+11935 U+11930).
 //   Everything else assigned by Unicode 15.0 normalises and splits exactly as transformers does.
 // Reference: tokenizers' normalizers/bert.rs and pre_tokenizers/bert.rs; Unicode UAX #15 (NFD),
 // UAX #44 (categories); Devlin et al. 2018 (BERT's BasicTokenizer, where these steps come from).
