@@ -237,10 +237,13 @@ static void add_train(CLI::App& tokenizer) {
 static void add_encode(CLI::App& tokenizer) {
   auto options = std::make_shared<EncodeOptions>();
   CLI::App* command = tokenizer.add_subcommand("encode", "text -> token ids");
-  command->add_option("--tokenizer", options->tokenizer_dir, "a tokenizer or model directory")->required();
+  command->add_option("--tokenizer", options->tokenizer_dir,
+                      "a tokenizer or model directory (byte-level BPE or GPT-1's: the kind comes from its files)")
+      ->required();
   CLI::Option* text = command->add_option("--text", options->text, "the text");
   command->add_option("--file", options->file, "or a file holding it");
-  command->add_flag("--pieces", options->pieces, "one token a line: its id and its text (space shown as \u2423)");
+  command->add_flag("--pieces", options->pieces,
+                    "one token a line: its id and its text (space shown as \u2423; GPT-1's word end as </w>)");
   command->add_flag("--explain", options->explain,
                     "the plain BPE merge loop, round by round, for each pre-token (how the ids came about)");
   add_json_flag(*command, options->as_json, "print {\"ids\": [...]} (and the tokens or rounds with --pieces / --explain)");
@@ -253,7 +256,9 @@ static void add_encode(CLI::App& tokenizer) {
 static void add_decode(CLI::App& tokenizer) {
   auto options = std::make_shared<DecodeOptions>();
   CLI::App* command = tokenizer.add_subcommand("decode", "token ids -> text");
-  command->add_option("--tokenizer", options->tokenizer_dir, "a tokenizer or model directory")->required();
+  command->add_option("--tokenizer", options->tokenizer_dir,
+                      "a tokenizer or model directory (byte-level BPE or GPT-1's: the kind comes from its files)")
+      ->required();
   CLI::Option* ids = command->add_option("--ids", options->ids, "ids separated by spaces or commas");
   command->add_option("--ids-file", options->ids_file,
                       "or a file of them (- for stdin): separated by spaces, newlines or commas, or encode --json's "
