@@ -728,6 +728,11 @@ Tokenizer Tokenizer::load_tokenizer_json(const std::string& path, const std::str
     const Json& n = file["normalizer"];
     return !n.contains(key) || n[key].is_null() ? absent : n[key] == Json(true);
   };
+  // Options of tokenizers' BPE that neither kind uses (transformers sets them so for both classes).
+  for (const char* option : {"dropout", "fuse_unk", "byte_fallback", "ignore_merges"}) {
+    const std::string value = text_of(model, option);
+    check(value.empty() || value == "false", what, "model.{} is {}; kiso's BPE has no such option", option, value);
+  }
   std::optional<TokenizerKind> kind;
   if (suffix == "</w>" && prefix.empty() && normalizer == "BertNormalizer" && pre_tokenizer == "BertPreTokenizer" &&
       flag("lowercase", true) && flag("clean_text", true) && flag("handle_chinese_chars", true) &&

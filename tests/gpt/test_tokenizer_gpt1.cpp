@@ -367,6 +367,21 @@ TEST_CASE("the kind comes from tokenizer_config.json or the vocabulary, and cont
   config("hf", R"({"tokenizer_class": "GPT2TokenizerFast"})");
   CHECK_THROWS_WITH_AS(Tokenizer::load(dir.str("hf")),
                        doctest::Contains("tokenizer.json: this file is GPT-1 BPE but"), Error);
+  // A byte-level tokenizer.json (as transformers' GPT2Tokenizer writes one: no normalizer, ByteLevel),
+  // here made from the byte vocabulary above with one merge.
+  fs::create_directories(dir.str("hf_bytes"));
+  Json bytes_json = parse_json_strict(bytes_vocab, "vocab");
+  bytes_json["th"] = 256;
+  write_file_atomic(dir.str("hf_bytes/tokenizer.json"),
+                    Json{{"model", {{"type", "BPE"}, {"vocab", bytes_json}, {"merges", Json::array({Json::array({"t", "h"})})},
+                                    {"end_of_word_suffix", ""}, {"ignore_merges", false}}},
+                         {"normalizer", nullptr},
+                         {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}}}
+                        .dump());
+  Tokenizer hf_bytes = Tokenizer::load(dir.str("hf_bytes"));
+  CHECK(hf_bytes.kind() == TokenizerKind::byte_level);
+  CHECK(hf_bytes.encode("the") == std::vector<int32_t>{256, 'e'});
+  CHECK(hf_bytes.special("<|endoftext|>") == 257);
 }
 
 TEST_CASE("bad GPT-1 files are refused, naming the file and what is wrong") {
@@ -387,6 +402,11 @@ TEST_CASE("bad GPT-1 files are refused, naming the file and what is wrong") {
   write_file_atomic(dir.str("hf/tokenizer.json"), hf.dump());
   CHECK_THROWS_WITH_AS(Tokenizer::load(dir.str("hf")),
                        doctest::Contains("a BPE pipeline kiso does not implement (normalizer \"BertNormalizer\""), Error);
+  hf["normalizer"]["lowercase"] = true;
+  hf["model"]["fuse_unk"] = true;
+  write_file_atomic(dir.str("hf/tokenizer.json"), hf.dump());
+  CHECK_THROWS_WITH_AS(Tokenizer::load(dir.str("hf")),
+                       doctest::Contains("model.fuse_unk is true; kiso's BPE has no such option"), Error);
 }
 
 }  // TEST_SUITE
