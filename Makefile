@@ -34,7 +34,7 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 CXX      := g++
 CXXFLAGS := -std=c++20 $(OPT) -Wall -Wextra -fopenmp -DEIGEN_DONT_PARALLELIZE -I. -isystem /usr/include/eigen3 -MMD -MP
-LDLIBS   := -lfmt -lpcre2-8 -fopenmp
+LDLIBS   := -lfmt -lpcre2-8 -licuuc -fopenmp
 
 ifneq ($(SANITIZE),)
   CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -108,7 +108,7 @@ FUZZ_FLAGS    := -std=c++20 $(FUZZ_OPT) -I. -MMD -MP -D_GLIBCXX_ASSERTIONS -fno-
                  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                  -ffunction-sections -fdata-sections
 FUZZ_LDFLAGS  := -fsanitize=fuzzer,address,undefined -fuse-ld=lld -Wl,--gc-sections
-FUZZ_LIB_SRC  := gpt/json.cpp gpt/safetensors.cpp gpt/atomic_file.cpp gpt/tokenizer.cpp gpt/bpe_train.cpp \
+FUZZ_LIB_SRC  := gpt/json.cpp gpt/safetensors.cpp gpt/atomic_file.cpp gpt/tokenizer.cpp gpt/gpt1_text.cpp gpt/bpe_train.cpp \
                  gpt/config.cpp gpt/checkpoint.cpp gpt/tasks.cpp gpt/finetuned.cpp nn/block_config.cpp \
                  train/shards.cpp train/task_data.cpp train/task_layouts.cpp \
                  tensor/tensor.cpp tensor/profile.cpp cuda/device.cpp cuda/allocator.cpp cuda/no_cuda.cpp cuda/sim/sim.cpp \
@@ -134,7 +134,7 @@ $(BUILD)/obj/tests/cuda/sim_profile_kernels.o: CXXFLAGS += $(SIM_PROFILE_FLAGS)
 # in them is hot, so they are built at -O1 (a later -O wins).
 $(BUILD)/obj/train/commands/%.o $(BUILD)/obj/train/kiso.o: CXXFLAGS += -O1
 # So are the tests that build a command line (tests/train/run_command.h includes CLI11).
-CLI_TESTS := $(shell grep -l 'run_command.h' tests/train/*.cpp 2>/dev/null)
+CLI_TESTS := $(shell grep -l 'run_command.h' tests/*/*.cpp 2>/dev/null)
 $(CLI_TESTS:%.cpp=$(BUILD)/obj/%.o): CXXFLAGS += -O1
 
 # Tests read committed fixtures (tests/golden) relative to the source tree, wherever they run from.
@@ -246,7 +246,7 @@ $(FUZZ_BUILD)/libkiso_fuzz.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libkiso_fuzz.a
-	$(FUZZ_CXX) $(FUZZ_LDFLAGS) $^ -o $@ -lfmt -lpcre2-8
+	$(FUZZ_CXX) $(FUZZ_LDFLAGS) $^ -o $@ -lfmt -lpcre2-8 -licuuc
 
 # clang, lld and the compiler-rt package holding libFuzzer (named after clang's major version).
 fuzz-deps:
@@ -268,7 +268,7 @@ fuzz-corpus: $(FUZZ_BUILD)/make_corpus
 	$(FUZZ_BUILD)/make_corpus tests/fuzz/corpus $(CURDIR)
 
 $(FUZZ_BUILD)/make_corpus: $(FUZZ_BUILD)/obj/tests/fuzz/make_corpus.o $(FUZZ_BUILD)/libkiso_fuzz.a
-	$(FUZZ_CXX) -fsanitize=address,undefined -fuse-ld=lld -Wl,--gc-sections $^ -o $@ -lfmt -lpcre2-8
+	$(FUZZ_CXX) -fsanitize=address,undefined -fuse-ld=lld -Wl,--gc-sections $^ -o $@ -lfmt -lpcre2-8 -licuuc
 
 # What `make test` runs: seeds and regressions replayed, FUZZ_SMOKE_SECONDS of fuzzing per target.
 fuzz-smoke: $(FUZZ_BINS)

@@ -1,6 +1,7 @@
-// gpt/tokenizer.cpp — byte-level BPE encoding, decoding and the tokenizer files.
+// gpt/tokenizer.cpp — BPE encoding, decoding and the tokenizer files, for both kinds (byte-level and
+// GPT-1; gpt/tokenizer.h).
 //
-// Encoding a text runs in three passes:
+// Encoding a text runs in three passes (byte-level; GPT-1 differs in passes 2 and 3, below):
 //   pass 1: check that the text is UTF-8 (the pattern works on characters, not bytes);
 //   pass 2: cut it into pre-tokens with GPT-2's pattern (PCRE2, JIT-compiled when it can be);
 //   pass 3: turn each pre-token into ids: its bytes become byte tokens, then the adjacent pair
@@ -9,6 +10,8 @@
 //           their ids are cached.
 //           merge_pretoken_plain does this literally (read it first); merge_pretoken, which
 //           encode() uses, does it fast with a heap and must give the same ids.
+// GPT-1: pass 2 normalises the text and cuts it into words (gpt/gpt1_text.h); in pass 3 a word starts
+// as its characters' tokens, the last one "c</w>", and the same merge loops run.
 // What it is not: the trainer (gpt/bpe_train.cpp). Reference: OpenAI gpt-2 src/encoder.py
 // (bytes_to_unicode, get_pairs, Encoder.bpe), whose results encode() reproduces.
 #include "gpt/tokenizer.h"
@@ -24,6 +27,7 @@
 #include <fmt/core.h>
 
 #include "gpt/atomic_file.h"
+#include "gpt/gpt1_text.h"
 #include "gpt/json.h"
 #include "base/check.h"
 
@@ -300,14 +304,23 @@ struct Tokenizer::EncodeCache {
   std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> ids;
 };
 
-Tokenizer::Tokenizer(std::vector<std::string> tokens, std::vector<BpeMerge> merges, std::array<int32_t, 4> special_ids)
-    : tokens_(std::move(tokens)), merges_(std::move(merges)), special_ids_(special_ids),
+Tokenizer::Tokenizer(std::vector<std::string> tokens, std::vector<BpeMerge> merges, std::array<int32_t, 4> special_ids,
+                     TokenizerKind kind)
+    : tokens_(std::move(tokens)), merges_(std::move(merges)), special_ids_(special_ids), kind_(kind),
       cache_(std::make_shared<EncodeCache>()) {
   byte_ids_.fill(-1);
-  for (int32_t id = 0; id < int32_t(tokens_.size()); ++id) {
-    if (tokens_[id].size() == 1 && !is_special(id)) byte_ids_[static_cast<unsigned char>(tokens_[id][0])] = id;
+  if (kind_ == TokenizerKind::byte_level) {
+    for (int32_t id = 0; id < int32_t(tokens_.size()); ++id) {
+      if (tokens_[id].size() == 1 && !is_special(id)) byte_ids_[static_cast<unsigned char>(tokens_[id][0])] = id;
+    }
+    for (int b = 0; b < 256; ++b)
+      check(byte_ids_[b] >= 0, "Tokenizer", "internal error: no token for the byte 0x{:02x}", b);
+  } else {
+    for (int32_t id = 0; id < int32_t(tokens_.size()); ++id) {
+      if (!is_special(id)) symbol_ids_.emplace(tokens_[id], id);
+    }
+    if (auto it = symbol_ids_.find(std::string_view("<unk>")); it != symbol_ids_.end()) unknown_id_ = it->second;
   }
-  for (int b = 0; b < 256; ++b) check(byte_ids_[b] >= 0, "Tokenizer", "internal error: no token for the byte 0x{:02x}", b);
   ranks_.reserve(merges_.size());
   for (int32_t rank = 0; rank < int32_t(merges_.size()); ++rank) {
     ranks_.emplace(pair_key(merges_[rank].left, merges_[rank].right), rank);
@@ -320,9 +333,8 @@ Tokenizer::Tokenizer(std::vector<std::string> tokens, std::vector<BpeMerge> merg
 // find the one with the lowest rank; replace every occurrence of it, left to right and without
 // overlap ("a a a" with the merge "a a" becomes "aa a"); repeat until no adjacent pair has a
 // rank. Each round rescans the whole word, so a pre-token of n bytes costs O(n²).
-std::vector<int32_t> Tokenizer::merge_pretoken_plain(std::string_view piece, std::vector<MergeRound>* rounds) const {
-  std::vector<int32_t> word;  // (n,) the symbols, first one byte token each
-  for (char c : piece) word.push_back(byte_ids_[static_cast<unsigned char>(c)]);
+std::vector<int32_t> Tokenizer::merge_pretoken_plain(std::vector<int32_t> word, std::vector<MergeRound>* rounds) const {
+  // word: (n,) the symbols, at first one byte token each (GPT-1: one character token each)
   if (rounds) rounds->push_back({-1, word});
   for (;;) {
     // step 1: the lowest rank among the adjacent pairs
@@ -363,11 +375,11 @@ std::vector<int32_t> Tokenizer::merge_pretoken_plain(std::string_view piece, std
 //     GPT-2 only looks for the next lowest rank after replacing every occurrence of r.
 // Stale candidates are not removed from the heap: they are recognised when popped (lazy
 // deletion), since a position's current pair has a different rank once anything changed.
-std::vector<int32_t> Tokenizer::merge_pretoken(std::string_view piece) const {
-  const int32_t n = int32_t(piece.size());
+std::vector<int32_t> Tokenizer::merge_pretoken(const std::vector<int32_t>& symbols) const {
+  const int32_t n = int32_t(symbols.size());
   std::vector<int32_t> id(n), next(n), prev(n);  // (n,) a doubly linked list; id -1 = merged away
   for (int32_t i = 0; i < n; ++i) {
-    id[i] = byte_ids_[static_cast<unsigned char>(piece[i])];
+    id[i] = symbols[i];
     next[i] = i + 1 < n ? i + 1 : -1;
     prev[i] = i - 1;
   }
@@ -413,14 +425,71 @@ std::vector<int32_t> Tokenizer::merge_pretoken(std::string_view piece) const {
   return out;
 }
 
+// GPT-1: the first code point of `text` whose normal form holds the character `c` (the text's own
+// character that became it), as (byte offset, code point); (npos, c) when none does.
+static std::pair<size_t, uint32_t> find_source(std::string_view text, std::string_view c) {
+  for (size_t i = 0; i < text.size();) {
+    size_t at = i;
+    uint32_t cp = next_code_point(text, i);
+    if (gpt1_normalize(text.substr(at, i - at)).find(c) != std::string::npos) return {at, cp};
+  }
+  size_t i = 0;
+  return {std::string_view::npos, next_code_point(c, i)};
+}
+
+std::vector<int32_t> Tokenizer::symbols(std::string_view piece, std::string_view text) const {
+  std::vector<int32_t> out;
+  out.reserve(piece.size());
+  if (kind_ == TokenizerKind::byte_level) {
+    for (char c : piece) out.push_back(byte_ids_[static_cast<unsigned char>(c)]);
+    return out;
+  }
+  // GPT-1: one symbol per character, "</w>" on the last (the word's end); as OpenAI's text_utils.py
+  // (word = tuple(token[:-1]) + (token[-1] + '</w>',)) and tokenizers' BPE with end_of_word_suffix.
+  std::string symbol;
+  for (size_t i = 0; i < piece.size();) {
+    size_t at = i;
+    next_code_point(piece, i);
+    symbol.assign(piece.substr(at, i - at));
+    if (i == piece.size()) symbol += "</w>";
+    auto it = symbol_ids_.find(symbol);
+    if (it != symbol_ids_.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    if (unknown_id_ < 0) {
+      std::string_view c = piece.substr(at, i - at);
+      auto [offset, source] = find_source(text, c);
+      std::string source_text;
+      append_utf8(source_text, source);
+      fail("Tokenizer::encode", "the character U+{:04X} {} at byte {} of the text{} is not in the vocabulary ({} is not a "
+           "token), and the vocabulary has no \"<unk>\" to stand for it",
+           source, shown(source_text), offset == std::string_view::npos ? std::string("?") : std::to_string(offset),
+           source_text == c ? "" : ", normalised to " + shown(c) + ",", shown(symbol));
+    }
+    out.push_back(unknown_id_);  // one <unk> per unknown character (transformers: fuse_unk=False)
+  }
+  return out;
+}
+
+void Tokenizer::for_each_piece(std::string_view text, const std::function<void(std::string_view)>& visit) const {
+  if (kind_ == TokenizerKind::byte_level) {
+    for_each_pretoken(text, visit);
+    return;
+  }
+  const std::string normalized = gpt1_normalize(text);
+  gpt1_for_each_word(normalized, visit);
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   check_utf8(text, "Tokenizer::encode");  // pass 1
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3);
   EncodeCache& cache = *cache_;
-  for_each_pretoken(text, [&](std::string_view piece) {  // pass 2
+  const bool bytes = kind_ == TokenizerKind::byte_level;
+  for_each_piece(text, [&](std::string_view piece) {  // pass 2
     // pass 3, from the cache when this pre-token was seen before
-    if (piece.size() == 1) {
+    if (bytes && piece.size() == 1) {
       ids.push_back(byte_ids_[static_cast<unsigned char>(piece[0])]);
       return;
     }
@@ -432,7 +501,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
         return;
       }
     }
-    std::vector<int32_t> piece_ids = merge_pretoken(piece);
+    std::vector<int32_t> piece_ids = merge_pretoken(symbols(piece, text));
     ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
     if (cacheable) {
       std::lock_guard<std::mutex> lock(cache.mutex);
@@ -446,10 +515,10 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
 std::vector<int32_t> Tokenizer::encode_plain(std::string_view text) const {
   check_utf8(text, "Tokenizer::encode_plain");
   std::vector<int32_t> ids;
-  for (std::string_view piece : pretokenize(text)) {
-    std::vector<int32_t> piece_ids = merge_pretoken_plain(piece);
+  for_each_piece(text, [&](std::string_view piece) {
+    std::vector<int32_t> piece_ids = merge_pretoken_plain(symbols(piece, text));
     ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
-  }
+  });
   return ids;
 }
 
@@ -474,14 +543,22 @@ std::string printable_bytes(std::string_view bytes) {
 
 std::string Tokenizer::label(int32_t id) const { return is_special(id) ? token(id) : printable_bytes(token(id)); }
 
+std::string_view kind_name(TokenizerKind kind) {
+  return kind == TokenizerKind::gpt1 ? "GPT-1 BPE" : "byte-level BPE";
+}
+
+std::string_view hf_tokenizer_class(TokenizerKind kind) {
+  return kind == TokenizerKind::gpt1 ? "OpenAIGPTTokenizer" : "GPT2Tokenizer";
+}
+
 std::vector<Tokenizer::PretokenTrace> Tokenizer::explain(std::string_view text) const {
   check_utf8(text, "Tokenizer::explain");
   std::vector<PretokenTrace> out;
-  for (std::string_view piece : pretokenize(text)) {
+  for_each_piece(text, [&](std::string_view piece) {
     PretokenTrace& t = out.emplace_back();
     t.text = std::string(piece);
-    merge_pretoken_plain(piece, &t.rounds);
-  }
+    merge_pretoken_plain(symbols(piece, text), &t.rounds);
+  });
   return out;
 }
 
@@ -490,9 +567,30 @@ std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   for (size_t i = 0; i < ids.size(); ++i) {
     check(ids[i] >= 0 && ids[i] < int32_t(tokens_.size()), "Tokenizer::decode",
           "unknown id {} at position {}; the vocabulary has ids 0..{}", ids[i], i, tokens_.size() - 1);
-    text += tokens_[ids[i]];
+    if (kind_ == TokenizerKind::byte_level) {
+      text += tokens_[ids[i]];
+      continue;
+    }
+    // GPT-1, as tokenizers' BPEDecoder: every "</w>" of a token becomes a space, or nothing in the
+    // last token (so a text does not end in a space).
+    std::string_view token = tokens_[ids[i]];
+    const std::string_view end_of_word = i + 1 < ids.size() ? " " : "";
+    for (size_t at; (at = token.find("</w>")) != std::string_view::npos; token.remove_prefix(at + 4)) {
+      text += token.substr(0, at);
+      text += end_of_word;
+    }
+    text += token;
   }
   return text;
+}
+
+std::string Tokenizer::decode_after(std::span<const int32_t> before, std::span<const int32_t> ids) const {
+  if (kind_ == TokenizerKind::byte_level || before.empty()) return decode(ids);
+  std::vector<int32_t> all(before.begin(), before.end());
+  all.insert(all.end(), ids.begin(), ids.end());
+  // decode(before) differs from the start of decode(all) only in its last token, whose "</w>" is ""
+  // there and " " here: so it is a prefix.
+  return decode(all).substr(decode(before).size());
 }
 
 int32_t Tokenizer::special(std::string_view name) const {
@@ -524,11 +622,20 @@ void Tokenizer::save(const std::string& dir) const {
   write_file_atomic((fs::path(dir) / "vocab.json").string(), text[0]);
   write_file_atomic((fs::path(dir) / "merges.txt").string(), text[1]);
   write_file_atomic((fs::path(dir) / "special_tokens.json").string(), text[2]);
+  // GPT-1: say so, for transformers' AutoTokenizer (a GPT-1 model directory would otherwise get
+  // OpenAIGPTTokenizer anyway, from config.json's model_type) and for kiso's own kind rule.
+  if (kind_ == TokenizerKind::gpt1)
+    write_file_atomic((fs::path(dir) / "tokenizer_config.json").string(),
+                      fmt::format("{{\n  \"tokenizer_class\": \"{}\",\n  \"unk_token\": \"<unk>\"\n}}\n",
+                                  hf_tokenizer_class(kind_)));
 }
 
 std::array<std::string, 3> Tokenizer::to_text() const {
-  // vocab.json in id order, one entry per line (nlohmann's objects would sort the keys).
-  auto name = [&](int32_t id) { return is_special(id) ? tokens_[id] : bytes_to_unicode(tokens_[id]); };
+  // vocab.json in id order, one entry per line (nlohmann's objects would sort the keys). Byte-level
+  // tokens are written in GPT-2's printable form; GPT-1's are text already.
+  auto name = [&](int32_t id) {
+    return is_special(id) || kind_ == TokenizerKind::gpt1 ? tokens_[id] : bytes_to_unicode(tokens_[id]);
+  };
   std::string vocab = "{\n";
   for (int32_t id = 0; id < int32_t(tokens_.size()); ++id) {
     vocab += fmt::format("  {}: {}{}\n", Json(name(id)).dump(), id, id + 1 < int32_t(tokens_.size()) ? "," : "");
@@ -551,42 +658,141 @@ struct FileNaming {
 };
 constexpr FileNaming kNamings[] = {{"vocab.json", "merges.txt"}, {"encoder.json", "vocab.bpe"}};
 
+// Rule 1 of the kind (gpt/tokenizer.h): tokenizer_config.json's "tokenizer_class", when there is one.
+static std::optional<Tokenizer::KindClaim> read_tokenizer_config(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "tokenizer_config.json").string();
+  if (!fs::is_regular_file(path)) return std::nullopt;
+  Json config = parse_json_strict(read_file(path), path);
+  check(config.is_object(), path.c_str(), "expected an object, found {}", describe_json(config));
+  if (!config.contains("tokenizer_class")) return std::nullopt;
+  const std::string name = get_string(config, "tokenizer_class", path);
+  std::optional<TokenizerKind> kind;
+  if (name == "OpenAIGPTTokenizer" || name == "OpenAIGPTTokenizerFast") kind = TokenizerKind::gpt1;
+  if (name == "GPT2Tokenizer" || name == "GPT2TokenizerFast") kind = TokenizerKind::byte_level;
+  check(kind.has_value(), path.c_str(), "\"tokenizer_class\": {} is not a tokenizer kiso reads; expected "
+        "\"OpenAIGPTTokenizer\" (GPT-1's BPE) or \"GPT2Tokenizer\" (byte-level BPE), or their \"...Fast\" twins",
+        shown(name));
+  // GPT-1: the unknown token must be "<unk>", the one kiso looks up (a string, or older transformers'
+  // {"__type": "AddedToken", "content": ...}).
+  if (*kind == TokenizerKind::gpt1 && config.contains("unk_token") && !config["unk_token"].is_null()) {
+    const Json& unk = config["unk_token"];
+    const Json* content = unk.is_object() && unk.contains("content") ? &unk["content"] : &unk;
+    check(content->is_string() && content->get<std::string>() == "<unk>", path.c_str(),
+          "\"unk_token\": {}; kiso's GPT-1 tokenizer knows only \"<unk>\"", unk.dump());
+  }
+  return Tokenizer::KindClaim{*kind, fmt::format("{}: \"tokenizer_class\": \"{}\"", path, name)};
+}
+
 Tokenizer Tokenizer::load(const std::string& dir) {
   check(fs::is_directory(dir), "Tokenizer::load",
-        "\"{}\" is not a directory (expected vocab.json + merges.txt, or encoder.json + vocab.bpe, in it)", dir);
+        "\"{}\" is not a directory (expected vocab.json + merges.txt, or encoder.json + vocab.bpe, or tokenizer.json, "
+        "in it)", dir);
   fs::path specials = fs::path(dir) / "special_tokens.json";
   std::string special_file = fs::exists(specials) ? specials.string() : "";
+  std::optional<KindClaim> claim = read_tokenizer_config(dir);
   auto has = [&](const char* name) { return fs::is_regular_file(fs::path(dir) / name); };
   for (const FileNaming& n : kNamings)
     if (has(n.vocab) && has(n.merges))
-      return load_files((fs::path(dir) / n.vocab).string(), (fs::path(dir) / n.merges).string(), special_file);
+      return load_files((fs::path(dir) / n.vocab).string(), (fs::path(dir) / n.merges).string(), special_file, claim);
+  if (has("tokenizer.json")) return load_tokenizer_json((fs::path(dir) / "tokenizer.json").string(), special_file, claim);
   for (const FileNaming& n : kNamings)  // half a pair: say which half is missing
     if (has(n.vocab) != has(n.merges))
       fail("Tokenizer::load", "{}: {} is there but {} is not; a tokenizer directory holds vocab.json + merges.txt, "
-           "or encoder.json + vocab.bpe (OpenAI's GPT-2 naming)", dir, has(n.vocab) ? n.vocab : n.merges,
-           has(n.vocab) ? n.merges : n.vocab);
+           "or encoder.json + vocab.bpe (OpenAI's GPT-2 naming), or tokenizer.json (Hugging Face's)", dir,
+           has(n.vocab) ? n.vocab : n.merges, has(n.vocab) ? n.merges : n.vocab);
   fail("Tokenizer::load", "{} holds no tokenizer: expected vocab.json + merges.txt, or encoder.json + vocab.bpe "
-       "(OpenAI's GPT-2 naming)", dir);
+       "(OpenAI's GPT-2 naming), or tokenizer.json (Hugging Face's)", dir);
+}
+
+// tokenizer.json, the one file transformers 5's save_pretrained writes: a serialised `tokenizers`
+// pipeline. kiso reads the model's vocabulary and merges, after checking that the rest of the pipeline
+// is one of kiso's two kinds; then it is loaded as vocab.json + merges.txt would be.
+Tokenizer Tokenizer::load_tokenizer_json(const std::string& path, const std::string& special_tokens_json,
+                                         const std::optional<KindClaim>& config_claim) {
+  const char* what = path.c_str();
+  Json file = parse_json_strict(read_file(path), path);
+  check(file.is_object() && file.contains("model") && file["model"].is_object(), what,
+        "expected an object with a \"model\" object (a Hugging Face tokenizers file), found {}", describe_json(file));
+  const Json& model = file["model"];
+  auto text_of = [](const Json& obj, const char* key) -> std::string {  // a string setting, "" when null or absent
+    if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return "";
+    return obj[key].is_string() ? obj[key].get<std::string>() : obj[key].dump();
+  };
+  auto type_of = [&](const char* key) { return file.contains(key) ? text_of(file[key], "type") : ""; };
+  check(text_of(model, "type") == "BPE", what, "model.type is {}; kiso reads BPE tokenizers only",
+        shown(text_of(model, "type")));
+  // The settings that make each kind (transformers' OpenAIGPTTokenizer and GPT2Tokenizer).
+  const std::string normalizer = type_of("normalizer"), pre_tokenizer = type_of("pre_tokenizer"),
+                    suffix = text_of(model, "end_of_word_suffix"), prefix = text_of(model, "continuing_subword_prefix");
+  auto flag = [&](const char* key, bool absent) {  // a BertNormalizer flag; `absent`: its default
+    const Json& n = file["normalizer"];
+    return !n.contains(key) || n[key].is_null() ? absent : n[key] == Json(true);
+  };
+  // Options of tokenizers' BPE that neither kind uses (transformers sets them so for both classes).
+  for (const char* option : {"dropout", "fuse_unk", "byte_fallback", "ignore_merges"}) {
+    const std::string value = text_of(model, option);
+    check(value.empty() || value == "false", what, "model.{} is {}; kiso's BPE has no such option", option, value);
+  }
+  std::optional<TokenizerKind> kind;
+  if (suffix == "</w>" && prefix.empty() && normalizer == "BertNormalizer" && pre_tokenizer == "BertPreTokenizer" &&
+      flag("lowercase", true) && flag("clean_text", true) && flag("handle_chinese_chars", true) &&
+      flag("strip_accents", true))
+    kind = TokenizerKind::gpt1;
+  if (suffix.empty() && prefix.empty() && normalizer.empty() && pre_tokenizer == "ByteLevel" &&
+      text_of(file["pre_tokenizer"], "add_prefix_space") != "true")
+    kind = TokenizerKind::byte_level;
+  check(kind.has_value(), what, "a BPE pipeline kiso does not implement (normalizer {}, pre_tokenizer {}, "
+        "model.end_of_word_suffix {}, model.continuing_subword_prefix {}); kiso reads GPT-1's (BertNormalizer with "
+        "lowercase, BertPreTokenizer, \"</w>\") and GPT-2's (ByteLevel)",
+        shown(normalizer), shown(pre_tokenizer), shown(suffix), shown(prefix));
+  check(!config_claim || config_claim->kind == *kind, what, "this file is {} but {} says {}", kind_name(*kind),
+        config_claim ? config_claim->source : "", config_claim ? kind_name(config_claim->kind) : "");
+  check(text_of(model, "unk_token").empty() || text_of(model, "unk_token") == "<unk>", what,
+        "model.unk_token is {}; kiso's GPT-1 tokenizer knows only \"<unk>\"", shown(text_of(model, "unk_token")));
+
+  // model.vocab as vocab.json, model.merges ([["a", "b"], ...] or ["a b", ...]) as merges.txt.
+  check(model.contains("vocab") && model["vocab"].is_object(), what, "model.vocab: expected an object, found {}",
+        model.contains("vocab") ? describe_json(model["vocab"]) : "nothing");
+  check(model.contains("merges") && model["merges"].is_array(), what, "model.merges: expected an array, found {}",
+        model.contains("merges") ? describe_json(model["merges"]) : "nothing");
+  std::string merges = "#version: 0.2\n";
+  for (size_t i = 0; i < model["merges"].size(); ++i) {
+    const Json& m = model["merges"][i];
+    bool pair = m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string();
+    check(pair || m.is_string(), what, "model.merges[{}]: expected [\"left\", \"right\"] or \"left right\", found {}", i,
+          describe_json(m));
+    std::string line = pair ? m[0].get<std::string>() + " " + m[1].get<std::string>() : m.get<std::string>();
+    check(line.find('\n') == std::string::npos && (!pair || m[0].get<std::string>().find(' ') == std::string::npos),
+          what, "model.merges[{}]: {} holds a space or a newline inside a token, which merges.txt cannot write", i,
+          shown(line));
+    merges += line + "\n";
+  }
+  std::optional<std::string> specials;
+  if (!special_tokens_json.empty()) specials = read_file(special_tokens_json);
+  return from_text(model["vocab"].dump(), merges, specials ? std::optional<std::string_view>(*specials) : std::nullopt,
+                   {path + " (model.vocab)", path + " (model.merges)", special_tokens_json},
+                   KindClaim{*kind, path + "'s pipeline"});
 }
 
 Tokenizer Tokenizer::load(const std::string& vocab_json, const std::string& merges_txt) {
-  return load_files(vocab_json, merges_txt, "");
+  return load_files(vocab_json, merges_txt, "", std::nullopt);
 }
 
 Tokenizer Tokenizer::load_files(const std::string& vocab_json, const std::string& merges_txt,
-                                const std::string& special_tokens_json) {
+                                const std::string& special_tokens_json, const std::optional<KindClaim>& claim) {
   std::string vocab = read_file(vocab_json), merges = read_file(merges_txt);
   std::optional<std::string> specials;
   if (!special_tokens_json.empty()) specials = read_file(special_tokens_json);
   return from_text(vocab, merges, specials ? std::optional<std::string_view>(*specials) : std::nullopt,
-                   {vocab_json, merges_txt, special_tokens_json});
+                   {vocab_json, merges_txt, special_tokens_json}, claim);
 }
 
-// Loading in four passes: vocab.json into names by id; the special tokens; each ordinary
-// name back to bytes; merges.txt into merges of ids. Everything is checked on the way.
+// Loading in four passes: vocab.json into names by id (and the kind); the special tokens; each
+// ordinary name back to bytes (GPT-1: names are the tokens); merges.txt into merges of ids.
+// Everything is checked on the way.
 Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view merges_text,
                                std::optional<std::string_view> special_text,
-                               const std::array<std::string, 3>& file_names) {
+                               const std::array<std::string, 3>& file_names, const std::optional<KindClaim>& claim) {
   const std::string &vocab_json = file_names[0], &merges_txt = file_names[1], &special_tokens_json = file_names[2];
   // pass 1: vocab.json, {"token": id, ...} with each id 0..N-1 exactly once.
   const char* vocab_what = vocab_json.c_str();
@@ -608,6 +814,16 @@ Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view mer
     seen[id] = true;
     names[id] = key;
   }
+  // The kind (rule 3 of gpt/tokenizer.h): GPT-1's tokens end words with "</w>", byte-level ones never do.
+  const bool word_ends = std::any_of(names.begin(), names.end(), [](const std::string& t) {
+    return t.size() >= 4 && t.compare(t.size() - 4, 4, "</w>") == 0;
+  });
+  const TokenizerKind kind = word_ends ? TokenizerKind::gpt1 : TokenizerKind::byte_level;
+  check(!claim || claim->kind == kind, vocab_what, "{} names {}, but this vocabulary is {}: {}", claim ? claim->source : "",
+        claim ? kind_name(claim->kind) : "", kind_name(kind),
+        word_ends ? "tokens end words with \"</w>\", as GPT-1's do"
+                  : "no token ends in \"</w>\", where GPT-1's vocabulary marks every word end so");
+  const bool gpt1 = kind == TokenizerKind::gpt1;
 
   // pass 2: the special tokens' ids, from special_tokens.json or by the GPT-2 convention.
   std::array<int32_t, 4> special_ids{};
@@ -643,7 +859,8 @@ Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view mer
     return std::find(special_ids.begin(), special_ids.end(), int32_t(id)) != special_ids.end();
   };
 
-  // pass 3: ordinary tokens back to bytes; every single byte must have a token.
+  // pass 3: ordinary tokens back to bytes; every single byte must have a token. (GPT-1: tokens are
+  // text as written, and there is no such rule: a character without a token becomes "<unk>".)
   std::vector<std::string> tokens(names.size());
   std::unordered_map<std::string, int32_t> ids;  // bytes -> id, special tokens left out
   for (size_t id = 0; id < names.size(); ++id) {
@@ -652,10 +869,11 @@ Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view mer
       continue;
     }
     check(!names[id].empty(), vocab_what, "the id {} has an empty token string", id);
-    tokens[id] = unicode_to_bytes(names[id], fmt::format("{}: token {} (id {})", vocab_json, shown(names[id]), id));
+    tokens[id] = gpt1 ? names[id]
+                      : unicode_to_bytes(names[id], fmt::format("{}: token {} (id {})", vocab_json, shown(names[id]), id));
     ids.emplace(tokens[id], int32_t(id));
   }
-  for (int b = 0; b < 256; ++b) {
+  for (int b = 0; b < 256 && !gpt1; ++b) {
     check(ids.count(std::string(1, char(b))) > 0, vocab_what,
           "no token for the byte 0x{:02x} (written {}); byte-level BPE needs all 256", b,
           shown(bytes_to_unicode(std::string(1, char(b)))));
@@ -686,7 +904,7 @@ Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view mer
     int32_t part_ids[2];
     std::string bytes[2];
     for (int p = 0; p < 2; ++p) {
-      std::optional<std::string> b = printable_to_bytes(parts[p]);
+      std::optional<std::string> b = gpt1 ? std::optional<std::string>(std::string(parts[p])) : printable_to_bytes(parts[p]);
       auto it = b ? ids.find(*b) : ids.end();
       check(it != ids.end(), merges_what, "line {}: {} is not a token of {}", line_number, shown(parts[p]), vocab_json);
       part_ids[p] = it->second;
@@ -700,7 +918,7 @@ Tokenizer Tokenizer::from_text(std::string_view vocab_text, std::string_view mer
     merges.push_back({part_ids[0], part_ids[1], result->second});
   }
   check(line_number >= 1, merges_what, "the file is empty; expected \"#version: 0.2\" and then one merge per line");
-  return Tokenizer(std::move(tokens), std::move(merges), special_ids);
+  return Tokenizer(std::move(tokens), std::move(merges), special_ids, kind);
 }
 
 }  // namespace kiso

@@ -202,6 +202,10 @@ void tokenizer_corpus() {
   put(t, "bad_specials_unknown_name", bytes_vocab.dump() + sep + "#version: 0.2\nt h\n" + sep + R"({"<|pad|>": 0})");
   put(t, "bad_vocab_not_object", "[1, 2]" + sep + "#version: 0.2\n");
   put(t, "bad_vocab_missing_byte", R"({"a": 0, "b": 1})" + sep + "#version: 0.2\n");
+  // GPT-1's kind (tokens with "</w>"): with and without "<unk>".
+  const std::string gpt1_vocab = R"({"<unk>": 0, "t": 1, "h": 2, "e</w>": 3, "th": 4, "the</w>": 5, "a</w>": 6})";
+  put(t, "gpt1_small", gpt1_vocab + sep + "#version: 0.2\nt h\nth e</w>\n");
+  put(t, "gpt1_no_unk", R"({"t": 0, "h": 1, "e</w>": 2, "th": 3, "the</w>": 4})" + sep + "#version: 0.2\nt h\nth e</w>\n");
 }
 
 void encode_corpus(const std::string& source_dir) {

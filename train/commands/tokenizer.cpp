@@ -1,5 +1,7 @@
-// train/commands/tokenizer.cpp — `kiso tokenizer train | encode | decode`: byte-level BPE
-// (gpt/tokenizer.h) from the command line.
+// train/commands/tokenizer.cpp — `kiso tokenizer train | encode | decode`: BPE (gpt/tokenizer.h) from
+// the command line. encode and decode read either kind of tokenizer directory, byte-level (kiso's,
+// GPT-2's) or GPT-1's (openai-gpt's vocab.json + merges.txt, or Hugging Face's tokenizer.json), picking
+// the kind from the files (gpt/tokenizer.h says how); train writes byte-level BPE only.
 //   train   learns merges on text files, writes vocab.json + merges.txt (GPT-2's formats)
 //   encode  text (--text, or --file) -> token ids, one line separated by spaces; --pieces shows
 //           each token's text beside its id, --explain the plain merge loop round by round for
@@ -107,13 +109,16 @@ static void print_explained(const Tokenizer& tok, std::string_view input, bool a
     std::cout << Json{{"ids", ids}, {"pretokens", pretokens}} << "\n";
     return;
   }
-  std::cout << fmt::format("{} pre-tokens (GPT-2's pattern; a merge never crosses one)\n", traces.size());
+  const bool gpt1 = tok.kind() == TokenizerKind::gpt1;
+  std::cout << (gpt1 ? fmt::format("{} words (GPT-1: lowercased, accents stripped, split at white space and "
+                                   "punctuation; a merge never crosses one; </w> ends a word)\n", traces.size())
+                     : fmt::format("{} pre-tokens (GPT-2's pattern; a merge never crosses one)\n", traces.size()));
   std::vector<int32_t> ids;
   for (const Tokenizer::PretokenTrace& t : traces) {
     std::cout << fmt::format("\"{}\"\n", printable_bytes(t.text));
     for (const Tokenizer::MergeRound& r : t.rounds) {
       if (r.rank < 0) {
-        std::cout << fmt::format("  bytes         {}\n", visible_tokens(tok, r.symbols));
+        std::cout << fmt::format("  {}    {}\n", gpt1 ? "characters" : "bytes     ", visible_tokens(tok, r.symbols));
         continue;
       }
       const BpeMerge& m = tok.merges()[r.rank];
@@ -232,10 +237,13 @@ static void add_train(CLI::App& tokenizer) {
 static void add_encode(CLI::App& tokenizer) {
   auto options = std::make_shared<EncodeOptions>();
   CLI::App* command = tokenizer.add_subcommand("encode", "text -> token ids");
-  command->add_option("--tokenizer", options->tokenizer_dir, "a tokenizer or model directory")->required();
+  command->add_option("--tokenizer", options->tokenizer_dir,
+                      "a tokenizer or model directory (byte-level BPE or GPT-1's: the kind comes from its files)")
+      ->required();
   CLI::Option* text = command->add_option("--text", options->text, "the text");
   command->add_option("--file", options->file, "or a file holding it");
-  command->add_flag("--pieces", options->pieces, "one token a line: its id and its text (space shown as \u2423)");
+  command->add_flag("--pieces", options->pieces,
+                    "one token a line: its id and its text (space shown as \u2423; GPT-1's word end as </w>)");
   command->add_flag("--explain", options->explain,
                     "the plain BPE merge loop, round by round, for each pre-token (how the ids came about)");
   add_json_flag(*command, options->as_json, "print {\"ids\": [...]} (and the tokens or rounds with --pieces / --explain)");
@@ -248,7 +256,9 @@ static void add_encode(CLI::App& tokenizer) {
 static void add_decode(CLI::App& tokenizer) {
   auto options = std::make_shared<DecodeOptions>();
   CLI::App* command = tokenizer.add_subcommand("decode", "token ids -> text");
-  command->add_option("--tokenizer", options->tokenizer_dir, "a tokenizer or model directory")->required();
+  command->add_option("--tokenizer", options->tokenizer_dir,
+                      "a tokenizer or model directory (byte-level BPE or GPT-1's: the kind comes from its files)")
+      ->required();
   CLI::Option* ids = command->add_option("--ids", options->ids, "ids separated by spaces or commas");
   command->add_option("--ids-file", options->ids_file,
                       "or a file of them (- for stdin): separated by spaces, newlines or commas, or encode --json's "
@@ -262,7 +272,7 @@ static void add_decode(CLI::App& tokenizer) {
 }
 
 void add_tokenizer(CLI::App& app) {
-  CLI::App* tokenizer = app.add_subcommand("tokenizer", "byte-level BPE: train, encode, decode");
+  CLI::App* tokenizer = app.add_subcommand("tokenizer", "BPE: train (byte-level), encode, decode (byte-level or GPT-1's)");
   tokenizer->require_subcommand(1);
   add_train(*tokenizer);
   add_encode(*tokenizer);
