@@ -96,7 +96,11 @@ static Json tokenizer_json(const Tokenizer& tok, const SpecialIds& s) {
     size_t space = line.find(' ');
     merges.push_back({line.substr(0, space), line.substr(space + 1)});
   }
+  const bool gpt1 = tok.kind() == TokenizerKind::gpt1;
   Json added = Json::array();
+  if (gpt1 && tok.unknown_id() >= 0)  // transformers marks GPT-1's <unk> special, as its own save does
+    added.push_back({{"id", tok.unknown_id()}, {"content", "<unk>"}, {"single_word", false}, {"lstrip", false},
+                     {"rstrip", false}, {"normalized", false}, {"special", true}});
   for (const char* name : {"<|endoftext|>", "<|start|>", "<|delim|>", "<|extract|>"})
     added.push_back({{"id", tok.special(name)}, {"content", name}, {"single_word", false}, {"lstrip", false},
                      {"rstrip", false}, {"normalized", false}, {"special", true}});
@@ -105,23 +109,31 @@ static Json tokenizer_json(const Tokenizer& tok, const SpecialIds& s) {
   Json specials = Json::object();
   for (auto [name, id] : {std::pair{"<|start|>", s.start}, {"<|delim|>", s.delim}, {"<|extract|>", s.extract}})
     specials[name] = {{"id", name}, {"ids", {id}}, {"tokens", {name}}};
+  // The text pipeline of each kind, as transformers' own tokenizer.json writes it: GPT-2's bytes
+  // (GPT2Tokenizer), or GPT-1's lowercasing, word splitting and </w> ends (OpenAIGPTTokenizer).
   Json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  Json normalizer = gpt1 ? Json{{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
+                                {"strip_accents", nullptr}, {"lowercase", true}}
+                         : Json(nullptr);
+  Json pre_tokenizer = gpt1 ? Json{{"type", "BertPreTokenizer"}} : byte_level;
+  Json decoder = gpt1 ? Json{{"type", "BPEDecoder"}, {"suffix", "</w>"}} : byte_level;
+  Json unk = gpt1 && tok.unknown_id() >= 0 ? Json("<unk>") : Json(nullptr);
   return Json{
       {"version", "1.0"},
       {"truncation", nullptr},
       {"padding", nullptr},
       {"added_tokens", added},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", byte_level},
+      {"normalizer", normalizer},
+      {"pre_tokenizer", pre_tokenizer},
       {"post_processor",
        {{"type", "TemplateProcessing"},
         {"single", {special("<|start|>"), sequence("A"), special("<|extract|>")}},
         {"pair", {special("<|start|>"), sequence("A"), special("<|delim|>"), sequence("B"), special("<|extract|>")}},
         {"special_tokens", specials}}},
-      {"decoder", byte_level},
+      {"decoder", decoder},
       {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
-        {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", unk}, {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", gpt1 ? "</w>" : ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
         {"vocab", vocab}, {"merges", merges}}}};
 }
 
@@ -255,20 +267,20 @@ HfExport hf_export(FinetunedModel& m, HfHead head) {
           {"pad", info.special.pad}}},
         {"read", read}}}};
 
-  // tokenizer_config.json: transformers' class for kiso's byte-level BPE files, and the special
-  // tokens (so that encode() keeps "<|extract|>" whole).
-  std::string tokenizer_class = "GPT2Tokenizer";
-  // LEAD: after the merge, GPT-1's own tokenizer kind (openai-gpt vocab.json + merges.txt) needs
-  // tokenizer_class = "OpenAIGPTTokenizer" here, and no tokenizer.json (the one below is byte-level).
+  // tokenizer_config.json: transformers' class for the tokenizer's kind (GPT2Tokenizer for kiso's
+  // byte-level BPE, OpenAIGPTTokenizer for GPT-1's), and the special tokens (so that encode()
+  // keeps "<|extract|>" whole).
+  const bool gpt1 = m.tokenizer.kind() == TokenizerKind::gpt1;
   e.tokenizer_json = tokenizer_json(m.tokenizer, info.special);
-  e.tokenizer_config = {{"tokenizer_class", tokenizer_class},
+  e.tokenizer_config = {{"tokenizer_class", std::string(hf_tokenizer_class(m.tokenizer.kind()))},
                         {"model_max_length", info.max_len},  // truncation=True then cuts as kiso does
                         {"add_prefix_space", false},
                         {"bos_token", "<|endoftext|>"},
                         {"eos_token", "<|endoftext|>"},
-                        {"unk_token", "<|endoftext|>"},
+                        {"unk_token", gpt1 ? "<unk>" : "<|endoftext|>"},
                         {"pad_token", "<|endoftext|>"},
                         {"extra_special_tokens", {"<|start|>", "<|delim|>", "<|extract|>"}}};
+  if (gpt1) e.tokenizer_config.erase("add_prefix_space");  // a GPT-2 (byte-level) setting only
   return e;
 }
 

@@ -42,9 +42,10 @@
 // task_specific_params.kiso = {task, head, labels, candidates, max_len, special, read}),
 // model.safetensors (F32, names as that class's save_pretrained writes them: "transformer." +
 // kiso's names; double-heads stores the tied embedding as lm_head.weight, as transformers does),
-// kiso's tokenizer files, a tokenizer_config.json naming transformers' tokenizer class and
-// kiso's four special tokens, and a tokenizer.json (the `tokenizers` library's format: the same
-// BPE, GPT-2's byte-level pre-tokenisation) whose post-processor frames a text as kiso does:
+// kiso's tokenizer files, a tokenizer_config.json naming transformers' tokenizer class
+// (GPT2Tokenizer for kiso's byte-level BPE, OpenAIGPTTokenizer for GPT-1's own) and kiso's four
+// special tokens, and a tokenizer.json (the `tokenizers` library's format: the same BPE and the
+// same text pipeline as the kind's own tokenizer) whose post-processor frames a text as kiso does:
 // tokenizer(text) is <|start|> text <|extract|>, tokenizer(a, b) is <|start|> a <|delim|> b
 // <|extract|>. So pipeline("text-classification", model=DIR) gives kiso's probabilities, for a
 // text pair too (entailment). Pass truncation=True: model_max_length is kiso's max_len, and a
@@ -79,7 +80,7 @@ struct HfExport {
   HfHead head = HfHead::sequence_classification;
   Json config;                        // config.json
   Json tokenizer_config;              // tokenizer_config.json
-  Json tokenizer_json;                // tokenizer.json (the byte-level BPE with kiso's framing), or null
+  Json tokenizer_json;                // tokenizer.json (the tokenizer with kiso's framing), or null
   safetensors::NamedTensors tensors;  // model.safetensors, sorted by name
   double fold_residual = 0;  // sequence-classification: max |A β'_f32 − (A β + b_folded)| in f64; else 0
 };

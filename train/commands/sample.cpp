@@ -62,7 +62,9 @@ static int run_sample(const Options& o) {
   std::vector<int32_t> out = generate(model, ids, sample);
   std::vector<int32_t> fresh(out.begin() + long(ids.size()), out.end());
   if (!fresh.empty() && fresh.back() == sample.stop_token) fresh.pop_back();
-  std::string text = tok.decode(fresh);
+  // What the continuation adds after the prompt: for GPT-1's tokenizer, that includes the space
+  // after the prompt's last word, which decode(fresh) alone cannot know of.
+  std::string text = tok.decode_after(ids, fresh);
   if (o.as_json)
     std::cout << Json{{"prompt", o.prompt}, {"text", text}, {"ids", fresh}}.dump(-1, ' ', false,
                                                                                Json::error_handler_t::replace)
