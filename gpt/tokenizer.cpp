@@ -622,12 +622,12 @@ void Tokenizer::save(const std::string& dir) const {
   write_file_atomic((fs::path(dir) / "vocab.json").string(), text[0]);
   write_file_atomic((fs::path(dir) / "merges.txt").string(), text[1]);
   write_file_atomic((fs::path(dir) / "special_tokens.json").string(), text[2]);
-  // GPT-1: say so, for transformers' AutoTokenizer (a GPT-1 model directory would otherwise get
-  // OpenAIGPTTokenizer anyway, from config.json's model_type) and for kiso's own kind rule.
-  if (kind_ == TokenizerKind::gpt1)
-    write_file_atomic((fs::path(dir) / "tokenizer_config.json").string(),
-                      fmt::format("{{\n  \"tokenizer_class\": \"{}\",\n  \"unk_token\": \"<unk>\"\n}}\n",
-                                  hf_tokenizer_class(kind_)));
+  // The kind, named as transformers names its tokenizer classes: kiso's own kind rule reads it
+  // first, and transformers' AutoTokenizer needs it for the byte-level files (a model directory's
+  // config.json says model_type "openai-gpt", from which it would pick GPT-1's tokenizer).
+  const std::string unk = kind_ == TokenizerKind::gpt1 ? ",\n  \"unk_token\": \"<unk>\"" : "";
+  write_file_atomic((fs::path(dir) / "tokenizer_config.json").string(),
+                    fmt::format("{{\n  \"tokenizer_class\": \"{}\"{}\n}}\n", hf_tokenizer_class(kind_), unk));
 }
 
 std::array<std::string, 3> Tokenizer::to_text() const {

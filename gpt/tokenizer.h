@@ -50,8 +50,8 @@
 // ordinary text (the pre-tokens "<|", "endoftext", "|>", merged as usual). A caller inserts
 // them by id (special("<|endoftext|>")); decode() turns them back into their names.
 //
-// Files (a tokenizer directory; save() writes all three, each one atomically; load() also takes
-// OpenAI's names for the first two, encoder.json and vocab.bpe):
+// Files (a tokenizer directory; save() writes the first three and tokenizer_config.json, each one
+// atomically; load() also takes OpenAI's names for the first two, encoder.json and vocab.bpe):
 //   vocab.json           {"token": id, ...} for every id, special tokens included under their
 //                        names. Ordinary tokens are written with GPT-2's bytes-to-unicode map
 //                        (each byte becomes one printable character: 'Ġ' is the space byte).
@@ -60,6 +60,10 @@
 //   special_tokens.json  {"<|endoftext|>": id, "<|start|>": id, "<|delim|>": id,
 //                        "<|extract|>": id}. Optional on load: without it the names are
 //                        looked up in vocab.json and the missing ones appended as above.
+//   tokenizer_config.json {"tokenizer_class": "GPT2Tokenizer"} (or "OpenAIGPTTokenizer", below):
+//                        the kind, for the rule below and for transformers' AutoTokenizer, which
+//                        would otherwise take a kiso model directory (model_type "openai-gpt")
+//                        for GPT-1's tokenizer. Optional on load.
 //   tokenizer.json       (load only, when vocab.json + merges.txt are absent) the one file Hugging
 //                        Face's save_pretrained writes in transformers 5: its model.vocab and
 //                        model.merges are read, and its normalizer / pre_tokenizer / model settings

@@ -356,7 +356,10 @@ TEST_CASE("a trained tokenizer saves and loads with identical encodings") {
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(dir.str("tok"))) files.push_back(entry.path().filename().string());
   std::sort(files.begin(), files.end());
-  CHECK(files == std::vector<std::string>{"merges.txt", "special_tokens.json", "vocab.json"});  // no temporary left
+  CHECK(files == std::vector<std::string>{"merges.txt", "special_tokens.json", "tokenizer_config.json",
+                                          "vocab.json"});  // no temporary left
+  CHECK(parse_json_strict(read_file(dir.str("tok/tokenizer_config.json")), "tokenizer_config.json") ==
+        Json{{"tokenizer_class", "GPT2Tokenizer"}});  // for transformers' AutoTokenizer
   Tokenizer loaded = Tokenizer::load(dir.str("tok"));
   CHECK(loaded.vocab_size() == tok.vocab_size());
   REQUIRE(loaded.merges().size() == tok.merges().size());
