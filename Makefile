@@ -222,6 +222,7 @@ hf-export-reference: $(BUILD)/make_hf_export_fixture $(BUILD)/kiso
 	for t in classification similarity; do for f in sequence-classification double-heads; do \
 	  $(BUILD)/kiso export --model $(HF_EXPORT)/$$t/model --out $(HF_EXPORT)/$$t/$$f --as $$f || exit 1; done; done
 	$(BUILD)/kiso export --model $(HF_EXPORT)/multiple-choice/model --out $(HF_EXPORT)/multiple-choice/double-heads
+	$(BUILD)/kiso export --model $(HF_EXPORT)/gpt1-entailment/model --out $(HF_EXPORT)/gpt1-entailment/sequence-classification
 	$(HF_PYTHON) tests/reference/make_hf_export_reference.py $(HF_EXPORT)
 
 $(BUILD)/make_hf_export_fixture: $(BUILD)/obj/tests/reference/make_hf_export_fixture.o $(BUILD)/libkiso.a

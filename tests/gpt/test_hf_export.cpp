@@ -1,6 +1,7 @@
 // tests/gpt/test_hf_export.cpp — `kiso export` (gpt/hf_export.h) against transformers itself.
 // The fixture tests/gpt/data/hf_export/<task>/ (make hf-export-reference) holds a tiny fine-tuned
-// model, its exports in each form, the sequences kiso builds for a few examples, and what
+// model (classification, similarity, multiple-choice: kiso's byte-level BPE; gpt1-entailment: GPT-1's
+// own BPE, a text pair task, on texts with capitals, accents, punctuation and <unk>), its exports, the sequences kiso builds for a few examples, and what
 // transformers 5.24 computed on the exports (reference.json: OpenAIGPTForSequenceClassification /
 // OpenAIGPTDoubleHeadsModel .from_pretrained, loaded with no missing or unexpected tensor, and its
 // tokenizer giving kiso's ids for every sequence). Checked here:
@@ -9,7 +10,8 @@
 //   - kiso's own task logits on the examples equal transformers' on the export, for every form:
 //     the head mapping, the bias fold, the similarity halves and the tied names are right; and
 //     predict()'s probabilities equal those of transformers' text-classification pipeline given
-//     the raw texts (so the exported tokenizer frames them as kiso does);
+//     the raw texts or text pairs (so the exported tokenizer, GPT2Tokenizer or OpenAIGPTTokenizer,
+//     tokenises and frames them as kiso does);
 //   - the fold on its own (A β' = A β + b in f64, β' − β smallest), and every refusal.
 // Oracles: transformers' logits (an independent implementation), f64 arithmetic for the fold.
 #include <doctest/doctest.h>
@@ -38,7 +40,7 @@ struct Form {
 };
 const Form kForms[] = {{"classification", "sequence-classification"}, {"classification", "double-heads"},
                        {"similarity", "sequence-classification"},     {"similarity", "double-heads"},
-                       {"multiple-choice", "double-heads"}};
+                       {"multiple-choice", "double-heads"},           {"gpt1-entailment", "sequence-classification"}};
 
 Json read_json(const std::string& path) { return parse_json_strict(read_file(path), path); }
 
@@ -123,10 +125,10 @@ TEST_CASE("hf_export: kiso's task logits equal transformers' on the export, in e
         worst = std::max(worst, std::abs(double(ours[size_t(e * K + k)]) - theirs[size_t(e)][size_t(k)].get<double>()));
     }
     // Both sides compute in f32 with different summation orders (kiso's matmul vs torch's), over
-    // 2 layers of dot products of length 16..64 with values O(1): a few ulps of the logits
-    // (|logit| < 2.5, ulp 2.4e-7) per operation; measured at most 7.2e-7 here. 1e-5 leaves room
-    // for another BLAS and stays far below a real mismatch: the fixture's head biases are 0.04 to
-    // 0.18 in size, so a dropped bias, a missed half (similarity) or a wrong fold moves a logit by
+    // 2 layers of dot products of length 16..64 (gpt1-entailment: 1 layer, 8..32) with values O(1):
+    // a few ulps of the logits (|logit| < 2.5, ulp 2.4e-7) per operation; measured at most 7.2e-7
+    // here. 1e-5 leaves room for another BLAS and stays far below a real mismatch: the fixture's
+    // head biases are 0.04 to 0.29 in size, so a dropped bias, a missed half (similarity) or a wrong fold moves a logit by
     // 1.8e-2 at least.
     CHECK(worst < 1e-5);
     MESSAGE(f.task, " as ", f.head, ": max |kiso − transformers| = ", worst);
@@ -134,27 +136,35 @@ TEST_CASE("hf_export: kiso's task logits equal transformers' on the export, in e
 }
 
 TEST_CASE("hf_export: predict() gives the probabilities of transformers' text-classification pipeline") {
-  // The pipeline got the raw texts: the export's tokenizer.json framed them (<|start|> ... <|extract|>),
+  // The pipeline got the raw texts (entailment: {"text": premise, "text_pair": hypothesis}): the
+  // export's tokenizer.json tokenised and framed them (<|start|> ... [<|delim|> ...] <|extract|>),
   // OpenAIGPTForSequenceClassification pooled at the last non-pad token, then a softmax.
-  std::string task_dir = kFixture + "/classification";
-  FinetunedModel m = load_finetuned(task_dir + "/model");
-  std::vector<TaskExample> examples;
-  for (const Json& pieces : read_json(task_dir + "/examples.json"))
-    examples.push_back({{m.tokenizer.encode(pieces[0].get<std::string>())}, -1});
-  Predictions p = predict(m, examples);
-  Json theirs = read_json(task_dir + "/reference.json")["pipeline"];
-  REQUIRE(theirs.size() == p.probs.size());
-  double worst = 0;
-  for (size_t e = 0; e < p.probs.size(); ++e) {
-    REQUIRE(theirs[e].size() == p.probs[e].size());
-    for (size_t k = 0; k < p.probs[e].size(); ++k)
-      worst = std::max(worst, std::abs(p.probs[e][k] - theirs[e][k].get<double>()));
+  for (std::string task : {"classification", "gpt1-entailment"}) {
+    INFO(task);
+    std::string task_dir = kFixture + "/" + task;
+    FinetunedModel m = load_finetuned(task_dir + "/model");
+    CHECK(m.tokenizer.kind() == (task == "classification" ? TokenizerKind::byte_level : TokenizerKind::gpt1));
+    std::vector<TaskExample> examples;
+    for (const Json& pieces : read_json(task_dir + "/examples.json")) {
+      TaskExample e;
+      for (const Json& p : pieces) e.pieces.push_back(m.tokenizer.encode(p.get<std::string>()));
+      examples.push_back(e);
+    }
+    Predictions p = predict(m, examples);
+    Json theirs = read_json(task_dir + "/reference.json")["pipeline"];
+    REQUIRE(theirs.size() == p.probs.size());
+    double worst = 0;
+    for (size_t e = 0; e < p.probs.size(); ++e) {
+      REQUIRE(theirs[e].size() == p.probs[e].size());
+      for (size_t k = 0; k < p.probs[e].size(); ++k)
+        worst = std::max(worst, std::abs(p.probs[e][k] - theirs[e][k].get<double>()));
+    }
+    // Probabilities of the logits compared above (softmax does not enlarge absolute differences:
+    // its Jacobian's entries are below 1/4 in size); the same 1e-5, far below the 1e-2 a head or
+    // tokenizer mistake makes.
+    CHECK(worst < 1e-5);
+    MESSAGE(task, " pipeline: max |kiso − transformers| = ", worst);
   }
-  // Probabilities of the logits compared above (softmax does not enlarge absolute differences:
-  // its Jacobian's entries are below 1/4 in size); the same 1e-5, far below the 1e-2 a head or
-  // tokenizer mistake makes.
-  CHECK(worst < 1e-5);
-  MESSAGE("pipeline: max |kiso − transformers| = ", worst);
 }
 
 TEST_CASE("fold_bias: A β' = A β + b exactly in f64, β' − β in A's row space; (nearly) dependent rows refused") {

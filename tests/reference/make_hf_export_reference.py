@@ -2,7 +2,9 @@
 """transformers' own answers on `kiso export`'s output, for tests/gpt/test_hf_export.cpp.
 
 For each task directory of the fixture (tests/gpt/data/hf_export/<task>/, made by
-tests/reference/make_hf_export_fixture.cpp and `kiso export`), it loads every exported form with
+tests/reference/make_hf_export_fixture.cpp and `kiso export`: classification, similarity and
+multiple-choice with kiso's byte-level BPE, exported as GPT2Tokenizer; gpt1-entailment, a text
+pair task with GPT-1's own BPE, exported as OpenAIGPTTokenizer), it loads every exported form with
 the transformers class its config names, exactly as a user would:
 
     sequence-classification/  OpenAIGPTForSequenceClassification.from_pretrained
@@ -22,12 +24,15 @@ It also encodes each sequence with AutoTokenizer.from_pretrained on the export, 
 ("<|start|>" + text + "<|delim|>" + ... + "<|extract|>", no special tokens added) and as the text
 or text pair (tokenizer.json's post-processor adds the framing), and asserts the ids are the
 committed rows: transformers' tokenizer reads kiso's files, knows kiso's special tokens and frames
-as kiso does (with truncation=True, also where kiso cuts a text; not for a pair kiso cuts). For
-the classifier it also runs what a user would, pipeline("text-classification", truncation=True)
-on the raw texts, and records its probabilities. Writes <task>/reference.json:
+as kiso does (with truncation=True, also where kiso cuts a text; not for a pair kiso cuts); for
+GPT-1's kind that includes its pipeline (lowercasing, accents stripped, punctuation split off,
+<unk> for characters the vocabulary lacks: asserted to occur). For the classifier and the
+entailment model it also runs what a user would, pipeline("text-classification", truncation=True)
+on the raw texts (entailment: {"text": premise, "text_pair": hypothesis}), and records its
+probabilities. Writes <task>/reference.json:
 
     {"transformers": "5.24.0", "torch": "...", "logits": {"<form>": [[...], ...]},
-     "pipeline": [[p(label) for each label], ...]}   (classification only)
+     "pipeline": [[p(label) for each label], ...]}   (classification and entailment only)
 
 (float32 values written as the doubles they are). Run it through the Makefile, which rebuilds
 the whole fixture first:
@@ -52,6 +57,8 @@ def framed(pieces, task):
     """The text (or text pair) of each sequence kiso's transform() makes of one example (gpt/tasks.h)."""
     if task == "classification":
         return [(pieces[0],)]
+    if task == "entailment":
+        return [tuple(pieces)]
     if task == "similarity":
         a, b = pieces
         return [(a, b), (b, a)]
@@ -85,8 +92,10 @@ def logits_of(form, model, ids, extract, task, K):
 
 def main(root):
     torch.manual_seed(0)
-    for task in ["classification", "similarity", "multiple-choice"]:
-        task_dir = os.path.join(root, task)
+    for name in ["classification", "similarity", "multiple-choice", "gpt1-entailment"]:
+        task_dir = os.path.join(root, name)
+        with open(os.path.join(task_dir, "model", "task.json")) as f:
+            task = json.load(f)["task"]  # the task kind: classification, entailment, similarity, multiple-choice
         inputs = load_file(os.path.join(task_dir, "inputs.safetensors"))
         ids, extract = inputs["ids"].long(), inputs["extract"]
         with open(os.path.join(task_dir, "examples.json")) as f:
@@ -125,10 +134,18 @@ def main(root):
                 for got in forms:
                     assert list(got.keys()) == ["input_ids", "attention_mask"], got.keys()  # no token_type_ids
                     assert got["input_ids"] == want, f"{export}: transformers gives {got['input_ids']} for {row}, kiso {want}"
-            if form == "sequence-classification" and task == "classification":
+            with open(os.path.join(export, "tokenizer_config.json")) as f:
+                tokenizer_class = json.load(f)["tokenizer_class"]
+            assert type(tokenizer).__name__.startswith(tokenizer_class), f"{export}: {type(tokenizer)} for {tokenizer_class}"
+            if tokenizer_class == "OpenAIGPTTokenizer":  # GPT-1's kind: the fixture's texts must reach <unk>
+                rows_ids = ids.reshape(-1, ids.shape[-1]).tolist()
+                assert tokenizer.unk_token == "<unk>", tokenizer.unk_token
+                assert any(tokenizer.unk_token_id in r for r in rows_ids), f"{export}: no text reaches <unk>"
+            if form == "sequence-classification" and task in ("classification", "entailment"):
                 # What a user runs: the pipeline, on the raw texts (tokenizer.json adds the framing).
                 classify = transformers.pipeline("text-classification", model=export, device="cpu")
-                answers = classify([e[0] for e in examples], top_k=None, truncation=True)
+                texts = [e[0] if task == "classification" else {"text": e[0], "text_pair": e[1]} for e in examples]
+                answers = classify(texts, top_k=None, truncation=True)
                 labels = kiso["labels"]
                 out["pipeline"] = [[next(a["score"] for a in answer if a["label"] == l) for l in labels] for answer in answers]
             print(f"{export}: {cls.__name__} loaded with no missing or unexpected tensor; logits {tuple(logits.shape)}; "
