@@ -19,38 +19,11 @@
 #include <utility>
 
 #include "base/check.h"
+#include "gpt/utf8.h"
 
 namespace kiso {
 
 namespace {
-
-// The code point of the valid UTF-8 character starting at s[i]; advances i past it.
-char32_t next_utf8(std::string_view s, size_t& i) {
-  auto u = [&](size_t k) { return char32_t(static_cast<unsigned char>(s[k])); };
-  char32_t c = u(i);
-  if (c < 0x80) return i += 1, c;
-  if (c < 0xE0) return i += 2, ((c & 0x1F) << 6) | (u(i - 1) & 0x3F);
-  if (c < 0xF0) return i += 3, ((c & 0x0F) << 12) | ((u(i - 2) & 0x3F) << 6) | (u(i - 1) & 0x3F);
-  return i += 4, ((c & 0x07) << 18) | ((u(i - 3) & 0x3F) << 12) | ((u(i - 2) & 0x3F) << 6) | (u(i - 1) & 0x3F);
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
 
 void append_utf16(std::u16string& out, char32_t cp) {
   if (cp < 0x10000) {
@@ -156,7 +129,7 @@ std::string gpt1_normalize(std::string_view text) {
   cleaned.reserve(text.size() + 8);
   bool all_below_c0 = true;  // then NFD changes nothing
   for (size_t i = 0; i < text.size();) {
-    char32_t c = next_utf8(text, i);
+    char32_t c = next_code_point(text, i);
     if (c == 0 || c == 0xFFFD || gpt1_is_control(c)) continue;
     if (gpt1_is_whitespace(c)) {
       cleaned += u' ';
@@ -211,7 +184,7 @@ void gpt1_for_each_word(std::string_view normalized, const std::function<void(st
   size_t word_start = 0;  // where the word being read began
   for (size_t i = 0; i < normalized.size();) {
     size_t at = i;
-    char32_t c = next_utf8(normalized, i);
+    char32_t c = next_code_point(normalized, i);
     bool space = gpt1_is_whitespace(c), punctuation = !space && gpt1_is_punctuation(c);
     if (!space && !punctuation) continue;  // part of the word
     if (at > word_start) visit(normalized.substr(word_start, at - word_start));  // the word before it

@@ -30,6 +30,7 @@
 #include "gpt/gpt1_text.h"
 #include "gpt/json.h"
 #include "base/check.h"
+#include "gpt/utf8.h"
 
 namespace kiso {
 
@@ -62,34 +63,6 @@ struct ByteTable {
 const ByteTable& byte_table() {
   static const ByteTable table;
   return table;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
-
-// The code point of the valid UTF-8 character starting at s[i]; advances i past it.
-uint32_t next_code_point(std::string_view s, size_t& i) {
-  auto u = [&](size_t k) { return uint32_t(static_cast<unsigned char>(s[k])); };
-  uint32_t c = u(i);
-  if (c < 0x80) return i += 1, c;
-  if (c < 0xE0) return i += 2, ((c & 0x1F) << 6) | (u(i - 1) & 0x3F);
-  if (c < 0xF0) return i += 3, ((c & 0x0F) << 12) | ((u(i - 2) & 0x3F) << 6) | (u(i - 1) & 0x3F);
-  return i += 4, ((c & 0x07) << 18) | ((u(i - 3) & 0x3F) << 12) | ((u(i - 2) & 0x3F) << 6) | (u(i - 1) & 0x3F);
 }
 
 // unicode_to_bytes without the throw: nullopt when a character is outside the table, and then
@@ -208,7 +181,7 @@ std::string unicode_to_bytes(std::string_view text, const std::string& what) {
   if (!bytes) {
     size_t end = at;
     fail(what.c_str(), "character U+{:04X} at byte {} of {} is not in GPT-2's bytes-to-unicode table",
-         next_code_point(text, end), at, shown(text));
+         uint32_t(next_code_point(text, end)), at, shown(text));
   }
   return *bytes;
 }
