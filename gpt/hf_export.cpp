@@ -274,13 +274,12 @@ HfExport hf_export(FinetunedModel& m, HfHead head) {
   e.tokenizer_json = tokenizer_json(m.tokenizer, info.special);
   e.tokenizer_config = {{"tokenizer_class", std::string(hf_tokenizer_class(m.tokenizer.kind()))},
                         {"model_max_length", info.max_len},  // truncation=True then cuts as kiso does
-                        {"add_prefix_space", false},
                         {"bos_token", "<|endoftext|>"},
                         {"eos_token", "<|endoftext|>"},
                         {"unk_token", gpt1 ? "<unk>" : "<|endoftext|>"},
                         {"pad_token", "<|endoftext|>"},
                         {"extra_special_tokens", {"<|start|>", "<|delim|>", "<|extract|>"}}};
-  if (gpt1) e.tokenizer_config.erase("add_prefix_space");  // a GPT-2 (byte-level) setting only
+  if (!gpt1) e.tokenizer_config["add_prefix_space"] = false;  // a GPT-2 (byte-level) setting only
   return e;
 }
 

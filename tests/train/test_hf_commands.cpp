@@ -76,7 +76,7 @@ TEST_CASE("transformers' directory: kiso sample --temperature 0 continues a prom
 
 TEST_CASE("transformers' directory: kiso finetune runs on it, and kiso predict reads the result") {
   TempDir dir("hf_finetune");
-  // A toy task: is the text about software or about copying? 8 examples, 4 for validation.
+  // A toy task: is the text about software or about copying? 4 examples to train on, 2 to validate.
   std::string train = dir.str("train.jsonl"), val = dir.str("val.jsonl");
   write_file_atomic(train,
                     "{\"text\": \"the software is free\", \"label\": \"software\"}\n"
